@@ -1,0 +1,1 @@
+"""pec package."""
