@@ -1,1 +1,18 @@
-"""cms package."""
+"""CMS (PKCS#7) signatures: verify S/MIME and CAdES `.p7m`, sign, judge trust, make certs.
+
+Pure: bytes in, values out. PEC envelopes/receipts and signed invoices share this layer.
+"""
+
+from .sign import sign_attached, sign_detached
+from .trust import TrustStore
+from .verify import CmsError, SignatureVerdict, open_signed_data, verify_detached
+
+__all__ = [
+    "CmsError",
+    "SignatureVerdict",
+    "TrustStore",
+    "open_signed_data",
+    "sign_attached",
+    "sign_detached",
+    "verify_detached",
+]

@@ -1,0 +1,298 @@
+"""Verify CMS SignedData: S/MIME detached signatures and CAdES attached `.p7m` files.
+
+cryptography signs PKCS#7 but has no public verify API, so the CMS structure is parsed with
+asn1crypto (which also tolerates certificates that break strict parsers) and every check is
+done with cryptography: the messageDigest attribute against the content, then the signature
+over the DER of the signed attributes, then (optionally) the issuer chain via `TrustStore`.
+
+Errors are values here: a forged, tampered, truncated or unreadable signature is a verdict
+with a reason, never an exception, because one bad message must not stop a batch.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from asn1crypto import cms
+from cryptography.hazmat.primitives import hashes
+
+from ._certinfo import CertInfo, SignatureCheckError, cert_info, check_signature, hash_for
+
+if TYPE_CHECKING:
+    from .trust import TrustStore
+
+
+class CmsError(ValueError):
+    """The bytes are not a CMS SignedData we can open (not a verdict: there is nothing to judge)."""
+
+
+@dataclass(frozen=True)
+class SignatureVerdict:
+    """What a signature check found; `intact` and `trusted` are separate on purpose.
+
+    A signature can be mathematically intact and still prove nothing (a self-made
+    certificate), so trust is its own verdict, and None when no trust store is configured.
+    """
+
+    present: bool
+    intact: bool | None
+    signer: str | None = None
+    signing_time: datetime | None = None
+    trusted: bool | None = None
+    reason: str | None = None
+    digest_algorithm: str | None = None
+
+    @classmethod
+    def absent(cls, reason: str | None = None) -> SignatureVerdict:
+        """The verdict for "there is no signature" (intact and trusted unknown)."""
+        return cls(present=False, intact=None, reason=reason)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "present": self.present,
+            "intact": self.intact,
+            "signer": self.signer,
+            "signing_time": self.signing_time.isoformat() if self.signing_time else None,
+            "trusted": self.trusted,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class _Parsed:
+    signed_data: Any
+    content: bytes | None  # encapsulated content, None when detached
+
+
+def _parse(data: bytes) -> _Parsed:
+    """Parse a ContentInfo(SignedData), or raise CmsError saying what it is instead."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise CmsError("signature data is not bytes")
+    data = bytes(data)
+    if not data:
+        raise CmsError("empty data: no CMS SignedData")
+    try:
+        info = cms.ContentInfo.load(data)
+        content_type = info["content_type"].native
+    except Exception as exc:
+        raise CmsError(f"not a CMS structure (DER/BER ContentInfo): {_short(exc)}") from None
+    if content_type != "signed_data":
+        raise CmsError(f"CMS content type is {content_type!r}, not signed_data")
+    try:
+        signed_data = info["content"]
+        encap = signed_data["encap_content_info"]
+        inner = encap["content"]
+        content = None if inner.native is None else _content_bytes(inner)
+        # Touch the parts every caller needs so that truncation shows up here.
+        signed_data["signer_infos"].native  # noqa: B018
+    except CmsError:
+        raise
+    except Exception as exc:
+        raise CmsError(f"damaged CMS SignedData: {_short(exc)}") from None
+    return _Parsed(signed_data=signed_data, content=content)
+
+
+def _content_bytes(inner: Any) -> bytes:
+    """The eContent octets (BER constructed OCTET STRINGs are joined by asn1crypto)."""
+    value = inner.native
+    if isinstance(value, bytes):
+        return value
+    # eContent that asn1crypto parsed into a structure: hand back its octets unchanged.
+    return bytes(inner)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
+
+
+def _der_length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(body)]) + body
+
+
+def _find_signer_cert(signed_data: Any, sid: Any) -> tuple[CertInfo | None, list[CertInfo]]:
+    """The signer's certificate (by issuer+serial or subject key id) and all carried certs."""
+    carried: list[CertInfo] = []
+    certificates = signed_data["certificates"]
+    if certificates.native is not None:
+        for choice in certificates:
+            if choice.name != "certificate":
+                continue
+            try:
+                carried.append(cert_info(choice.chosen))
+            except Exception:  # noqa: S112 - an unreadable extra cert must not sink the check
+                continue
+    wanted = sid.chosen
+    for info in carried:
+        tbs = info.asn1["tbs_certificate"]
+        if sid.name == "issuer_and_serial_number":
+            if (
+                tbs["serial_number"].native == wanted["serial_number"].native
+                and tbs["issuer"].hashable == wanted["issuer"].hashable
+            ):
+                return info, carried
+        else:
+            try:
+                if info.asn1.key_identifier == wanted.native:
+                    return info, carried
+            except Exception:  # noqa: S112 - a broken extension just means "not this one"
+                continue
+    return None, carried
+
+
+def _attr(signed_attrs: Any, name: str) -> Any:
+    for attr in signed_attrs:
+        if attr["type"].native == name:
+            values = attr["values"]
+            return values[0] if len(values) else None
+    return None
+
+
+def _check(
+    parsed: _Parsed, content: bytes, trust: TrustStore | None
+) -> SignatureVerdict:
+    """Judge the first signer of a parsed SignedData against `content`."""
+    signer_infos = parsed.signed_data["signer_infos"]
+    if len(signer_infos) == 0:
+        return SignatureVerdict.absent("CMS SignedData carries no signer")
+    si = signer_infos[0]
+    signer: str | None = None
+    signing_time: datetime | None = None
+    digest_name: str | None = None
+    try:
+        digest_name = si["digest_algorithm"]["algorithm"].native
+        cert, carried = _find_signer_cert(parsed.signed_data, si["sid"])
+        if cert is not None:
+            signer = cert.subject
+        signed_attrs = si["signed_attrs"]
+        has_attrs = signed_attrs.native is not None
+        if has_attrs:
+            st = _attr(signed_attrs, "signing_time")
+            if st is not None:
+                value = st.native
+                if isinstance(value, datetime) and value.tzinfo is not None:
+                    signing_time = value
+
+        def fail(reason: str) -> SignatureVerdict:
+            return SignatureVerdict(
+                present=True,
+                intact=False,
+                signer=signer,
+                signing_time=signing_time,
+                trusted=None,
+                reason=reason,
+                digest_algorithm=digest_name,
+            )
+
+        hash_alg = hash_for(digest_name)
+        if cert is None:
+            return fail("signer certificate not found in the CMS (no matching issuer+serial "
+                        "or subject key identifier)")
+        if has_attrs:
+            expected = _attr(signed_attrs, "message_digest")
+            if expected is None:
+                return fail("signed attributes lack the messageDigest attribute")
+            h = hashes.Hash(hash_alg)
+            h.update(content)
+            if not hmac.compare_digest(h.finalize(), expected.native):
+                return fail(f"content does not match the signed {digest_name} messageDigest "
+                            "(content altered or signature for other content)")
+            # CMS: the signature covers the DER of the attributes with the SET OF tag, not
+            # the [0] IMPLICIT tag they carry in the SignerInfo.
+            body = signed_attrs.contents
+            signed_bytes = b"\x31" + _der_length(len(body)) + body
+        else:
+            signed_bytes = content
+        check_signature(
+            cert.public_key,
+            si["signature"].native,
+            signed_bytes,
+            si["signature_algorithm"],
+            digest_name,
+        )
+    except SignatureCheckError as exc:
+        return SignatureVerdict(
+            present=True,
+            intact=False,
+            signer=signer,
+            signing_time=signing_time,
+            reason=str(exc),
+            digest_algorithm=digest_name,
+        )
+    except Exception as exc:
+        return SignatureVerdict(
+            present=True,
+            intact=False,
+            signer=signer,
+            signing_time=signing_time,
+            reason=f"damaged signer information: {_short(exc)}",
+            digest_algorithm=digest_name,
+        )
+    trusted: bool | None = None
+    reason: str | None = None
+    if trust is not None:
+        try:
+            trusted, reason = trust.judge(cert, carried, signing_time)
+        except Exception as exc:
+            trusted, reason = False, f"trust chain cannot be checked: {_short(exc)}"
+    return SignatureVerdict(
+        present=True,
+        intact=True,
+        signer=signer,
+        signing_time=signing_time,
+        trusted=trusted,
+        reason=reason,
+        digest_algorithm=digest_name,
+    )
+
+
+def verify_detached(
+    content: bytes, signature: bytes, *, trust: TrustStore | None = None
+) -> SignatureVerdict:
+    """Verify a detached (S/MIME `application/pkcs7-signature`) signature over `content`.
+
+    Never raises on bad input: empty signature → absent; anything unreadable → present but
+    not intact, with a reason. If the CMS unexpectedly carries its own content, the signature
+    is still checked against `content` (the bytes actually received).
+    """
+    try:
+        if not signature:
+            return SignatureVerdict.absent("no signature data")
+        try:
+            parsed = _parse(signature)
+        except CmsError as exc:
+            return SignatureVerdict(present=True, intact=False, reason=str(exc))
+        return _check(parsed, bytes(content), trust)
+    except Exception as exc:  # last line of defence: a verdict, never a crash
+        return SignatureVerdict(
+            present=True, intact=False, reason=f"signature cannot be checked: {_short(exc)}"
+        )
+
+
+def open_signed_data(
+    data: bytes, *, trust: TrustStore | None = None
+) -> tuple[bytes, SignatureVerdict]:
+    """Open an attached CMS SignedData (CAdES `.p7m`, DER or BER): (content, verdict).
+
+    The content is returned even when the signature is broken (the caller decides, e.g. a
+    lenient import). Raises CmsError only when the bytes are not a SignedData at all, or when
+    it carries no content (a detached signature: use `verify_detached`).
+    """
+    parsed = _parse(data)
+    if parsed.content is None:
+        raise CmsError(
+            "CMS SignedData has no encapsulated content (a detached signature, not a .p7m)"
+        )
+    try:
+        verdict = _check(parsed, parsed.content, trust)
+    except Exception as exc:
+        verdict = SignatureVerdict(
+            present=True, intact=False, reason=f"signature cannot be checked: {_short(exc)}"
+        )
+    return parsed.content, verdict
