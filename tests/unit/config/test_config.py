@@ -1,0 +1,136 @@
+"""wpec.toml: lookup, defaults, relative paths, clear messages, secrets never in the file."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wpec_invoicing.config import CONFIG_ENV, load_config
+from wpec_invoicing.errors import ConfigError
+
+GOOD = """
+data_dir = "data"
+trust_store = "sandbox/ca.pem"
+
+[company]
+name = "Azienda Demo S.r.l."
+vat = "IT01234567890"
+fiscal_code = "01234567890"
+
+[[accounts]]
+name = "main"
+address = "azienda@pec.sandbox.test"
+password_file = "secrets/azienda.pw"
+imap = { host = "127.0.0.1", port = 10993, tls = "implicit", ca_file = "sandbox/ca.pem" }
+smtp = { host = "127.0.0.1", port = 10465, tls = "starttls" }
+limits = { messages_per_minute = 6, burst = 2, concurrency = 1, max_message_mb = 30 }
+
+[rules.kinds.avvenuta-consegna]
+move_to = "PEC/Ricevute"
+
+[rules.kinds.posta-certificata]
+save = ["header", "attachments"]
+actions = [{ action = "auto_reply", text = "Grazie" }]
+
+[[exporters]]
+name = "jsonl"
+type = "jsonl"
+
+[outbox]
+acceptance_timeout_minutes = 15
+some_future_setting = "tolerated"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "wpec.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_good_config_paths_are_relative_to_the_file(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, GOOD))
+    assert cfg.data_dir == tmp_path / "data"
+    assert cfg.trust_store == tmp_path / "sandbox/ca.pem"
+    assert cfg.resolved_store_url == f"sqlite:///{tmp_path / 'data' / 'wpec.db'}"
+    account = cfg.account("main")
+    assert account.imap.ca_file == tmp_path / "sandbox/ca.pem"
+    assert account.login == "azienda@pec.sandbox.test"
+    assert account.limits.messages_per_minute == 6
+    assert cfg.rules.kinds["avvenuta-consegna"].move_to == "PEC/Ricevute"
+    assert cfg.rules.kinds["posta-certificata"].actions[0].action == "auto_reply"
+    assert cfg.exporters[0].path == tmp_path / "data" / "export" / "jsonl"
+    assert cfg.outbox.acceptance_timeout_minutes == 15
+    assert cfg.outbox.model_extra == {"some_future_setting": "tolerated"}
+    assert cfg.source == (tmp_path / "wpec.toml").resolve()
+
+
+def test_password_is_read_at_use_time(tmp_path: Path, monkeypatch) -> None:
+    cfg = load_config(write(tmp_path, GOOD))
+    with pytest.raises(ConfigError, match=r"secrets/azienda\.pw"):
+        cfg.account().password()
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets/azienda.pw").write_text("s3cret\n")
+    assert cfg.account().password() == "s3cret"
+    env_cfg = load_config(write(tmp_path, GOOD.replace(
+        'password_file = "secrets/azienda.pw"', 'password_env = "WPEC_TEST_PW"')))
+    monkeypatch.setenv("WPEC_TEST_PW", "fromenv")
+    assert env_cfg.account().password() == "fromenv"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (('port = 10993', 'port = 99999'), "accounts[0].imap.port"),
+        (('tls = "implicit"', 'tls = "sometimes"'), "accounts[0].imap.tls"),
+        (('vat = "IT01234567890"', 'vat = "12"'), "company.vat"),
+        (('[company]', '[company]\ncolour = "red"'), "company.colour: unknown key"),
+        (('name = "main"\n', ''), "accounts[0].name: required key is missing"),
+        (('move_to = "PEC/Ricevute"', 'move_to = 3'), "rules.kinds.avvenuta-consegna.move_to"),
+        (('password_file = "secrets/azienda.pw"', 'password = "hunter2"'),
+         "accounts[0].password: secrets must not be written"),
+        (('data_dir = "data"', 'data_dir = "data'), "not valid TOML"),
+    ],
+)
+def test_bad_config_names_the_key(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, GOOD.replace(*change, 1)))
+    assert expected in str(info.value)
+    assert "hunter2" not in str(info.value)
+
+
+def test_lookup_order_and_defaults(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
+    cfg = load_config()
+    assert cfg.source is None
+    assert cfg.data_dir == tmp_path / "wpec-data"
+    with pytest.raises(ConfigError, match=r"no \[\[accounts\]\] configured.*wpec\.toml"):
+        cfg.account()
+    other = tmp_path / "other.toml"
+    other.write_text('data_dir = "elsewhere"\n')
+    monkeypatch.setenv(CONFIG_ENV, str(other))
+    assert load_config().data_dir == tmp_path / "elsewhere"
+    write(tmp_path, 'data_dir = "local"\n')
+    assert load_config(tmp_path / "wpec.toml").data_dir == tmp_path / "local"
+    monkeypatch.setenv(CONFIG_ENV, str(tmp_path / "missing.toml"))
+    with pytest.raises(ConfigError, match=r"missing\.toml.*does not exist"):
+        load_config()
+
+
+def test_unknown_account_lists_the_known_ones(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, GOOD))
+    with pytest.raises(ConfigError, match="configured: main"):
+        cfg.account("nope")
+
+
+def test_cli_bad_config_is_one_clear_message(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("port = 10993", "port = -1"))
+    env = {**os.environ, CONFIG_ENV: str(path)}
+    result = subprocess.run([sys.executable, "-m", "wpec_invoicing", "invoices", "list"],
+                            capture_output=True, text=True, env=env, cwd=tmp_path, check=False)
+    assert result.returncode == 2
+    assert "accounts[0].imap.port" in result.stderr
+    assert "Traceback" not in result.stderr

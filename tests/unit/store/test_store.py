@@ -1,0 +1,98 @@
+"""The store: migrations on SQLite and PostgreSQL, one record per message, the archive."""
+
+import os
+import threading
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from wpec_invoicing.store.archive import Archive, ArchiveError, sha256_hex
+from wpec_invoicing.store.db import Store, StoreError, current_revisions, make_engine, upgrade
+from wpec_invoicing.store.models import FolderState, Message, MessageLocation
+
+
+def test_first_open_migrates_and_upgrade_is_idempotent(db_url: str) -> None:
+    store = Store(db_url)
+    try:
+        assert current_revisions(store.engine) & {"0001_core", "0002_outbox"}
+        upgrade(db_url)  # a second upgrade changes nothing and does not fail
+        with store.session() as s:
+            s.add(FolderState(account="main", folder="INBOX", uidvalidity=1, last_uid=5))
+        with store.session() as s:
+            assert s.scalar(select(FolderState.last_uid)) == 5
+    finally:
+        store.close()
+
+
+def test_same_message_twice_is_refused_by_the_schema(db_url: str) -> None:
+    store = Store(db_url)
+    try:
+        with store.session() as s:
+            m = Message(sha256="a" * 64, size=3)
+            s.add(m)
+            s.flush()
+            s.add(MessageLocation(message_id=m.id, account="a", folder="INBOX", uidvalidity=1,
+                                  uid=1))
+        with pytest.raises(IntegrityError), store.session() as s:
+            s.add(Message(sha256="a" * 64, size=3))
+        with pytest.raises(IntegrityError), store.session() as s:
+            s.add(MessageLocation(message_id=m.id, account="a", folder="INBOX",
+                                  uidvalidity=1, uid=1))
+        with store.session() as s:
+            assert s.scalar(select(func.count()).select_from(Message)) == 1
+    finally:
+        store.close()
+
+
+def test_foreign_keys_are_enforced(db_url: str) -> None:
+    store = Store(db_url)
+    try:
+        with pytest.raises(IntegrityError), store.session() as s:
+            s.add(MessageLocation(message_id=999, account="a", folder="F", uidvalidity=1, uid=1))
+    finally:
+        store.close()
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
+
+
+def test_unreachable_store_is_a_clear_error() -> None:
+    with pytest.raises(StoreError, match="cannot"):
+        Store("postgresql+psycopg://nobody@127.0.0.1:1/none")
+
+
+def test_archive_put_get_is_content_addressed(tmp_path) -> None:
+    archive = Archive(tmp_path / "a")
+    digest = archive.put(b"raw message")
+    assert digest == sha256_hex(b"raw message")
+    assert archive.put(b"raw message") == digest
+    assert archive.get(digest) == b"raw message"
+    assert archive.path(digest).parent.parent.parent == tmp_path / "a"
+    assert archive.verify(digest)
+    # no temporary files are left behind
+    assert [p.name for p in archive.path(digest).parent.iterdir()] == [digest]
+
+
+def test_archive_refuses_bad_names_and_reports_missing(tmp_path) -> None:
+    archive = Archive(tmp_path)
+    with pytest.raises(ArchiveError):
+        archive.path("../../etc/passwd")
+    with pytest.raises(ArchiveError, match="no blob"):
+        archive.get("0" * 64)
+
+
+def test_archive_concurrent_writers_of_the_same_bytes(tmp_path) -> None:
+    archive = Archive(tmp_path)
+    data = os.urandom(100_000)
+    threads = [threading.Thread(target=archive.put, args=(data,)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert archive.get(sha256_hex(data)) == data

@@ -1,0 +1,435 @@
+"""`wpec.toml`: the one configuration file, validated with clear messages.
+
+Why pydantic: every key is declared once with its type and default, and a wrong value becomes
+a message naming the key and the problem (`accounts[0].imap.port: ...`), never a traceback.
+Relative paths are relative to the file that contains them, so a config can be moved together
+with its data. Secrets are never in the file: an account names an environment variable or a
+file, and `AccountConfig.password()` reads it at use time (so a rotated password needs no
+restart and the secret never sits in a long-lived object or a log).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from wpec_invoicing.errors import ConfigError
+
+CONFIG_ENV = "WPEC_CONFIG"
+DEFAULT_FILE = "wpec.toml"
+DEFAULT_DATA_DIR = "wpec-data"
+
+# Keys that would carry a secret in clear: refused with a message saying what to do instead.
+_SECRET_KEYS = {"password", "pass", "passwd", "secret", "token", "api_key"}
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a typo must not silently fall back to a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TlsMode(StrEnum):
+    IMPLICIT = "implicit"
+    STARTTLS = "starttls"
+
+
+class ServerConfig(_Strict):
+    """One IMAP or SMTP endpoint. TLS verification is always on unless explicitly turned off."""
+
+    host: str
+    port: int = Field(ge=1, le=65535)
+    tls: TlsMode = TlsMode.IMPLICIT
+    ca_file: Path | None = None
+    insecure_skip_verify: bool = False
+    timeout_seconds: float = Field(default=60.0, gt=0)
+
+    def ssl_context(self):  # -> ssl.SSLContext
+        """A client TLS context: system CAs plus `ca_file`, hostname checked."""
+        import ssl
+
+        ctx = ssl.create_default_context()
+        if self.ca_file is not None:
+            try:
+                ctx.load_verify_locations(cafile=str(self.ca_file))
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigError(f"cannot load ca_file {self.ca_file}: {exc}") from exc
+        if self.insecure_skip_verify:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+
+
+class LimitsConfig(_Strict):
+    """What the provider allows an automated sender (used by the outbox)."""
+
+    messages_per_minute: float = Field(default=60, gt=0)
+    burst: int = Field(default=10, ge=1)
+    concurrency: int = Field(default=2, ge=1)
+    max_message_mb: float = Field(default=30, gt=0)
+
+
+class AccountConfig(_Strict):
+    """A PEC mailbox. The password comes from `password_env` or `password_file`, never the TOML."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    address: str = Field(min_length=3, pattern=r"^[^@\s]+@[^@\s]+$")
+    username: str | None = None
+    password_env: str | None = None
+    password_file: Path | None = None
+    imap: ServerConfig | None = None
+    smtp: ServerConfig | None = None
+    limits: LimitsConfig = LimitsConfig()
+    folders: list[str] = Field(default_factory=lambda: ["INBOX"], min_length=1)
+    batch_size: int = Field(default=100, ge=1, le=5000)
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> AccountConfig:
+        if self.password_env and self.password_file:
+            raise ValueError("give either password_env or password_file, not both")
+        return self
+
+    @property
+    def login(self) -> str:
+        return self.username or self.address
+
+    def password(self) -> str:
+        """Read the secret now (env or file); a clear error says where it was looked for."""
+        if self.password_env:
+            value = os.environ.get(self.password_env)
+            if value is None:
+                raise ConfigError(
+                    f"account {self.name!r}: environment variable {self.password_env} is not set"
+                )
+            return value
+        if self.password_file:
+            try:
+                return self.password_file.read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise ConfigError(
+                    f"account {self.name!r}: cannot read password_file {self.password_file}: "
+                    f"{exc.strerror or exc}"
+                ) from exc
+        raise ConfigError(
+            f"account {self.name!r}: no password source; set password_env or password_file"
+        )
+
+
+class CompanyConfig(_Strict):
+    name: str = ""
+    vat: str | None = Field(default=None, pattern=r"^[A-Z]{2}[A-Za-z0-9]{2,28}$")
+    fiscal_code: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]{11,16}$")
+
+    @field_validator("vat", "fiscal_code", mode="before")
+    @classmethod
+    def _strip(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @property
+    def vat_country(self) -> str | None:
+        return self.vat[:2] if self.vat else None
+
+    @property
+    def vat_code(self) -> str | None:
+        return self.vat[2:] if self.vat else None
+
+
+class SdiConfig(_Strict):
+    address: str = "sdi01@pec.fatturapa.it"
+
+
+SaveWhat = Literal["header", "body", "attachments"]
+
+
+class RuleAction(BaseModel):
+    """An extra action by name (e.g. `auto_reply`) with its own options (checked by the action)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    action: str = Field(min_length=1)
+
+
+class KindRule(_Strict):
+    """What to do with one kind of message (a PEC kind, `sdi-invoice`, `sdi-notification`…)."""
+
+    save: list[SaveWhat] = Field(default_factory=list)
+    path: str | None = None  # template; default: RulesConfig.path
+    move_to: str | None = None
+    flag: list[str] = Field(default_factory=list)
+    export: bool = False
+    actions: list[RuleAction] = Field(default_factory=list)
+
+
+class RulesConfig(_Strict):
+    """Per-kind rules plus the shared settings (save root, accepted formats)."""
+
+    save_dir: Path = Path("files")  # relative to data_dir
+    path: str = "{kind}/{date:%Y}/{date:%m}/{sender}/{date:%Y%m%d-%H%M%S}-{subject}"
+    accepted_extensions: list[str] = Field(
+        default_factory=lambda: [
+            "xml", "p7m", "pdf", "txt", "csv", "zip", "eml", "jpg", "jpeg", "png", "tif", "tiff",
+            "odt", "ods", "docx", "xlsx", "html", "htm", "p7s",
+        ]
+    )
+    kinds: dict[str, KindRule] = Field(default_factory=dict)
+
+    @field_validator("accepted_extensions")
+    @classmethod
+    def _lower(cls, value: list[str]) -> list[str]:
+        return [v.lower().lstrip(".") for v in value]
+
+
+class ExporterConfig(_Strict):
+    """One exporter: a built-in (`jsonl`, `csv`, `webhook`) or an entry point by name."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    type: str = Field(min_length=1)
+    path: Path | None = None  # folder for file exporters (relative to data_dir)
+    url: str | None = None
+    secret_env: str | None = None
+    secret_file: Path | None = None
+    statuses: list[str] = Field(default_factory=lambda: ["verified"])
+    timeout_seconds: float = Field(default=10, gt=0)
+    max_attempts: int = Field(default=5, ge=1, le=50)
+    backoff_seconds: float = Field(default=1.0, ge=0)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    def secret(self) -> bytes | None:
+        if self.secret_env:
+            value = os.environ.get(self.secret_env)
+            if value is None:
+                raise ConfigError(
+                    f"exporter {self.name!r}: environment variable {self.secret_env} is not set"
+                )
+            return value.encode()
+        if self.secret_file:
+            try:
+                return self.secret_file.read_bytes().rstrip(b"\r\n")
+            except OSError as exc:
+                raise ConfigError(
+                    f"exporter {self.name!r}: cannot read secret_file {self.secret_file}: {exc}"
+                ) from exc
+        return None
+
+
+class OutboxConfig(BaseModel):
+    """Settings of the active cycle (owned by the outbox). Tolerant: the outbox adds fields."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    acceptance_timeout_minutes: float = Field(default=30, gt=0)
+
+
+class Config(_Strict):
+    """The whole configuration, with every path already made absolute."""
+
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    store_url: str | None = None
+    trust_store: Path | None = None
+    company: CompanyConfig = CompanyConfig()
+    sdi: SdiConfig = SdiConfig()
+    accounts: list[AccountConfig] = Field(default_factory=list)
+    rules: RulesConfig = RulesConfig()
+    exporters: list[ExporterConfig] = Field(default_factory=list)
+    outbox: OutboxConfig = OutboxConfig()
+    suppliers_csv: Path | None = None
+    # Where this config came from (None = built-in defaults); set by load_config.
+    source: Path | None = None
+    searched: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Config:
+        for what, names in (
+            ("accounts", [a.name for a in self.accounts]),
+            ("exporters", [e.name for e in self.exporters]),
+        ):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{what}: duplicate name(s) {', '.join(dupes)}")
+        return self
+
+    # -- derived locations -------------------------------------------------------------
+    @property
+    def resolved_store_url(self) -> str:
+        return self.store_url or f"sqlite:///{self.data_dir / 'wpec.db'}"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.data_dir / "archive"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.data_dir / "quarantine"
+
+    @property
+    def save_dir(self) -> Path:
+        return self.rules.save_dir
+
+    def account(self, name: str | None = None) -> AccountConfig:
+        """The named account (or the only/first one); a clear error when there is none."""
+        if not self.accounts:
+            where = str(self.source) if self.source else " or ".join(self.searched) or "defaults"
+            raise ConfigError(f"no [[accounts]] configured (config looked for: {where})")
+        if name is None:
+            return self.accounts[0]
+        for account in self.accounts:
+            if account.name == name:
+                return account
+        known = ", ".join(a.name for a in self.accounts)
+        raise ConfigError(f"no account named {name!r} (configured: {known})")
+
+    def exporter(self, name: str) -> ExporterConfig:
+        for exporter in self.exporters:
+            if exporter.name == name:
+                return exporter
+        known = ", ".join(e.name for e in self.exporters) or "none"
+        raise ConfigError(f"no exporter named {name!r} (configured: {known})")
+
+
+# -- loading ---------------------------------------------------------------------------
+
+def _find_secret_keys(data: Any, path: str = "") -> list[str]:
+    found: list[str] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            where = f"{path}.{key}" if path else str(key)
+            if str(key).lower() in _SECRET_KEYS and not isinstance(value, dict):
+                found.append(where)
+            found.extend(_find_secret_keys(value, where))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            found.extend(_find_secret_keys(value, f"{path}[{i}]"))
+    return found
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    """One line per problem: `file: key: what is wrong`."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        # Drop pydantic's internal tags (e.g. function-after[...]) from the location.
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (not a setting of this section)"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        msg = msg.removeprefix("Value error, ")
+        got = err.get("input")
+        if err["type"] not in ("missing",) and isinstance(got, str | int | float | bool):
+            msg += f" (got {got!r})"
+        lines.append(f"{source}: {_loc(loc)}: {msg}")
+    return "\n".join(lines)
+
+
+def _absolutize(data: dict[str, Any], base: Path) -> None:
+    """Make the path-valued keys absolute, relative to `base` (the config file's folder)."""
+
+    def fix(value: Any, root: Path) -> Any:
+        if isinstance(value, str) and value:
+            p = Path(value).expanduser()
+            return str(p if p.is_absolute() else root / p)
+        return value
+
+    data_dir = Path(fix(data.get("data_dir", DEFAULT_DATA_DIR), base))
+    data["data_dir"] = str(data_dir)
+    for key in ("trust_store", "suppliers_csv"):
+        if key in data:
+            data[key] = fix(data[key], base)
+    for account in data.get("accounts", []) or []:
+        if not isinstance(account, dict):
+            continue
+        if "password_file" in account:
+            account["password_file"] = fix(account["password_file"], base)
+        for server in ("imap", "smtp"):
+            if isinstance(account.get(server), dict) and "ca_file" in account[server]:
+                account[server]["ca_file"] = fix(account[server]["ca_file"], base)
+    rules = data.get("rules")
+    if isinstance(rules, dict):
+        rules["save_dir"] = fix(rules.get("save_dir", "files"), data_dir)
+    else:
+        data.setdefault("rules", {})
+        if isinstance(data["rules"], dict):
+            data["rules"]["save_dir"] = str(data_dir / "files")
+    for exporter in data.get("exporters", []) or []:
+        if isinstance(exporter, dict):
+            if "path" in exporter:
+                exporter["path"] = fix(exporter["path"], data_dir)
+            else:
+                exporter["path"] = str(data_dir / "export" / str(exporter.get("name", "x")))
+            if "secret_file" in exporter:
+                exporter["secret_file"] = fix(exporter["secret_file"], base)
+
+
+def config_from_dict(data: dict[str, Any], *, base: Path, source: str = "wpec.toml") -> Config:
+    """Validate a parsed TOML document (paths relative to `base`)."""
+    secrets = _find_secret_keys(data)
+    if secrets:
+        raise ConfigError(
+            f"{source}: {secrets[0]}: secrets must not be written in the config file; "
+            "use password_env (an environment variable) or password_file (a file readable "
+            "only by this user)"
+        )
+    data = copy.deepcopy(data)
+    try:
+        _absolutize(data, base)
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(
+            "invalid configuration:\n" + format_validation_error(exc, source)
+        ) from None
+    except (TypeError, AttributeError) as exc:
+        raise ConfigError(f"{source}: malformed configuration: {exc}") from None
+
+
+def candidate_paths(path: Path | str | None = None) -> list[Path]:
+    """Where the config is looked for, in order."""
+    if path is not None:
+        return [Path(path)]
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return [Path(env)]
+    return [Path.cwd() / DEFAULT_FILE]
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    """Load `--config PATH`, else `$WPEC_CONFIG`, else `./wpec.toml`, else the defaults.
+
+    An explicitly named file (argument or env) must exist; only the implicit `./wpec.toml`
+    falls back to the defaults (data in `./wpec-data`).
+    """
+    explicit = path is not None or bool(os.environ.get(CONFIG_ENV))
+    candidates = candidate_paths(path)
+    chosen = candidates[0]
+    searched = tuple(str(c) for c in candidates)
+    if not chosen.is_file():
+        if explicit:
+            how = "--config" if path is not None else f"${CONFIG_ENV}"
+            raise ConfigError(f"config file {chosen} (from {how}) does not exist")
+        config = config_from_dict({}, base=Path.cwd(), source="defaults")
+        return config.model_copy(update={"searched": searched})
+    try:
+        raw = chosen.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {chosen}: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{chosen}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{chosen}: not valid TOML: {exc}") from None
+    config = config_from_dict(data, base=chosen.resolve().parent, source=str(chosen))
+    return config.model_copy(update={"source": chosen.resolve(), "searched": searched})

@@ -1,0 +1,89 @@
+"""Content-addressed archive of raw bytes (messages, invoice files, attachments).
+
+Why content addressing: the same bytes arriving twice (a re-run, a copy in two folders, a
+re-import) land in one file, so idempotency is free, and a name is also an integrity check.
+Why fsync + atomic rename: "archived" must mean "survives a power cut" before the server copy
+is touched; a reader never sees a half-written file (it is written under a temporary name in
+the same folder, fsynced, renamed, then the folder itself is fsynced so the rename is durable).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class ArchiveError(Exception):
+    """The archive cannot store or find something (disk full, missing blob, bad digest)."""
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Archive:
+    """Blobs under `root/ab/cd/<sha256>`; `put` is durable when it returns."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    def path(self, sha256: str) -> Path:
+        if not _HEX64.match(sha256):
+            raise ArchiveError(f"not a sha256 hex digest: {sha256!r}")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def __contains__(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+    def put(self, data: bytes) -> str:
+        """Store `data` durably; returns its sha256 (a no-op when already there)."""
+        digest = sha256_hex(data)
+        target = self.path(digest)
+        if target.is_file() and target.stat().st_size == len(data):
+            return digest
+        folder = target.parent
+        created = not folder.is_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        _fsync_dir(folder)
+        if created:  # the new sub-folders' entries must be durable too
+            _fsync_dir(folder.parent)
+            _fsync_dir(folder.parent.parent)
+        return digest
+
+    def get(self, sha256: str) -> bytes:
+        try:
+            return self.path(sha256).read_bytes()
+        except FileNotFoundError:
+            raise ArchiveError(f"archive has no blob {sha256}") from None
+
+    def verify(self, sha256: str) -> bool:
+        """True when the blob exists and its content still matches its name."""
+        try:
+            return sha256_hex(self.get(sha256)) == sha256
+        except ArchiveError:
+            return False

@@ -1,0 +1,153 @@
+"""The store's engine, sessions and migrations.
+
+Why: SQLite (one file in the data folder, zero set-up) is the default; a PostgreSQL URL lets
+several workers share one store. SQLite runs in WAL mode (readers never block the writer),
+with foreign keys on and a busy timeout so a second process waits instead of failing.
+The schema is owned by Alembic (`store/migrations/`): `upgrade(url)` runs it programmatically,
+and `Store(...)` does so on first start, so nobody has to remember `wpec db upgrade`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from wpec_invoicing.errors import WpecError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class Base(DeclarativeBase):
+    """The declarative base of every table (core and outbox)."""
+
+
+class StoreError(WpecError):
+    """The store cannot be opened or migrated (URL, permissions, server down)."""
+
+
+def normalize_url(url: str) -> str:
+    """`postgresql://` and `postgres://` mean psycopg 3 (the driver we ship)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.close()
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    """An engine for `url` (SQLite file or PostgreSQL), with the pragmas above for SQLite."""
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        kwargs.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def _alembic_config(engine: Engine):  # -> alembic.config.Config
+    from alembic.config import Config as AlembicConfig
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("path_separator", "os")
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+_upgrade_lock = threading.Lock()
+
+
+def upgrade(url_or_engine: str | Engine, revision: str = "heads") -> None:
+    """Bring the schema to `revision` (all heads by default) with Alembic."""
+    from alembic import command
+
+    engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
+    try:
+        with _upgrade_lock:
+            command.upgrade(_alembic_config(engine), revision)
+    except Exception as exc:
+        if isinstance(exc, WpecError):
+            raise
+        raise StoreError(f"cannot migrate the store at {_safe(engine)}: {exc}") from exc
+    finally:
+        if isinstance(url_or_engine, str):
+            engine.dispose()
+
+
+def current_revisions(engine: Engine) -> set[str]:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return set(MigrationContext.configure(conn).get_current_heads())
+
+
+def _safe(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
+
+
+class Store:
+    """An engine + session factory (+ the archive next to it), migrated on open.
+
+    `with store.session() as s:` commits on success and rolls back on error.
+    """
+
+    def __init__(self, url: str, *, archive_dir: Path | str | None = None,
+                 migrate: bool = True) -> None:
+        from wpec_invoicing.store.archive import Archive
+
+        self.url = normalize_url(url)
+        try:
+            self.engine = make_engine(self.url)
+            if migrate:
+                upgrade(self.engine)
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"cannot open the store {url}: {exc}") from exc
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self.archive = Archive(archive_dir) if archive_dir is not None else None
+
+    @classmethod
+    def from_config(cls, config, *, migrate: bool = True) -> Store:
+        """Open the store a `wpec_invoicing.config.Config` points at."""
+        return cls(config.resolved_store_url, archive_dir=config.archive_dir, migrate=migrate)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        session = self.sessionmaker()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

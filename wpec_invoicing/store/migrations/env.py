@@ -1,0 +1,40 @@
+"""Alembic environment: runs on the engine handed over by `store.db.upgrade`.
+
+The model modules are imported lazily (core always, the outbox's when present) so that
+autogenerate sees every table without the store depending on the outbox.
+"""
+
+import importlib
+
+from alembic import context
+
+from wpec_invoicing.store.db import Base, make_engine
+
+for _module in ("wpec_invoicing.store.models", "wpec_invoicing.store.outbox_models"):
+    try:
+        importlib.import_module(_module)
+    except ModuleNotFoundError as exc:
+        if exc.name != _module:
+            raise
+
+target_metadata = Base.metadata
+config = context.config
+
+
+def run_migrations() -> None:
+    engine = config.attributes.get("engine")
+    if engine is None:
+        engine = make_engine(config.get_main_option("sqlalchemy.url"))
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
+
+
+run_migrations()
