@@ -1,0 +1,96 @@
+"""Any bytes in → a verdict out; open_signed_data returns or raises CmsError, nothing else."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from wpec_invoicing.cms import (
+    CmsError,
+    SignatureVerdict,
+    TrustStore,
+    open_signed_data,
+    sign_attached,
+    sign_detached,
+    verify_detached,
+)
+
+CONTENT = b"Ricevuta di avvenuta consegna\r\n" * 30
+_fixture_ok = settings(
+    max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@pytest.fixture(scope="module")
+def samples(pki):
+    return {
+        "detached": sign_detached(CONTENT, pki.key, pki.cert),
+        "detached1": sign_detached(CONTENT, pki.key, pki.cert, digest="sha1"),
+        "attached": sign_attached(CONTENT, pki.key, pki.cert, extra_certs=[pki.inter]),
+        "store": TrustStore([pki.ca]),
+    }
+
+
+def _assert_verdict(verdict):
+    assert isinstance(verdict, SignatureVerdict)
+    assert isinstance(verdict.present, bool)
+    if verdict.intact is False:
+        assert verdict.reason  # never "not intact" without saying why
+    verdict.to_json()
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=600), st.binary(max_size=2000))
+def test_random_bytes_give_a_verdict(content, signature):
+    _assert_verdict(verify_detached(content, signature))
+    try:
+        data, verdict = open_signed_data(signature)
+    except CmsError:
+        return
+    assert isinstance(data, bytes)
+    _assert_verdict(verdict)
+
+
+def _mutate(blob: bytes, edits: list[tuple[int, int]], cut: int | None) -> bytes:
+    out = bytearray(blob)
+    for pos, value in edits:
+        out[pos % len(out)] = value
+    if cut is not None:
+        out = out[: cut % (len(out) + 1)]
+    return bytes(out)
+
+
+_edits = st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=4)
+
+
+@_fixture_ok
+@given(which=st.sampled_from(["detached", "detached1", "attached"]), edits=_edits,
+       cut=st.none() | st.integers(0, 10**6))
+def test_mutated_signatures_give_a_verdict(samples, which, edits, cut):
+    """Damage a real CMS structure (near-valid input reaches much deeper than random bytes)."""
+    blob = _mutate(samples[which], edits, cut)
+    _assert_verdict(verify_detached(CONTENT, blob, trust=samples["store"]))
+    try:
+        _data, verdict = open_signed_data(blob, trust=samples["store"])
+    except CmsError as exc:
+        assert str(exc)
+        return
+    _assert_verdict(verdict)
+
+
+@_fixture_ok
+@given(edits=st.lists(st.tuples(st.integers(0, len(CONTENT) - 1), st.integers(1, 255)),
+                      min_size=1, max_size=3, unique_by=lambda edit: edit[0]))
+def test_any_change_to_content_breaks_intact(samples, edits):
+    changed = bytearray(CONTENT)
+    for pos, delta in edits:
+        changed[pos] = (changed[pos] + delta) % 256
+    verdict = verify_detached(bytes(changed), samples["detached"])
+    assert verdict.intact is False
+
+
+def test_non_bytes_signature_gives_a_verdict():
+    assert verify_detached(CONTENT, "not bytes").intact is False  # type: ignore[arg-type]
+    with pytest.raises(CmsError):
+        open_signed_data("not bytes")  # type: ignore[arg-type]
