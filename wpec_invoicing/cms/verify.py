@@ -12,11 +12,11 @@ with a reason, never an exception, because one bad message must not stop a batch
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from asn1crypto import cms
+from asn1crypto import cms, core
 from cryptography.hazmat.primitives import hashes
 
 from ._certinfo import CertInfo, SignatureCheckError, cert_info, check_signature, hash_for
@@ -85,9 +85,9 @@ def _parse(data: bytes) -> _Parsed:
         signed_data = info["content"]
         encap = signed_data["encap_content_info"]
         inner = encap["content"]
-        content = None if inner.native is None else _content_bytes(inner)
-        # Touch the parts every caller needs so that truncation shows up here.
-        signed_data["signer_infos"].native  # noqa: B018
+        content = None if _absent(inner) else _content_bytes(inner)
+        # Parse the signer list (shallowly) so that gross damage shows up here.
+        len(signed_data["signer_infos"])
     except CmsError:
         raise
     except Exception as exc:
@@ -102,6 +102,11 @@ def _content_bytes(inner: Any) -> bytes:
         return value
     # eContent that asn1crypto parsed into a structure: hand back its octets unchanged.
     return bytes(inner)
+
+
+def _absent(value: Any) -> bool:
+    """An OPTIONAL field that is not there (cheap: no decoding to native values)."""
+    return isinstance(value, core.Void)
 
 
 def _short(exc: BaseException) -> str:
@@ -120,7 +125,7 @@ def _find_signer_cert(signed_data: Any, sid: Any) -> tuple[CertInfo | None, list
     """The signer's certificate (by issuer+serial or subject key id) and all carried certs."""
     carried: list[CertInfo] = []
     certificates = signed_data["certificates"]
-    if certificates.native is not None:
+    if not _absent(certificates):
         for choice in certificates:
             if choice.name != "certificate":
                 continue
@@ -129,12 +134,15 @@ def _find_signer_cert(signed_data: Any, sid: Any) -> tuple[CertInfo | None, list
             except Exception:  # noqa: S112 - an unreadable extra cert must not sink the check
                 continue
     wanted = sid.chosen
+    by_serial = sid.name == "issuer_and_serial_number"
+    if by_serial:
+        serial = wanted["serial_number"].native
+        issuer_key = wanted["issuer"].hashable
     for info in carried:
-        tbs = info.asn1["tbs_certificate"]
-        if sid.name == "issuer_and_serial_number":
+        if by_serial:
             if (
-                tbs["serial_number"].native == wanted["serial_number"].native
-                and tbs["issuer"].hashable == wanted["issuer"].hashable
+                info.issuer_key == issuer_key
+                and info.asn1["tbs_certificate"]["serial_number"].native == serial
             ):
                 return info, carried
         else:
@@ -157,39 +165,56 @@ def _attr(signed_attrs: Any, name: str) -> Any:
 def _check(
     parsed: _Parsed, content: bytes, trust: TrustStore | None
 ) -> SignatureVerdict:
-    """Judge the first signer of a parsed SignedData against `content`."""
+    """Judge every signer of a parsed SignedData against `content`.
+
+    The verdict describes the first signer, unless another signer's signature is broken:
+    then that one (a co-signed invoice is intact only if every signature is).
+    """
     signer_infos = parsed.signed_data["signer_infos"]
-    if len(signer_infos) == 0:
+    count = len(signer_infos)
+    if count == 0:
         return SignatureVerdict.absent("CMS SignedData carries no signer")
-    si = signer_infos[0]
+    first = _check_signer(parsed, signer_infos[0], content, trust)
+    if first.intact is False:
+        return first
+    for index in range(1, count):
+        other = _check_signer(parsed, signer_infos[index], content, None)
+        if other.intact is False:
+            return replace(other, reason=f"signer {index + 1} of {count}: {other.reason}")
+    return first
+
+
+def _check_signer(
+    parsed: _Parsed, si: Any, content: bytes, trust: TrustStore | None
+) -> SignatureVerdict:
     signer: str | None = None
     signing_time: datetime | None = None
     digest_name: str | None = None
+
+    def fail(reason: str) -> SignatureVerdict:
+        return SignatureVerdict(
+            present=True,
+            intact=False,
+            signer=signer,
+            signing_time=signing_time,
+            trusted=None,
+            reason=reason,
+            digest_algorithm=digest_name,
+        )
+
     try:
         digest_name = si["digest_algorithm"]["algorithm"].native
         cert, carried = _find_signer_cert(parsed.signed_data, si["sid"])
         if cert is not None:
             signer = cert.subject
         signed_attrs = si["signed_attrs"]
-        has_attrs = signed_attrs.native is not None
+        has_attrs = not _absent(signed_attrs)
         if has_attrs:
             st = _attr(signed_attrs, "signing_time")
             if st is not None:
                 value = st.native
                 if isinstance(value, datetime) and value.tzinfo is not None:
                     signing_time = value
-
-        def fail(reason: str) -> SignatureVerdict:
-            return SignatureVerdict(
-                present=True,
-                intact=False,
-                signer=signer,
-                signing_time=signing_time,
-                trusted=None,
-                reason=reason,
-                digest_algorithm=digest_name,
-            )
-
         hash_alg = hash_for(digest_name)
         if cert is None:
             return fail("signer certificate not found in the CMS (no matching issuer+serial "
@@ -203,6 +228,11 @@ def _check(
             if not hmac.compare_digest(h.finalize(), expected.native):
                 return fail(f"content does not match the signed {digest_name} messageDigest "
                             "(content altered or signature for other content)")
+            declared = _attr(signed_attrs, "content_type")
+            actual = parsed.signed_data["encap_content_info"]["content_type"]
+            if declared is not None and declared.dotted != actual.dotted:
+                return fail(f"signed contentType {declared.dotted} differs from the "
+                            f"content's type {actual.dotted}")
             # CMS: the signature covers the DER of the attributes with the SET OF tag, not
             # the [0] IMPLICIT tag they carry in the SignerInfo.
             body = signed_attrs.contents
@@ -217,23 +247,9 @@ def _check(
             digest_name,
         )
     except SignatureCheckError as exc:
-        return SignatureVerdict(
-            present=True,
-            intact=False,
-            signer=signer,
-            signing_time=signing_time,
-            reason=str(exc),
-            digest_algorithm=digest_name,
-        )
+        return fail(str(exc))
     except Exception as exc:
-        return SignatureVerdict(
-            present=True,
-            intact=False,
-            signer=signer,
-            signing_time=signing_time,
-            reason=f"damaged signer information: {_short(exc)}",
-            digest_algorithm=digest_name,
-        )
+        return fail(f"damaged signer information: {_short(exc)}")
     trusted: bool | None = None
     reason: str | None = None
     if trust is not None:

@@ -266,3 +266,45 @@ def test_verdict_json_and_absent():
     }
     with pytest.raises(AttributeError):
         absent.intact = True  # frozen
+
+
+def _co_signed(pki, second_key) -> bytes:
+    return (
+        pkcs7.PKCS7SignatureBuilder()
+        .set_data(CONTENT)
+        .add_signer(pki.cert, pki.key, hashes.SHA256())
+        .add_signer(pki.leaf, second_key, hashes.SHA256())
+        .sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary])
+    )
+
+
+def test_co_signed_p7m(pki):
+    content, verdict = open_signed_data(_co_signed(pki, pki.leaf_key))
+    assert content == CONTENT
+    assert verdict.intact is True
+    # DER sorts the SET OF signer infos: the first one in the file is reported.
+    assert verdict.signer in {pki.cert.subject.rfc4514_string(), pki.leaf.subject.rfc4514_string()}
+
+
+def test_co_signed_p7m_with_one_bad_signature(pki):
+    _, verdict = open_signed_data(_co_signed(pki, pki.other_key))
+    assert verdict.intact is False
+    assert "does not match the signer's public key" in verdict.reason
+    assert verdict.signer == pki.leaf.subject.rfc4514_string()  # the broken one is named
+
+
+def test_signed_data_without_signers_is_absent(pki):
+    from asn1crypto import cms
+
+    degenerate = cms.ContentInfo({
+        "content_type": "signed_data",
+        "content": {
+            "version": "v1",
+            "digest_algorithms": [],
+            "encap_content_info": {"content_type": "data", "content": CONTENT},
+            "signer_infos": [],
+        },
+    }).dump()
+    content, verdict = open_signed_data(degenerate)
+    assert content == CONTENT
+    assert verdict.present is False and "no signer" in verdict.reason
