@@ -10,6 +10,7 @@ certificates cryptography refused) live here too.
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.utils import CryptographyDeprecationWarning
 
 HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha1": hashes.SHA1,
@@ -48,12 +50,31 @@ class SignatureCheckError(Exception):
     """A signature does not verify; the message says why in words a user can act on."""
 
 
-def hash_for(name: str) -> hashes.HashAlgorithm:
+# Some signers write a signature OID (sha256WithRSAEncryption, ...) where a digest OID belongs.
+_SIGNATURE_OID_DIGESTS = {
+    "1.2.840.113549.1.1.5": "sha1",
+    "1.2.840.113549.1.1.14": "sha224",
+    "1.2.840.113549.1.1.11": "sha256",
+    "1.2.840.113549.1.1.12": "sha384",
+    "1.2.840.113549.1.1.13": "sha512",
+}
+
+
+def hash_for(name: str | None) -> hashes.HashAlgorithm:
     """The cryptography hash for an asn1crypto digest name, or SignatureCheckError."""
+    name = _SIGNATURE_OID_DIGESTS.get(name or "", name)
     try:
-        return HASHES[name]()
+        return HASHES[name or ""]()
     except KeyError:
         raise SignatureCheckError(f"unsupported digest algorithm {name!r}") from None
+
+
+def name_key(name: asn1_x509.Name) -> str:
+    """A comparable key for a Name: asn1crypto's normalized form, or the DER if that fails."""
+    try:
+        return name.hashable
+    except Exception:
+        return "der:" + name.dump().hex()
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,7 +158,10 @@ def cert_info_from_crypto(cert: x509.Certificate) -> CertInfo:
 def _build(der: bytes, asn1_cert: asn1_x509.Certificate) -> CertInfo:
     crypto: x509.Certificate | None
     try:
-        crypto = x509.load_der_x509_certificate(der)
+        with warnings.catch_warnings():
+            # e.g. negative serial numbers: tolerated (real CAs issued them), not shouted about.
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            crypto = x509.load_der_x509_certificate(der)
         public_key = crypto.public_key()
         subject = crypto.subject.rfc4514_string()
         not_before = crypto.not_valid_before_utc
@@ -161,8 +185,8 @@ def _build(der: bytes, asn1_cert: asn1_x509.Certificate) -> CertInfo:
         crypto=crypto,
         public_key=public_key,
         fingerprint=digest.finalize(),
-        subject_key=tbs["subject"].hashable,
-        issuer_key=tbs["issuer"].hashable,
+        subject_key=name_key(tbs["subject"]),
+        issuer_key=name_key(tbs["issuer"]),
         subject=subject,
         not_before=not_before,
         not_after=not_after,

@@ -38,9 +38,11 @@ class TrustStore:
     The store is immutable after construction, so its chain cache never goes stale.
     """
 
-    def __init__(self, certificates: Iterable[x509.Certificate]) -> None:
+    def __init__(self, certificates: Iterable[x509.Certificate | bytes]) -> None:
         infos: dict[bytes, CertInfo] = {}
         for cert in certificates:
+            if isinstance(cert, bytes | bytearray):
+                cert = _load_one(bytes(cert))
             info = cert_info_from_crypto(cert)
             infos[info.fingerprint] = info
         self._anchors: dict[bytes, CertInfo] = infos
@@ -55,7 +57,7 @@ class TrustStore:
     @classmethod
     def from_pem(cls, data: bytes) -> TrustStore:
         """A store from one or many concatenated PEM certificates (ValueError if none)."""
-        return cls(x509.load_pem_x509_certificates(data))
+        return cls(load_pem_certificates(data))
 
     @property
     def certificates(self) -> list[x509.Certificate]:
@@ -202,8 +204,20 @@ def _when(at: datetime | None) -> str:
 
 
 def load_pem_certificates(data: bytes) -> list[x509.Certificate]:
-    """All PEM certificates in `data` (a helper for callers building stores)."""
-    return x509.load_pem_x509_certificates(data)
+    """All PEM certificates in `data`; ValueError saying so when there is none or one is bad."""
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        raise ValueError("no PEM certificate (-----BEGIN CERTIFICATE-----) found")
+    try:
+        return x509.load_pem_x509_certificates(data)
+    except ValueError as exc:
+        raise ValueError(f"unreadable PEM certificate: {exc}") from None
+
+
+def _load_one(data: bytes) -> x509.Certificate:
+    """One certificate given as bytes: PEM or DER."""
+    if data.lstrip().startswith(b"-----BEGIN"):
+        return x509.load_pem_x509_certificate(data)
+    return x509.load_der_x509_certificate(data)
 
 
 __all__ = ["TrustStore", "load_pem_certificates"]

@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any
 from asn1crypto import cms, core
 from cryptography.hazmat.primitives import hashes
 
-from ._certinfo import CertInfo, SignatureCheckError, cert_info, check_signature, hash_for
+from ._certinfo import (
+    CertInfo,
+    SignatureCheckError,
+    cert_info,
+    check_signature,
+    hash_for,
+    name_key,
+)
 
 if TYPE_CHECKING:
     from .trust import TrustStore
@@ -137,7 +144,7 @@ def _find_signer_cert(signed_data: Any, sid: Any) -> tuple[CertInfo | None, list
     by_serial = sid.name == "issuer_and_serial_number"
     if by_serial:
         serial = wanted["serial_number"].native
-        issuer_key = wanted["issuer"].hashable
+        issuer_key = name_key(wanted["issuer"])
     for info in carried:
         if by_serial:
             if (

@@ -308,3 +308,22 @@ def test_signed_data_without_signers_is_absent(pki):
     content, verdict = open_signed_data(degenerate)
     assert content == CONTENT
     assert verdict.present is False and "no signer" in verdict.reason
+
+
+def test_signature_oid_in_digest_algorithm_field_is_tolerated(pki):
+    """Some signers write sha256WithRSAEncryption where the sha256 OID belongs."""
+    sig = (
+        pkcs7.PKCS7SignatureBuilder()
+        .set_data(CONTENT)
+        .add_signer(pki.cert, pki.key, hashes.SHA256())
+        .sign(serialization.Encoding.DER,
+              [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary,
+               pkcs7.PKCS7Options.NoCapabilities])
+    )
+    sha256_oid = bytes.fromhex("0609608648016503040201")
+    sha256_rsa_oid = bytes.fromhex("06092a864886f70d01010b")
+    assert sha256_oid in sig
+    quirky = sig.replace(sha256_oid, sha256_rsa_oid)
+    verdict = verify_detached(CONTENT, quirky)
+    assert verdict.intact is True, verdict.reason
+    assert verify_detached(CONTENT + b".", quirky).intact is False

@@ -132,3 +132,21 @@ def test_untrusted_tampered_signature_reports_intact_false_first(pki):
     verdict = verify_detached(CONTENT + b"x", sig, trust=store)
     assert verdict.intact is False
     assert verdict.trusted is None  # no trust judgement on a broken signature
+
+
+def test_store_from_der_and_pem_bytes(pki):
+    from cryptography.hazmat.primitives import serialization
+
+    der = pki.ca.public_bytes(serialization.Encoding.DER)
+    for store in (TrustStore([der]), TrustStore([cert_to_pem(pki.ca)])):
+        verdict = verify_detached(CONTENT, sign_detached(CONTENT, pki.key, pki.cert), trust=store)
+        assert verdict.trusted is True
+
+
+def test_store_from_pem_without_certificates():
+    import pytest
+
+    with pytest.raises(ValueError, match="no PEM certificate"):
+        TrustStore.from_pem(b"just some text\n")
+    with pytest.raises(ValueError, match="unreadable PEM certificate"):
+        TrustStore.from_pem(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
