@@ -1,0 +1,668 @@
+"""The SdI checks (Elenco controlli) that can be decided locally, in ONE declarative table.
+
+Each row: SdI code, what it checks, the function, the formats it applies to and, for rules
+of a newer spec release, the reception date from which SdI applies it. A new spec release is
+a reviewable diff of this file. Functions take the normalized document and a context and
+yield (path, message) pairs; the reader turns paths into line numbers.
+
+Not here because they need SdI's registers or history: 00002 (duplicate file name), 00003
+(size, decided by whoever has the file), 00100/00101/00103/00104 (certificate status),
+00312, 00320, 00324–00326, 00404 (duplicate across files), 00477 (declaration of intent).
+00300–00306 are checked for their local part only: syntax and check digit/character.
+
+Paths are the element paths of FatturaPA (`FatturaElettronicaBody[1]/DatiBeniServizi/
+DettaglioLinee[2]/AliquotaIVA`), 1-based indexes on repeated elements.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from wpec_invoicing.fatturapa.identifiers import is_valid_codice_fiscale, is_valid_partita_iva
+from wpec_invoicing.fatturapa.model import Body, InvoiceDocument, Party
+from wpec_invoicing.fatturapa.naming import is_valid_file_name
+from wpec_invoicing.fatturapa.writer import line_total
+
+ALL = ("FPA12", "FPR12", "FSM10")
+ORD = ("FPA12", "FPR12")
+SIMPLE = ("FSM10",)
+ZERO = Decimal("0")
+ONE_EURO = Decimal("1.00")
+CENT = Decimal("0.01")
+FSM_LIMIT = Decimal("400.00")
+EU = frozenset({
+    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "EL", "ES", "FI", "FR", "GR", "HR",
+    "HU", "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",
+})
+
+Finding = tuple[str, str]  # (path, message)
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What a check may need besides the document."""
+
+    received: date = field(default_factory=date.today)  # SdI's reception date
+    file_name: str | None = None
+    schema_errors: tuple = ()  # SchemaError values (00200)
+    signature: object | None = None  # SignatureVerdict or None (00102)
+
+
+@dataclass(frozen=True)
+class Check:
+    code: str
+    description: str
+    func: Callable[[InvoiceDocument | None, CheckContext], Iterable[Finding]]
+    formats: tuple[str, ...] = ALL
+    start: date | None = None  # applied by SdI to files received on/after this date
+    needs_document: bool = True
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One failed SdI check."""
+
+    code: str
+    message: str
+    path: str | None = None
+    line: int | None = None
+
+    def to_json(self) -> dict:
+        return {"code": self.code, "message": self.message, "path": self.path, "line": self.line}
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _bodies(doc: InvoiceDocument) -> Iterator[tuple[str, Body]]:
+    for i, b in enumerate(doc.bodies, start=1):
+        yield f"FatturaElettronicaBody[{i}]", b
+
+
+def _dgd(bp: str) -> str:
+    return f"{bp}/DatiGenerali/DatiGeneraliDocumento"
+
+
+def _line_path(doc: InvoiceDocument, bp: str, i: int) -> str:
+    if doc.format == "FSM10":
+        return f"{bp}/DatiBeniServizi[{i}]"
+    return f"{bp}/DatiBeniServizi/DettaglioLinee[{i}]"
+
+
+def _is_zero(v: Decimal | None) -> bool:
+    return v is not None and v == ZERO
+
+
+def _nonzero(v: Decimal | None) -> bool:
+    return v is not None and v != ZERO
+
+
+def _rate_key(v: Decimal | None) -> Decimal | None:
+    return None if v is None else v.quantize(CENT)
+
+
+def _same_party(a: Party, b: Party) -> bool:
+    if a.vat and b.vat:
+        return (a.vat.country, a.vat.code) == (b.vat.country, b.vat.code)
+    if a.fiscal_code and b.fiscal_code:
+        return a.fiscal_code.upper() == b.fiscal_code.upper()
+    return False
+
+
+def _customer_path(doc: InvoiceDocument) -> str:
+    if doc.format == "FSM10":
+        return "FatturaElettronicaHeader/CessionarioCommittente/IdentificativiFiscali"
+    return "FatturaElettronicaHeader/CessionarioCommittente/DatiAnagrafici"
+
+
+def _supplier_path(doc: InvoiceDocument) -> str:
+    if doc.format == "FSM10":
+        return "FatturaElettronicaHeader/CedentePrestatore"
+    return "FatturaElettronicaHeader/CedentePrestatore/DatiAnagrafici"
+
+
+# ---------------------------------------------------------------- file, signature, schema
+
+
+def c00001(doc, ctx):
+    if ctx.file_name is not None and not is_valid_file_name(ctx.file_name):
+        yield (
+            None,
+            f"file name {ctx.file_name!r} is not <IdPaese><IdCodice>_<progressivo>"
+            ".xml|.xml.p7m|.zip",
+        )
+
+
+def c00102(doc, ctx):
+    sig = ctx.signature
+    if sig is not None and getattr(sig, "present", False) and getattr(sig, "intact", None) is False:
+        reason = getattr(sig, "reason", None) or "the signature does not verify"
+        yield None, f"signature not valid: {reason}"
+
+
+def c00200(doc, ctx):
+    if ctx.schema_errors:
+        first = ctx.schema_errors[0]
+        where = f" (line {first.line})" if first.line else ""
+        more = len(ctx.schema_errors) - 1
+        tail = f" (+{more} more)" if more > 0 else ""
+        yield first.path, f"file not conforming to the format: {first.message}{where}{tail}"
+
+
+# ---------------------------------------------------------------- identifiers (local part)
+
+
+def c00300(doc, ctx):
+    s = doc.transmission.sender
+    if s.country == "IT" and not (
+        is_valid_partita_iva(s.code) or is_valid_codice_fiscale(s.code)
+    ):
+        yield (
+            "FatturaElettronicaHeader/DatiTrasmissione/IdTrasmittente/IdCodice",
+            f"IdTrasmittente IdCodice not valid: {s.code!r}",
+        )
+
+
+def _vat_check(party: Party, path: str, who: str):
+    vat = party.vat
+    if vat is not None and vat.country == "IT" and not is_valid_partita_iva(vat.code):
+        yield f"{path}/IdFiscaleIVA/IdCodice", f"{who} IdCodice not valid: {party.vat.code!r}"
+
+
+def _cf_check(party: Party, path: str, who: str):
+    if party.fiscal_code is not None and not is_valid_codice_fiscale(party.fiscal_code):
+        yield f"{path}/CodiceFiscale", f"{who} CodiceFiscale not valid: {party.fiscal_code!r}"
+
+
+def c00301(doc, ctx):
+    yield from _vat_check(doc.supplier, _supplier_path(doc), "CedentePrestatore")
+
+
+def c00302(doc, ctx):
+    yield from _cf_check(doc.supplier, _supplier_path(doc), "CedentePrestatore")
+
+
+def c00305(doc, ctx):
+    yield from _vat_check(doc.customer, _customer_path(doc), "CessionarioCommittente")
+
+
+def c00306(doc, ctx):
+    yield from _cf_check(doc.customer, _customer_path(doc), "CessionarioCommittente")
+
+
+_CD_PATH = "FatturaElettronicaHeader/DatiTrasmissione/CodiceDestinatario"
+
+
+def c00311(doc, ctx):
+    cd = doc.transmission.codice_destinatario
+    if not re.fullmatch(r"[A-Z0-9]{6,7}", cd or ""):
+        yield _CD_PATH, f"CodiceDestinatario not valid: {cd!r}"
+
+
+def c00313(doc, ctx):
+    c = doc.customer
+    resident = (c.vat is None or c.vat.country == "IT") and (
+        c.address is None or c.address.country in ("IT", "")
+    )
+    if doc.transmission.codice_destinatario == "XXXXXXX" and resident:
+        yield _CD_PATH, "CodiceDestinatario XXXXXXX is only for customers not resident in Italy"
+
+
+def c00427(doc, ctx):
+    cd = doc.transmission.codice_destinatario or ""
+    fmt = doc.transmission.formato
+    if (fmt == "FPA12" and len(cd) == 7) or (fmt in ("FPR12", "FSM10") and len(cd) == 6):
+        yield _CD_PATH, f"CodiceDestinatario of {len(cd)} characters not allowed with {fmt}"
+
+
+def c00428(doc, ctx):
+    if doc.transmission.formato != doc.format:
+        yield (
+            "FatturaElettronicaHeader/DatiTrasmissione/FormatoTrasmissione",
+            f"FormatoTrasmissione {doc.transmission.formato!r} inconsistent with "
+            f"versione {doc.format!r}",
+        )
+
+
+# ---------------------------------------------------------------- content
+
+
+def c00400(doc, ctx):
+    for bp, b in _bodies(doc):
+        for i, ln in enumerate(b.lines, start=1):
+            if _is_zero(ln.vat_rate) and not ln.natura:
+                yield f"{_line_path(doc, bp, i)}/Natura", "Natura missing with AliquotaIVA 0.00"
+
+
+def c00401(doc, ctx):
+    for bp, b in _bodies(doc):
+        if b.document_type == "TD16":
+            continue
+        for i, ln in enumerate(b.lines, start=1):
+            if ln.natura and _nonzero(ln.vat_rate):
+                yield (
+                    f"{_line_path(doc, bp, i)}/Natura",
+                    f"Natura {ln.natura} present with AliquotaIVA {ln.vat_rate}",
+                )
+
+
+def c00411(doc, ctx):
+    for bp, b in _bodies(doc):
+        if any(ln.withholding for ln in b.lines) and not b.withholdings:
+            yield f"{_dgd(bp)}/DatiRitenuta", "DatiRitenuta missing with a line having Ritenuta SI"
+
+
+def _cassa_path(bp: str, i: int) -> str:
+    return f"{_dgd(bp)}/DatiCassaPrevidenziale[{i}]"
+
+
+def c00413(doc, ctx):
+    for bp, b in _bodies(doc):
+        for i, pf in enumerate(b.pension_funds, start=1):
+            if _is_zero(pf.vat_rate) and not pf.natura:
+                yield f"{_cassa_path(bp, i)}/Natura", "cassa: Natura missing with AliquotaIVA 0.00"
+
+
+def c00414(doc, ctx):
+    for bp, b in _bodies(doc):
+        for i, pf in enumerate(b.pension_funds, start=1):
+            if pf.natura and _nonzero(pf.vat_rate):
+                yield (
+                    f"{_cassa_path(bp, i)}/Natura",
+                    f"cassa: Natura {pf.natura} present with AliquotaIVA {pf.vat_rate}",
+                )
+
+
+def c00415(doc, ctx):
+    for bp, b in _bodies(doc):
+        if any(pf.withholding for pf in b.pension_funds) and not b.withholdings:
+            yield f"{_dgd(bp)}/DatiRitenuta", "DatiRitenuta missing with cassa Ritenuta SI"
+
+
+def c00417(doc, ctx):
+    if doc.customer.vat is None and not doc.customer.fiscal_code:
+        yield _customer_path(doc), "customer has neither IdFiscaleIVA nor CodiceFiscale"
+
+
+def c00418(doc, ctx):
+    for bp, b in _bodies(doc):
+        if b.date is None:
+            continue
+        for ld in b.linked_documents:
+            linked_invoice = ld.kind in ("DatiFattureCollegate", "DatiFatturaRettificata")
+            if linked_invoice and ld.date and b.date < ld.date:
+                yield (
+                    f"{_dgd(bp)}/Data",
+                    f"Data {b.date} is before the date {ld.date} of linked invoice {ld.id}",
+                )
+
+
+def c00403(doc, ctx):
+    for bp, b in _bodies(doc):
+        if b.date is not None and b.date > ctx.received:
+            yield f"{_dgd(bp)}/Data", f"Data {b.date} is after the reception date {ctx.received}"
+
+
+def _used(b: Body) -> list[tuple[Decimal | None, str | None]]:
+    return [(_rate_key(ln.vat_rate), ln.natura) for ln in b.lines] + [
+        (_rate_key(pf.vat_rate), pf.natura) for pf in b.pension_funds
+    ]
+
+
+def c00419(doc, ctx):
+    for bp, b in _bodies(doc):
+        have = {_rate_key(s.rate) for s in b.vat_summary}
+        for rate in sorted({r for r, _ in _used(b) if r is not None} - have):
+            yield (
+                f"{bp}/DatiBeniServizi/DatiRiepilogo",
+                f"DatiRiepilogo missing for AliquotaIVA {rate}",
+            )
+
+
+def c00443(doc, ctx):
+    # SdI: "no correspondence" between rates of lines/cassa and of DatiRiepilogo. The direction
+    # "a used rate has no DatiRiepilogo" is 00419; this one reports the other direction.
+    for bp, b in _bodies(doc):
+        used = {r for r, _ in _used(b)}
+        for i, s in enumerate(b.vat_summary, start=1):
+            if s.rate is not None and _rate_key(s.rate) not in used:
+                yield (
+                    f"{bp}/DatiBeniServizi/DatiRiepilogo[{i}]/AliquotaIVA",
+                    f"AliquotaIVA {s.rate} of DatiRiepilogo matches no line or cassa",
+                )
+
+
+def c00444(doc, ctx):
+    for bp, b in _bodies(doc):
+        have = {s.natura for s in b.vat_summary if s.natura}
+        for natura in sorted({n for _, n in _used(b) if n} - have):
+            yield (
+                f"{bp}/DatiBeniServizi/DatiRiepilogo",
+                f"Natura {natura} of lines or cassa missing from DatiRiepilogo",
+            )
+
+
+def _summary_path(bp: str, i: int, leaf: str) -> str:
+    return f"{bp}/DatiBeniServizi/DatiRiepilogo[{i}]/{leaf}"
+
+
+def c00420(doc, ctx):
+    for bp, b in _bodies(doc):
+        for i, s in enumerate(b.vat_summary, start=1):
+            if s.natura and s.natura.startswith("N6") and s.esigibilita == "S":
+                yield (
+                    _summary_path(bp, i, "EsigibilitaIVA"),
+                    f"Natura {s.natura} (reverse charge) with EsigibilitaIVA S (split payment)",
+                )
+
+
+def c00421(doc, ctx):
+    for bp, b in _bodies(doc):
+        for i, s in enumerate(b.vat_summary, start=1):
+            if None in (s.rate, s.taxable, s.tax):
+                continue
+            expected = s.taxable * s.rate / 100
+            if abs(expected - s.tax) > ONE_EURO:
+                yield (
+                    _summary_path(bp, i, "Imposta"),
+                    f"Imposta {s.tax} is not ImponibileImporto × AliquotaIVA / 100 "
+                    f"= {expected.quantize(CENT)} (tolerance ±1.00)",
+                )
+
+
+def c00422(doc, ctx):
+    for bp, b in _bodies(doc):
+        for i, s in enumerate(b.vat_summary, start=1):
+            if s.rate is None or s.taxable is None:
+                continue
+            key = (_rate_key(s.rate), s.natura)
+            total = sum(
+                (ln.total_price for ln in b.lines
+                 if ln.total_price is not None and (_rate_key(ln.vat_rate), ln.natura) == key),
+                ZERO,
+            ) + sum(
+                (pf.amount for pf in b.pension_funds
+                 if pf.amount is not None and (_rate_key(pf.vat_rate), pf.natura) == key),
+                ZERO,
+            )
+            total += (s.expenses or ZERO) + (s.rounding or ZERO)
+            if abs(total - s.taxable) > ONE_EURO:
+                yield (
+                    _summary_path(bp, i, "ImponibileImporto"),
+                    f"ImponibileImporto {s.taxable} differs from the sum of lines and cassa "
+                    f"for AliquotaIVA {s.rate}{' ' + s.natura if s.natura else ''}: "
+                    f"{total.quantize(CENT)} (tolerance ±1.00)",
+                )
+
+
+def c00423(doc, ctx):
+    for bp, b in _bodies(doc):
+        for i, ln in enumerate(b.lines, start=1):
+            if ln.unit_price is None or ln.total_price is None:
+                continue
+            if any(d.percentage is None and d.amount is None for d in ln.discounts):
+                continue  # that is 00438
+            expected = line_total(ln.unit_price, ln.quantity, ln.discounts)
+            if abs(expected - ln.total_price) > CENT:
+                yield (
+                    f"{_line_path(doc, bp, i)}/PrezzoTotale",
+                    f"PrezzoTotale {ln.total_price} is not PrezzoUnitario × Quantita with "
+                    f"discounts = {expected} (tolerance ±0.01)",
+                )
+
+
+def c00424(doc, ctx):
+    for bp, b in _bodies(doc):
+        rates = [(f"{_line_path(doc, bp, i)}", ln.vat_rate) for i, ln in enumerate(b.lines, 1)]
+        rates += [(_cassa_path(bp, i), pf.vat_rate) for i, pf in enumerate(b.pension_funds, 1)]
+        rates += [
+            (f"{bp}/DatiBeniServizi/DatiRiepilogo[{i}]", s.rate)
+            for i, s in enumerate(b.vat_summary, 1)
+        ]
+        for path, rate in rates:
+            if rate is not None and ZERO < rate < ONE_EURO:
+                leaf = "DatiIVA/Aliquota" if doc.format == "FSM10" else "AliquotaIVA"
+                yield f"{path}/{leaf}", f"AliquotaIVA {rate} is not a percentage (22.00, not 0.22)"
+
+
+def c00425(doc, ctx):
+    for bp, b in _bodies(doc):
+        if not any(ch.isdigit() for ch in b.number or ""):
+            yield f"{_dgd(bp)}/Numero", f"Numero {b.number!r} contains no digit"
+
+
+def c00429(doc, ctx):
+    for bp, b in _bodies(doc):
+        for i, s in enumerate(b.vat_summary, start=1):
+            if _is_zero(s.rate) and not s.natura:
+                yield (
+                    _summary_path(bp, i, "Natura"),
+                    "DatiRiepilogo: Natura missing with AliquotaIVA 0.00",
+                )
+
+
+def c00430(doc, ctx):
+    for bp, b in _bodies(doc):
+        for i, s in enumerate(b.vat_summary, start=1):
+            if s.natura and _nonzero(s.rate):
+                yield (
+                    _summary_path(bp, i, "Natura"),
+                    f"DatiRiepilogo: Natura {s.natura} present with AliquotaIVA {s.rate}",
+                )
+
+
+def c00437(doc, ctx):
+    for bp, b in _bodies(doc):
+        for i, d in enumerate(b.discounts, start=1):
+            if d.percentage is None and d.amount is None:
+                yield (
+                    f"{_dgd(bp)}/ScontoMaggiorazione[{i}]",
+                    "ScontoMaggiorazione with Tipo but neither Percentuale nor Importo",
+                )
+
+
+def c00438(doc, ctx):
+    for bp, b in _bodies(doc):
+        for i, ln in enumerate(b.lines, start=1):
+            for j, d in enumerate(ln.discounts, start=1):
+                if d.percentage is None and d.amount is None:
+                    yield (
+                        f"{_line_path(doc, bp, i)}/ScontoMaggiorazione[{j}]",
+                        "line ScontoMaggiorazione with Tipo but neither Percentuale nor Importo",
+                    )
+
+
+_GENERIC_NATURA = {"N2", "N3", "N6"}
+
+
+def c00445(doc, ctx):
+    for bp, b in _bodies(doc):
+        found = [
+            (f"{_line_path(doc, bp, i)}/Natura", ln.natura) for i, ln in enumerate(b.lines, 1)
+        ]
+        found += [
+            (f"{_cassa_path(bp, i)}/Natura", pf.natura)
+            for i, pf in enumerate(b.pension_funds, 1)
+        ]
+        found += [
+            (_summary_path(bp, i, "Natura"), s.natura) for i, s in enumerate(b.vat_summary, 1)
+        ]
+        for path, natura in found:
+            if natura in _GENERIC_NATURA:
+                yield path, f"generic Natura {natura} no longer allowed (use {natura}.x)"
+
+
+def c00460(doc, ctx):
+    if doc.supplier.regime_fiscale in ("RF19", "RF20"):
+        return
+    for bp, b in _bodies(doc):
+        total = sum((ln.total_price for ln in b.lines if ln.total_price is not None), ZERO)
+        if total > FSM_LIMIT:
+            yield (
+                f"{bp}/DatiBeniServizi",
+                f"simplified invoice total {total} over the limit of {FSM_LIMIT}",
+            )
+
+
+_NOT_SELF = {"TD16", "TD17", "TD18", "TD19", "TD20", "TD22", "TD23", "TD28"}
+_MUST_SELF = {"TD21", "TD27"}
+_NEEDS_CUSTOMER_VAT = {
+    "TD16", "TD17", "TD18", "TD19", "TD20", "TD21", "TD22", "TD23", "TD27", "TD28"
+}
+
+
+def c00471(doc, ctx):
+    for bp, b in _bodies(doc):
+        if b.document_type in _NOT_SELF and _same_party(doc.supplier, doc.customer):
+            yield (
+                f"{_dgd(bp)}/TipoDocumento",
+                f"supplier and customer must differ for {b.document_type}",
+            )
+
+
+def c00472(doc, ctx):
+    for bp, b in _bodies(doc):
+        if b.document_type in _MUST_SELF and not _same_party(doc.supplier, doc.customer):
+            yield (
+                f"{_dgd(bp)}/TipoDocumento",
+                f"supplier and customer must be the same for {b.document_type}",
+            )
+
+
+def c00473(doc, ctx):
+    country = doc.supplier.vat.country if doc.supplier.vat else None
+    if country is None:
+        return
+    for _bp, b in _bodies(doc):
+        t = b.document_type
+        bad = (
+            (t in ("TD17", "TD19") and country == "IT")
+            or (t == "TD18" and (country == "IT" or country not in EU))
+            or (t == "TD28" and country != "SM")
+        )
+        if bad:
+            yield (
+                f"{_supplier_path(doc)}/IdFiscaleIVA/IdPaese",
+                f"supplier IdPaese {country} not allowed for {t}",
+            )
+
+
+def c00474(doc, ctx):
+    for bp, b in _bodies(doc):
+        if b.document_type == "TD21":
+            for i, ln in enumerate(b.lines, start=1):
+                if _is_zero(ln.vat_rate):
+                    yield (
+                        f"{_line_path(doc, bp, i)}/AliquotaIVA",
+                        "TD21 does not allow lines with AliquotaIVA 0.00",
+                    )
+
+
+def c00475(doc, ctx):
+    if doc.customer.vat is not None:
+        return
+    for _bp, b in _bodies(doc):
+        if b.document_type in _NEEDS_CUSTOMER_VAT:
+            yield (
+                f"{_customer_path(doc)}/IdFiscaleIVA",
+                f"{b.document_type} requires the customer's IdFiscaleIVA",
+            )
+
+
+def c00476(doc, ctx):
+    s, c = doc.supplier, doc.customer
+    s_country = s.vat.country if s.vat else "IT"
+    c_country = c.vat.country if c.vat else "IT"
+    if s_country != "IT" and c_country != "IT":
+        yield (
+            f"{_customer_path(doc)}/IdFiscaleIVA/IdPaese",
+            f"supplier ({s_country}) and customer ({c_country}) cannot both be foreign",
+        )
+
+
+def c00409(doc, ctx):
+    seen: dict[tuple, int] = {}
+    for i, (bp, b) in enumerate(_bodies(doc), start=1):
+        key = (b.document_type, b.number, b.date)
+        if key in seen:
+            yield (
+                f"{_dgd(bp)}/Numero",
+                f"duplicate invoice in the lotto: {b.document_type} {b.number} of {b.date} "
+                f"is also body {seen[key]}",
+            )
+        else:
+            seen[key] = i
+
+
+# ---------------------------------------------------------------- the table
+
+CHECKS: tuple[Check, ...] = (
+    Check("00001", "file name not valid", c00001, needs_document=False),
+    Check("00102", "signature not valid", c00102, needs_document=False),
+    Check("00200", "file not conforming to the format (XSD)", c00200, needs_document=False),
+    Check("00300", "IdTrasmittente/IdCodice not valid (syntax/check digit)", c00300),
+    Check("00301", "CedentePrestatore IdFiscaleIVA/IdCodice not valid (check digit)", c00301),
+    Check("00302", "CedentePrestatore CodiceFiscale not valid (check character)", c00302),
+    Check("00305", "CessionarioCommittente IdFiscaleIVA/IdCodice not valid (check digit)", c00305),
+    Check("00306", "CessionarioCommittente CodiceFiscale not valid (check character)", c00306),
+    Check("00311", "CodiceDestinatario not valid (syntax)", c00311),
+    Check("00313", "CodiceDestinatario XXXXXXX only for non-resident customers", c00313),
+    Check("00400", "line: Natura missing with AliquotaIVA 0", c00400, ORD),
+    Check("00401", "line: Natura present with AliquotaIVA not 0 (except TD16)", c00401, ORD),
+    Check("00403", "Data after the reception date", c00403),
+    Check("00409", "duplicate invoice within the lotto", c00409),
+    Check("00411", "DatiRitenuta missing with a line Ritenuta SI", c00411, ORD),
+    Check("00413", "cassa: Natura missing with AliquotaIVA 0", c00413, ORD),
+    Check("00414", "cassa: Natura present with AliquotaIVA not 0", c00414, ORD),
+    Check("00415", "DatiRitenuta missing with cassa Ritenuta SI", c00415, ORD),
+    Check("00417", "customer without IdFiscaleIVA and CodiceFiscale", c00417),
+    Check("00418", "Data before the date of a linked invoice", c00418),
+    Check("00419", "DatiRiepilogo missing for an AliquotaIVA of lines or cassa", c00419, ORD),
+    Check("00420", "Natura N6.x with EsigibilitaIVA S", c00420, ORD),
+    Check("00421", "Imposta not computed per the rules", c00421, ORD),
+    Check("00422", "ImponibileImporto not computed per the rules", c00422, ORD),
+    Check("00423", "PrezzoTotale not computed per the rules", c00423, ORD),
+    Check("00424", "AliquotaIVA not expressed as a percentage", c00424),
+    Check("00425", "Numero without any digit", c00425),
+    Check("00427", "CodiceDestinatario length inconsistent with FormatoTrasmissione", c00427),
+    Check("00428", "FormatoTrasmissione inconsistent with versione", c00428),
+    Check("00429", "DatiRiepilogo: Natura missing with AliquotaIVA 0", c00429, ORD),
+    Check("00430", "DatiRiepilogo: Natura present with AliquotaIVA not 0", c00430, ORD),
+    Check("00437", "ScontoMaggiorazione (document) without Percentuale and Importo", c00437, ORD),
+    Check("00438", "ScontoMaggiorazione (line) without Percentuale and Importo", c00438, ORD),
+    Check("00443", "AliquotaIVA of DatiRiepilogo not matching lines or cassa", c00443, ORD),
+    Check("00444", "Natura of lines or cassa missing from DatiRiepilogo", c00444, ORD),
+    Check("00445", "generic Natura N2, N3, N6 no longer allowed", c00445,
+          start=date(2021, 1, 1)),
+    Check("00460", "simplified invoice over the amount limit", c00460, SIMPLE),
+    Check("00471", "supplier equal to customer not allowed for this TipoDocumento", c00471),
+    Check("00472", "TD21/TD27 require supplier equal to customer", c00472),
+    Check("00473", "supplier IdPaese not allowed for this TipoDocumento", c00473),
+    Check("00474", "TD21 with lines at AliquotaIVA 0", c00474, ORD),
+    Check("00475", "TipoDocumento requires the customer's IdFiscaleIVA", c00475),
+    Check("00476", "supplier and customer both foreign", c00476),
+)
+CHECKS_BY_CODE = {c.code: c for c in CHECKS}
+
+
+def run_checks(doc: InvoiceDocument | None, ctx: CheckContext) -> list[CheckResult]:
+    """Every applicable check of the table; a crashing check is reported, never raised."""
+    out: list[CheckResult] = []
+    for check in CHECKS:
+        if check.needs_document and (doc is None or doc.format not in check.formats):
+            continue
+        if check.start is not None and ctx.received < check.start:
+            continue
+        try:
+            for path, message in check.func(doc, ctx):
+                out.append(CheckResult(check.code, message, path))
+        except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:
+            # A value the lenient extraction could not convert; the XSD errors say why.
+            out.append(
+                CheckResult(check.code, f"could not evaluate ({type(exc).__name__}: {exc})")
+            )
+    return out

@@ -1,0 +1,283 @@
+"""`read_invoice`: any bytes in, an `InvoiceReport` out. Never raises on bad input.
+
+The pipeline: unwrap the container (XML, p7m DER, p7m base64) → refuse DOCTYPE/ENTITY →
+parse with the hardened parser → if that fails, repair the bytes (junk before the prolog,
+wrong encoding declaration, stray quote in a namespace declaration) and parse again →
+strip blanks around values → extract the model → XSD → SdI checks.
+
+Strict mode (default) judges the file as SdI would: whatever needed a repair is a schema error
+(00200) and the XSD runs on the file as received. Lenient mode (for import) reports repairs as
+warnings and validates the repaired document. Both modes extract the model when they can, so
+`wpec invoice show` works on a file that is not valid.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING
+
+from lxml import etree
+
+from wpec_invoicing.fatturapa import encoding, schema
+from wpec_invoicing.fatturapa.checks import CheckContext, CheckResult, run_checks
+from wpec_invoicing.fatturapa.container import ContainerError, unwrap
+from wpec_invoicing.fatturapa.extract import extract
+from wpec_invoicing.fatturapa.model import FORMATS, InvoiceDocument
+from wpec_invoicing.fatturapa.schema import SchemaError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from wpec_invoicing.cms import SignatureVerdict, TrustStore
+
+MAX_INPUT_BYTES = 50 * 1024 * 1024  # SdI's limit is 5 MB; anything far above is not an invoice
+
+
+@dataclass(frozen=True)
+class InvoiceReport:
+    """Everything known about one input file (what `wpec invoice validate --json` prints)."""
+
+    file_name: str | None = None
+    container: str | None = None
+    format: str | None = None
+    signature: SignatureVerdict | None = None
+    xml: bytes | None = field(default=None, repr=False)
+    document: InvoiceDocument | None = None
+    schema_valid: bool = False
+    schema_errors: tuple[SchemaError, ...] = ()
+    checks: tuple[CheckResult, ...] = ()
+    warnings: tuple[str, ...] = ()
+    error: str | None = None
+    lenient: bool = False
+
+    @property
+    def readable(self) -> bool:
+        """False when nothing could be read at all (not XML, not a p7m, not an invoice)."""
+        return self.error is None
+
+    @property
+    def valid(self) -> bool:
+        """True when SdI would accept the file: readable, XSD-valid, no failed check."""
+        return self.readable and self.schema_valid and not self.checks
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The SdI codes of the failed checks, sorted, without duplicates."""
+        return tuple(sorted({c.code for c in self.checks}))
+
+    def to_json(self) -> dict:
+        from wpec_invoicing.fatturapa.summary import invoices_json, signature_json
+
+        return {
+            "file": self.file_name,
+            "valid": self.valid,
+            "readable": self.readable,
+            "format": self.format,
+            "container": self.container,
+            "signature": signature_json(self.signature),
+            "schema_valid": self.schema_valid,
+            "schema_errors": [e.to_json() for e in self.schema_errors],
+            "checks": [c.to_json() for c in self.checks],
+            "warnings": list(self.warnings),
+            "error": self.error,
+            "invoices": invoices_json(self.document),
+        }
+
+
+def _unreadable(file_name, reason, *, container=None, signature=None, warnings=(), checks=()):
+    return InvoiceReport(
+        file_name=file_name,
+        container=container,
+        signature=signature,
+        error=reason,
+        warnings=tuple(warnings),
+        checks=tuple(checks) or (CheckResult("00200", f"file not readable: {reason}"),),
+    )
+
+
+def _syntax_error(exc: etree.XMLSyntaxError) -> SchemaError:
+    line = exc.lineno if getattr(exc, "lineno", None) else None
+    msg = exc.msg if getattr(exc, "msg", None) else str(exc)
+    return SchemaError(line, None, f"not well-formed XML: {msg}")
+
+
+_LEADING_BLANKS = re.compile(r"^\s|\s$")
+
+
+def _strip_values(root: etree._Element) -> list[str]:
+    """Strip blanks around leaf values in place; report where (first few paths)."""
+    fixed: list[etree._Element] = []
+    for el in root.iter():
+        if len(el) == 0 and isinstance(el.tag, str):
+            text = el.text
+            if text and (text[0].isspace() or text[-1].isspace()):
+                stripped = text.strip()
+                if stripped:
+                    el.text = stripped
+                    fixed.append(el)
+    if not fixed:
+        return []
+    tree = root.getroottree()
+    sample = ", ".join(f"{_short_path(tree.getpath(e))} (line {e.sourceline})" for e in fixed[:3])
+    more = f" and {len(fixed) - 3} more" if len(fixed) > 3 else ""
+    return [f"blanks around {len(fixed)} value(s) were removed: {sample}{more}"]
+
+
+def _short_path(path: str) -> str:
+    return re.sub(r"\*\[local-name\(\)\s*=\s*'([^']+)'\]", r"\1", path)
+
+
+def _locate(root: etree._Element, path: str | None) -> int | None:
+    """Line of the element at a check path like `FatturaElettronicaBody[2]/DatiBeniServizi`.
+
+    Walks down as far as the path exists (a missing leaf points at its parent).
+    """
+    if not path:
+        return None
+    node = root
+    for step in path.split("/"):
+        m = re.fullmatch(r"([A-Za-z]+)(?:\[(\d+)\])?", step)
+        if not m:
+            break
+        name, idx = m.group(1), int(m.group(2) or 1)
+        found = [c for c in node if isinstance(c.tag, str) and c.tag.rpartition("}")[2] == name]
+        if len(found) < idx:
+            break
+        node = found[idx - 1]
+    return node.sourceline
+
+
+def _parse(data: bytes) -> tuple[etree._Element | None, etree.XMLSyntaxError | None]:
+    try:
+        return etree.fromstring(data, schema.hardened_parser()), None
+    except etree.XMLSyntaxError as exc:
+        return None, exc
+
+
+def read_invoice(
+    data: bytes,
+    *,
+    file_name: str | None = None,
+    lenient: bool = False,
+    trust: TrustStore | None = None,
+    received: date | None = None,
+) -> InvoiceReport:
+    """Read, validate and check one invoice file. Never raises on bad input.
+
+    `file_name` enables check 00001; `received` is SdI's reception date for 00403 and the
+    start dates of newer checks (default: today); `trust` is passed to the p7m verification.
+    """
+    try:
+        return _read(data, file_name, lenient, trust, received or date.today())
+    except (MemoryError, RecursionError) as exc:
+        return _unreadable(file_name, f"file too complex to read: {type(exc).__name__}")
+
+
+def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
+    if not isinstance(data, bytes | bytearray | memoryview):
+        return _unreadable(file_name, f"expected bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if len(data) > MAX_INPUT_BYTES:
+        return _unreadable(file_name, f"file too large ({len(data)} bytes) for an invoice")
+
+    # 1. container
+    try:
+        unwrapped = unwrap(data, trust=trust)
+    except ContainerError as exc:
+        code = "00102" if data.lstrip()[:1] == b"0" else "00200"
+        return _unreadable(file_name, str(exc), checks=[CheckResult(code, str(exc))])
+    container, xml, signature = unwrapped.container, unwrapped.xml, unwrapped.signature
+    warnings: list[str] = list(unwrapped.warnings)
+    base = {"file_name": file_name, "container": container, "signature": signature}
+
+    # 2. hostile constructs are refused before libxml2 sees them
+    if encoding.has_doctype(xml):
+        reason = (
+            "refused: the XML carries a DOCTYPE/ENTITY declaration (FatturaPA has none; "
+            "possible XXE or entity-expansion attack)"
+        )
+        return InvoiceReport(
+            **base, xml=xml, error=reason, checks=(CheckResult("00200", reason),)
+        )
+
+    # 3. parse as received; repair when needed
+    strict_errors: list[SchemaError] = []
+    root, exc = _parse(xml)
+    original_root = root
+    repairs: list[str] = []
+    if root is None:
+        strict_errors.append(_syntax_error(exc))
+        repaired, repairs = encoding.repair(xml)
+        root, exc2 = _parse(repaired)
+        if root is None:
+            reason = strict_errors[0].message
+            if exc2 is not None and repairs:
+                reason += f" (after repairs: {_syntax_error(exc2).message})"
+            return InvoiceReport(
+                **base,
+                xml=xml,
+                error=reason,
+                schema_errors=tuple(strict_errors),
+                warnings=tuple(warnings + repairs),
+                checks=(CheckResult("00200", f"file not conforming to the format: {reason}",
+                                    None, strict_errors[0].line),),
+            )
+        if not repairs:
+            repairs = ["the XML needed libxml2-level repairs"]
+        if not lenient:
+            strict_errors.extend(SchemaError(None, None, r) for r in repairs)
+        warnings.extend(repairs)
+    if not isinstance(root.tag, str):  # pragma: no cover - fromstring returns an element
+        return _unreadable(file_name, "no root element", container=container)
+
+    # 4. the model
+    document, extract_warnings = extract(root)
+    if document is None:
+        return InvoiceReport(
+            **base,
+            xml=xml,
+            error=extract_warnings[0],
+            warnings=tuple(warnings),
+            checks=(CheckResult("00200", extract_warnings[0], None, root.sourceline),),
+        )
+
+    # 5. the schema: strict on what was received, lenient on the repaired, stripped tree
+    if lenient:
+        warnings.extend(_strip_values(root))
+        _ns, errors = schema.validate(root)
+        schema_errors = errors
+    else:
+        if original_root is not None:
+            _ns, errors = schema.validate(original_root)
+            schema_errors = strict_errors + errors
+        else:
+            _ns, errors = schema.validate(root)
+            schema_errors = strict_errors + errors
+        if original_root is not None and errors:
+            # say so when the only problem is blanks SdI tolerates (the model has stripped them)
+            warnings.extend(_strip_values(etree.fromstring(xml, schema.hardened_parser())))
+    warnings.extend(extract_warnings)
+
+    # 6. SdI checks
+    ctx = CheckContext(
+        received=received,
+        file_name=file_name,
+        schema_errors=tuple(schema_errors),
+        signature=signature,
+    )
+    results = run_checks(document, ctx)
+    located = tuple(
+        CheckResult(r.code, r.message, r.path, r.line if r.line else _locate(root, r.path))
+        for r in results
+    )
+    return InvoiceReport(
+        **base,
+        format=document.format if document.format in FORMATS else None,
+        xml=xml,
+        document=document,
+        schema_valid=not schema_errors,
+        schema_errors=tuple(schema_errors),
+        checks=located,
+        warnings=tuple(warnings),
+        lenient=lenient,
+    )

@@ -1,0 +1,102 @@
+"""The official XSDs, compiled once per process, and the hardened parser for untrusted input.
+
+Schemas: FatturaPA 1.2.3 (FPA12/FPR12) and Fattura Semplificata 1.0.2 (FSM10), both importing
+the W3C xmldsig schema by its URL; a resolver maps that URL to the shipped copy, and the
+schema parser has network access off, so compiling never fetches anything.
+
+Untrusted invoices go through `hardened_parser()`: no network, no DTD loading, no entity
+expansion, no huge trees. Callers also refuse any DOCTYPE before parsing (see reader), so an
+entity bomb or an XXE never reaches libxml2's entity machinery at all.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import cache
+
+from lxml import etree
+
+from wpec_invoicing.fatturapa.model import NAMESPACE_ORDINARIA, NAMESPACE_SEMPLIFICATA
+from wpec_invoicing.resources import schemas_dir
+
+XMLDSIG_URL = "http://www.w3.org/TR/2002/REC-xmldsig-core-20020212/xmldsig-core-schema.xsd"
+SCHEMA_FILES = {
+    NAMESPACE_ORDINARIA: "FatturaPA_v1.2.3.xsd",
+    NAMESPACE_SEMPLIFICATA: "FatturaSemplificata_v1.0.2.xsd",
+}
+_lock = threading.Lock()
+
+
+class _LocalResolver(etree.Resolver):
+    """Serves the xmldsig import from the shipped file; refuses every other external URL."""
+
+    def resolve(self, system_url, public_id, context):
+        if system_url and system_url.rstrip("/").endswith("xmldsig-core-schema.xsd"):
+            return self.resolve_filename(str(schemas_dir() / "xmldsig-core-schema.xsd"), context)
+        if system_url and system_url.startswith(("http:", "https:", "ftp:")):
+            return self.resolve_string("", context)
+        return None
+
+
+@cache
+def schema_for(namespace: str) -> etree.XMLSchema:
+    """The compiled XSD for a root namespace (KeyError when the namespace is not FatturaPA)."""
+    file_name = SCHEMA_FILES[namespace]
+    with _lock:
+        parser = etree.XMLParser(no_network=True, resolve_entities=False, load_dtd=False)
+        parser.resolvers.add(_LocalResolver())
+        doc = etree.parse(str(schemas_dir() / file_name), parser)
+        return etree.XMLSchema(doc)
+
+
+def hardened_parser(*, recover: bool = False) -> etree.XMLParser:
+    """A parser for untrusted bytes. A new one per call: lxml parsers are not thread-safe."""
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_pis=False,
+        recover=recover,
+    )
+
+
+@dataclass(frozen=True)
+class SchemaError:
+    """One XSD (or well-formedness) error: line, element path, message."""
+
+    line: int | None
+    path: str | None
+    message: str
+
+    def to_json(self) -> dict:
+        return {"line": self.line, "path": self.path, "message": self.message}
+
+
+def validate(tree: etree._ElementTree | etree._Element) -> tuple[str | None, list[SchemaError]]:
+    """Validate against the schema chosen by the root namespace.
+
+    Returns (namespace-or-None, errors). An unknown root namespace is itself an error.
+    """
+    root = tree.getroot() if isinstance(tree, etree._ElementTree) else tree
+    ns = etree.QName(root).namespace
+    if ns not in SCHEMA_FILES:
+        return None, [
+            SchemaError(
+                root.sourceline,
+                "/" + etree.QName(root).localname,
+                f"root element {etree.QName(root).localname!r} in namespace {ns!r} is not a "
+                "FatturaPA document (expected FatturaElettronica in "
+                f"{NAMESPACE_ORDINARIA} or FatturaElettronicaSemplificata in "
+                f"{NAMESPACE_SEMPLIFICATA})",
+            )
+        ]
+    schema = schema_for(ns)
+    if schema.validate(root):
+        return ns, []
+    errors = [
+        SchemaError(e.line or None, e.path or None, e.message) for e in schema.error_log
+    ]
+    return ns, errors
