@@ -1,0 +1,182 @@
+"""An adaptive token bucket per sending account, driven by an injectable clock.
+
+WHY adaptive: the configured `messages_per_minute` is what the operator *believes* the provider
+allows; providers throttle automated senders at limits they do not publish (Legalmail about 6 a
+minute, Aruba blocks the IP for a while). A fixed rate either wastes time (too low) or keeps
+hitting the wall (too high). So the bucket starts at the configured ceiling, cuts its rate
+multiplicatively whenever the provider pushes back, remembers the rate at which that happened,
+and climbs back additively: quickly up to just under the remembered limit, slowly above it,
+never past the configured ceiling. A long run settles just under what the provider really allows.
+
+Pure: no sleeping and no threads here. `time_until_token()` says how long the caller must wait;
+the caller sleeps. The clock is injectable so tests drive it by hand.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+Clock = Callable[[], float]
+
+# Float refills never land exactly on 1.0: a token within this much of whole counts as whole.
+_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class RateSnapshot:
+    """What the limiter currently believes, for status output and logs."""
+
+    rate_per_minute: float
+    ceiling_per_minute: float
+    learned_limit_per_minute: float | None
+    tokens: float
+    paused_for: float
+    throttles: int
+
+
+class AdaptiveRateLimiter:
+    """Token bucket with AIMD adaptation (multiplicative decrease, additive increase).
+
+    - `rate_per_minute`: the configured ceiling; the rate never goes above it.
+    - `burst`: bucket size; at most this many messages leave back to back.
+    - `decrease`: factor applied to the rate on each throttling signal (0 < decrease < 1).
+    - `floor_per_minute`: the rate never drops below this (so a run always progresses).
+    - `recover_per_minute`: how much the rate climbs per minute of successful sending while
+      below the learned limit (fast phase); above it the climb is `slow_factor` times that.
+    """
+
+    def __init__(
+        self,
+        rate_per_minute: float,
+        burst: int = 1,
+        *,
+        clock: Clock = time.monotonic,
+        decrease: float = 0.5,
+        floor_per_minute: float = 1.0,
+        recover_per_minute: float | None = None,
+        slow_factor: float = 0.1,
+    ) -> None:
+        if rate_per_minute <= 0:
+            raise ValueError("rate_per_minute must be positive")
+        if burst < 1:
+            raise ValueError("burst must be at least 1")
+        if not 0 < decrease < 1:
+            raise ValueError("decrease must be between 0 and 1")
+        self._clock = clock
+        self.ceiling = float(rate_per_minute)
+        self.burst = int(burst)
+        self.decrease = decrease
+        self.floor = min(float(floor_per_minute), self.ceiling)
+        # Default fast recovery: a quarter of the ceiling per minute of clean sending.
+        self.recover = recover_per_minute if recover_per_minute else self.ceiling / 4
+        self.slow_factor = slow_factor
+        self.rate = self.ceiling
+        self.learned_limit: float | None = None
+        self.throttles = 0
+        now = clock()
+        self._tokens = float(self.burst)
+        self._last = now
+        self._paused_until = now
+        self._last_success: float | None = None
+
+    # -- token bucket -----------------------------------------------------------------------
+    def _refill(self, now: float) -> None:
+        elapsed = max(0.0, now - self._last)
+        self._last = now
+        self._tokens = min(float(self.burst), self._tokens + elapsed * self.rate / 60.0)
+
+    def time_until_token(self) -> float:
+        """Seconds to wait before `try_acquire()` can succeed (0.0 = now)."""
+        now = self._clock()
+        self._refill(now)
+        pause = max(0.0, self._paused_until - now)
+        if self._tokens >= 1.0 - _EPS:
+            return pause
+        missing = 1.0 - self._tokens
+        return max(pause, missing * 60.0 / self.rate + _EPS)
+
+    def try_acquire(self) -> bool:
+        """Take one token if one is available and no pause is in force."""
+        now = self._clock()
+        self._refill(now)
+        if now < self._paused_until or self._tokens < 1.0 - _EPS:
+            return False
+        self._tokens = max(0.0, self._tokens - 1.0)
+        return True
+
+    def give_back(self) -> None:
+        """Return a token that was taken but not used (the send never reached the provider)."""
+        self._tokens = min(float(self.burst), self._tokens + 1.0)
+
+    # -- adaptation -------------------------------------------------------------------------
+    def on_success(self) -> None:
+        """The provider accepted a message: climb back towards the ceiling.
+
+        The climb is proportional to the time since the previous success, so it does not depend
+        on how many messages a minute we manage: one minute of clean sending below the learned
+        limit adds `recover` messages/minute, above it `recover * slow_factor`.
+        """
+        now = self._clock()
+        previous = self._last_success
+        self._last_success = now
+        if self.rate >= self.ceiling:
+            return
+        elapsed_min = (now - previous) / 60.0 if previous is not None else 1.0 / max(self.rate, 1)
+        elapsed_min = min(elapsed_min, 1.0)  # a long idle gap earns no more than a minute's climb
+        step = self.recover * elapsed_min
+        if self.learned_limit is not None and self.rate >= 0.9 * self.learned_limit:
+            step *= self.slow_factor
+            # Keep probing upwards: the provider's limit may have been lifted meanwhile.
+            self.learned_limit = max(self.learned_limit, self.rate + step)
+        self.rate = min(self.ceiling, self.rate + step)
+
+    def on_throttle(self, pause_seconds: float = 0.0) -> None:
+        """The provider pushed back (4xx, "too much traffic", temporary block, dropped link).
+
+        Cut the rate, empty the bucket (the provider's own bucket is empty too) and, when the
+        caller asks for it (a temporary block), stop all sending for `pause_seconds`.
+        """
+        now = self._clock()
+        self._refill(now)
+        self.throttles += 1
+        # The rate we were at is what the provider refused: our best estimate of its limit.
+        self.learned_limit = self.rate
+        self.rate = max(self.floor, self.rate * self.decrease)
+        self._tokens = 0.0
+        if pause_seconds > 0:
+            self._paused_until = max(self._paused_until, now + pause_seconds)
+        self._last_success = None
+
+    def snapshot(self) -> RateSnapshot:
+        now = self._clock()
+        self._refill(now)
+        return RateSnapshot(
+            rate_per_minute=self.rate,
+            ceiling_per_minute=self.ceiling,
+            learned_limit_per_minute=self.learned_limit,
+            tokens=self._tokens,
+            paused_for=max(0.0, self._paused_until - now),
+            throttles=self.throttles,
+        )
+
+
+def backoff_delay(
+    attempt: int,
+    *,
+    base: float = 2.0,
+    cap: float = 300.0,
+    rng: Callable[[], float] = random.random,
+) -> float:
+    """Delay before retry number `attempt` (1-based): exponential with "equal jitter".
+
+    WHY jitter: many items throttled at the same moment must not all come back at the same
+    moment. Half the exponential delay is kept (so retries do slow down), the other half is
+    random.
+    """
+    if attempt < 1:
+        attempt = 1
+    exp = min(cap, base * (2 ** (attempt - 1)))
+    return exp / 2 + rng() * exp / 2
