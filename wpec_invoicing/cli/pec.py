@@ -1,7 +1,143 @@
-"""Commands of the pec area (filled in by its issue)."""
+"""`wpec pec inspect FILE... [--json] [--trust PEM_OR_DIR]`: what each message is.
+
+Thin: read the files and the trust store here (the formats layer does no I/O), call
+`pec.inspect`, print. Exit 0 when every file could be read, 2 when any could not.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
+
+from wpec_invoicing.cli.groups import pec_app
+from wpec_invoicing.errors import InputError
+
+_PEM_SUFFIXES = {".pem", ".crt", ".cer"}
+# The fields of a record for a file that could not be read at all (same keys, empty values).
+_EMPTY: dict[str, Any] = {
+    "kind": None, "subject": None, "original_subject": None, "message_id": None,
+    "ref_message_id": None, "identificativo": None, "sender": None, "recipients": [],
+    "delivered_to": None, "error": None, "error_detail": None, "provider": None,
+    "timestamp": None, "receipt_type": None, "signature": None, "attachments": [],
+    "sdi": None, "problems": [],
+}
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's top-level commands to `app` (group commands use cli.groups)."""
+
+
+def load_trust_store(path: Path) -> Any:
+    """A TrustStore from a PEM file, or from every .pem/.crt/.cer file of a folder."""
+    from wpec_invoicing.cms import TrustStore
+
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in _PEM_SUFFIXES)
+        if not files:
+            raise InputError(f"trust store {path}: no .pem/.crt/.cer file in this folder")
+    elif path.is_file():
+        files = [path]
+    else:
+        raise InputError(f"trust store {path}: no such file or folder")
+    data = b""
+    for file in files:
+        try:
+            data += file.read_bytes() + b"\n"
+        except OSError as exc:
+            raise InputError(f"trust store {file}: cannot read ({exc.strerror})") from None
+    try:
+        return TrustStore.from_pem(data)
+    except ValueError as exc:
+        raise InputError(f"trust store {path}: no PEM certificate found ({exc})") from None
+
+
+def _human(record: dict[str, Any]) -> str:
+    sig = record.get("signature") or {}
+    if not sig.get("present"):
+        sig_text = "unsigned"
+    elif sig.get("intact"):
+        trusted = {True: "trusted", False: "NOT trusted", None: "trust unknown"}[
+            sig.get("trusted")
+        ]
+        sig_text = f"signature intact, {trusted} ({sig.get('signer')})"
+    else:
+        sig_text = f"signature BROKEN: {sig.get('reason')}"
+    lines = [f"{record['file']}: {record['kind']}  [{sig_text}]"]
+    for label, key in (
+        ("subject", "original_subject"),
+        ("from", "sender"),
+        ("delivered to", "delivered_to"),
+        ("refers to", "ref_message_id"),
+        ("identificativo", "identificativo"),
+        ("provider", "provider"),
+        ("time", "timestamp"),
+        ("error", "error_detail"),
+    ):
+        if record.get(key):
+            lines.append(f"  {label}: {record[key]}")
+    if record.get("error") not in (None, "nessuno"):
+        lines.append(f"  errore: {record['error']}")
+    for attachment in record.get("attachments") or []:
+        lines.append(
+            f"  file: {attachment['name']} ({attachment['content_type']}, "
+            f"{attachment['size']} bytes)"
+        )
+    sdi = record.get("sdi")
+    if sdi:
+        lines.append(f"  SdI: {sdi['kind']} {sdi.get('file_name') or ''} "
+                     f"(IdentificativoSdI {sdi.get('identificativo_sdi')})")
+        for err in sdi.get("errors") or []:
+            lines.append(f"    {err['code']}: {err['description']}")
+    for problem in record.get("problems") or []:
+        lines.append(f"  note: {problem}")
+    return "\n".join(lines)
+
+
+@pec_app.command("inspect")
+def inspect_command(
+    files: Annotated[list[Path], typer.Argument(help="Raw messages (.eml) to inspect.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per file, one per line.")
+    ] = False,
+    trust: Annotated[
+        Path | None,
+        typer.Option("--trust", help="PEM file or folder of provider/CA certificates."),
+    ] = None,
+) -> None:
+    """Say what each message is: kind, certification data, signature, attachments, SdI."""
+    from wpec_invoicing.pec import inspect
+
+    store = load_trust_store(trust) if trust is not None else None
+    failed = 0
+    for path in files:
+        reason: str | None = None
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            reason = f"cannot read: {exc.strerror or exc}"
+            raw = None
+        if raw is not None and not raw.strip():
+            reason = "empty file: not a message"
+        record: dict[str, Any] = {"file": str(path)}
+        if reason is None and raw is not None:
+            message = inspect(raw, trust=store)
+            record.update(message.to_json())
+            if not message.readable:
+                reason = next(p for p in message.problems if p.startswith("unreadable:"))
+                reason = reason.removeprefix("unreadable: ")
+        record["read_error"] = reason
+        if reason is not None:
+            failed += 1
+            print(f"wpec: {path}: {reason}", file=sys.stderr)
+            for key, empty in _EMPTY.items():
+                record.setdefault(key, empty)
+        if as_json:
+            print(json.dumps(record, ensure_ascii=False))
+        elif reason is None:
+            print(_human(record))
+    if failed:
+        raise typer.Exit(2)

@@ -1,1 +1,22 @@
-"""pec package."""
+"""PEC (Posta Elettronica Certificata): classify, verify, unwrap and build provider messages.
+
+Pure: bytes in, values out. `inspect(raw)` reads any message; `wpec_invoicing.pec.builder`
+makes every kind a provider makes.
+"""
+
+from wpec_invoicing.pec.daticert import Daticert, DaticertError, Destinatario, parse_daticert
+from wpec_invoicing.pec.kinds import Kind
+from wpec_invoicing.pec.message import Attachment, Bounce, PecMessage, inspect, list_attachments
+
+__all__ = [
+    "Attachment",
+    "Bounce",
+    "Daticert",
+    "DaticertError",
+    "Destinatario",
+    "Kind",
+    "PecMessage",
+    "inspect",
+    "list_attachments",
+    "parse_daticert",
+]
