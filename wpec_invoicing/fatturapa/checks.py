@@ -50,6 +50,8 @@ class CheckContext:
     file_name: str | None = None
     schema_errors: tuple = ()  # SchemaError values (00200)
     signature: object | None = None  # SignatureVerdict or None (00102)
+    container: str | None = None  # "xml", "p7m-der", "p7m-base64"
+    xades: bool = False  # an enveloped ds:Signature in the XML (not verified here)
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,15 @@ def c00102(doc, ctx):
     if sig is not None and getattr(sig, "present", False) and getattr(sig, "intact", None) is False:
         reason = getattr(sig, "reason", None) or "the signature does not verify"
         yield None, f"signature not valid: {reason}"
+    if (
+        doc is not None
+        and doc.format == "FPA12"
+        and ctx.container == "xml"
+        and sig is None
+        and not ctx.xades
+    ):
+        yield None, "an FPA12 invoice (to a public administration) must be signed: send it " \
+            "as a CAdES .xml.p7m or with an XAdES signature"
 
 
 def c00200(doc, ctx):

@@ -264,6 +264,11 @@ def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
         file_name=file_name,
         schema_errors=tuple(schema_errors),
         signature=signature,
+        container=container,
+        xades=any(
+            isinstance(c.tag, str) and c.tag == "{http://www.w3.org/2000/09/xmldsig#}Signature"
+            for c in root
+        ),
     )
     results = run_checks(document, ctx)
     located = tuple(
