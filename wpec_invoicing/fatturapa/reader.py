@@ -123,6 +123,29 @@ def _strip_values(root: etree._Element) -> list[str]:
     return [f"blanks around {len(fixed)} value(s) were removed: {sample}{more}"]
 
 
+_KNOWN_NS = {None, schema.NAMESPACE_ORDINARIA, schema.NAMESPACE_SEMPLIFICATA,
+             "http://www.w3.org/2000/09/xmldsig#"}
+
+
+def _drop_foreign(root: etree._Element) -> list[str]:
+    """Remove vendor elements in foreign namespaces (lenient mode); say how many."""
+    foreign = [
+        el for el in root.iter()
+        if isinstance(el.tag, str) and el is not root
+        and etree.QName(el).namespace not in _KNOWN_NS
+        and etree.QName(el.getparent()).namespace in _KNOWN_NS
+    ]
+    for el in foreign:
+        parent = el.getparent()
+        if el.tail and el.tail.strip():
+            continue
+        parent.remove(el)
+    if not foreign:
+        return []
+    names = sorted({etree.QName(el).namespace for el in foreign})
+    return [f"{len(foreign)} vendor element(s) in foreign namespaces ignored: {', '.join(names)}"]
+
+
 def _short_path(path: str) -> str:
     return re.sub(r"\*\[local-name\(\)\s*=\s*'([^']+)'\]", r"\1", path)
 
@@ -243,6 +266,7 @@ def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
 
     # 5. the schema: strict on what was received, lenient on the repaired, stripped tree
     if lenient:
+        warnings.extend(_drop_foreign(root))
         warnings.extend(_strip_values(root))
         _ns, errors = schema.validate(root)
         schema_errors = errors

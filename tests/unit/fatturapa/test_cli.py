@@ -1,0 +1,163 @@
+"""`wpec invoice validate/show/attachments`: the exit-code and JSON contract, run for real."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+from typer.testing import CliRunner
+
+from wpec_invoicing.cli import app
+from wpec_invoicing.fatturapa import Attachment, write_invoice
+from wpec_invoicing.fatturapa.samples import sample_invoice
+
+from .conftest import with_body, with_line
+
+INVOICE_KEYS = {"supplier", "customer", "document_type", "number", "date", "currency", "total",
+                "lines", "vat_summary", "attachments"}
+TOP_KEYS = {"file", "format", "container", "signature", "schema_valid", "schema_errors",
+            "checks", "warnings", "error", "invoices"}
+
+
+def wpec(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "wpec_invoicing", *args],
+                          capture_output=True, text=True, check=False)
+
+
+@pytest.fixture
+def files(tmp_path, signer):
+    valid = tmp_path / "IT01234567897_00001.xml"
+    valid.write_bytes(write_invoice(sample_invoice(lines=3)))
+    invalid = tmp_path / "IT01234567897_00002.xml"
+    invalid.write_bytes(write_invoice(with_line(sample_invoice(), vat_rate=Decimal("0.00"))))
+    signed = tmp_path / "IT01234567897_00003.xml.p7m"
+    signed.write_bytes(signer.sign(write_invoice(sample_invoice(format="FPA12"))))
+    unreadable = tmp_path / "notes.txt"
+    unreadable.write_bytes(b"this is not an invoice")
+    return {"valid": valid, "invalid": invalid, "signed": signed, "unreadable": unreadable}
+
+
+def test_exit_0_when_all_valid_with_json_fields(files):
+    r = wpec("invoice", "validate", "--json", str(files["valid"]), str(files["signed"]))
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(rows) == 2
+    plain, signed = rows
+    assert set(plain) >= TOP_KEYS
+    assert plain["file"].endswith("IT01234567897_00001.xml")
+    assert (plain["format"], plain["container"], plain["signature"]) == ("FPR12", "xml", None)
+    assert plain["schema_valid"] is True and plain["checks"] == [] and plain["error"] is None
+    inv = plain["invoices"][0]
+    assert set(inv) >= INVOICE_KEYS
+    assert inv["supplier"] == {"vat": "IT01234567897", "fiscal_code": "01234567897",
+                               "name": "Fornitore Demo S.r.l."}
+    assert inv["date"] == "2026-01-15" and inv["lines"] == 3
+    assert isinstance(inv["total"], str)
+    assert set(inv["vat_summary"][0]) == {"rate", "nature", "taxable", "tax"}
+    assert inv["vat_summary"][0]["rate"] == "22.00"
+    assert signed["container"] == "p7m-der" and signed["format"] == "FPA12"
+    assert {"intact", "signer", "signing_time"} <= set(signed["signature"])
+    assert signed["signature"]["intact"] is True
+
+
+def test_exit_1_when_any_invalid(files):
+    r = wpec("invoice", "validate", "--json", str(files["valid"]), str(files["invalid"]))
+    assert r.returncode == 1
+    bad = json.loads(r.stdout.splitlines()[1])
+    assert [c["code"] for c in bad["checks"]] == ["00400", "00429"]
+    assert {"code", "message", "path"} <= set(bad["checks"][0])
+
+
+def test_exit_2_when_any_unreadable_and_no_traceback(files):
+    r = wpec("invoice", "validate", "--json", str(files["invalid"]), str(files["unreadable"]),
+             str(files["valid"].parent / "missing.xml"))
+    assert r.returncode == 2
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(rows) == 3
+    assert rows[1]["error"] and rows[1]["format"] is None
+    assert "No such file" in rows[2]["error"]
+    assert "Traceback" not in r.stderr
+
+
+def test_human_output_names_codes_and_lines(files):
+    r = wpec("invoice", "validate", str(files["invalid"]))
+    assert r.returncode == 1
+    assert "INVALID" in r.stdout and "00400" in r.stdout and "line" in r.stdout
+
+
+runner = CliRunner()
+
+
+def test_folder_argument_validates_every_file(files):
+    files["unreadable"].unlink()
+    result = runner.invoke(app, ["invoice", "validate", "--json", str(files["valid"].parent)])
+    assert result.exit_code == 1
+    assert len(result.stdout.splitlines()) == 3
+
+
+def test_lenient_flag(tmp_path):
+    f = tmp_path / "IT01234567897_00009.xml"
+    f.write_bytes(b"\r\n\r\ngarbage" + write_invoice(sample_invoice()))
+    strict = runner.invoke(app, ["invoice", "validate", "--json", str(f)])
+    lenient = runner.invoke(app, ["invoice", "validate", "--json", "--lenient", str(f)])
+    assert strict.exit_code == 1 and lenient.exit_code == 0
+    assert json.loads(lenient.stdout)["warnings"]
+
+
+def test_trust_option(files, signer):
+    result = runner.invoke(app, ["invoice", "validate", "--json", "--trust",
+                                 str(signer.tmp / "ca.pem"), str(files["signed"])])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["signature"]["trusted"] is True
+
+
+def test_show_prints_a_summary(files):
+    result = runner.invoke(app, ["invoice", "show", str(files["signed"])])
+    assert result.exit_code == 0
+    for text in ("FPA12", "Fornitore Demo S.r.l.", "Cliente Demo S.p.A.", "2026/1", "intact",
+                 "VALID"):
+        assert text in result.stdout
+
+
+def test_show_unreadable_exits_2(files):
+    result = runner.invoke(app, ["invoice", "show", str(files["unreadable"])])
+    assert result.exit_code == 2
+
+
+def test_attachments_are_extracted_with_safe_names(tmp_path):
+    hostile = [
+        Attachment("../../etc/passwd", b"one"),
+        Attachment("..\\..\\boot.ini", b"two"),
+        Attachment("fattura.pdf", b"%PDF-three"),
+        Attachment("fattura.pdf", b"%PDF-four"),
+        Attachment(".bashrc", b"five"),
+        Attachment("CON", b"six"),
+        Attachment("", b"seven"),
+    ]
+    doc = with_body(sample_invoice(), attachments=tuple(hostile))
+    f = tmp_path / "IT01234567897_00001.xml"
+    f.write_bytes(write_invoice(doc))
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["invoice", "attachments", str(f), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in out.iterdir())
+    assert len(names) == len(hostile)
+    assert all(not n.startswith(".") and "/" not in n and "\\" not in n for n in names)
+    assert "fattura.pdf" in names and "fattura-2.pdf" in names
+    assert (out / "passwd").read_bytes() == b"one"
+    assert {p.read_bytes() for p in out.iterdir()} == {a.data for a in hostile}
+    assert not (tmp_path / "etc").exists()
+    again = runner.invoke(app, ["invoice", "attachments", str(f), "-o", str(out)])
+    assert again.exit_code == 0
+    assert len(list(out.iterdir())) == 2 * len(hostile)  # never overwrites
+
+
+def test_attachments_none(tmp_path):
+    f = tmp_path / "a.xml"
+    f.write_bytes(write_invoice(replace(sample_invoice())))
+    result = runner.invoke(app, ["invoice", "attachments", str(f), "-o", str(tmp_path / "o")])
+    assert result.exit_code == 0 and "no attachments" in result.stdout

@@ -1,0 +1,133 @@
+"""Encodings and the small defects of real files: strict says "not valid", lenient reads on."""
+
+from __future__ import annotations
+
+import codecs
+
+import pytest
+
+from wpec_invoicing.fatturapa import read_invoice, write_invoice
+from wpec_invoicing.fatturapa.samples import sample_invoice
+
+XML = write_invoice(sample_invoice(lines=2))
+NS = b'xmlns:p="http://ivaservizi.agenziaentrate.gov.it/docs/xsd/fatture/v1.2"'
+ACCENTED = "Attività di manutenzione caldaia, però è già fatta"
+
+
+def _declared(encoding: str, text: str = ACCENTED) -> bytes:
+    xml = XML.decode().replace("Servizio di consulenza, voce 1", text)
+    xml = xml.replace("encoding='UTF-8'", f"encoding='{encoding}'")
+    return xml.encode(encoding)
+
+
+@pytest.mark.parametrize("encoding", ["UTF-8", "windows-1252", "ISO-8859-1"])
+def test_declared_encoding_is_honoured(encoding):
+    report = read_invoice(_declared(encoding))
+    assert report.valid, report.schema_errors
+    assert report.document.bodies[0].lines[0].description == ACCENTED
+    assert report.warnings == ()
+
+
+def test_utf8_bom_is_fine():
+    report = read_invoice(codecs.BOM_UTF8 + _declared("UTF-8"))
+    assert report.valid
+    assert report.document.bodies[0].lines[0].description == ACCENTED
+
+
+def test_utf16_with_bom():
+    xml = XML.decode().replace("encoding='UTF-8'", "encoding='UTF-16'")
+    report = read_invoice(xml.encode("utf-16"))
+    assert report.valid, (report.error, report.schema_errors)
+
+
+def test_euro_sign_is_outside_the_latin1_range_the_xsd_allows():
+    report = read_invoice(_declared("windows-1252", "Sconto di 5 €"))
+    assert report.readable
+    assert report.codes == ("00200",)
+    assert report.document.bodies[0].lines[0].description == "Sconto di 5 €"
+
+
+DEFECTS = {
+    # name: (bytes, expected warning fragment)
+    "junk before the prolog": (b"Content-Type: text/xml\r\n\r\n" + XML, "junk"),
+    "wrong encoding declaration": (
+        XML.replace(b"Servizio di consulenza, voce 1", ACCENTED.encode("cp1252")),
+        "windows-1252",
+    ),
+    "blanks around values": (
+        XML.replace(b"<Data>2026-01-15</Data>", b"<Data>  2026-01-15 </Data>").replace(
+            b"<CodiceDestinatario>0000000<", b"<CodiceDestinatario> 0000000 <"
+        ),
+        "blanks around 2 value(s)",
+    ),
+    "stray quote after a namespace declaration": (XML.replace(NS, NS + b'"'), "stray quote"),
+    "namespace URI with a stray character": (
+        XML.replace(NS, NS.replace(b'v1.2"', b'v1.2 "')),
+        "namespace URI",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(DEFECTS))
+def test_strict_mode_says_not_valid_but_still_extracts(name):
+    data, _fragment = DEFECTS[name]
+    report = read_invoice(data)
+    assert report.readable
+    assert not report.valid
+    assert report.codes == ("00200",)
+    assert not report.schema_valid and report.schema_errors
+    assert report.document is not None
+    assert report.document.bodies[0].number == "2026/1"
+
+
+@pytest.mark.parametrize("name", list(DEFECTS))
+def test_lenient_mode_reads_and_lists_the_defect_as_a_warning(name):
+    data, fragment = DEFECTS[name]
+    report = read_invoice(data, lenient=True)
+    assert report.valid, (report.schema_errors, report.checks)
+    assert any(fragment in w for w in report.warnings), report.warnings
+    strict_doc = read_invoice(data).document
+    assert report.document == strict_doc
+    clean = read_invoice(XML).document
+    if name == "wrong encoding declaration":
+        assert report.document.bodies[0].lines[0].description == ACCENTED
+    else:
+        assert report.document == clean
+
+
+def test_schema_error_carries_line_and_path():
+    report = read_invoice(XML.replace(b"<Divisa>EUR</Divisa>", b"<Divisa>EURO</Divisa>"))
+    assert report.codes == ("00200",)
+    err = report.schema_errors[0]
+    assert err.line == XML.split(b"<Divisa>")[0].count(b"\n") + 1
+    assert err.path.endswith("DatiGeneraliDocumento/Divisa")
+    assert "EURO" in err.message
+    assert f"line {err.line}" in report.checks[0].message
+
+
+def test_value_that_cannot_be_converted_becomes_none_with_a_warning():
+    report = read_invoice(XML.replace(b"<Data>2026-01-15</Data>", b"<Data>15/01/2026</Data>"),
+                          lenient=True)
+    assert report.readable and not report.valid
+    assert report.document.bodies[0].date is None
+    assert any("Data is not a date" in w for w in report.warnings)
+
+
+def test_vendor_extra_namespace_elements_are_ignored_by_the_model():
+    extra = XML.replace(
+        b"<DatiTrasmissione>",
+        b'<DatiTrasmissione><v:Note xmlns:v="urn:vendor">gestionale X</v:Note>',
+    )
+    report = read_invoice(extra)
+    assert report.readable and not report.valid  # the XSD does not allow it
+    assert report.document == read_invoice(XML).document
+
+
+def test_lenient_mode_drops_vendor_elements_with_a_warning():
+    extra = XML.replace(
+        b"<DatiTrasmissione>",
+        b'<DatiTrasmissione><v:Note xmlns:v="urn:vendor">gestionale X</v:Note>',
+    )
+    report = read_invoice(extra, lenient=True)
+    assert report.valid, report.schema_errors
+    assert any("urn:vendor" in w for w in report.warnings)
