@@ -161,7 +161,7 @@ class KindRule(_Strict):
     path: str | None = None  # template; default: RulesConfig.path
     move_to: str | None = None
     flag: list[str] = Field(default_factory=list)
-    export: bool = False
+    export: bool | list[str] = False  # hand invoices to all exporters, or to the named ones
     actions: list[RuleAction] = Field(default_factory=list)
 
 

@@ -1,0 +1,146 @@
+"""Sync against a real Dovecot: archive, classify, rules, idempotency, server actions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from tests.integration.ingest.conftest import append, folder_contents, make_config, open_store
+from wpec_invoicing.mailbox.sync import Mailbox
+from wpec_invoicing.store.archive import sha256_hex
+from wpec_invoicing.store.models import (
+    Message,
+    MessageLocation,
+    QuarantinedAttachment,
+    ReceivedInvoice,
+    RuleAction,
+)
+
+
+def _imap(dovecot_server, account) -> dict:
+    _login, password = account
+    return {"host": "127.0.0.1", "port": dovecot_server.imaps_port,
+            "ca_file": str(dovecot_server.ca_path), "password": password}
+
+
+def test_sync_archives_classifies_and_is_idempotent(dovecot_server, mailbox, factory,
+                                                     db_url, tmp_path: Path) -> None:
+    login, password = mailbox
+    messages = factory.mixed(14)
+    messages.append(messages[0])  # the same bytes twice on the server → one record
+    append("127.0.0.1", dovecot_server.imaps_port, dovecot_server.ca_path, login, password,
+           messages)
+    config = make_config(
+        tmp_path, db_url=db_url, imap=_imap(dovecot_server, mailbox), login=login,
+        ca_pem=factory.ca_pem,
+        extra={"rules": {"kinds": {
+            "accettazione": {"move_to": "PEC/Ricevute"},
+            "avvenuta-consegna": {"move_to": "PEC/Ricevute", "flag": ["\\Seen"]},
+            "sdi-invoice": {"save": ["attachments"], "flag": ["$Fattura"]},
+            "posta-certificata": {"save": ["header", "body", "attachments"]},
+        }}})
+    store = open_store(config)
+    try:
+        result = Mailbox(config, config.account(), store).sync()
+        assert result.archived == 14 and result.known == 1
+        assert result.errors == 0
+        with store.session() as s:
+            assert s.scalar(select(func.count()).select_from(Message)) == 14
+            assert s.scalar(select(func.count()).select_from(MessageLocation)) == 15
+            kinds = {k: n for k, n in s.execute(
+                select(Message.kind, func.count()).group_by(Message.kind))}
+            assert kinds == {"sdi-invoice": 2, "accettazione": 2, "avvenuta-consegna": 2,
+                             "sdi-notification": 2, "anomalia": 2, "posta-certificata": 2,
+                             "non-pec": 2}
+            for msg in s.scalars(select(Message)):
+                assert store.archive.get(msg.sha256) and msg.status == "processed"
+            invoices = list(s.scalars(select(ReceivedInvoice)))
+            assert len(invoices) == 2
+            # The supplier is not in the registry yet: each invoice waits for a human.
+            assert {i.status for i in invoices} == {"needs-review"}
+            assert all(r["code"] == "supplier-unknown" for i in invoices for r in i.reasons)
+            assert all(i.identificativo_sdi and i.envelope_signature["trusted"]
+                       for i in invoices)
+        # Server side: receipts moved, invoices flagged, nothing else touched, nothing \Seen
+        # by reading (BODY.PEEK).
+        boxes = folder_contents("127.0.0.1", dovecot_server.imaps_port,
+                                dovecot_server.ca_path, login, password)
+        assert len(boxes["PEC/Ricevute"]) == 4
+        assert len(boxes["INBOX"]) == 11
+        flagged = [raw for raw, flags in boxes["INBOX"] if b"$Fattura" in flags]
+        assert len(flagged) == 3  # two invoices, one of them present twice
+        seen_inbox = [f for _r, f in boxes["INBOX"] if b"\\Seen" in f]
+        assert seen_inbox == []
+        # Saved files: the invoice files (not the MT only) under the save folder.
+        saved = sorted(p.name for p in (config.rules.save_dir).rglob("*.xml"))
+        invoices_saved = [n for n in saved if n.startswith("IT01234567897_") and "_MT_" not in n]
+        assert len(invoices_saved) == 2
+        certified = config.rules.save_dir / "posta-certificata"
+        header = next(certified.rglob("header.json"))
+        assert json.loads(header.read_text())["kind"] == "posta-certificata"
+        assert any(p.name == "contratto.pdf" for p in certified.rglob("*"))
+        assert any(p.name == "body.txt" for p in certified.rglob("*"))
+
+        # Second sync: nothing new, no body fetched, nothing changes.
+        again = Mailbox(config, config.account(), store).sync()
+        assert again.bodies_fetched == 0 and again.archived == 0 and again.server_actions == 0
+        with store.session() as s:
+            assert s.scalar(select(func.count()).select_from(Message)) == 14
+            pending = s.scalar(select(func.count()).select_from(RuleAction).where(
+                RuleAction.status == "pending"))
+            assert pending == 0
+    finally:
+        store.close()
+
+
+def test_sync_of_the_moved_copy_adds_a_location_not_a_record(dovecot_server, mailbox,
+                                                             factory, tmp_path: Path) -> None:
+    login, password = mailbox
+    receipt = factory.receipt()
+    append("127.0.0.1", dovecot_server.imaps_port, dovecot_server.ca_path, login, password,
+           [receipt])
+    imap = _imap(dovecot_server, mailbox)
+    config = make_config(tmp_path, imap=imap, login=login, extra={"rules": {"kinds": {
+        "avvenuta-consegna": {"move_to": "Ricevute"}}}})
+    store = open_store(config)
+    try:
+        Mailbox(config, config.account(), store).sync()
+        both = config.account().model_copy(update={"folders": ["INBOX", "Ricevute"]})
+        result = Mailbox(config, both, store).sync()
+        assert result.archived == 0 and result.known == 1
+        with store.session() as s:
+            msg = s.scalar(select(Message))
+            assert msg.sha256 == sha256_hex(receipt)
+            locations = {(loc.folder, loc.gone) for loc in msg.locations}
+            assert locations == {("INBOX", True), ("Ricevute", False)}
+    finally:
+        store.close()
+
+
+def test_hostile_attachment_is_quarantined_not_saved(dovecot_server, mailbox, factory,
+                                                     tmp_path: Path) -> None:
+    login, password = mailbox
+    exe = b"MZ\x90\x00" + b"\x00" * 60 + b"PE\x00\x00" + b"\x00" * 200
+    raw = factory.certified(subject="Fattura", attachments=[
+        ("fattura.pdf", "application/pdf", exe),
+        ("../../../etc/cron.d/x.pdf", "application/pdf", b"%PDF-1.4\nok\n"),
+        ("script.exe", "application/octet-stream", exe)])
+    append("127.0.0.1", dovecot_server.imaps_port, dovecot_server.ca_path, login, password,
+           [raw])
+    config = make_config(tmp_path, imap=_imap(dovecot_server, mailbox), login=login)
+    store = open_store(config)
+    try:
+        Mailbox(config, config.account(), store).sync()
+        with store.session() as s:
+            q = {(a.file_name, a.reason) for a in s.scalars(select(QuarantinedAttachment))}
+        assert {name for name, _ in q} == {"fattura.pdf", "script.exe"}
+        saved = [p for p in config.rules.save_dir.rglob("*") if p.is_file()]
+        names = {p.name for p in saved}
+        assert "fattura.pdf" not in names and "script.exe" not in names
+        assert "x.pdf" in names  # the traversal name lost its path
+        assert all(p.resolve().is_relative_to(config.rules.save_dir.resolve()) for p in saved)
+        assert (config.quarantine_dir).exists()
+    finally:
+        store.close()

@@ -1,0 +1,87 @@
+"""Webhook exporter: POST each invoice as JSON, HMAC-SHA256 signed, retried with backoff.
+
+The body is the invoice record plus the original file in base64 (`file_base64`). Headers:
+`X-Wpec-Signature: sha256=<hex HMAC of the body with the shared secret>`,
+`X-Wpec-Timestamp` (also covered by the HMAC: `<timestamp>.<body>`, against replays) and
+`X-Wpec-Delivery` (stable per invoice, so the receiver can drop a repeat). 2xx = delivered;
+408/425/429/5xx and network errors are retried with exponential backoff and jitter (honouring
+Retry-After); other 4xx fail at once (retrying cannot help).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import random
+import time
+from typing import Any
+
+import httpx
+
+from wpec_invoicing.errors import ConfigError
+from wpec_invoicing.exporters.base import ExportItem, ExportOutcome
+
+RETRYABLE = {408, 425, 429, 500, 502, 503, 504}
+
+
+def sign(secret: bytes, timestamp: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret, timestamp.encode() + b"." + body,
+                                hashlib.sha256).hexdigest()
+
+
+class WebhookExporter:
+    def __init__(self, cfg: Any) -> None:
+        if not cfg.url:
+            raise ConfigError(f"exporter {cfg.name!r}: type webhook needs url")
+        if not cfg.url.startswith(("https://", "http://127.", "http://localhost", "http://[::1]")):
+            raise ConfigError(f"exporter {cfg.name!r}: url must be https:// (plain http only "
+                              "to loopback)")
+        self.cfg = cfg
+        self.secret = cfg.secret()
+        self.sleep = time.sleep
+
+    def export(self, items: list[ExportItem]) -> list[ExportOutcome]:
+        with httpx.Client(timeout=self.cfg.timeout_seconds, follow_redirects=False) as client:
+            return [self._post(client, item) for item in items]
+
+    def _post(self, client: httpx.Client, item: ExportItem) -> ExportOutcome:
+        payload = dict(item.record)
+        payload["file_base64"] = base64.b64encode(item.data).decode()
+        body = json.dumps(payload, ensure_ascii=False, default=str).encode()
+        last = "not attempted"
+        for attempt in range(1, self.cfg.max_attempts + 1):
+            timestamp = str(int(time.time()))
+            headers = {"Content-Type": "application/json",
+                       "X-Wpec-Timestamp": timestamp,
+                       "X-Wpec-Delivery": f"{self.cfg.name}-{item.record['file_sha256']}",
+                       "User-Agent": "wpec_invoicing"}
+            if self.secret:
+                headers["X-Wpec-Signature"] = sign(self.secret, timestamp, body)
+            retry_after = None
+            try:
+                response = client.post(self.cfg.url, content=body, headers=headers)
+            except httpx.HTTPError as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            else:
+                if 200 <= response.status_code < 300:
+                    return ExportOutcome(item.invoice_id, True,
+                                         f"HTTP {response.status_code} after {attempt} attempt(s)")
+                last = f"HTTP {response.status_code}"
+                if response.status_code not in RETRYABLE:
+                    return ExportOutcome(item.invoice_id, False, last)
+                retry_after = _retry_after(response.headers.get("retry-after"))
+            if attempt < self.cfg.max_attempts:
+                delay = self.cfg.backoff_seconds * (2 ** (attempt - 1))
+                delay = delay * (0.5 + random.random() / 2)  # noqa: S311 - jitter
+                self.sleep(min(60.0, max(delay, retry_after or 0)))
+        return ExportOutcome(item.invoice_id, False,
+                             f"{last} after {self.cfg.max_attempts} attempt(s)")
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return min(60.0, float(value)) if value else None
+    except ValueError:
+        return None

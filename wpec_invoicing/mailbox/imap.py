@@ -1,0 +1,190 @@
+"""A thin IMAP connection for the sync: TLS verified, plain values out.
+
+Why a wrapper over imapclient: the sync needs a handful of verbs with exact semantics
+(BODY.PEEK so reading never marks \\Seen, UID ranges that never return an old message, MOVE
+with a COPY+EXPUNGE fallback, IDLE) and one place that turns socket/TLS/login failures into a
+clear `ImapError`. The account's TLS context verifies the server certificate against the
+system CAs plus the account's `ca_file`; `insecure_skip_verify` must be written explicitly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ssl
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+
+from wpec_invoicing.errors import WpecError
+
+FETCH_BODY = b"BODY[]"
+
+
+class ImapError(WpecError):
+    """The IMAP server cannot be reached, refused TLS or the login, or broke a command."""
+
+    exit_code = 4
+
+
+@dataclass(frozen=True)
+class FolderInfo:
+    name: str
+    uidvalidity: int
+    uidnext: int | None
+    exists: int
+
+
+class ImapConnection:
+    """One logged-in IMAP session for an account (`with ImapConnection(account) as imap:`)."""
+
+    def __init__(self, account, *, password: str | None = None) -> None:
+        if account.imap is None:
+            raise ImapError(f"account {account.name!r} has no [imap] settings")
+        self.account = account
+        self.server = account.imap
+        self._password = password
+        self.client: IMAPClient | None = None
+        self.selected: str | None = None
+        self.bodies_fetched = 0
+
+    # -- connection ----------------------------------------------------------------------
+    def connect(self) -> ImapConnection:
+        server = self.server
+        where = f"{server.host}:{server.port}"
+        try:
+            ctx = server.ssl_context()
+            implicit = server.tls == "implicit"
+            client = IMAPClient(server.host, port=server.port, ssl=implicit, ssl_context=ctx,
+                                timeout=server.timeout_seconds)
+            if not implicit:
+                client.starttls(ssl_context=ctx)
+        except ssl.SSLCertVerificationError as exc:
+            raise ImapError(f"IMAP {where}: TLS certificate not trusted: {exc.verify_message}"
+                            " (set ca_file for a private CA)") from None
+        except (OSError, ssl.SSLError, IMAPClientError) as exc:
+            raise ImapError(f"IMAP {where}: cannot connect: {exc}") from None
+        password = self._password if self._password is not None else self.account.password()
+        try:
+            client.login(self.account.login, password)
+        except LoginError as exc:
+            _close_quietly(client)
+            raise ImapError(f"IMAP {where}: login refused for {self.account.login}: "
+                            f"{_text(exc)}") from None
+        except (OSError, IMAPClientError) as exc:
+            _close_quietly(client)
+            raise ImapError(f"IMAP {where}: login failed: {exc}") from None
+        self.client = client
+        return self
+
+    def close(self) -> None:
+        if self.client is not None:
+            try:
+                self.client.logout()
+            except Exception:  # the socket may be gone already
+                _close_quietly(self.client)
+            self.client = None
+
+    def __enter__(self) -> ImapConnection:
+        return self.connect()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def c(self) -> IMAPClient:
+        if self.client is None:
+            raise ImapError("not connected")
+        return self.client
+
+    # -- folders -------------------------------------------------------------------------
+    def select(self, folder: str) -> FolderInfo:
+        info = self.c.select_folder(folder)
+        self.selected = folder
+        uidnext = info.get(b"UIDNEXT")
+        return FolderInfo(folder, int(info[b"UIDVALIDITY"]),
+                          int(uidnext) if uidnext is not None else None,
+                          int(info.get(b"EXISTS", 0)))
+
+    def ensure_folder(self, folder: str) -> None:
+        if not self.c.folder_exists(folder):
+            try:
+                self.c.create_folder(folder)
+            except IMAPClientError:
+                if not self.c.folder_exists(folder):  # created meanwhile by another client
+                    raise
+            with contextlib.suppress(IMAPClientError):
+                self.c.subscribe_folder(folder)
+
+    # -- messages ------------------------------------------------------------------------
+    def uids_after(self, last_uid: int) -> list[int]:
+        """UIDs greater than `last_uid` (`N:*` also returns the highest UID: filtered)."""
+        uids = self.c.search(["UID", f"{last_uid + 1}:*"])
+        return sorted(u for u in uids if u > last_uid)
+
+    def sizes(self, uids: list[int]) -> dict[int, int]:
+        out: dict[int, int] = {}
+        for chunk in _chunks(uids, 1000):
+            for uid, data in self.c.fetch(chunk, ["RFC822.SIZE"]).items():
+                out[uid] = int(data.get(b"RFC822.SIZE", 0))
+        return out
+
+    def fetch_bodies(self, uids: list[int]) -> Iterator[tuple[int, bytes | None]]:
+        """Raw bytes of each UID with BODY.PEEK[] (reading never sets \\Seen)."""
+        if not uids:
+            return
+        data = self.c.fetch(uids, ["BODY.PEEK[]"])
+        for uid in uids:
+            item = data.get(uid)
+            body = item.get(FETCH_BODY) if item else None
+            if body is not None:
+                self.bodies_fetched += 1
+            yield uid, body
+
+    def add_flags(self, uids: Iterable[int], flags: list[str]) -> None:
+        self.c.add_flags(list(uids), [f.encode() if isinstance(f, str) else f for f in flags])
+
+    def move(self, uids: Iterable[int], target: str) -> None:
+        """MOVE when the server has it; else COPY, flag \\Deleted and UID EXPUNGE those UIDs."""
+        uids = list(uids)
+        if not uids:
+            return
+        self.ensure_folder(target)
+        if self.c.has_capability("MOVE"):
+            self.c.move(uids, target)
+            return
+        self.c.copy(uids, target)
+        self.c.delete_messages(uids)
+        if self.c.has_capability("UIDPLUS"):
+            self.c.uid_expunge(uids)
+        else:
+            self.c.expunge()
+
+    # -- IDLE ----------------------------------------------------------------------------
+    def idle_wait(self, timeout: float) -> bool:
+        """IDLE until the server reports something or `timeout`; True when it did."""
+        if not self.c.has_capability("IDLE"):
+            # No IDLE: a NOOP poll is the best we can do.
+            return bool(self.c.noop()[1])
+        self.c.idle()
+        try:
+            responses = self.c.idle_check(timeout=timeout)
+        finally:
+            self.c.idle_done()
+        return bool(responses)
+
+
+def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _text(exc: Exception) -> str:
+    value = exc.args[0] if exc.args else str(exc)
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
+def _close_quietly(client: IMAPClient) -> None:
+    with contextlib.suppress(OSError, IMAPClientError):
+        client.shutdown()

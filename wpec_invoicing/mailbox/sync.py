@@ -1,0 +1,332 @@
+"""IMAP sync: fetch every new message once, archive it, then classify, apply rules, act.
+
+The order is the product's core promise ("nothing received is ever lost"):
+
+1. per folder, UIDVALIDITY + last UID say what is new; bodies are fetched in batches with
+   BODY.PEEK[] (reading never marks a message seen);
+2. each raw message is written to the archive (fsync) and its record + server location +
+   the folder's new last UID are committed in one transaction;
+3. then each archived-but-unprocessed message is classified and its rules applied, committed
+   per message (server actions are only *logged* as pending in that transaction);
+4. only then are the pending flags/moves performed on the server and marked done.
+
+A crash anywhere leaves a state the next run completes: a blob without a record is fetched
+again (same sha256 → same blob), an archived message is processed, a pending action is done.
+A message is keyed by the sha256 of its bytes: a re-run, a UIDVALIDITY change or a copy in
+another folder adds a location, never a second record. One malformed message is recorded with
+its error and never stops the batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wpec_invoicing.mailbox.imap import ImapConnection, ImapError
+from wpec_invoicing.rules.engine import plan_server_actions, rule_for_stored
+from wpec_invoicing.store.archive import sha256_hex
+from wpec_invoicing.store.models import FolderState, Message, MessageLocation, RuleAction
+
+log = logging.getLogger(__name__)
+
+# Largest total of bodies fetched in one FETCH command (a big message is fetched alone).
+MAX_BATCH_BYTES = 16 * 1024 * 1024
+
+
+@dataclass
+class FolderResult:
+    folder: str
+    uidvalidity: int = 0
+    new_uids: int = 0
+    archived: int = 0  # new records
+    known: int = 0  # bytes already in the store (another folder, a re-run, a UIDVALIDITY change)
+    vanished: int = 0  # UIDs gone between SEARCH and FETCH
+
+
+@dataclass
+class SyncResult:
+    """What one `Mailbox.sync()` did."""
+
+    account: str
+    folders: list[FolderResult] = field(default_factory=list)
+    processed: int = 0
+    errors: int = 0
+    server_actions: int = 0
+    bodies_fetched: int = 0
+    exported: int = 0
+
+    @property
+    def archived(self) -> int:
+        return sum(f.archived for f in self.folders)
+
+    @property
+    def known(self) -> int:
+        return sum(f.known for f in self.folders)
+
+    def to_json(self) -> dict:
+        return {
+            "account": self.account,
+            "archived": self.archived,
+            "known": self.known,
+            "processed": self.processed,
+            "errors": self.errors,
+            "server_actions": self.server_actions,
+            "bodies_fetched": self.bodies_fetched,
+            "exported": self.exported,
+            "folders": [f.__dict__ for f in self.folders],
+        }
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Mailbox:
+    """The sync of one account: `Mailbox(config, account, store).sync()`."""
+
+    def __init__(self, config, account, store, *, processor=None,
+                 password: str | None = None, hooks: dict[str, Callable] | None = None) -> None:
+        from wpec_invoicing.rules.engine import Processor
+
+        self.config = config
+        self.account = account
+        self.store = store
+        self.archive = store.archive
+        self.processor = processor or Processor(config, store.archive)
+        self.password = password
+        # Test hooks (e.g. crash injection): name → fn(**info), called at fixed points.
+        self.hooks = hooks or {}
+
+    def _hook(self, name: str, **info: object) -> None:
+        fn = self.hooks.get(name)
+        if fn is not None:
+            fn(**info)
+
+    # -- public --------------------------------------------------------------------------
+    def sync(self, *, connection: ImapConnection | None = None) -> SyncResult:
+        """One pass over the account's folders; returns what happened."""
+        result = SyncResult(self.account.name)
+        own = connection is None
+        imap = connection or ImapConnection(self.account, password=self.password).connect()
+        start_bodies = imap.bodies_fetched
+        try:
+            for folder in self.account.folders:
+                result.folders.append(self._fetch_folder(imap, folder))
+            processed, errors = self.process_pending()
+            result.processed, result.errors = processed, errors
+            for folder in self.account.folders:
+                result.server_actions += self._server_actions(imap, folder)
+        finally:
+            result.bodies_fetched = imap.bodies_fetched - start_bodies
+            if own:
+                imap.close()
+        return result
+
+    def watch(self, *, stop: threading.Event | None = None, idle_seconds: float = 60.0,
+              max_backoff: float = 300.0,
+              on_result: Callable[[SyncResult], None] | None = None) -> None:
+        """Sync, then IDLE on the first folder and sync again on news; reconnect with backoff."""
+        stop = stop or threading.Event()
+        backoff = 1.0
+        while not stop.is_set():
+            try:
+                with ImapConnection(self.account, password=self.password) as imap:
+                    backoff = 1.0
+                    while not stop.is_set():
+                        res = self.sync(connection=imap)
+                        if on_result:
+                            on_result(res)
+                        imap.select(self.account.folders[0])
+                        # Wake up at least every idle_seconds (servers drop long IDLEs).
+                        imap.idle_wait(idle_seconds)
+            except (ImapError, OSError) as exc:
+                delay = min(max_backoff, backoff) * (0.5 + random.random())  # noqa: S311
+                log.warning("sync of %s: %s; reconnecting in %.1fs", self.account.name, exc,
+                            delay)
+                stop.wait(delay)
+                backoff = min(max_backoff, backoff * 2)
+            except Exception as exc:  # imapclient raises its own errors on a dropped socket
+                if type(exc).__module__.startswith("imapclient") or "socket" in str(exc):
+                    delay = min(max_backoff, backoff) * (0.5 + random.random())  # noqa: S311
+                    log.warning("sync of %s: %s; reconnecting in %.1fs", self.account.name,
+                                exc, delay)
+                    stop.wait(delay)
+                    backoff = min(max_backoff, backoff * 2)
+                else:
+                    raise
+
+    # -- step 1+2: fetch and archive -----------------------------------------------------
+    def _fetch_folder(self, imap: ImapConnection, folder: str) -> FolderResult:
+        info = imap.select(folder)
+        res = FolderResult(folder, info.uidvalidity)
+        account = self.account.name
+        with self.store.session() as s:
+            state = s.scalar(select(FolderState).where(FolderState.account == account,
+                                                       FolderState.folder == folder))
+            if state is None:
+                state = FolderState(account=account, folder=folder,
+                                    uidvalidity=info.uidvalidity, last_uid=0)
+                s.add(state)
+            elif state.uidvalidity != info.uidvalidity:
+                # The server renumbered the folder: start over; sha256 keeps it one record each.
+                log.warning("%s/%s: UIDVALIDITY changed %s → %s, rescanning", account, folder,
+                            state.uidvalidity, info.uidvalidity)
+                state.uidvalidity, state.last_uid = info.uidvalidity, 0
+            last_uid = state.last_uid
+            known_uids = set(s.scalars(select(MessageLocation.uid).where(
+                MessageLocation.account == account, MessageLocation.folder == folder,
+                MessageLocation.uidvalidity == info.uidvalidity,
+                MessageLocation.uid > last_uid)))
+        uids = [u for u in imap.uids_after(last_uid) if u not in known_uids]
+        res.new_uids = len(uids)
+        if not uids:
+            self._mark_synced(folder)
+            return res
+        sizes = imap.sizes(uids)
+        for batch in _batches(uids, sizes, self.account.batch_size, MAX_BATCH_BYTES):
+            self._fetch_batch(imap, folder, info.uidvalidity, batch, res)
+        self._mark_synced(folder)
+        return res
+
+    def _fetch_batch(self, imap: ImapConnection, folder: str, uidvalidity: int,
+                     batch: list[int], res: FolderResult) -> None:
+        got: list[tuple[int, str, int]] = []  # uid, sha256, size
+        for uid, raw in imap.fetch_bodies(batch):
+            if raw is None:
+                res.vanished += 1
+                continue
+            digest = self.archive.put(raw)  # durable before anything else
+            self._hook("archived", uid=uid, sha256=digest)
+            got.append((uid, digest, len(raw)))
+            del raw
+        with self.store.session() as s:
+            for uid, digest, size in got:
+                msg = s.scalar(select(Message).where(Message.sha256 == digest))
+                if msg is None:
+                    msg = Message(sha256=digest, size=size, status="archived", source="imap")
+                    s.add(msg)
+                    s.flush()
+                    res.archived += 1
+                else:
+                    res.known += 1
+                loc = MessageLocation(message_id=msg.id, account=self.account.name,
+                                      folder=folder, uidvalidity=uidvalidity, uid=uid)
+                s.add(loc)
+                if msg.status != "archived":
+                    # Another copy of a message already processed (a second folder, a
+                    # renumbered folder): it gets the same server actions, nothing else.
+                    s.flush()
+                    plan_server_actions(s, msg, rule_for_stored(self.config, msg.kind), loc)
+            state = s.scalar(select(FolderState).where(
+                FolderState.account == self.account.name, FolderState.folder == folder))
+            if state is not None and state.uidvalidity == uidvalidity:
+                state.last_uid = max(state.last_uid, max(batch))
+        self._hook("committed", uids=batch)
+
+    def _mark_synced(self, folder: str) -> None:
+        with self.store.session() as s:
+            state = s.scalar(select(FolderState).where(
+                FolderState.account == self.account.name, FolderState.folder == folder))
+            if state is not None:
+                state.synced_at = _now()
+
+    # -- step 3: classify and apply rules ------------------------------------------------
+    def process_pending(self) -> tuple[int, int]:
+        """Process every archived message not yet processed; (processed, errors)."""
+        with self.store.session() as s:
+            ids = list(s.scalars(select(Message.id).where(Message.status == "archived")
+                                 .order_by(Message.id)))
+        processed = errors = 0
+        for message_id in ids:
+            ok = self.processor.process_stored(self.store, message_id, account=self.account)
+            self._hook("processed", message_id=message_id)
+            processed += 1
+            errors += 0 if ok else 1
+        return processed, errors
+
+    # -- step 4: server actions ----------------------------------------------------------
+    def _server_actions(self, imap: ImapConnection, folder: str) -> int:
+        with self.store.session() as s:
+            rows = s.execute(
+                select(RuleAction, MessageLocation)
+                .join(MessageLocation, RuleAction.location_id == MessageLocation.id)
+                .where(RuleAction.status == "pending",
+                       MessageLocation.account == self.account.name,
+                       MessageLocation.folder == folder)
+                .order_by(RuleAction.id)
+            ).all()
+            plan = [(a.id, a.action, a.target, loc.id, loc.uid, loc.uidvalidity)
+                    for a, loc in rows]
+        if not plan:
+            return 0
+        info = imap.select(folder)
+        done = 0
+        # Flags first (a move takes the message away), grouped by target.
+        groups: dict[tuple[str, str], list[tuple[int, int, int]]] = {}
+        stale: list[int] = []
+        for action_id, action, target, loc_id, uid, uidvalidity in plan:
+            if uidvalidity != info.uidvalidity:
+                stale.append(action_id)
+                continue
+            groups.setdefault((action, target or ""), []).append((action_id, loc_id, uid))
+        for (action, target), items in sorted(groups.items(), key=lambda kv: kv[0][0] != "flag"):
+            uids = sorted({uid for _a, _l, uid in items})
+            self._hook("before_server_action", action=action, target=target, uids=uids)
+            if action == "flag":
+                imap.add_flags(uids, [f for f in target.split() if f])
+            elif action == "move":
+                imap.move(uids, target)
+            else:
+                continue
+            with self.store.session() as s:
+                for action_id, loc_id, _uid in items:
+                    row = s.get(RuleAction, action_id)
+                    row.status, row.done_at = "done", _now()
+                    if action == "move":
+                        s.get(MessageLocation, loc_id).gone = True
+            done += len(items)
+        if stale:
+            with self.store.session() as s:
+                for action_id in stale:
+                    row = s.get(RuleAction, action_id)
+                    row.status = "stale"
+                    row.detail = "folder UIDVALIDITY changed before the action could run"
+        return done
+
+
+def _batches(uids: list[int], sizes: dict[int, int], max_count: int,
+             max_bytes: int) -> list[list[int]]:
+    out: list[list[int]] = []
+    cur: list[int] = []
+    cur_bytes = 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if cur and (len(cur) >= max_count or cur_bytes + size > max_bytes):
+            out.append(cur)
+            cur, cur_bytes = [], 0
+        cur.append(uid)
+        cur_bytes += size
+    if cur:
+        out.append(cur)
+    return out
+
+
+def store_raw_message(session: Session, archive, raw: bytes, *,
+                      source: str) -> tuple[Message, bool]:
+    """Archive `raw` and return its record (created=True when new). Used by the importer."""
+    digest = archive.put(raw)
+    msg = session.scalar(select(Message).where(Message.sha256 == digest))
+    if msg is not None:
+        return msg, False
+    msg = Message(sha256=digest, size=len(raw), status="archived", source=source)
+    session.add(msg)
+    session.flush()
+    assert digest == sha256_hex(raw)
+    return msg, True

@@ -1,0 +1,350 @@
+"""The rules engine: what happens to a stored message once it is classified.
+
+For each message: the PEC engine says what it is; the rule *kind* is that PEC kind, or
+`sdi-invoice` / `sdi-notification` when SdI's payload is inside, or a plugin document type
+(entry point group `wpec_invoicing.doctypes`). The kind's rule (`[rules.kinds.<kind>]`, else
+the defaults below) says what to save (header JSON, body, attachments under a path template,
+with the accepted-formats allow-list and quarantine), whether to move/flag the server copy,
+whether to hand invoices to the exporters, and which extra actions to run (`auto_reply`…).
+
+Everything a rule writes to the store happens in the message's processing transaction; moves
+and flags are only *logged* there as pending (the sync performs them after commit).
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from wpec_invoicing.rules.actions import ActionContext, build_action
+from wpec_invoicing.rules.files import check_format, render_path, write_file
+from wpec_invoicing.store.models import Message, QuarantinedAttachment, RuleAction, utcnow
+
+log = logging.getLogger(__name__)
+
+SDI_INVOICE = "sdi-invoice"
+SDI_NOTIFICATION = "sdi-notification"
+
+# Out of the box: keep a readable copy of certified mail and anomalies, file SdI invoices for
+# the accounting software (via the exporters), leave receipts and notifications in place (the
+# outbox follows them). A kind configured in wpec.toml replaces its default entirely.
+DEFAULT_RULES: dict[str, dict[str, Any]] = {
+    "posta-certificata": {"save": ["header", "body", "attachments"]},
+    "anomalia": {"save": ["header", "body", "attachments"]},
+    "non-pec": {"save": ["header", "body", "attachments"]},
+    SDI_INVOICE: {"save": ["header", "attachments"], "export": True},
+    SDI_NOTIFICATION: {"save": ["header", "attachments"]},
+}
+
+
+@dataclass
+class Outcome:
+    kind: str
+    saved: list[str] = field(default_factory=list)
+    quarantined: int = 0
+    invoices: list[int] = field(default_factory=list)
+    pending_server_actions: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def load_trust(config: Any) -> Any:
+    """The configured trust store (PEM file or folder of PEM files), or None."""
+    path = getattr(config, "trust_store", None)
+    if path is None:
+        return None
+    from wpec_invoicing.cms import TrustStore
+    from wpec_invoicing.errors import ConfigError
+
+    path = Path(path)
+    try:
+        if path.is_dir():
+            data = b"\n".join(p.read_bytes() for p in sorted(path.iterdir())
+                              if p.suffix.lower() in (".pem", ".crt", ".cer"))
+        else:
+            data = path.read_bytes()
+        return TrustStore.from_pem(data)
+    except OSError as exc:
+        raise ConfigError(f"trust_store {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ConfigError(f"trust_store {path}: no usable PEM certificate ({exc})") from None
+
+
+_DOCTYPES: list[Any] | None = None
+
+
+def doctypes() -> list[Any]:
+    """Plugin document types: objects with `name`, `recognize(pec, raw) -> bool` and optional
+    `default_rule` (dict like a `[rules.kinds.x]` table) and `process(ctx) -> str | None`."""
+    global _DOCTYPES
+    if _DOCTYPES is None:
+        from importlib.metadata import entry_points
+
+        found = []
+        for ep in entry_points(group="wpec_invoicing.doctypes"):
+            try:
+                obj = ep.load()
+                found.append(obj() if isinstance(obj, type) else obj)
+            except Exception as exc:  # a broken plugin must not stop the sync
+                log.error("document type plugin %s cannot be loaded: %s", ep.name, exc)
+        _DOCTYPES = found
+    return _DOCTYPES
+
+
+def register_doctype(doctype: Any) -> None:
+    """Add a document type at run time (tests, embedding applications)."""
+    doctypes().append(doctype)
+
+
+def rule_kind(pec: Any, raw: bytes) -> tuple[str, Any]:
+    """The rule kind of a message (and the plugin doctype when one recognised it)."""
+    for doctype in doctypes():
+        try:
+            if doctype.recognize(pec, raw):
+                return doctype.name, doctype
+        except Exception as exc:
+            log.warning("document type %s failed to recognise: %s", doctype.name, exc)
+    sdi = getattr(pec, "sdi", None)
+    if sdi is not None:
+        return (SDI_INVOICE if sdi.kind == "invoice" else SDI_NOTIFICATION), None
+    kind = getattr(pec, "kind", "non-pec")
+    return str(getattr(kind, "value", kind)), None
+
+
+def effective_rule(config: Any, kind: str, doctype: Any = None) -> Any:
+    from wpec_invoicing.config import KindRule
+
+    kinds = config.rules.kinds
+    if kind in kinds:
+        return kinds[kind]
+    if doctype is not None and getattr(doctype, "default_rule", None):
+        return KindRule.model_validate(doctype.default_rule)
+    return KindRule.model_validate(DEFAULT_RULES.get(kind, {}))
+
+
+def _json_safe(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def _headers(raw: bytes) -> list[list[str]]:
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+    out = []
+    for name, value in msg.items():
+        out.append([name, str(value)])
+    return out
+
+
+def _bodies(raw: bytes) -> dict[str, bytes]:
+    """The readable body of a message: text/plain and text/html parts that are not files."""
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    found: dict[str, bytes] = {}
+    for part in msg.walk():
+        if part.is_multipart() or part.get_filename() or part.get_content_disposition() == \
+                "attachment":
+            continue
+        ctype = part.get_content_type()
+        ext = {"text/plain": "txt", "text/html": "html"}.get(ctype)
+        if ext is None or ext in found:
+            continue
+        try:
+            text = part.get_content()
+        except (LookupError, ValueError, AssertionError):
+            payload = part.get_payload(decode=True) or b""
+            text = payload.decode("utf-8", "replace")
+        found[ext] = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+    return found
+
+
+def plan_server_actions(session: Session, msg: Message, rule: Any, location: Any) -> int:
+    """Log the rule's flag/move for one server copy as pending (done by the sync after
+    commit). A copy already in the move target is not moved again (that would loop)."""
+    planned = 0
+    if rule.flag:
+        session.add(RuleAction(message_id=msg.id, action="flag", target=" ".join(rule.flag),
+                               status="pending", location_id=location.id))
+        planned += 1
+    if rule.move_to and rule.move_to != location.folder:
+        session.add(RuleAction(message_id=msg.id, action="move", target=rule.move_to,
+                               status="pending", location_id=location.id))
+        planned += 1
+    return planned
+
+
+def rule_for_stored(config: Any, kind: str | None) -> Any:
+    """The rule of an already classified message (its kind may be a plugin's)."""
+    doctype = next((d for d in doctypes() if d.name == kind), None)
+    return effective_rule(config, kind or "non-pec", doctype)
+
+
+class Processor:
+    """Classifies stored messages and applies the rules (one instance per sync or import)."""
+
+    def __init__(self, config: Any, archive: Any, *, trust: Any = None,
+                 observers: list[str] | None = None) -> None:
+        self.config = config
+        self.archive = archive
+        self.trust = trust if trust is not None else load_trust(config)
+        self.observers = observers
+        self._actions: dict[tuple[str, int], Any] = {}
+
+    # -- entry points --------------------------------------------------------------------
+    def process_stored(self, store: Any, message_id: int, *, account: Any = None) -> bool:
+        """Process one archived message in its own transaction; False when it failed (the
+        error is recorded on the message and the batch goes on)."""
+        try:
+            with store.session() as session:
+                msg = session.get(Message, message_id)
+                if msg is None or msg.status != "archived":
+                    return True
+                raw = self.archive.get(msg.sha256)
+                self.process(session, msg, raw, account=account)
+            return True
+        except Exception as exc:
+            log.warning("message %s could not be processed: %s", message_id, exc)
+            with store.session() as session:
+                msg = session.get(Message, message_id)
+                if msg is not None:
+                    msg.status = "error"
+                    msg.error = f"{type(exc).__name__}: {exc}"[:4000]
+                    msg.processed_at = utcnow()
+            return False
+
+    def process(self, session: Session, msg: Message, raw: bytes, *,
+                account: Any = None) -> Outcome:
+        from wpec_invoicing.mailbox.observers import notify
+        from wpec_invoicing.pec import inspect
+
+        pec = inspect(raw, trust=self.trust)
+        kind, doctype = rule_kind(pec, raw)
+        outcome = Outcome(kind)
+        self._describe(msg, pec, kind)
+        rule = effective_rule(self.config, kind, doctype)
+
+        if kind == SDI_INVOICE:
+            outcome.invoices = self._invoices(session, msg, pec)
+        if rule.save:
+            self._save(session, msg, pec, raw, kind, rule, outcome)
+        if doctype is not None and hasattr(doctype, "process"):
+            detail = doctype.process(ActionContext(session, self.config, account, msg, pec,
+                                                   kind, raw))
+            session.add(RuleAction(message_id=msg.id, action=f"doctype:{doctype.name}",
+                                   detail=detail))
+        for index, spec in enumerate(rule.actions):
+            self._run_action(session, msg, pec, raw, kind, account, index, spec.model_dump())
+        if account is not None:
+            for loc in msg.locations:
+                if loc.account == account.name and not loc.gone:
+                    outcome.pending_server_actions += plan_server_actions(session, msg, rule, loc)
+        if rule.export and outcome.invoices:
+            session.add(RuleAction(message_id=msg.id, action="export", status="pending",
+                                   target=",".join(rule.export)
+                                   if isinstance(rule.export, list) else None))
+        errors = notify(session, msg, pec, self.observers)
+        outcome.errors.extend(errors)
+        msg.status = "processed"
+        msg.processed_at = utcnow()
+        msg.error = "; ".join(outcome.errors)[:4000] or None
+        return outcome
+
+    # -- steps ---------------------------------------------------------------------------
+    def _describe(self, msg: Message, pec: Any, kind: str) -> None:
+        msg.kind = kind
+        msg.subject = (pec.subject or None) and pec.subject[:2000]
+        msg.sender = (pec.sender or None) and pec.sender[:320]
+        msg.message_id = (pec.message_id or None) and pec.message_id[:998]
+        msg.ref_message_id = (pec.ref_message_id or None) and pec.ref_message_id[:998]
+        msg.identificativo = (pec.identificativo or None) and pec.identificativo[:998]
+        msg.sent_at = pec.timestamp
+        try:
+            msg.details = _json_safe(pec.to_json())
+        except Exception as exc:
+            msg.details = {"error": f"cannot describe: {exc}"}
+
+    def _invoices(self, session: Session, msg: Message, pec: Any) -> list[int]:
+        from wpec_invoicing.rules.passive import register_invoice
+
+        sdi = pec.sdi
+        files = dict(sdi.files or {})
+        metadata = None
+        if sdi.metadata_file and sdi.metadata_file in files:
+            metadata = (sdi.metadata_file, files[sdi.metadata_file])
+        envelope = pec.signature.to_json() if getattr(pec, "signature", None) else None
+        ids = []
+        for name in sdi.invoice_files:
+            data = files.get(name)
+            if data is None:
+                continue
+            inv, _created = register_invoice(
+                session, self.config, self.archive, data, file_name=name, source="pec",
+                message_id=msg.id, metadata=metadata,
+                identificativo_sdi=sdi.identificativo_sdi, envelope_signature=envelope,
+                trust=self.trust)
+            ids.append(inv.id)
+        return ids
+
+    def _save(self, session: Session, msg: Message, pec: Any, raw: bytes, kind: str, rule: Any,
+              outcome: Outcome) -> None:
+        when = pec.timestamp or msg.first_seen_at or datetime.now(UTC)
+        root = Path(self.config.rules.save_dir)
+        folder = render_path(rule.path or self.config.rules.path, root=root, kind=kind,
+                             date=when, sender=pec.sender, subject=pec.original_subject
+                             or pec.subject, message_id=msg.id, sha256=msg.sha256)
+        saved: list[str] = []
+        if "header" in rule.save:
+            header = {"store_id": msg.id, "sha256": msg.sha256, "kind": kind,
+                      "headers": _headers(raw), "pec": msg.details}
+            saved.append(str(write_file(folder, "header.json", json.dumps(
+                header, ensure_ascii=False, indent=2, default=str).encode())))
+        if "body" in rule.save:
+            for ext, data in _bodies(pec.original or raw).items():
+                saved.append(str(write_file(folder, f"body.{ext}", data)))
+        if "attachments" in rule.save:
+            allowed = self.config.rules.accepted_extensions
+            for att in pec.attachments:
+                verdict = check_format(att.name, att.data, allowed)
+                if verdict.accepted:
+                    saved.append(str(write_file(folder / "attachments", att.name, att.data)))
+                    continue
+                self._quarantine(session, msg, att, verdict)
+                outcome.quarantined += 1
+        outcome.saved = saved
+        session.add(RuleAction(message_id=msg.id, action="save", target=str(folder),
+                               detail=f"{len(saved)} file(s)"
+                               + (f", {outcome.quarantined} quarantined"
+                                  if outcome.quarantined else "")))
+
+    def _quarantine(self, session: Session, msg: Message, att: Any, verdict: Any) -> None:
+        digest = self.archive.put(att.data)
+        qdir = Path(self.config.quarantine_dir) / str(msg.id)
+        write_file(qdir, att.name, att.data)
+        session.add(QuarantinedAttachment(
+            message_id=msg.id, file_name=att.name, sha256=digest, size=len(att.data),
+            declared_type=att.content_type, sniffed_type=verdict.sniffed, reason=verdict.reason))
+        log.warning("message %s: attachment %r quarantined: %s", msg.id, att.name,
+                    verdict.reason)
+
+    def _run_action(self, session: Session, msg: Message, pec: Any, raw: bytes, kind: str,
+                    account: Any, index: int, spec: dict[str, Any]) -> None:
+        name = spec.get("action", "?")
+        row = RuleAction(message_id=msg.id, action=name, status="done")
+        savepoint = session.begin_nested()
+        try:
+            key = (kind, index)
+            if key not in self._actions:
+                self._actions[key] = build_action(spec)
+            detail = self._actions[key](ActionContext(session, self.config, account, msg, pec,
+                                                      kind, raw))
+            savepoint.commit()
+            row.detail, row.done_at = detail, utcnow()
+        except Exception as exc:
+            savepoint.rollback()
+            row.status, row.detail = "failed", f"{type(exc).__name__}: {exc}"[:4000]
+            log.warning("action %s failed on message %s: %s", name, msg.id, exc)
+        session.add(row)

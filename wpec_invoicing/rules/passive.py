@@ -1,0 +1,322 @@
+"""Passive invoices: register a supplier's invoice file and decide its state.
+
+Each invoice file (XML or p7m, kept byte-for-byte in the archive) is read leniently (so what is
+there is extracted even from messy files) and validated strictly, then verified:
+
+- addressed to us: the customer's VAT number or fiscal code is the configured company's,
+  else refused ("not for us");
+- the supplier is known (fine), unknown (needs review) or blocked (refused), per the registry;
+- duplicates: the same file hash is the same record (nothing new is created); the same
+  IdentificativoSdI or the same supplier + number + date + type as another invoice is refused;
+- the totals are consistent (lines ↔ VAT summary ↔ document total);
+- signatures (the p7m's and the PEC envelope's) are recorded; a broken one needs review.
+
+The result is one of `verified`, `needs-review` or `refused`, with the reasons as values
+(`{"code": ..., "message": ...}`), so an operator and the accounting software see why.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wpec_invoicing.rules.suppliers import find_supplier
+from wpec_invoicing.store.models import InvoiceLine, ReceivedInvoice
+
+log = logging.getLogger(__name__)
+
+VERIFIED, NEEDS_REVIEW, REFUSED = "verified", "needs-review", "refused"
+LINE_TOLERANCE = Decimal("1.00")  # SdI's tolerance on ImponibileImporto (00422)
+CENT = Decimal("0.01")
+
+
+@dataclass
+class Verdict:
+    status: str
+    reasons: list[dict[str, str]]
+
+
+def _json_safe(value: Any) -> Any:
+    """A JSON-serialisable copy (dates, Decimals and enums as text)."""
+    if value is None:
+        return None
+    return json.loads(json.dumps(value, default=str))
+
+
+def _vat(party: Any) -> str | None:
+    vat = getattr(party, "vat", None)
+    if vat is None:
+        return None
+    return f"{vat.country}{vat.code}".upper()
+
+
+def _name(party: Any) -> str | None:
+    if party is None:
+        return None
+    if getattr(party, "company_name", None):
+        return party.company_name
+    names = [getattr(party, "first_name", None), getattr(party, "last_name", None)]
+    return " ".join(n for n in names if n) or None
+
+
+def _signature_json(report: Any) -> dict | None:
+    sig = getattr(report, "signature", None)
+    if sig is None:
+        return None
+    return _json_safe(sig.to_json() if hasattr(sig, "to_json") else sig)
+
+
+def read_report(data: bytes, file_name: str | None, trust: Any) -> Any:
+    from wpec_invoicing.fatturapa import read_invoice
+
+    return read_invoice(data, file_name=file_name, lenient=True, trust=trust)
+
+
+def register_invoice(
+    session: Session,
+    config: Any,
+    archive: Any,
+    data: bytes,
+    *,
+    file_name: str | None,
+    source: str,
+    message_id: int | None = None,
+    source_path: str | None = None,
+    metadata: tuple[str, bytes] | None = None,
+    identificativo_sdi: str | None = None,
+    envelope_signature: dict | None = None,
+    trust: Any = None,
+) -> tuple[ReceivedInvoice, bool]:
+    """Store and verify one invoice file; (record, created). Same bytes again → (old, False)."""
+    digest = archive.put(data)
+    existing = session.scalar(select(ReceivedInvoice).where(ReceivedInvoice.file_sha256 == digest))
+    if existing is not None:
+        return existing, False
+    inv = ReceivedInvoice(file_sha256=digest, file_name=file_name, size=len(data), source=source,
+                          message_id=message_id, source_path=source_path, status=REFUSED,
+                          envelope_signature=_json_safe(envelope_signature))
+    if metadata is not None:
+        meta_name, meta_bytes = metadata
+        inv.metadata_file_name = meta_name
+        inv.metadata_sha256 = archive.put(meta_bytes)
+        if identificativo_sdi is None:
+            identificativo_sdi = _identificativo_from_metadata(meta_name, meta_bytes)
+    inv.identificativo_sdi = identificativo_sdi
+    try:
+        report = read_report(data, file_name, trust)
+    except Exception as exc:  # the reader promises not to raise; be safe anyway
+        log.exception("invoice reader failed on %s", file_name)
+        report = None
+        read_error = f"{type(exc).__name__}: {exc}"
+    else:
+        read_error = None
+    doc = getattr(report, "document", None)
+    inv.readable = bool(getattr(report, "readable", False)) and doc is not None
+    inv.valid = bool(getattr(report, "valid", False))
+    if report is not None and hasattr(report, "to_json"):
+        try:
+            inv.report = _json_safe(report.to_json())
+        except Exception:  # a report that cannot be shown is still a verdict
+            inv.report = None
+    inv.signature = _signature_json(report)
+    if doc is not None:
+        _fill_from_document(inv, doc)
+    session.add(inv)
+    session.flush()
+    verdict = verify(session, config, inv, doc, report, read_error)
+    inv.status, inv.reasons = verdict.status, verdict.reasons
+    return inv, True
+
+
+def _identificativo_from_metadata(name: str, data: bytes) -> str | None:
+    try:
+        from wpec_invoicing.sdi import decode_notification
+
+        return decode_notification(name, data).identificativo_sdi
+    except Exception:  # unreadable metadata: the invoice is still kept
+        return None
+
+
+def _fill_from_document(inv: ReceivedInvoice, doc: Any) -> None:
+    inv.version = getattr(doc, "format", None)
+    inv.supplier_vat = _vat(doc.supplier)
+    inv.supplier_fiscal_code = getattr(doc.supplier, "fiscal_code", None)
+    inv.supplier_name = _name(doc.supplier)
+    inv.customer_vat = _vat(doc.customer)
+    inv.customer_fiscal_code = getattr(doc.customer, "fiscal_code", None)
+    inv.customer_name = _name(doc.customer)
+    bodies = list(doc.bodies or ())
+    inv.bodies = len(bodies)
+    if not bodies:
+        return
+    first = bodies[0]
+    inv.document_type = first.document_type
+    inv.number = (first.number or "")[:40] or None
+    inv.invoice_date = first.date
+    inv.currency = first.currency
+    summaries = list(getattr(first, "vat_summary", ()) or ())
+    if summaries:
+        inv.taxable = sum((s.taxable for s in summaries), Decimal(0))
+        inv.tax = sum((s.tax for s in summaries), Decimal(0))
+    inv.total = first.total if first.total is not None else (
+        inv.taxable + inv.tax if inv.taxable is not None and inv.tax is not None else None)
+    for index, body in enumerate(bodies):
+        for line in body.lines or ():
+            inv.lines.append(InvoiceLine(
+                body_index=index, line_number=line.number, description=line.description,
+                quantity=line.quantity, unit_price=line.unit_price, total=line.total_price,
+                vat_rate=line.vat_rate, natura=line.natura))
+
+
+def verify(session: Session, config: Any, inv: ReceivedInvoice, doc: Any, report: Any,
+           read_error: str | None = None) -> Verdict:
+    """The state of an invoice and why (see the module docstring)."""
+    refuse: list[dict[str, str]] = []
+    review: list[dict[str, str]] = []
+
+    if doc is None or not inv.readable:
+        problems = [c for c in _checks(report)][:3]
+        text = read_error or "; ".join(f"{c['code']} {c['message']}" for c in problems)
+        refuse.append({"code": "unreadable",
+                       "message": f"the invoice cannot be read: {text or 'no FatturaPA found'}"})
+        return Verdict(REFUSED, refuse)
+
+    company = getattr(config, "company", None)
+    if company is not None and (company.vat or company.fiscal_code):
+        ours = (company.vat and inv.customer_vat == company.vat) or (
+            company.fiscal_code and inv.customer_fiscal_code
+            and inv.customer_fiscal_code.upper() == company.fiscal_code)
+        if not ours:
+            refuse.append({"code": "not-for-us", "message":
+                           f"addressed to {inv.customer_vat or inv.customer_fiscal_code}, "
+                           f"not to the company ({company.vat or company.fiscal_code})"})
+
+    supplier = find_supplier(session, inv.supplier_vat, inv.supplier_fiscal_code)
+    who = inv.supplier_name or inv.supplier_vat or inv.supplier_fiscal_code
+    if supplier is None:
+        review.append({"code": "supplier-unknown",
+                       "message": f"supplier {who} ({inv.supplier_vat}) is not in the registry"})
+    elif supplier.status == "blocked":
+        refuse.append({"code": "supplier-blocked",
+                       "message": f"supplier {who} is blocked"
+                       + (f": {supplier.note}" if supplier.note else "")})
+
+    dup = _duplicate(session, inv)
+    if dup is not None:
+        other, why = dup
+        inv.duplicate_of = other.id
+        refuse.append({"code": "duplicate", "message": f"duplicate of invoice #{other.id}: {why}"})
+
+    if not inv.valid:
+        errors = [c for c in _checks(report) if c.get("severity", "error") == "error"]
+        codes = ", ".join(sorted({c["code"] for c in errors if c.get("code")})) or "invalid"
+        review.append({"code": "invalid", "message": f"not valid FatturaPA ({codes})"})
+
+    sig = inv.signature or {}
+    if sig.get("present") and sig.get("intact") is False:
+        review.append({"code": "signature-broken",
+                       "message": f"the file's signature is not intact: {sig.get('reason')}"})
+    env = inv.envelope_signature or {}
+    if env:
+        if env.get("intact") is False or env.get("present") is False:
+            review.append({"code": "envelope-signature",
+                           "message": "the PEC envelope's signature is missing or broken"
+                           + (f": {env.get('reason')}" if env.get("reason") else "")})
+        elif env.get("trusted") is False:
+            review.append({"code": "envelope-untrusted",
+                           "message": "the PEC envelope was not signed by a trusted provider"
+                           + (f": {env.get('reason')}" if env.get("reason") else "")})
+
+    review.extend(totals_problems(doc))
+
+    if refuse:
+        return Verdict(REFUSED, refuse + review)
+    if review:
+        return Verdict(NEEDS_REVIEW, review)
+    return Verdict(VERIFIED, [])
+
+
+def _checks(report: Any) -> list[dict[str, Any]]:
+    out = []
+    for check in getattr(report, "checks", None) or ():
+        if isinstance(check, dict):
+            out.append(check)
+        else:
+            out.append({"code": getattr(check, "code", None),
+                        "message": getattr(check, "message", str(check)),
+                        "severity": str(getattr(check, "severity", "error") or "error")})
+    return out
+
+
+def _duplicate(session: Session, inv: ReceivedInvoice) -> tuple[ReceivedInvoice, str] | None:
+    base = select(ReceivedInvoice).where(ReceivedInvoice.id != inv.id).order_by(
+        ReceivedInvoice.id)
+    if inv.identificativo_sdi:
+        other = session.scalar(base.where(
+            ReceivedInvoice.identificativo_sdi == inv.identificativo_sdi))
+        if other is not None:
+            return other, f"same IdentificativoSdI {inv.identificativo_sdi}"
+    if inv.number and inv.invoice_date and (inv.supplier_vat or inv.supplier_fiscal_code):
+        query = base.where(ReceivedInvoice.number == inv.number,
+                           ReceivedInvoice.invoice_date == inv.invoice_date,
+                           ReceivedInvoice.document_type == inv.document_type)
+        if inv.supplier_vat:
+            query = query.where(ReceivedInvoice.supplier_vat == inv.supplier_vat)
+        else:
+            query = query.where(ReceivedInvoice.supplier_fiscal_code == inv.supplier_fiscal_code)
+        other = session.scalar(query)
+        if other is not None:
+            return other, (f"same supplier, number {inv.number}, date {inv.invoice_date} "
+                           f"and type {inv.document_type}")
+    return None
+
+
+def totals_problems(doc: Any) -> list[dict[str, str]]:
+    """Lines ↔ VAT summary ↔ document total, per body (tolerances as SdI's)."""
+    problems: list[dict[str, str]] = []
+    for index, body in enumerate(doc.bodies or ()):
+        label = f"body {index + 1} (number {body.number})"
+        summaries = list(getattr(body, "vat_summary", ()) or ())
+        if not summaries:  # simplified invoices (FSM10) carry no summary
+            continue
+        taxable = sum((s.taxable for s in summaries), Decimal(0))
+        tax = sum((s.tax for s in summaries), Decimal(0))
+        rounding = sum((s.rounding or Decimal(0) for s in summaries), Decimal(0))
+        expenses = sum((s.expenses or Decimal(0) for s in summaries), Decimal(0))
+        lines = sum((ln.total_price for ln in body.lines or ()), Decimal(0))
+        funds = sum((f.amount for f in getattr(body, "pension_funds", ()) or ()), Decimal(0))
+        if abs((lines + funds + expenses + rounding) - taxable) > LINE_TOLERANCE:
+            problems.append({"code": "totals", "message":
+                             f"{label}: lines total {lines + funds} but VAT summary taxable "
+                             f"{taxable}"})
+        for s in summaries:
+            if s.rate and s.natura is None:
+                expected = (s.taxable * s.rate / 100).quantize(CENT)
+                if abs(expected - s.tax) > LINE_TOLERANCE:
+                    problems.append({"code": "totals", "message":
+                                     f"{label}: VAT at {s.rate}% on {s.taxable} should be "
+                                     f"{expected}, summary says {s.tax}"})
+        if body.total is not None:
+            grand = taxable + tax + (body.rounding or Decimal(0))
+            stamp = getattr(getattr(body, "stamp_duty", None), "amount", None) or Decimal(0)
+            if abs(body.total - grand) > CENT and abs(body.total - grand - stamp) > CENT:
+                problems.append({"code": "totals", "message":
+                                 f"{label}: ImportoTotaleDocumento {body.total} but taxable + "
+                                 f"VAT = {grand}"})
+    return problems
+
+
+def reverify(session: Session, config: Any, inv: ReceivedInvoice, trust: Any = None,
+             archive: Any = None) -> Verdict:
+    """Verify an invoice again (after the supplier registry changed)."""
+    report = read_report(archive.get(inv.file_sha256), inv.file_name, trust) if archive else None
+    doc = getattr(report, "document", None)
+    verdict = verify(session, config, inv, doc, report)
+    inv.status, inv.reasons = verdict.status, verdict.reasons
+    return verdict

@@ -1,0 +1,110 @@
+"""The supplier registry: known and blocked suppliers, loadable from CSV.
+
+A supplier absent from the registry is "unknown": its invoices need a human look. The CSV has
+a header row with at least one of `vat` (IdPaese+IdCodice, e.g. IT01234567890; a bare 11-digit
+number means IT) or `fiscal_code`, and optionally `name`, `status` (known|blocked, default
+known) and `note`. Loading is an upsert: loading the same file again changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from wpec_invoicing.errors import InputError
+from wpec_invoicing.store.models import Supplier, utcnow
+
+STATUSES = ("known", "blocked")
+
+
+def normalize_vat(value: str | None) -> str | None:
+    if not value:
+        return None
+    value = "".join(value.split()).upper()
+    if value.isdigit() and len(value) == 11:
+        value = "IT" + value
+    return value or None
+
+
+@dataclass
+class LoadResult:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return self.__dict__.copy()
+
+
+def load_suppliers_csv(session: Session, path: Path) -> LoadResult:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = path.read_bytes().decode("cp1252")
+    except OSError as exc:
+        raise InputError(f"cannot read supplier list {path}: {exc.strerror or exc}") from None
+    return load_suppliers_text(session, text, source=str(path))
+
+
+def load_suppliers_text(session: Session, text: str, *, source: str = "csv") -> LoadResult:
+    sample = text[:4096]
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    fields = {(f or "").strip().lower() for f in reader.fieldnames or []}
+    if not fields & {"vat", "fiscal_code"}:
+        raise InputError(f"{source}: the header row needs a 'vat' or 'fiscal_code' column "
+                         f"(found: {', '.join(sorted(fields)) or 'nothing'})")
+    result = LoadResult()
+    for lineno, row in enumerate(reader, start=2):
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+        vat = normalize_vat(row.get("vat"))
+        cf = (row.get("fiscal_code") or "").upper() or None
+        status = (row.get("status") or "known").lower()
+        if not vat and not cf:
+            result.errors.append(f"{source}:{lineno}: neither vat nor fiscal_code")
+            continue
+        if status not in STATUSES:
+            result.errors.append(f"{source}:{lineno}: status {status!r} is not known|blocked")
+            continue
+        supplier = find_supplier(session, vat, cf)
+        values = {"vat": vat, "fiscal_code": cf, "name": row.get("name") or None,
+                  "status": status, "note": row.get("note") or None}
+        if supplier is None:
+            session.add(Supplier(**values))
+            session.flush()
+            result.added += 1
+            continue
+        changed = False
+        for key, value in values.items():
+            if value is not None and getattr(supplier, key) != value:
+                setattr(supplier, key, value)
+                changed = True
+        if changed:
+            supplier.updated_at = utcnow()
+            result.updated += 1
+        else:
+            result.unchanged += 1
+    return result
+
+
+def find_supplier(session: Session, vat: str | None, fiscal_code: str | None) -> Supplier | None:
+    conditions = []
+    if vat:
+        conditions.append(Supplier.vat == vat)
+    if fiscal_code:
+        conditions.append(Supplier.fiscal_code == fiscal_code)
+    if not conditions:
+        return None
+    rows = list(session.scalars(select(Supplier).where(or_(*conditions)).order_by(Supplier.id)))
+    # A VAT match wins over a fiscal-code match; a blocked entry wins over a known one.
+    rows.sort(key=lambda s: (s.vat != vat if vat else True, s.status != "blocked"))
+    return rows[0] if rows else None
