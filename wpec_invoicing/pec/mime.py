@@ -130,53 +130,34 @@ class Headers:
         return list(self._fields)
 
 
+_PARAM = re.compile(r';\s*([^=;\s]+)\s*=\s*("(?:[^"\\]|\\.)*"?|[^;]*)')
+
+
 def parse_params(value: str) -> tuple[str, dict[str, str]]:
     """Split a Content-Type / Content-Disposition value into (lower-cased main value, params).
 
     Handles quoted strings, RFC 2231 `name*=utf-8''...` and continuations `name*0=`.
     """
-    main, _, rest = value.partition(";")
+    main, sep, _rest = value.partition(";")
     params: dict[str, str] = {}
+    if not sep:
+        return main.strip().lower(), params
     continued: dict[str, dict[int, tuple[str, bool]]] = {}
-    i, n = 0, len(rest)
-    while i < n:
-        while i < n and rest[i] in " \t;":
-            i += 1
-        start = i
-        while i < n and rest[i] not in "=;":
-            i += 1
-        key = rest[start:i].strip().lower()
-        if i >= n or rest[i] == ";":
-            continue
-        i += 1  # skip '='
-        while i < n and rest[i] in " \t":
-            i += 1
-        if i < n and rest[i] == '"':
-            i += 1
-            chunk: list[str] = []
-            while i < n and rest[i] != '"':
-                if rest[i] == "\\" and i + 1 < n:
-                    i += 1
-                chunk.append(rest[i])
-                i += 1
-            i += 1
-            val = "".join(chunk)
-        else:
-            start = i
-            while i < n and rest[i] != ";":
-                i += 1
-            val = rest[start:i].strip()
-        if not key:
-            continue
-        match = re.fullmatch(r"([^*]+)\*(\d+)?(\*)?", key)
-        if match and (match.group(2) is not None or match.group(3) or key.endswith("*")):
-            base = match.group(1)
-            index = int(match.group(2) or 0)
-            continued.setdefault(base, {})[index] = (val, bool(match.group(3)) or (
-                match.group(2) is None
-            ))
-        else:
-            params[key] = val
+    for match in _PARAM.finditer(value, len(main)):
+        key = match.group(1).lower()
+        val = match.group(2).strip()
+        if val.startswith('"'):
+            val = val[1:-1] if len(val) > 1 and val.endswith('"') else val[1:]
+            if "\\" in val:
+                val = re.sub(r"\\(.)", r"\1", val)
+        if "*" in key:
+            star = re.fullmatch(r"([^*]+)\*(\d+)?(\*)?", key)
+            if star:
+                encoded = bool(star.group(3)) or star.group(2) is None
+                index = int(star.group(2) or 0)
+                continued.setdefault(star.group(1), {})[index] = (val, encoded)
+                continue
+        params.setdefault(key, val)
     for base, pieces in continued.items():
         params[base] = _join_2231([pieces[k] for k in sorted(pieces)])
     return main.strip().lower(), params
@@ -208,10 +189,22 @@ class Part:
     body_start: int
     headers: Headers
     _ctype: tuple[str, dict[str, str]] | None = field(default=None, repr=False)
+    _body: bytes | None = field(default=None, repr=False)
+    _disposition: tuple[str, dict[str, str]] | None = field(default=None, repr=False)
 
     @property
     def body(self) -> bytes:
-        return self.raw[self.body_start :]
+        if self._body is None:
+            self._body = self.raw[self.body_start :] if self.body_start else self.raw
+        return self._body
+
+    def _disp(self) -> tuple[str, dict[str, str]] | None:
+        if self._disposition is None:
+            value = self.headers.get("content-disposition")
+            if value is None:
+                return None
+            self._disposition = parse_params(value)
+        return self._disposition
 
     @property
     def content_type(self) -> str:
@@ -239,18 +232,16 @@ class Part:
 
     def filename(self) -> str | None:
         """The file name from Content-Disposition or, failing that, Content-Type `name`."""
-        disposition = self.headers.get("content-disposition")
-        if disposition:
-            _main, params = parse_params(disposition)
-            if params.get("filename"):
-                return decode_words(params["filename"])
+        disposition = self._disp()
+        if disposition is not None and disposition[1].get("filename"):
+            return decode_words(disposition[1]["filename"])
         name = self.params.get("name")
         return decode_words(name) if name else None
 
     @property
     def disposition(self) -> str | None:
-        value = self.headers.get("content-disposition")
-        return parse_params(value)[0] if value else None
+        disposition = self._disp()
+        return disposition[0] if disposition is not None else None
 
     def decoded(self) -> bytes:
         """The body with its Content-Transfer-Encoding undone (tolerant of junk)."""
@@ -333,6 +324,6 @@ def split_multipart(body: bytes, boundary: str) -> list[bytes]:
 
 def canonical_crlf(data: bytes) -> bytes:
     """Every line break as CRLF (what S/MIME signs); data already canonical is returned as is."""
-    if b"\n" not in data.replace(b"\r\n", b""):
+    if data.count(b"\n") == data.count(b"\r\n"):
         return data
     return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
