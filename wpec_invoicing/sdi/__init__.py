@@ -10,6 +10,7 @@ from wpec_invoicing.sdi.messages import (
     SdiNotification,
     build_notification,
     decode_notification,
+    mail_subject,
     notification_file_name,
     parse_notification_name,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "decode_notification",
     "is_invoice_file_name",
     "is_sdi_address",
+    "mail_subject",
     "notification_file_name",
     "parse_notification_name",
     "sdi_payload",

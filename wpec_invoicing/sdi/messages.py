@@ -30,6 +30,7 @@ __all__ = [
     "SdiNotification",
     "build_notification",
     "decode_notification",
+    "mail_subject",
     "notification_file_name",
     "parse_notification_name",
 ]
@@ -447,3 +448,25 @@ def build_notification(notification: SdiNotification) -> bytes:
     )
     tail = f"</{prefix}:{root}>\n"
     return "\n".join([head, *body, tail]).encode("utf-8")
+
+
+# Subjects of SdI's PEC messages as seen in real traffic ("Invio File 7339338", ...).
+_SUBJECTS = {
+    "invoice": "Invio File",
+    "RC": "Ricevuta di consegna",
+    "NS": "Notifica di scarto",
+    "MC": "Notifica di mancata consegna",
+    "NE": "Notifica di esito",
+    "DT": "Notifica di decorrenza termini",
+    "AT": "Attestazione di avvenuta trasmissione della fattura con impossibilità di recapito",
+    "SE": "Notifica di scarto esito committente",
+    "EC": "Notifica di esito committente",
+    "MT": "Invio File",
+}
+
+
+def mail_subject(kind: str, identificativo_sdi: str | int, *, simulazione: bool = False) -> str:
+    """The Subject SdI gives the PEC carrying `kind` (`invoice` or a notification type);
+    `simulazione` adds the `(SIMULAZIONE)` mark of SdI's test environment."""
+    text = f"{_SUBJECTS[kind if kind == 'invoice' else kind.upper()]} {identificativo_sdi}"
+    return f"{text} (SIMULAZIONE)" if simulazione else text
