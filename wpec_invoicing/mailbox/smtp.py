@@ -41,12 +41,12 @@ class SmtpSettings:
         return cls(
             host=smtp.host,
             port=int(smtp.port),
-            username=account.username or account.address,
+            username=getattr(account, "login", None) or account.username or account.address,
             password=account.password,
             tls=str(getattr(smtp, "tls", "implicit")),
             ca_file=str(ca) if ca else None,
             insecure_skip_verify=bool(getattr(smtp, "insecure_skip_verify", False)),
-            timeout=timeout,
+            timeout=float(getattr(smtp, "timeout_seconds", None) or timeout),
         )
 
 
@@ -68,6 +68,7 @@ class SmtpClient:
     def __init__(self, settings: SmtpSettings) -> None:
         self.settings = settings
         self._conn: smtplib.SMTP | None = None
+        self.last_phase = "connect"
         self._context = tls_context(settings.ca_file, settings.insecure_skip_verify)
         self.connections_opened = 0
 
@@ -126,23 +127,47 @@ class SmtpClient:
         """Submit one message to one recipient; return the server's final reply text.
 
         Raises smtplib / OSError exceptions on any refusal or network problem; the connection
-        is then dropped so the next call starts clean.
+        is then dropped so the next call starts clean. `last_phase` tells how far the
+        transaction got (`connect`, `envelope`, `data`): a failure *during* `data` without a
+        definite reply (a dropped connection, a timeout) is ambiguous, the provider may have
+        taken the message, and only its receipts can tell.
         """
+        self.last_phase = "connect"
         if self._conn is None:
             self.connect()
         assert self._conn is not None
         data = message.as_bytes() if isinstance(message, EmailMessage) else message
+        conn = self._conn
         try:
-            refused = self._conn.sendmail(sender, [recipient], data)
-        except smtplib.SMTPRecipientsRefused:
-            # The session is still usable after RCPT refusals (smtplib sent RSET).
+            self.last_phase = "envelope"
+            conn.ehlo_or_helo_if_needed()
+            code, resp = conn.mail(sender)
+            if code != 250:
+                self._reset()
+                raise smtplib.SMTPSenderRefused(code, resp, sender)
+            code, resp = conn.rcpt(recipient)
+            if code not in (250, 251):
+                self._reset()
+                raise smtplib.SMTPRecipientsRefused({recipient: (code, resp)})
+            self.last_phase = "data"
+            code, resp = conn.data(data)
+            if code != 250:
+                self._reset()
+                raise smtplib.SMTPDataError(code, resp)
+        except (smtplib.SMTPSenderRefused, smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError):
             raise
         except BaseException:
             self._drop()
             raise
-        if refused:  # cannot happen with one recipient, but never report a refusal as success
-            raise smtplib.SMTPRecipientsRefused(refused)
-        return "250 accepted"
+        return f"{code} {resp.decode('utf-8', 'replace') if isinstance(resp, bytes) else resp}"
+
+    def _reset(self) -> None:
+        """RSET after a refusal so the connection can be reused; drop it if that fails."""
+        try:
+            assert self._conn is not None
+            self._conn.rset()
+        except (smtplib.SMTPException, OSError, AssertionError):
+            self._drop()
 
     def check_alive(self) -> bool:
         """NOOP the open connection (True if usable); a dead one is dropped."""
