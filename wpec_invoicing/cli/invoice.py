@@ -49,11 +49,17 @@ def _load_trust(path: Path | None):
 
 
 def _expand(paths: list[Path]) -> list[Path]:
-    """Files as given; a folder stands for the files directly inside it (sorted)."""
+    """Files as given; a folder stands for the invoice files (.xml, .p7m) directly inside it."""
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
-            out.extend(sorted(c for c in p.iterdir() if c.is_file() and not c.name.startswith(".")))
+            out.extend(
+                sorted(
+                    c for c in p.iterdir()
+                    if c.is_file() and not c.name.startswith(".")
+                    and c.suffix.lower() in (".xml", ".p7m")
+                )
+            )
         else:
             out.append(p)
     return out

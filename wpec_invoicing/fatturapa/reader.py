@@ -247,9 +247,10 @@ def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
             )
         if not repairs:
             repairs = ["the XML needed libxml2-level repairs"]
-        if not lenient:
+        if lenient:
+            warnings.extend(repairs)
+        else:
             strict_errors.extend(SchemaError(None, None, r) for r in repairs)
-        warnings.extend(repairs)
     if not isinstance(root.tag, str):  # pragma: no cover - fromstring returns an element
         return _unreadable(file_name, "no root element", container=container)
 
