@@ -114,5 +114,196 @@ def invoices_show(
     _dump(detail)
 
 
+@invoices_app.command("load-suppliers")
+def invoices_load_suppliers(
+    csv_file: Annotated[Path, typer.Argument(help="CSV with vat/fiscal_code,name,status,note.")],
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Load the supplier registry (known / blocked) from CSV, then re-verify open invoices."""
+    from wpec_invoicing.rules.engine import load_trust
+    from wpec_invoicing.rules.invoices import list_invoices
+    from wpec_invoicing.rules.passive import reverify
+    from wpec_invoicing.rules.suppliers import load_suppliers_csv
+
+    cfg = _config(config)
+    store = _store(cfg)
+    trust = load_trust(cfg)
+    try:
+        with store.session() as session:
+            result = load_suppliers_csv(session, csv_file)
+        changed = 0
+        with store.session() as session:
+            for inv in list_invoices(session, status="needs-review") + list_invoices(
+                    session, status="refused"):
+                before = inv.status
+                reverify(session, cfg, inv, trust=trust, archive=store.archive)
+                changed += inv.status != before
+    finally:
+        store.close()
+    data = result.to_json() | {"invoices_changed_state": changed}
+    if json_out:
+        _dump(data)
+    else:
+        _err(f"suppliers: {result.added} added, {result.updated} updated, "
+             f"{result.unchanged} unchanged; {changed} invoice(s) changed state")
+        for line in result.errors:
+            _err(f"  {line}")
+    if result.errors and not (result.added or result.updated or result.unchanged):
+        raise typer.Exit(1)
+
+
+def sync_command(
+    account: Annotated[str | None, typer.Option("--account", "-a",
+                                                help="Only this account.")] = None,
+    watch: Annotated[bool, typer.Option("--watch", help="Keep running: IMAP IDLE, reconnect "
+                                        "with backoff.")] = False,
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Fetch new messages from the PEC box(es): archive, classify, apply rules, export."""
+    from wpec_invoicing.mailbox.sync import Mailbox, run_pending_exports
+
+    cfg = _config(config)
+    accounts = [cfg.account(account)] if account else list(cfg.accounts) or [cfg.account()]
+    store = _store(cfg)
+    results = []
+    try:
+        if watch:
+            _watch(cfg, accounts, store)
+            return
+        for acc in accounts:
+            result = Mailbox(cfg, acc, store).sync()
+            result.exported = run_pending_exports(cfg, store)
+            results.append(result)
+    finally:
+        store.close()
+    if json_out:
+        _dump([r.to_json() for r in results])
+        return
+    for r in results:
+        _err(f"{r.account}: {r.archived} new, {r.known} already known, {r.processed} "
+             f"processed, {r.errors} with errors, {r.server_actions} server action(s), "
+             f"{r.exported} exported")
+
+
+def _watch(cfg, accounts, store) -> None:
+    import threading
+
+    from wpec_invoicing.mailbox.sync import Mailbox, run_pending_exports
+
+    stop = threading.Event()
+    threads = []
+
+    def report(result) -> None:
+        exported = run_pending_exports(cfg, store)
+        if result.archived or result.errors or exported:
+            _err(f"{result.account}: {result.archived} new, {result.errors} with errors, "
+                 f"{exported} exported")
+
+    for acc in accounts:
+        mb = Mailbox(cfg, acc, store)
+        t = threading.Thread(target=mb.watch, kwargs={"stop": stop, "on_result": report},
+                             name=f"sync-{acc.name}", daemon=True)
+        t.start()
+        threads.append(t)
+    _err(f"watching {', '.join(a.name for a in accounts)} (Ctrl-C to stop)")
+    try:
+        while any(t.is_alive() for t in threads):
+            for t in threads:
+                t.join(timeout=1)
+    except KeyboardInterrupt:
+        stop.set()
+        for t in threads:
+            t.join(timeout=10)
+
+
+def import_command(
+    paths: Annotated[list[Path], typer.Argument(help="Files, folders, .zip, .eml.")],
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Import invoices (XML, p7m, zip, SdI invoice + metadata pairs) and .eml messages."""
+    from rich.progress import Progress
+
+    from wpec_invoicing.importer import import_paths
+
+    cfg = _config(config)
+    store = _store(cfg)
+    try:
+        with Progress(transient=True, console=_stderr_console(),
+                      disable=json_out or not sys.stderr.isatty()) as bar:
+            task = bar.add_task("importing", total=None)
+
+            def progress(done: int, total: int, label: str) -> None:
+                bar.update(task, completed=done, total=total, description=label[-50:])
+
+            summary = import_paths(cfg, store, list(paths), progress=progress)
+    finally:
+        store.close()
+    if json_out:
+        _dump(summary.to_json())
+    else:
+        for item in summary.items:
+            if item["result"] != "imported":
+                _err(f"{item['result']:>9}: {item['input']}: {item.get('reason', '')}")
+        _err(f"imported {summary.imported}, duplicates {summary.duplicates}, invalid "
+             f"{summary.invalid}, skipped {summary.skipped}, refused {summary.refused}")
+    if summary.invalid or summary.refused:
+        raise typer.Exit(1)
+
+
+def export_command(
+    exporter: Annotated[list[str] | None, typer.Option(
+        "--exporter", "-e", help="Only this exporter (repeatable).")] = None,
+    since: Annotated[str | None, typer.Option(
+        "--since", help="Only invoices received on or after this date (YYYY-MM-DD).")] = None,
+    again: Annotated[bool, typer.Option(
+        "--again", help="Export again what was already exported.")] = False,
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Hand received invoices to the configured exporters (each invoice once per exporter)."""
+    from datetime import date
+
+    from wpec_invoicing.errors import ConfigError, InputError
+    from wpec_invoicing.exporters.base import run_exports
+
+    cfg = _config(config)
+    if not cfg.exporters:
+        raise ConfigError("no [[exporters]] configured "
+                          f"(config: {cfg.source or ' or '.join(cfg.searched)})")
+    day = None
+    if since:
+        try:
+            day = date.fromisoformat(since)
+        except ValueError:
+            raise InputError(f"--since {since!r}: not a date (YYYY-MM-DD)") from None
+    store = _store(cfg)
+    try:
+        results = run_exports(cfg, store, names=exporter or None, since=day, again=again)
+    finally:
+        store.close()
+    if json_out:
+        _dump([r.to_json() for r in results])
+    else:
+        for r in results:
+            _err(f"{r.exporter}: {r.exported} exported, {r.skipped} already exported, "
+                 f"{r.failed} failed")
+            for line in r.errors[:20]:
+                _err(f"  {line}")
+    if any(r.failed for r in results):
+        raise typer.Exit(1)
+
+
+def _stderr_console():  # -> rich.console.Console
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's top-level commands to `app` (group commands use cli.groups)."""
+    app.command("sync")(sync_command)
+    app.command("import")(import_command)
+    app.command("export")(export_command)

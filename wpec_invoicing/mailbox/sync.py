@@ -318,6 +318,21 @@ def _batches(uids: list[int], sizes: dict[int, int], max_count: int,
     return out
 
 
+def run_pending_exports(config, store) -> int:
+    """Run the exporters when rules handed invoices over (pending `export` actions)."""
+    from wpec_invoicing.exporters.base import run_exports
+
+    with store.session() as s:
+        targets = list(s.scalars(select(RuleAction.target).where(
+            RuleAction.action == "export", RuleAction.status == "pending")))
+    if not targets or not config.exporters:
+        return 0
+    names = None
+    if all(t for t in targets):
+        names = sorted({n for t in targets for n in t.split(",") if n})
+    return sum(r.exported for r in run_exports(config, store, names=names))
+
+
 def store_raw_message(session: Session, archive, raw: bytes, *,
                       source: str) -> tuple[Message, bool]:
     """Archive `raw` and return its record (created=True when new). Used by the importer."""

@@ -1,0 +1,123 @@
+"""Passive invoice verification: for us, supplier registry, duplicates, totals, signatures."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from tests.integration.ingest.conftest import make_config, open_store
+from tests.integration.ingest.factory import SUPPLIER_VAT
+from wpec_invoicing.fatturapa.samples import PERSON
+from wpec_invoicing.rules.passive import register_invoice, reverify
+from wpec_invoicing.rules.suppliers import load_suppliers_text
+from wpec_invoicing.store.models import ReceivedInvoice
+
+SUPPLIERS = f"vat;name;status\n{SUPPLIER_VAT};Fornitore Demo;known\n"
+
+
+@pytest.fixture
+def env(tmp_path: Path, db_url: str):
+    config = make_config(tmp_path, db_url=db_url)
+    store = open_store(config)
+    yield config, store
+    store.close()
+
+
+def _register(env, data: bytes, name: str = f"{SUPPLIER_VAT}_00001.xml", **kw):
+    config, store = env
+    with store.session() as s:
+        inv, created = register_invoice(s, config, store.archive, data, file_name=name,
+                                        source="import", **kw)
+        return inv, created
+
+
+def _codes(inv: ReceivedInvoice) -> set[str]:
+    return {r["code"] for r in inv.reasons or []}
+
+
+def test_known_supplier_valid_invoice_for_us_is_verified(env, factory) -> None:
+    _config, store = env
+    with store.session() as s:
+        assert load_suppliers_text(s, SUPPLIERS).added == 1
+    inv, created = _register(env, factory.invoice_xml("V-1"))
+    assert created and inv.status == "verified" and inv.reasons == []
+    assert inv.valid and inv.number == "V-1" and str(inv.total) == "28.06"
+    assert inv.supplier_vat == SUPPLIER_VAT and len(inv.lines) == 1
+    again, created = _register(env, store.archive.get(inv.file_sha256))
+    assert not created and again.id == inv.id  # same bytes: the same record
+
+
+def test_unknown_and_blocked_suppliers(env, factory) -> None:
+    config, store = env
+    inv, _ = _register(env, factory.invoice_xml("U-1"))
+    assert inv.status == "needs-review" and _codes(inv) == {"supplier-unknown"}
+    with store.session() as s:
+        load_suppliers_text(s, SUPPLIERS.replace("known", "blocked"))
+    blocked, _ = _register(env, factory.invoice_xml("U-2"))
+    assert blocked.status == "refused" and _codes(blocked) == {"supplier-blocked"}
+    with store.session() as s:  # the registry changes: a re-verification follows it
+        result = load_suppliers_text(s, SUPPLIERS)
+        assert result.updated == 1
+        first = s.get(ReceivedInvoice, inv.id)
+        reverify(s, config, first, archive=store.archive)
+        assert first.status == "verified"
+
+
+def test_invoice_not_addressed_to_the_company_is_refused(env, factory) -> None:
+    inv, _ = _register(env, factory.invoice_xml("N-1", customer=PERSON))
+    assert inv.status == "refused" and "not-for-us" in _codes(inv)
+
+
+def test_duplicates_by_sdi_id_and_by_number(env, factory) -> None:
+    _config, store = env
+    with store.session() as s:
+        load_suppliers_text(s, SUPPLIERS)
+    first, _ = _register(env, factory.invoice_xml("D-1"), identificativo_sdi="999")
+    assert first.status == "verified"
+    # A different file (other progressivo) carrying the same invoice number/date/type.
+    same_number, _ = _register(env, factory.invoice_xml("D-1"))
+    assert same_number.status == "refused" and "duplicate" in _codes(same_number)
+    assert same_number.duplicate_of == first.id
+    same_sdi, _ = _register(env, factory.invoice_xml("D-2"), identificativo_sdi="999")
+    assert same_sdi.status == "refused"
+    assert "IdentificativoSdI" in same_sdi.reasons[0]["message"]
+
+
+def test_inconsistent_totals_need_review(env, factory) -> None:
+    _config, store = env
+    with store.session() as s:
+        load_suppliers_text(s, SUPPLIERS)
+    xml = factory.invoice_xml("T-1").replace(
+        b"<ImportoTotaleDocumento>28.06<", b"<ImportoTotaleDocumento>99.06<")
+    inv, _ = _register(env, xml)
+    assert inv.status == "needs-review" and "totals" in _codes(inv)
+    assert "99.06" in next(r["message"] for r in inv.reasons if r["code"] == "totals")
+
+
+def test_unreadable_file_is_refused_with_the_reason(env) -> None:
+    inv, _ = _register(env, b"\x00\x01 not xml at all")
+    assert inv.status == "refused" and _codes(inv) == {"unreadable"}
+
+
+def test_broken_envelope_signature_needs_review(env, factory) -> None:
+    _config, store = env
+    with store.session() as s:
+        load_suppliers_text(s, SUPPLIERS)
+    inv, _ = _register(env, factory.invoice_xml("S-1"), envelope_signature={
+        "present": True, "intact": False, "trusted": None, "reason": "digest mismatch"})
+    assert inv.status == "needs-review" and _codes(inv) == {"envelope-signature"}
+    assert "digest mismatch" in inv.reasons[0]["message"]
+
+
+def test_lotto_keeps_every_line(env, factory) -> None:
+    from wpec_invoicing.fatturapa import write_invoice
+    from wpec_invoicing.fatturapa.samples import sample_invoice
+
+    doc = sample_invoice(bodies=3, lines=2, progressivo="00077")
+    doc = dataclasses.replace(doc, bodies=tuple(
+        dataclasses.replace(b, number=f"L-{i}") for i, b in enumerate(doc.bodies)))
+    inv, _ = _register(env, write_invoice(doc))
+    assert inv.bodies == 3 and len(inv.lines) == 6
+    assert {line.body_index for line in inv.lines} == {0, 1, 2}
