@@ -351,7 +351,8 @@ def _inspect(raw: bytes, trust: TrustStore | None) -> PecMessage:
         and kind is not Kind.ANOMALIA
     ):
         problems.append(f"headers say {kind.value}, daticert says {daticert.tipo}")
-    if (headers.get("x-verificasicurezza") or "").strip().lower() == "errore":
+    security_failed = (headers.get("x-verificasicurezza") or "").strip().lower() == "errore"
+    if security_failed:
         problems.append("X-VerificaSicurezza: errore (the provider could not verify the message)")
 
     original: bytes | None = None
@@ -400,6 +401,10 @@ def _inspect(raw: bytes, trust: TrustStore | None) -> PecMessage:
         if bounce is not None:
             error = _bounce_error(bounce.status)
             error_detail = " - ".join(p for p in (bounce.status, bounce.diagnostic) if p) or None
+
+    if security_failed and error in (None, "nessuno"):  # the spec: treat as an error outcome
+        error = "altro"
+        error_detail = error_detail or "X-VerificaSicurezza: errore"
 
     timestamp = daticert.timestamp if daticert is not None else _date(headers.get("date"))
     receipt_type = daticert.ricevuta if daticert is not None and daticert.ricevuta else None

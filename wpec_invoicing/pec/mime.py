@@ -7,8 +7,7 @@ which is most of the cost when a mailbox holds thousands of receipts. Here a par
 byte ranges (headers, body) over the original buffer, and headers are decoded only on demand.
 
 Everything here is tolerant: bare LF line endings, missing closing delimiters, headers without
-a body. Nothing raises on bad input except `MimeError` where the caller asks for a structure
-that is not there.
+a body. Nothing here raises on bad input: a structure that is not there is simply absent.
 """
 
 from __future__ import annotations
@@ -28,10 +27,6 @@ __all__ = [
     "parse_params",
     "split_multipart",
 ]
-
-
-class MimeError(ValueError):
-    """The bytes do not have the MIME structure the caller needs."""
 
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")

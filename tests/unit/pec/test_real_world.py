@@ -189,6 +189,7 @@ def test_security_check_failure_is_reported() -> None:
     m = inspect(raw)
     assert m.kind is Kind.POSTA_CERTIFICATA
     assert any("VerificaSicurezza" in p for p in m.problems)
+    assert m.error == "altro" and m.error_detail == "X-VerificaSicurezza: errore"
 
 
 def test_truncated_messages_still_get_a_verdict(pki, original) -> None:
