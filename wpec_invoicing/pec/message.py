@@ -320,6 +320,8 @@ def _inspect(raw: bytes, trust: TrustStore | None) -> PecMessage:
     if not isinstance(raw, bytes | bytearray | memoryview):
         return _unreadable("unreadable: not bytes")
     raw = bytes(raw)
+    if raw[:1] in (b"\r", b"\n", b" ", b"\t"):  # blank lines before the header (saved files)
+        raw = raw.lstrip(b"\r\n \t")
     top = parse_entity(raw)
     headers = top.headers
     if not headers.names():

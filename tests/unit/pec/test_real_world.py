@@ -227,3 +227,10 @@ def test_encoded_subject_in_latin1() -> None:
     m = inspect(raw)
     assert m.subject == "POSTA CERTIFICATA: Città"
     assert m.original_subject == "Città"
+
+
+def test_saved_files_with_mbox_line_and_leading_blank_lines(pki, original) -> None:
+    raw = b.accettazione(original, provider=pki.sha256, identificativo="m@pec.test")
+    for prefix in (b"From posta-certificata@pec.test Mon Nov 23 13:00:00 2026\r\n", b"\r\n\n"):
+        m = inspect(prefix + raw, trust=pki.trust)
+        assert m.kind is Kind.ACCETTAZIONE and m.signature.intact
