@@ -124,34 +124,45 @@ class DovecotServer:
 
     @property
     def users_path(self) -> Path:
-        return self.directory / "users.passwd"
+        return self.directory / "users"
 
     def mail_dir(self, user: str) -> Path:
         """Home of `user` (its Maildir is `Maildir/` below it)."""
         return self.directory / "mail" / user
 
     # -- configuration -----------------------------------------------------------------------
-    def _write_users(self) -> None:
-        lines = []
+    def _user_file(self, name: str) -> Path:
+        return self.users_path / name.lower()
+
+    def _write_users(self, only: str | None = None) -> None:
+        """One passwd-file per user (`users/<login>`): Dovecot checks a passwd-file for
+        changes at most once a second, but a file it has never opened is read at once, so a
+        user added while running can log in immediately."""
         uid, gid = self._mail_ids()
+        self.users_path.mkdir(parents=True, exist_ok=True)
         for user in self._users:
+            if only is not None and user.name != only:
+                continue
+            _check_field(user.name, "user name")
+            _check_field(user.password, "password of " + user.name)
+            if "/" in user.name or user.name.startswith("."):
+                raise DovecotError(f"user name {user.name!r} cannot be a file name")
             home = self.mail_dir(user.name)
             if not home.exists():
                 home.mkdir(parents=True)
                 if os.getuid() == 0:
                     os.chown(home, uid, gid)
-            _check_field(user.name, "user name")
-            _check_field(user.password, "password of " + user.name)
             extra = ""
             if user.quota_bytes is not None and self.quota:
                 extra = f"userdb_quota_rule=*:bytes={int(user.quota_bytes)}"
             # name:password:uid:gid:gecos:home:shell:extra_fields
-            lines.append(f"{user.name}:{{PLAIN}}{user.password}::::::{extra}")
-        tmp = self.users_path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write("\n".join(lines) + "\n")
-        os.replace(tmp, self.users_path)
+            line = f"{user.name}:{{PLAIN}}{user.password}::::::{extra}\n"
+            path = self._user_file(user.name)
+            tmp = path.with_name(path.name + ".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(line)
+            os.replace(tmp, path)
 
     def _config_text(self) -> str:
         d = self.directory
@@ -199,15 +210,15 @@ ssl_min_protocol = TLSv1.2
 auth_mechanisms = plain login
 auth_cache_size = 0
 auth_failure_delay = 0
-login_trusted_networks =
+login_trusted_networks = 127.0.0.0/8
 mail_plugins = $mail_plugins {quota_plugins}
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u {self.users_path}
+  args = scheme=PLAIN username_format=%Lu {self.users_path}/%Lu
 }}
 userdb {{
   driver = passwd-file
-  args = username_format=%u {self.users_path}
+  args = username_format=%Lu {self.users_path}/%Lu
   default_fields = home={home}
 }}
 namespace inbox {{
@@ -339,8 +350,8 @@ service anvil {{
         """Add (or replace) a user; takes effect at once (passwd-file is re-read, no cache)."""
         self._users = [u for u in self._users if u.name != name]
         self._users.append(DovecotUser(name, password, quota_bytes))
-        if self.users_path.parent.exists():
-            self._write_users()
+        if self.directory.exists():
+            self._write_users(only=name)
 
     def __enter__(self) -> DovecotServer:
         return self.start()

@@ -102,8 +102,9 @@ class EmbeddedImapServer:
 
     async def _main(self) -> None:
         from proxyprotocol.reader import ProxyProtocolReader
-        from pymap.backend.maildir import MaildirBackend
+        from pymap.backend.maildir import Config, Login, MaildirBackend
         from pymap.imap import IMAPServer
+        from pysasl.hashing import BuiltinHash
 
         from wpec_invoicing.sandbox import pymap_patches
 
@@ -112,18 +113,20 @@ class EmbeddedImapServer:
         self._stop = asyncio.Event()
         base = str(self.directory)
         args = _namespace(base, self.host, self.imap_port, self.cert_file, self.key_file, True)
-        backend, config = await MaildirBackend.init(args)
+        # Password hashing: pymap's default (PBKDF2, 500,000 rounds) costs ~0.4 s per login
+        # and per user created; the sandbox keeps its passwords in 0600 files anyway.
+        hashing = BuiltinHash(rounds=1000)
+        config = Config.from_args(args, hash_context=hashing)
+        backend = MaildirBackend(Login(config), config)
         config.apply_context()
         self._login, self._config = backend.login, config
         for name, password in self._users.items():
             await self._set_user(name, password)
         # Implicit TLS listener: same backend and login, a config without STARTTLS (the
         # connection is already encrypted when the greeting is sent).
-        from pymap.backend.maildir import Config
-
         tls_args = _namespace(base, self.host, self.imaps_port, self.cert_file, self.key_file,
                               False)
-        tls_config = Config.from_args(tls_args)
+        tls_config = Config.from_args(tls_args, hash_context=hashing)
         tls_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls_context.load_cert_chain(self.cert_file, self.key_file)
         servers = []
