@@ -22,7 +22,6 @@ __all__ = ["Unwrapped", "unwrap"]
 
 _SIGNATURE_TYPES = ("application/pkcs7-signature", "application/x-pkcs7-signature")
 _OPAQUE_TYPES = ("application/pkcs7-mime", "application/x-pkcs7-mime")
-MAX_DEPTH = 12
 MAX_PARTS = 2000
 
 
@@ -92,6 +91,14 @@ def _open_opaque(part: Part, trust: TrustStore | None, problems: list[str]) -> U
     return Unwrapped(parse_entity(content), verdict, mode="opaque", problems=problems)
 
 
+def _wrapped_body(part: Part) -> bool:
+    if part.content_type == "multipart/signed":
+        return True
+    name = (part.filename() or "smime.p7m").lower()
+    explicit = part.params.get("smime-type", "").lower() == "signed-data"
+    return _is_opaque(part) and explicit and name == "smime.p7m"
+
+
 def _signed(part: Part, trust: TrustStore | None, problems: list[str]) -> Unwrapped | None:
     if part.content_type == "multipart/signed":
         return _verify_detached(part, trust, problems)
@@ -107,11 +114,13 @@ def unwrap(top: Part, *, trust: TrustStore | None = None) -> Unwrapped:
     problems: list[str] = []
     result = _signed(top, trust, problems)
     if result is None and top.content_type == "multipart/mixed":
-        for child in top.children():
-            result = _signed(child, trust, problems)
+        # A list relay puts the signed body first; a .p7m *file* attached to ordinary mail
+        # (a signed invoice) is not a wrapped message.
+        children = top.children()
+        if children and _wrapped_body(children[0]):
+            result = _signed(children[0], trust, problems)
             if result is not None:
                 result.list_wrapped = True
-                break
     if result is None:
         result = Unwrapped(top, SignatureVerdict.absent(), problems=problems)
     _find_parts(result)

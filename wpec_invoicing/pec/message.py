@@ -173,7 +173,6 @@ def list_attachments(raw: bytes) -> tuple[Attachment, ...]:
     found: list[tuple[str | None, str, bytes]] = []
     stack: list[tuple[Part, int]] = [(parse_entity(raw), 0)]
     seen = 0
-    body_taken = False
     while stack and seen < MAX_PARTS:
         part, depth = stack.pop(0)
         seen += 1
@@ -183,15 +182,10 @@ def list_attachments(raw: bytes) -> tuple[Attachment, ...]:
             continue
         name = part.filename()
         ctype = part.content_type
-        if (
-            name is None
-            and ctype in ("text/plain", "text/html")
-            and part.disposition != "attachment"
+        if name is None and part.disposition != "attachment" and (
+            ctype in ("text/plain", "text/html") or (depth == 0 and ctype.startswith("text/"))
         ):
-            body_taken = True
-            continue
-        if depth == 0 and not body_taken and name is None and ctype.startswith("text/"):
-            continue
+            continue  # the message's own text, not a file
         found.append((name, ctype, part.decoded()))
     names: list[str] = []
     for index, (name, ctype, _data) in enumerate(found, start=1):

@@ -234,3 +234,22 @@ def test_saved_files_with_mbox_line_and_leading_blank_lines(pki, original) -> No
     for prefix in (b"From posta-certificata@pec.test Mon Nov 23 13:00:00 2026\r\n", b"\r\n\n"):
         m = inspect(prefix + raw, trust=pki.trust)
         assert m.kind is Kind.ACCETTAZIONE and m.signature.intact
+
+
+def test_a_p7m_invoice_attached_to_ordinary_mail_is_not_taken_for_s_mime(pki) -> None:
+    from wpec_invoicing.cms import sign_attached
+
+    p7m = sign_attached(b"<FatturaElettronica/>", pki.sha256.signer.key, pki.sha256.signer.cert)
+    encoded = base64.encodebytes(p7m).replace(b"\n", b"\r\n")
+    for ctype in (b"application/pkcs7-mime", b"application/pkcs7-mime; smime-type=signed-data"):
+        raw = (  # the .p7m is the first (and only) part, as some invoicing tools send it
+            b"From: fornitore@example.com\r\nTo: azienda@pec.test\r\nSubject: Fattura\r\n"
+            b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="M"\r\n\r\n'
+            b"--M\r\nContent-Type: " + ctype + b'; name="IT01234567897_00001.xml.p7m"\r\n'
+            b"Content-Transfer-Encoding: base64\r\n\r\n" + encoded + b"--M--\r\n"
+        )
+        m = inspect(raw, trust=pki.trust)
+        assert m.kind is Kind.NON_PEC
+        assert not m.list_wrapped and not m.signature.present
+        assert [a.name for a in m.attachments] == ["IT01234567897_00001.xml.p7m"]
+        assert m.attachments[0].data == p7m
