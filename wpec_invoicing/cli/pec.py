@@ -99,13 +99,16 @@ def _human(record: dict[str, Any]) -> str:
 
 @pec_app.command("inspect")
 def inspect_command(
-    files: Annotated[list[Path], typer.Argument(help="Raw messages (.eml) to inspect.")],
+    files: Annotated[
+        list[Path], typer.Argument(help="Raw messages (.eml) to inspect.", metavar="FILE")
+    ],
     as_json: Annotated[
-        bool, typer.Option("--json", help="One JSON object per file, one per line.")
+        bool, typer.Option("--json", help="One JSON object per file, one per line (stdout).")
     ] = False,
     trust: Annotated[
         Path | None,
-        typer.Option("--trust", help="PEM file or folder of provider/CA certificates."),
+        typer.Option("--trust", metavar="PEM_OR_DIR",
+                     help="PEM file or folder of provider/CA certificates."),
     ] = None,
 ) -> None:
     """Say what each message is: kind, certification data, signature, attachments, SdI."""
