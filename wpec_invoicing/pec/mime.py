@@ -275,6 +275,9 @@ def parse_entity(raw: bytes) -> Part:
     return Part(raw, match.end(), Headers.parse(raw[: match.start()]))
 
 
+MAX_CHILDREN = 5000  # more parts than any real message has: the rest is left unread
+
+
 def split_multipart(body: bytes, boundary: str) -> list[bytes]:
     """Cut a multipart body into the raw bytes of its parts, exactly as they are on the wire.
 
@@ -305,6 +308,8 @@ def split_multipart(body: bytes, boundary: str) -> list[bytes]:
         elif found >= 1 and body[found - 1 : found] == b"\n":
             line_start = found - 1
         positions.append((line_start, after, close))
+        if len(positions) > MAX_CHILDREN:
+            break
         if close:
             break
         pos = after
