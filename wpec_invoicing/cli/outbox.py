@@ -1,7 +1,374 @@
-"""Commands of the outbox area (filled in by its issue)."""
+"""Commands of the active cycle: `wpec send`, `wpec invoice create|history`, `wpec mail send`,
+`wpec outbox run|status|resume`, and `wpec demo`. Thin: parse, call `outbox.queue.Outbox`,
+print. Refusals print the same diagnostics as `wpec invoice validate` and exit 1, with nothing
+of the batch queued.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
+from wpec_invoicing.cli.groups import invoice_app, mail_app, outbox_app
+from wpec_invoicing.errors import InputError
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="wpec.toml to use (default: $WPEC_CONFIG, ./wpec.toml)."),
+]
+AccountOpt = Annotated[
+    str | None, typer.Option("--account", "-a", help="Account to send from (default: first).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+
+MAX_INPUT_BYTES = 50 * 1024 * 1024
+
+
+def _outbox(config: Path | None):
+    from wpec_invoicing.config import load_config
+    from wpec_invoicing.outbox.queue import Outbox
+
+    return Outbox(load_config(config))
+
+
+def _console():
+    from rich.console import Console
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    if not console.is_terminal:  # logs and CI: wide enough for the summary tables
+        console = Console(stderr=True, highlight=False, soft_wrap=True, width=150)
+    return console
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _report_refusals(exc: Any, as_json: bool) -> None:
+    """Print why a batch was refused: invoice reports exactly as `wpec invoice validate`."""
+    from wpec_invoicing.cli.invoice import _human
+
+    console = _console()
+    for refusal in exc.refusals:
+        if as_json:
+            _print_json({"refused": refusal.to_json()})
+            continue
+        if refusal.report is not None and not refusal.report.valid:
+            _human(console, refusal.report)
+            extra = [r for r in refusal.reasons if not r[:5].isdigit()]
+        else:
+            console.print(f"[red]REFUSED[/] {refusal.name}")
+            extra = refusal.reasons
+        for reason in extra:
+            console.print(f"    {reason}", markup=False)
+    console.print(f"[red]{exc}[/]")
+
+
+def _queue_and_maybe_run(outbox, fn, *, run: bool, as_json: bool) -> None:
+    from wpec_invoicing.outbox.queue import Refused
+
+    try:
+        queued = fn()
+    except Refused as exc:
+        _report_refusals(exc, as_json)
+        raise typer.Exit(1) from None
+    console = _console()
+    if as_json:
+        for q in queued:
+            _print_json({"queued": {"id": q.id, "name": q.name, "file_name": q.file_name,
+                                    "recipient": q.recipient, "message_id": q.message_id}})
+    else:
+        for q in queued:
+            console.print(f"queued #{q.id} {q.name} → {q.recipient}", markup=False)
+    if run and queued:
+        result = _run(outbox, until_empty=False, account=None, max_seconds=None,
+                      as_json=as_json)
+        if result.failed:
+            raise typer.Exit(1)
+    elif queued and not as_json:
+        console.print(f"{len(queued)} message(s) queued; `wpec outbox run` sends them.")
+
+
+def _run(outbox, *, until_empty: bool, account: str | None, max_seconds: float | None,
+         as_json: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    console = _console()
+    if as_json or not console.is_terminal:
+        result = outbox.run(until_empty=until_empty, account=account, max_seconds=max_seconds)
+    else:
+        with Progress("[progress.description]{task.description}", BarColumn(),
+                      MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
+            task = bar.add_task("sending", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total or None)
+
+            result = outbox.run(until_empty=until_empty, account=account,
+                                max_seconds=max_seconds, progress=progress)
+    if as_json:
+        _print_json({"run": result.to_json()})
+    else:
+        console.print(
+            f"sent {result.sent}, failed {result.failed}, throttled {result.throttled}, "
+            f"recovered after a crash {result.recovered}, still queued {result.remaining}"
+            f" ({result.seconds:.1f} s)", markup=False)
+        for name in result.paused_accounts:
+            console.print(f"[red]account {name} is paused[/] (see `wpec outbox status`)")
+    return result
+
+
+# -- wpec send --------------------------------------------------------------------------------
+def _read_input(path: Path) -> bytes:
+    try:
+        if path.stat().st_size > MAX_INPUT_BYTES:
+            raise InputError(f"{path}: too large to be an invoice file")
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def send_command(
+    files: Annotated[list[Path], typer.Argument(help="FatturaPA files (.xml, .xml.p7m).")],
+    account: AccountOpt = None,
+    queue_only: Annotated[bool, typer.Option("--queue-only",
+                                             help="Queue, do not send now.")] = False,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Send ready FatturaPA files to SdI (validated first; all or none are queued)."""
+    with _outbox(config) as outbox:
+        prepared = [outbox.prepare_invoice_file(_read_input(p), p.name) for p in files]
+        _queue_and_maybe_run(outbox, lambda: outbox.enqueue(prepared, account=account),
+                             run=not queue_only, as_json=as_json)
+
+
+# -- wpec invoice create / history -------------------------------------------------------------
+@invoice_app.command("create")
+def invoice_create(
+    source: Annotated[Path, typer.Option("--from", help="Invoices as JSON or CSV.")],
+    lines: Annotated[Path | None, typer.Option(
+        "--lines", help="CSV of invoice lines (column `ref` joins them to the invoices).")] = None,
+    send: Annotated[bool, typer.Option("--send", help="Send them now (else: queued).")] = False,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Also write each created XML file into this folder.")] = None,
+    account: AccountOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create invoices from data: numbered, written, validated and queued (all or none)."""
+    from wpec_invoicing.outbox.invoices import RecordError, load_records
+
+    kind = "json" if source.suffix.lower() == ".json" else "csv"
+    try:
+        text = _read_input(source).decode("utf-8-sig")
+        if lines is None and kind == "csv":
+            for candidate in (source.with_name(f"{source.stem}-lines.csv"),
+                              source.with_name(f"{source.stem}_lines.csv")):
+                if candidate.is_file():
+                    lines = candidate
+                    break
+        lines_text = _read_input(lines).decode("utf-8-sig") if lines else None
+        records, supplier = load_records(text, kind=kind, lines_text=lines_text)
+    except UnicodeDecodeError:
+        raise InputError(f"{source}: not UTF-8 text") from None
+    except RecordError as exc:
+        raise InputError(f"{source}: {exc}") from None
+    if not records:
+        raise InputError(f"{source}: no invoices in it")
+    with _outbox(config) as outbox:
+        def create():
+            queued = outbox.create_invoices(records, supplier=supplier, account=account)
+            if out is not None:
+                _write_out(outbox, queued, out)
+            return queued
+
+        _queue_and_maybe_run(outbox, create, run=send, as_json=as_json)
+
+
+def _write_out(outbox, queued, out: Path) -> None:
+    import email
+    import email.policy
+
+    from wpec_invoicing.store.outbox_models import OutboxItem
+
+    out.mkdir(parents=True, exist_ok=True)
+    with outbox.store.session() as s:
+        for q in queued:
+            item = s.get(OutboxItem, q.id)
+            msg = email.message_from_bytes(item.raw, policy=email.policy.default)
+            for part in msg.iter_attachments():
+                if part.get_filename() == item.file_name:
+                    (out / item.file_name).write_bytes(part.get_payload(decode=True))
+
+
+@invoice_app.command("history")
+def invoice_history(
+    name: Annotated[str, typer.Argument(help="File name (also .xml.p7m / without extension), "
+                                        "invoice number, Message-ID or outbox id.")],
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The whole timeline of a sent invoice: queue, attempts, provider receipts, SdI."""
+    with _outbox(config) as outbox:
+        items = outbox.history(name)
+    if not items:
+        raise InputError(f"nothing sent under {name!r}")
+    if as_json:
+        _print_json(items if len(items) > 1 else items[0])
+        return
+    from rich.table import Table
+
+    console = _console()
+    for item in items:
+        console.print(
+            f"[bold]{item['file_name'] or item['subject']}[/] #{item['id']} → "
+            f"{item['recipient']}  status {item['status']}, provider "
+            f"{item['provider_state'] or '-'}, SdI {item['sdi_state'] or '-'}"
+            + (f" (IdentificativoSdI {item['identificativo_sdi']})"
+               if item["identificativo_sdi"] else ""))
+        table = Table(show_edge=False)
+        for col in ("when (UTC)", "source", "event", "detail"):
+            table.add_column(col)
+        for e in item["events"]:
+            table.add_row((e["at"] or "")[:19].replace("T", " "), e["source"], e["event"],
+                          e["detail"] or "")
+        console.print(table)
+        for err in item["sdi_errors"] or []:
+            console.print(f"    SdI error {err.get('code')}: {err.get('description')}",
+                          markup=False)
+
+
+# -- wpec mail send ----------------------------------------------------------------------------
+@mail_app.command("send")
+def mail_send(
+    recipients: Annotated[Path, typer.Option("--recipients", help="CSV, one row per "
+                                             "recipient (column pec/email/address).")],
+    template: Annotated[Path, typer.Option("--template", help="`Subject: ...`, blank line, "
+                                           "body; {column} placeholders.")],
+    attach_dir: Annotated[Path | None, typer.Option(
+        "--attach-dir", help="Folder of each recipient's files.")] = None,
+    queue_only: Annotated[bool, typer.Option("--queue-only",
+                                             help="Queue, do not send now.")] = False,
+    account: AccountOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One personalised PEC per recipient (never Bcc), each with its own files and receipts."""
+    from wpec_invoicing.outbox.mailmerge import (
+        TemplateError,
+        parse_template,
+        read_recipients,
+        render,
+        row_attachments,
+    )
+    from wpec_invoicing.outbox.queue import Refusal
+
+    try:
+        tpl = parse_template(_read_input(template).decode("utf-8-sig"))
+        rows, column = read_recipients(_read_input(recipients).decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise InputError("recipients and template must be UTF-8 text") from None
+    except TemplateError as exc:
+        raise InputError(str(exc)) from None
+    if not rows:
+        raise InputError(f"{recipients}: no recipients in it")
+    if attach_dir is not None and not attach_dir.is_dir():
+        raise InputError(f"--attach-dir {attach_dir}: not a folder")
+    with _outbox(config) as outbox:
+        prepared: list[Any] = []
+        for n, row in enumerate(rows, 2):
+            address = row.get(column, "")
+            label = f"row {n} ({address or 'no address'})"
+            rendered = render(tpl, row)
+            files, problems = row_attachments(row, address, attach_dir)
+            if isinstance(rendered, list):
+                problems = rendered + problems
+            if problems:
+                prepared.append(Refusal(label, problems))
+                continue
+            subject, body = rendered
+            prepared.append(outbox.prepare_mail(address, subject, body, files, name=label))
+        _queue_and_maybe_run(outbox, lambda: outbox.enqueue(prepared, account=account),
+                             run=not queue_only, as_json=as_json)
+
+
+# -- wpec outbox run / status / resume ---------------------------------------------------------
+@outbox_app.command("run")
+def outbox_run(
+    until_empty: Annotated[bool, typer.Option(
+        "--until-empty", help="Wait out retries until every item is sent or failed.")] = False,
+    account: AccountOpt = None,
+    max_seconds: Annotated[float | None, typer.Option(
+        "--max-seconds", help="Stop after this long (the rest stays queued).")] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Send what is queued: throttled, retried, never twice (safe to kill and re-run)."""
+    with _outbox(config) as outbox:
+        result = _run(outbox, until_empty=until_empty, account=account,
+                      max_seconds=max_seconds, as_json=as_json)
+    if result.paused_accounts:
+        raise typer.Exit(4)
+    if result.failed:
+        raise typer.Exit(1)
+
+
+@outbox_app.command("status")
+def outbox_status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Counts per state (queue, provider, SdI), accounts, open alerts."""
+    with _outbox(config) as outbox:
+        data = outbox.status()
+    if as_json:
+        _print_json(data)
+        return
+    console = _console()
+    console.print(f"{data['items']} item(s)")
+    for title, key in (("queue", "status"), ("provider", "provider"), ("SdI", "sdi")):
+        parts = ", ".join(f"{k} {v}" for k, v in sorted(data[key].items()))
+        console.print(f"  {title}: {parts or '-'}", markup=False)
+    for a in data["accounts"]:
+        state = f"PAUSED: {a['pause_reason']}" if a["paused"] else "active"
+        console.print(f"  account {a['name']}: {state}; SdI address "
+                      f"{a['sdi_address'] or '(not learned yet)'}", markup=False)
+    for alert in data["alerts"]:
+        console.print(f"  [red]ALERT[/] {alert['kind']}: {alert['message']}")
+
+
+@outbox_app.command("resume")
+def outbox_resume(account: Annotated[str, typer.Argument(help="Account name.")],
+                  config: ConfigOpt = None) -> None:
+    """Resume a paused account (after fixing its credentials) and close its alert."""
+    with _outbox(config) as outbox:
+        outbox.account(account)
+        outbox.resume_account(account)
+    _console().print(f"account {account} resumed")
+
+
+# -- wpec demo ---------------------------------------------------------------------------------
+def demo_command(
+    directory: Annotated[Path | None, typer.Option(
+        "--dir", help="Work folder (default: ./wpec-data/demo, cleaned first).")] = None,
+    imap: Annotated[str, typer.Option("--imap", help="embedded | dovecot")] = "embedded",
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the whole job on a local sandbox: send invoices, receive some, follow everything."""
+    from wpec_invoicing.demo import run_demo
+
+    summary = run_demo(directory, imap=imap, log=None if as_json else _console().print)
+    if as_json:
+        _print_json(summary.to_json())
+    else:
+        summary.print(_console())
+    raise typer.Exit(0 if summary.ok else 1)
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's top-level commands to `app` (group commands use cli.groups)."""
+    """Top-level commands of this module: `wpec send` and `wpec demo`."""
+    app.command("send")(send_command)
+    app.command("demo")(demo_command)

@@ -189,12 +189,20 @@ class Outbox:
 
     def __init__(self, config: Any, store: Store | None = None) -> None:
         self.config = config
-        self.store = store or Store.from_config(config)
+        self._store = store
         self._own_store = store is None
 
+    @property
+    def store(self) -> Store:
+        """Opened on first use (a rule action queues through the caller's session instead)."""
+        if self._store is None:
+            self._store = Store.from_config(self.config)
+        return self._store
+
     def close(self) -> None:
-        if self._own_store:
-            self.store.close()
+        if self._own_store and self._store is not None:
+            self._store.close()
+            self._store = None
 
     def __enter__(self) -> Outbox:
         return self
@@ -225,8 +233,13 @@ class Outbox:
 
     # -- preparation (pure checks, nothing written) -----------------------------------------
     def prepare_invoice_file(self, data: bytes, file_name: str, *,
-                             replaces_item_id: int | None = None) -> Prepared | Refusal:
-        """Validate a ready FatturaPA file (XML or p7m) for SdI, as `wpec invoice validate`."""
+                             replaces_item_id: int | None = None,
+                             validate: bool = True) -> Prepared | Refusal:
+        """Validate a ready FatturaPA file (XML or p7m) for SdI, as `wpec invoice validate`.
+
+        `validate=False` is for tests and the demo only (to provoke SdI rejections on
+        purpose): the problems are kept in the item's summary instead of refusing it.
+        """
         from wpec_invoicing.fatturapa import read_invoice
 
         reasons: list[str] = []
@@ -243,10 +256,12 @@ class Outbox:
                 reasons.append(f"{check.code}: {check.message}")
             if not reasons:
                 reasons.append("not valid")
-        if reasons:
+        if reasons and validate:
             return Refusal(file_name, reasons, report)
         doc = report.document
-        summary = _document_summary(doc) if doc is not None else None
+        summary = _document_summary(doc) if doc is not None else {}
+        if reasons:
+            summary["unvalidated"] = reasons
         return Prepared(
             kind="invoice",
             recipient="",  # resolved to the SdI address at queue time
@@ -344,7 +359,8 @@ class Outbox:
         return out
 
     def create_invoices(self, records: list[Any], *, supplier: dict[str, Any] | None = None,
-                        account: str | None = None, today: Any = None) -> list[QueuedItem]:
+                        account: str | None = None, today: Any = None,
+                        validate: bool = True) -> list[QueuedItem]:
         """Number, write, validate and queue invoices built from data records, all or none.
 
         Numbers and progressivi come from store counters inside this one transaction: when
@@ -394,7 +410,7 @@ class Outbox:
                 except (ValueError, TypeError) as exc:
                     refusals.append(Refusal(record.ref, [f"cannot write the invoice: {exc}"]))
                     continue
-                result = self.prepare_invoice_file(xml, file_name)
+                result = self.prepare_invoice_file(xml, file_name, validate=validate)
                 if isinstance(result, Refusal):
                     result.name = f"{record.ref} ({file_name})"
                     refusals.append(result)
