@@ -397,6 +397,7 @@ _TEXTS: dict[Kind, str] = {
 
 
 def _texts(kind: Kind, d: Daticert, motivo: str | None) -> tuple[str, str]:
+    assert d.timestamp is not None  # the builder always dates what it certifies
     values = {
         "giorno": f"{d.timestamp:%d/%m/%Y}",
         "ora": f"{d.timestamp:%H:%M:%S}",

@@ -35,14 +35,15 @@ class Destinatario:
 
 @dataclass(frozen=True, slots=True)
 class Daticert:
-    """Every field of daticert.xml. `timestamp` is aware (from `data/@zona`)."""
+    """Every field of daticert.xml. `timestamp` is aware (from `data/@zona`); None only when
+    a received daticert has no readable date (the problem is listed)."""
 
     tipo: str
     mittente: str
     destinatari: tuple[Destinatario, ...]
     risposte: str
     gestore: str
-    timestamp: datetime
+    timestamp: datetime | None
     identificativo: str
     errore: str = "nessuno"
     oggetto: str | None = None
@@ -62,7 +63,7 @@ class Daticert:
             "risposte": self.risposte,
             "oggetto": self.oggetto,
             "gestore_emittente": self.gestore,
-            "timestamp": self.timestamp.isoformat(),
+            "timestamp": self.timestamp.isoformat() if self.timestamp else None,
             "identificativo": self.identificativo,
             "msgid": self.msgid,
             "ricevuta": self.ricevuta,
@@ -73,6 +74,8 @@ class Daticert:
 
     def to_xml(self) -> bytes:
         """The XML a provider writes (UTF-8, declaration first, elements in schema order)."""
+        if self.timestamp is None or self.timestamp.tzinfo is None:
+            raise ValueError("daticert needs an aware timestamp")
         zona = self.timestamp.strftime("%z") or "+0000"
         lines = [
             '<?xml version="1.0" encoding="UTF-8"?>',
@@ -205,11 +208,12 @@ def parse_daticert(data: bytes) -> Daticert:
     errore = (root.get("errore") or "nessuno").strip() or "nessuno"
     if errore not in ERRORI:
         problems.append(f"daticert: unknown errore {errore!r}")
+    timestamp: datetime | None
     try:
         timestamp = _timestamp(giorno, ora, zona)
     except ValueError:
         problems.append(f"daticert: bad date/time {giorno!r} {ora!r}")
-        timestamp = datetime(1970, 1, 1, tzinfo=UTC)
+        timestamp = None
     if zona is not None and not _ZONA.match(zona.strip()):
         problems.append(f"daticert: bad zona {zona!r}, UTC assumed")
     for required in ("mittente", "risposte", "gestore", "identificativo"):

@@ -402,7 +402,9 @@ def _inspect(raw: bytes, trust: TrustStore | None) -> PecMessage:
         error = "altro"
         error_detail = error_detail or "X-VerificaSicurezza: errore"
 
-    timestamp = daticert.timestamp if daticert is not None else _date(headers.get("date"))
+    timestamp = daticert.timestamp if daticert is not None else None
+    if timestamp is None:
+        timestamp = _date(headers.get("date"))
     receipt_type = daticert.ricevuta if daticert is not None and daticert.ricevuta else None
     if receipt_type is None and kind is Kind.AVVENUTA_CONSEGNA:
         receipt_type = (headers.get("x-tiporicevuta") or "").strip().lower() or None

@@ -253,3 +253,11 @@ def test_a_p7m_invoice_attached_to_ordinary_mail_is_not_taken_for_s_mime(pki) ->
         assert not m.list_wrapped and not m.signature.present
         assert [a.name for a in m.attachments] == ["IT01234567897_00001.xml.p7m"]
         assert m.attachments[0].data == p7m
+
+
+def test_unreadable_daticert_date_falls_back_to_the_date_header() -> None:
+    daticert = ARUBA_DATICERT.replace(b"13/11/2018", b"31/13/2018")
+    raw = b"".join(f"{n}: {v}\r\n".encode() for n, v in RECEIPT_HEADERS) + _entity(daticert)
+    m = inspect(raw)
+    assert m.timestamp == datetime(2018, 11, 13, 16, 39, 27, tzinfo=timezone(timedelta(hours=1)))
+    assert any("bad date" in p for p in m.problems)
