@@ -243,6 +243,12 @@ class Sandbox:
 
         return TrustStore.from_pem(self.ca_path.read_bytes())
 
+    def invoice_signer(self, name: str = "Fornitore Demo") -> tuple[Any, Any]:
+        """(key, certificate) from the sandbox CA for signing `.xml.p7m` invoices."""
+        cred = self.ca.signer(f"firma-{name}", common_name=f"{name} (firma di prova)",
+                              email="firma@pec.sandbox.test", organization=name)
+        return cred.key, cred.cert
+
     def endpoints(self) -> dict[str, Any]:
         return {
             "host": self.host,

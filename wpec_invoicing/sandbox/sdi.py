@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import queue
+import re
 import threading
 import time
 import zlib
@@ -69,6 +70,25 @@ class Outcome:
     errors: tuple[tuple[str, str], ...] = ()
     recipient: str | None = None
     followups: tuple[str, ...] = ()
+
+
+def notification_name(invoice_name: str, kind: str) -> str:
+    """`<invoice name without extension>_<TT>_001.xml`; for a name SdI refused (00001) a
+    well-formed stand-in, so the notification itself stays recognisable (its NomeFile keeps
+    the name as received)."""
+    from wpec_invoicing.sdi import notification_file_name, parse_notification_name
+
+    candidate = notification_file_name(invoice_name or "IT00000000000_00000.xml", kind, 1)
+    if parse_notification_name(candidate):
+        return candidate
+    stem = re.sub(r"(\.(xml|p7m|zip))+$", "", invoice_name or "", flags=re.I)
+    parts = [p for p in re.split(r"[^A-Za-z0-9]+", stem) if p]
+    if len(parts) >= 2:
+        candidate = f"{parts[0][:30]}_{parts[-1][:5]}_{kind}_001.xml"
+        if parse_notification_name(candidate):
+            return candidate
+    digest = hashlib.sha256((invoice_name or "").encode()).hexdigest()[:5]
+    return f"IT00000000000_{digest}_{kind}_001.xml"
 
 
 def _attachments(raw: bytes) -> list[tuple[str, bytes]]:
@@ -348,7 +368,6 @@ class SdiSimulator:
             SdiError,
             SdiNotification,
             build_notification,
-            notification_file_name,
         )
 
         family = "pa" if kind in ("NE", "DT") else "b2b"
@@ -372,7 +391,7 @@ class SdiSimulator:
             message_id=self._new_id(),
         )
         data = build_notification(note)
-        file_name = notification_file_name(name or "IT00000000000_00000.xml", kind, 1)
+        file_name = notification_name(name, kind)
         sdi_from = self.dedicated_address(to)
         raw = compose(
             sender=sdi_from, to=[to], subject=f"{subject} {ident}",
