@@ -52,6 +52,7 @@ class CheckContext:
     signature: object | None = None  # SignatureVerdict or None (00102)
     container: str | None = None  # "xml", "p7m-der", "p7m-base64"
     xades: bool = False  # an enveloped ds:Signature in the XML (not verified here)
+    cache: dict = field(default_factory=dict, compare=False, repr=False)  # per-body facts
 
 
 @dataclass(frozen=True)
@@ -101,10 +102,6 @@ def _is_zero(v: Decimal | None) -> bool:
 
 def _nonzero(v: Decimal | None) -> bool:
     return v is not None and v != ZERO
-
-
-def _rate_key(v: Decimal | None) -> Decimal | None:
-    return None if v is None else v.quantize(CENT)
 
 
 def _same_party(a: Party, b: Party) -> bool:
@@ -318,16 +315,37 @@ def c00403(doc, ctx):
             yield f"{_dgd(bp)}/Data", f"Data {b.date} is after the reception date {ctx.received}"
 
 
-def _used(b: Body) -> list[tuple[Decimal | None, str | None]]:
-    return [(_rate_key(ln.vat_rate), ln.natura) for ln in b.lines] + [
-        (_rate_key(pf.vat_rate), pf.natura) for pf in b.pension_funds
-    ]
+def _used(b: Body, ctx: CheckContext) -> set[tuple[Decimal | None, str | None]]:
+    """The (rate, natura) pairs of lines and cassa; computed once per body per read."""
+    key = ("used", id(b))
+    used = ctx.cache.get(key)
+    if used is None:
+        # Decimal hashes and compares by value: 22, 22.0 and 22.00 are one key.
+        used = set(_sums(b, ctx))
+        ctx.cache[key] = used
+    return used
+
+
+def _sums(b: Body, ctx: CheckContext) -> dict[tuple[Decimal | None, str | None], Decimal]:
+    """PrezzoTotale + ImportoContributoCassa per (rate, natura), once per body per read."""
+    key = ("sums", id(b))
+    sums = ctx.cache.get(key)
+    if sums is None:
+        sums = {}
+        for ln in b.lines:
+            k = (ln.vat_rate, ln.natura)
+            sums[k] = sums.get(k, ZERO) + (ln.total_price or ZERO)
+        for pf in b.pension_funds:
+            k = (pf.vat_rate, pf.natura)
+            sums[k] = sums.get(k, ZERO) + (pf.amount or ZERO)
+        ctx.cache[key] = sums
+    return sums
 
 
 def c00419(doc, ctx):
     for bp, b in _bodies(doc):
-        have = {_rate_key(s.rate) for s in b.vat_summary}
-        for rate in sorted({r for r, _ in _used(b) if r is not None} - have):
+        have = {s.rate for s in b.vat_summary}
+        for rate in sorted({r for r, _ in _used(b, ctx) if r is not None} - have):
             yield (
                 f"{bp}/DatiBeniServizi/DatiRiepilogo",
                 f"DatiRiepilogo missing for AliquotaIVA {rate}",
@@ -338,9 +356,9 @@ def c00443(doc, ctx):
     # SdI: "no correspondence" between rates of lines/cassa and of DatiRiepilogo. The direction
     # "a used rate has no DatiRiepilogo" is 00419; this one reports the other direction.
     for bp, b in _bodies(doc):
-        used = {r for r, _ in _used(b)}
+        used = {r for r, _ in _used(b, ctx)}
         for i, s in enumerate(b.vat_summary, start=1):
-            if s.rate is not None and _rate_key(s.rate) not in used:
+            if s.rate is not None and s.rate not in used:
                 yield (
                     f"{bp}/DatiBeniServizi/DatiRiepilogo[{i}]/AliquotaIVA",
                     f"AliquotaIVA {s.rate} of DatiRiepilogo matches no line or cassa",
@@ -350,7 +368,7 @@ def c00443(doc, ctx):
 def c00444(doc, ctx):
     for bp, b in _bodies(doc):
         have = {s.natura for s in b.vat_summary if s.natura}
-        for natura in sorted({n for _, n in _used(b) if n} - have):
+        for natura in sorted({n for _, n in _used(b, ctx) if n} - have):
             yield (
                 f"{bp}/DatiBeniServizi/DatiRiepilogo",
                 f"Natura {natura} of lines or cassa missing from DatiRiepilogo",
@@ -390,16 +408,7 @@ def c00422(doc, ctx):
         for i, s in enumerate(b.vat_summary, start=1):
             if s.rate is None or s.taxable is None:
                 continue
-            key = (_rate_key(s.rate), s.natura)
-            total = sum(
-                (ln.total_price for ln in b.lines
-                 if ln.total_price is not None and (_rate_key(ln.vat_rate), ln.natura) == key),
-                ZERO,
-            ) + sum(
-                (pf.amount for pf in b.pension_funds
-                 if pf.amount is not None and (_rate_key(pf.vat_rate), pf.natura) == key),
-                ZERO,
-            )
+            total = _sums(b, ctx).get((s.rate, s.natura), ZERO)
             total += (s.expenses or ZERO) + (s.rounding or ZERO)
             if abs(total - s.taxable) > ONE_EURO:
                 yield (
@@ -415,7 +424,12 @@ def c00423(doc, ctx):
         for i, ln in enumerate(b.lines, start=1):
             if ln.unit_price is None or ln.total_price is None:
                 continue
-            if any(d.percentage is None and d.amount is None for d in ln.discounts):
+            if not ln.discounts:
+                q = ln.quantity
+                exact = ln.unit_price * q if q is not None else ln.unit_price
+                if abs(exact - ln.total_price) <= CENT:
+                    continue  # the common case, without rounding
+            elif any(d.percentage is None and d.amount is None for d in ln.discounts):
                 continue  # that is 00438
             expected = line_total(ln.unit_price, ln.quantity, ln.discounts)
             if abs(expected - ln.total_price) > CENT:
@@ -426,18 +440,25 @@ def c00423(doc, ctx):
                 )
 
 
+def _rates(doc: InvoiceDocument, bp: str, b: Body):
+    """(path-maker, rate) of lines, cassa and summaries; paths are built only when used."""
+    for i, ln in enumerate(b.lines, 1):
+        yield (lambda i=i: _line_path(doc, bp, i)), ln.vat_rate, ln.natura
+    for i, pf in enumerate(b.pension_funds, 1):
+        yield (lambda i=i: _cassa_path(bp, i)), pf.vat_rate, pf.natura
+    for i, s in enumerate(b.vat_summary, 1):
+        yield (lambda i=i: f"{bp}/DatiBeniServizi/DatiRiepilogo[{i}]"), s.rate, s.natura
+
+
 def c00424(doc, ctx):
+    leaf = "DatiIVA/Aliquota" if doc.format == "FSM10" else "AliquotaIVA"
     for bp, b in _bodies(doc):
-        rates = [(f"{_line_path(doc, bp, i)}", ln.vat_rate) for i, ln in enumerate(b.lines, 1)]
-        rates += [(_cassa_path(bp, i), pf.vat_rate) for i, pf in enumerate(b.pension_funds, 1)]
-        rates += [
-            (f"{bp}/DatiBeniServizi/DatiRiepilogo[{i}]", s.rate)
-            for i, s in enumerate(b.vat_summary, 1)
-        ]
-        for path, rate in rates:
+        for path, rate, _natura in _rates(doc, bp, b):
             if rate is not None and ZERO < rate < ONE_EURO:
-                leaf = "DatiIVA/Aliquota" if doc.format == "FSM10" else "AliquotaIVA"
-                yield f"{path}/{leaf}", f"AliquotaIVA {rate} is not a percentage (22.00, not 0.22)"
+                yield (
+                    f"{path()}/{leaf}",
+                    f"AliquotaIVA {rate} is not a percentage (22.00, not 0.22)",
+                )
 
 
 def c00425(doc, ctx):
@@ -492,19 +513,12 @@ _GENERIC_NATURA = {"N2", "N3", "N6"}
 
 def c00445(doc, ctx):
     for bp, b in _bodies(doc):
-        found = [
-            (f"{_line_path(doc, bp, i)}/Natura", ln.natura) for i, ln in enumerate(b.lines, 1)
-        ]
-        found += [
-            (f"{_cassa_path(bp, i)}/Natura", pf.natura)
-            for i, pf in enumerate(b.pension_funds, 1)
-        ]
-        found += [
-            (_summary_path(bp, i, "Natura"), s.natura) for i, s in enumerate(b.vat_summary, 1)
-        ]
-        for path, natura in found:
+        for path, _rate, natura in _rates(doc, bp, b):
             if natura in _GENERIC_NATURA:
-                yield path, f"generic Natura {natura} no longer allowed (use {natura}.x)"
+                yield (
+                    f"{path()}/Natura",
+                    f"generic Natura {natura} no longer allowed (use {natura}.x)",
+                )
 
 
 def c00460(doc, ctx):

@@ -87,11 +87,23 @@ def _open_p7m(der: bytes, trust: TrustStore | None) -> tuple[bytes, SignatureVer
     return content, verdict, warnings
 
 
+_NON_BLANK = re.compile(rb"[^ \t\r\n]")
+
+
+def _first_non_blank(data: bytes) -> int:
+    m = _NON_BLANK.search(data)
+    return m.start() if m else -1
+
+
 def unwrap(data: bytes, *, trust: TrustStore | None = None) -> Unwrapped:
     """Find the invoice XML inside `data`. Raises ContainerError when there is none."""
-    if not data or not data.strip():
+    start = _first_non_blank(data)
+    if start < 0:
         raise ContainerError("the file is empty")
-    stripped = data.lstrip(b" \t\r\n")
+    head = data[start : start + 8]
+    if head.startswith((b"<", b"\xef\xbb\xbf")) and b"\x00" not in head:
+        return Unwrapped(CONTAINER_XML, data)  # the common case, without copying anything
+    stripped = data[start:] if start else data
     if _looks_like_der(stripped):
         # No XML file starts with these bytes, so a failure here is final.
         xml, verdict, warns = _open_p7m(stripped, trust)

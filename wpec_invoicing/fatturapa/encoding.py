@@ -43,7 +43,7 @@ def has_doctype(data: bytes) -> bool:
     FatturaPA has no DTD, so no honest invoice carries one. UTF-16/32 inputs are looked at
     after decoding.
     """
-    if _DOCTYPE.search(data):
+    if b"<!" in data and _DOCTYPE.search(data):
         return True
     body, enc = strip_bom(data)
     if enc and enc != "utf-8":

@@ -35,6 +35,7 @@ from wpec_invoicing.fatturapa.model import (
     VatId,
     VatSummary,
     Withholding,
+    fast_new,
 )
 
 _El = etree._Element
@@ -49,6 +50,9 @@ class _Ctx:
     def warn(self, el: _El | None, what: str) -> None:
         line = f" (line {el.sourceline})" if el is not None and el.sourceline else ""
         self.warnings.append(f"{what}{line}")
+
+
+_new = fast_new
 
 
 def _local(tag: object) -> str | None:
@@ -70,8 +74,9 @@ class _F:
         d: dict = {}
         if el is not None:
             for c in el:
-                if c.tag not in d:
-                    d[c.tag] = c
+                tag = c.tag
+                if tag not in d:
+                    d[tag] = c
         self.d = d
 
     @property
@@ -108,6 +113,32 @@ class _F:
             if text:
                 out.append(text)
         return out
+
+    @staticmethod
+    def convert_dec(ctx: _Ctx, el: _El, name: str) -> Decimal | None:
+        raw = (el.text or "").strip()
+        if not raw:
+            return None
+        try:
+            value = Decimal(raw)
+        except InvalidOperation:
+            ctx.warn(el, f"{name} is not a number: {raw!r}")
+            return None
+        if not value.is_finite():
+            ctx.warn(el, f"{name} is not a finite number: {raw!r}")
+            return None
+        return value
+
+    @staticmethod
+    def convert_date(ctx: _Ctx, el: _El, name: str) -> date | None:
+        raw = (el.text or "").strip()
+        if not raw:
+            return None
+        try:
+            return date.fromisoformat(raw[:10])
+        except ValueError:
+            ctx.warn(el, f"{name} is not a date: {raw!r}")
+            return None
 
     def dec(self, ctx: _Ctx, name: str) -> Decimal | None:
         raw = self.t(name)
@@ -150,13 +181,13 @@ class _F:
 def _vat(f: _F) -> VatId | None:
     if not f.present:
         return None
-    return VatId(f.r("IdPaese").upper(), f.r("IdCodice"))
+    return _new(VatId, country=f.r("IdPaese").upper(), code=f.r("IdCodice"))
 
 
 def _address(f: _F) -> Address | None:
     if not f.present:
         return None
-    return Address(
+    return _new(Address,
         street=f.r("Indirizzo"),
         postal_code=f.r("CAP"),
         city=f.r("Comune"),
@@ -176,7 +207,7 @@ def _names(f: _F) -> dict:
 
 def _discounts(ctx: _Ctx, f: _F) -> tuple[Discount, ...]:
     return tuple(
-        Discount(kind=d.r("Tipo"), percentage=d.dec(ctx, "Percentuale"),
+        _new(Discount, kind=d.r("Tipo"), percentage=d.dec(ctx, "Percentuale"),
                  amount=d.dec(ctx, "Importo"))
         for d in f.subs("ScontoMaggiorazione")
     )
@@ -192,7 +223,7 @@ def _attachments(ctx: _Ctx, body: _F) -> tuple[Attachment, ...]:
             ctx.warn(a.el, f"attachment {a.t('NomeAttachment')!r} is not valid base64")
             data = b""
         out.append(
-            Attachment(
+            _new(Attachment,
                 name=a.r("NomeAttachment"),
                 data=data,
                 compression=a.t("AlgoritmoCompressione"),
@@ -205,8 +236,8 @@ def _attachments(ctx: _Ctx, body: _F) -> tuple[Attachment, ...]:
 
 def _transmission(header: _F) -> Transmission:
     dt = header.sub("DatiTrasmissione")
-    return Transmission(
-        sender=_vat(dt.sub("IdTrasmittente")) or VatId("", ""),
+    return _new(Transmission,
+        sender=_vat(dt.sub("IdTrasmittente")) or _new(VatId, country="", code=""),
         progressivo=dt.r("ProgressivoInvio"),
         codice_destinatario=dt.r("CodiceDestinatario"),
         formato=dt.r("FormatoTrasmissione"),
@@ -222,7 +253,7 @@ def _linked(ctx: _Ctx, dg: _F) -> tuple[LinkedDocument, ...]:
     for kind in LINKED_KINDS:
         for f in dg.subs(kind):
             out.append(
-                LinkedDocument(
+                _new(LinkedDocument,
                     kind=kind,
                     id=f.r("IdDocumento"),
                     date=f.date(ctx, "Data"),
@@ -238,24 +269,73 @@ def _linked(ctx: _Ctx, dg: _F) -> tuple[LinkedDocument, ...]:
     return tuple(out)
 
 
-def _line(ctx: _Ctx, f: _F) -> Line:
-    return Line(
-        number=f.int(ctx, "NumeroLinea") or 0,
-        description=f.r("Descrizione"),
-        total_price=f.dec(ctx, "PrezzoTotale"),
-        vat_rate=f.dec(ctx, "AliquotaIVA"),
-        unit_price=f.dec(ctx, "PrezzoUnitario"),
-        quantity=f.dec(ctx, "Quantita"),
-        unit=f.t("UnitaMisura"),
-        natura=f.t("Natura"),
-        withholding=f.si("Ritenuta"),
-        discounts=_discounts(ctx, f) if "ScontoMaggiorazione" in f.d else (),
-        codes=tuple(
-            ArticleCode(c.r("CodiceTipo"), c.r("CodiceValore")) for c in f.subs("CodiceArticolo")
-        ),
-        period_start=f.date(ctx, "DataInizioPeriodo"),
-        period_end=f.date(ctx, "DataFinePeriodo"),
-    )
+# DettaglioLinee children → (kind, field). Kinds: 0 decimal, 1 text, 2 date, 3 other.
+_LINE_TAGS = {
+    "PrezzoTotale": (0, "total_price"),
+    "AliquotaIVA": (0, "vat_rate"),
+    "PrezzoUnitario": (0, "unit_price"),
+    "Quantita": (0, "quantity"),
+    "Descrizione": (1, "description"),
+    "UnitaMisura": (1, "unit"),
+    "Natura": (1, "natura"),
+    "DataInizioPeriodo": (2, "period_start"),
+    "DataFinePeriodo": (2, "period_end"),
+    "NumeroLinea": (3, "number"),
+    "Ritenuta": (3, "withholding"),
+    "ScontoMaggiorazione": (3, "discounts"),
+    "CodiceArticolo": (3, "codes"),
+}
+_LINE_EMPTY = {
+    "number": 0, "description": "", "total_price": None, "vat_rate": None, "unit_price": None,
+    "quantity": None, "unit": None, "natura": None, "withholding": False, "discounts": (),
+    "codes": (), "period_start": None, "period_end": None, "vat_amount": None,
+    "legal_reference": None,
+}
+_set_dict = object.__setattr__
+
+
+def _line(ctx: _Ctx, el: _El) -> Line:
+    """DettaglioLinee in one pass over its children: lines are most of a big invoice, so this
+    is the hot loop of the reader (built directly, see `model.fast_new`)."""
+    v = _LINE_EMPTY.copy()
+    for c in el:
+        spec = _LINE_TAGS.get(c.tag)
+        if spec is None:
+            continue
+        kind, name = spec
+        if kind == 0:
+            text = c.text
+            try:
+                value = Decimal(text)  # Decimal() itself ignores surrounding blanks
+                v[name] = value if value.is_finite() else _F.convert_dec(ctx, c, c.tag)
+            except (InvalidOperation, TypeError):
+                v[name] = _F.convert_dec(ctx, c, c.tag)
+        elif kind == 1:
+            text = (c.text or "").strip()
+            if text:
+                v[name] = text
+        elif kind == 2:
+            v[name] = _F.convert_date(ctx, c, c.tag)
+        elif name == "number":
+            raw = (c.text or "").strip()
+            try:
+                v["number"] = int(raw)
+            except ValueError:
+                ctx.warn(c, f"NumeroLinea is not an integer: {raw!r}")
+        elif name == "withholding":
+            v["withholding"] = (c.text or "").strip().upper() == "SI"
+        elif name == "discounts":
+            d = _F(c)
+            v["discounts"] += (
+                _new(Discount, kind=d.r("Tipo"), percentage=d.dec(ctx, "Percentuale"),
+                     amount=d.dec(ctx, "Importo")),
+            )
+        else:
+            a = _F(c)
+            v["codes"] += (_new(ArticleCode, kind=a.r("CodiceTipo"), value=a.r("CodiceValore")),)
+    line = object.__new__(Line)
+    _set_dict(line, "__dict__", v)
+    return line
 
 
 def _body_ordinaria(ctx: _Ctx, body: _F) -> Body:
@@ -263,14 +343,16 @@ def _body_ordinaria(ctx: _Ctx, body: _F) -> Body:
     dgd = dg.sub("DatiGeneraliDocumento")
     dbs = body.sub("DatiBeniServizi")
     bollo = dgd.sub("DatiBollo")
-    return Body(
+    return _new(Body,
         document_type=dgd.r("TipoDocumento"),
         currency=dgd.r("Divisa"),
         date=dgd.date(ctx, "Data"),
         number=dgd.r("Numero"),
-        lines=tuple(_line(ctx, ln) for ln in dbs.subs("DettaglioLinee")),
+        lines=tuple(
+            _line(ctx, ln) for ln in (dbs.el.iterchildren("DettaglioLinee") if dbs.present else ())
+        ),
         vat_summary=tuple(
-            VatSummary(
+            _new(VatSummary,
                 rate=s.dec(ctx, "AliquotaIVA"),
                 taxable=s.dec(ctx, "ImponibileImporto"),
                 tax=s.dec(ctx, "Imposta"),
@@ -286,7 +368,7 @@ def _body_ordinaria(ctx: _Ctx, body: _F) -> Body:
         rounding=dgd.dec(ctx, "Arrotondamento"),
         causale=tuple(dgd.texts("Causale")),
         withholdings=tuple(
-            Withholding(
+            _new(Withholding,
                 kind=w.r("TipoRitenuta"),
                 amount=w.dec(ctx, "ImportoRitenuta"),
                 rate=w.dec(ctx, "AliquotaRitenuta"),
@@ -295,7 +377,7 @@ def _body_ordinaria(ctx: _Ctx, body: _F) -> Body:
             for w in dgd.subs("DatiRitenuta")
         ),
         pension_funds=tuple(
-            PensionFund(
+            _new(PensionFund,
                 kind=c.r("TipoCassa"),
                 rate=c.dec(ctx, "AlCassa"),
                 amount=c.dec(ctx, "ImportoContributoCassa"),
@@ -306,13 +388,15 @@ def _body_ordinaria(ctx: _Ctx, body: _F) -> Body:
             )
             for c in dgd.subs("DatiCassaPrevidenziale")
         ),
-        stamp_duty=StampDuty(bollo.dec(ctx, "ImportoBollo")) if bollo.present else None,
+        stamp_duty=(
+            _new(StampDuty, amount=bollo.dec(ctx, "ImportoBollo")) if bollo.present else None
+        ),
         discounts=_discounts(ctx, dgd),
         payments=tuple(
-            Payment(
+            _new(Payment,
                 conditions=p.r("CondizioniPagamento"),
                 details=tuple(
-                    PaymentDetail(
+                    _new(PaymentDetail,
                         method=d.r("ModalitaPagamento"),
                         amount=d.dec(ctx, "ImportoPagamento"),
                         due_date=d.date(ctx, "DataScadenzaPagamento"),
@@ -339,20 +423,20 @@ def _ordinaria(ctx: _Ctx, root: _El) -> InvoiceDocument:
     cp_da = cp.sub("DatiAnagrafici")
     cc = header.sub("CessionarioCommittente")
     cc_da = cc.sub("DatiAnagrafici")
-    supplier = Party(
+    supplier = _new(Party,
         vat=_vat(cp_da.sub("IdFiscaleIVA")),
         fiscal_code=cp_da.t("CodiceFiscale"),
         address=_address(cp.sub("Sede")),
         regime_fiscale=cp_da.t("RegimeFiscale"),
         **_names(cp_da.sub("Anagrafica")),
     )
-    customer = Party(
+    customer = _new(Party,
         vat=_vat(cc_da.sub("IdFiscaleIVA")),
         fiscal_code=cc_da.t("CodiceFiscale"),
         address=_address(cc.sub("Sede")),
         **_names(cc_da.sub("Anagrafica")),
     )
-    return InvoiceDocument(
+    return _new(InvoiceDocument,
         format=(root.get("versione") or "").strip(),
         transmission=_transmission(header),
         supplier=supplier,
@@ -368,7 +452,7 @@ def _body_semplificata(ctx: _Ctx, body: _F) -> Body:
     dg = body.sub("DatiGenerali")
     dgd = dg.sub("DatiGeneraliDocumento")
     linked = [
-        LinkedDocument(
+        _new(LinkedDocument,
             kind="DatiFatturaRettificata",
             id=fr.r("NumeroFR"),
             date=fr.date(ctx, "DataFR"),
@@ -380,7 +464,7 @@ def _body_semplificata(ctx: _Ctx, body: _F) -> Body:
     for i, f in enumerate(body.subs("DatiBeniServizi"), start=1):
         iva = f.sub("DatiIVA")
         lines.append(
-            Line(
+            _new(Line,
                 number=i,
                 description=f.r("Descrizione"),
                 total_price=f.dec(ctx, "Importo"),
@@ -390,13 +474,13 @@ def _body_semplificata(ctx: _Ctx, body: _F) -> Body:
                 legal_reference=f.t("RiferimentoNormativo"),
             )
         )
-    return Body(
+    return _new(Body,
         document_type=dgd.r("TipoDocumento"),
         currency=dgd.r("Divisa"),
         date=dgd.date(ctx, "Data"),
         number=dgd.r("Numero"),
         lines=tuple(lines),
-        stamp_duty=StampDuty() if dgd.si("BolloVirtuale") else None,
+        stamp_duty=_new(StampDuty) if dgd.si("BolloVirtuale") else None,
         linked_documents=tuple(linked),
         attachments=_attachments(ctx, body),
     )
@@ -409,20 +493,20 @@ def _semplificata(ctx: _Ctx, root: _El) -> InvoiceDocument:
     cc = header.sub("CessionarioCommittente")
     ids = cc.sub("IdentificativiFiscali")
     other = cc.sub("AltriDatiIdentificativi")
-    supplier = Party(
+    supplier = _new(Party,
         vat=_vat(cp.sub("IdFiscaleIVA")),
         fiscal_code=cp.t("CodiceFiscale"),
         address=_address(cp.sub("Sede")),
         regime_fiscale=cp.t("RegimeFiscale"),
         **_names(cp),
     )
-    customer = Party(
+    customer = _new(Party,
         vat=_vat(ids.sub("IdFiscaleIVA")),
         fiscal_code=ids.t("CodiceFiscale"),
         address=_address(other.sub("Sede")),
         **_names(other),
     )
-    return InvoiceDocument(
+    return _new(InvoiceDocument,
         format=(root.get("versione") or "").strip(),
         transmission=_transmission(header),
         supplier=supplier,
