@@ -19,6 +19,7 @@ its error and never stops the batch.
 
 from __future__ import annotations
 
+import imaplib
 import logging
 import random
 import threading
@@ -138,29 +139,21 @@ class Mailbox:
         while not stop.is_set():
             try:
                 with ImapConnection(self.account, password=self.password) as imap:
-                    backoff = 1.0
                     while not stop.is_set():
                         res = self.sync(connection=imap)
+                        backoff = 1.0  # a full pass worked: the next failure starts small
                         if on_result:
                             on_result(res)
                         imap.select(self.account.folders[0])
                         # Wake up at least every idle_seconds (servers drop long IDLEs).
                         imap.idle_wait(idle_seconds)
-            except (ImapError, OSError) as exc:
+            except (ImapError, OSError, imaplib.IMAP4.error) as exc:
+                # A dropped connection, a server restart, a timeout: back off and reconnect.
                 delay = min(max_backoff, backoff) * (0.5 + random.random())  # noqa: S311
                 log.warning("sync of %s: %s; reconnecting in %.1fs", self.account.name, exc,
                             delay)
                 stop.wait(delay)
                 backoff = min(max_backoff, backoff * 2)
-            except Exception as exc:  # imapclient raises its own errors on a dropped socket
-                if type(exc).__module__.startswith("imapclient") or "socket" in str(exc):
-                    delay = min(max_backoff, backoff) * (0.5 + random.random())  # noqa: S311
-                    log.warning("sync of %s: %s; reconnecting in %.1fs", self.account.name,
-                                exc, delay)
-                    stop.wait(delay)
-                    backoff = min(max_backoff, backoff * 2)
-                else:
-                    raise
 
     # -- step 1+2: fetch and archive -----------------------------------------------------
     def _fetch_folder(self, imap: ImapConnection, folder: str) -> FolderResult:

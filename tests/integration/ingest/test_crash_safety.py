@@ -37,7 +37,7 @@ RULES = {"kinds": {
 }}
 
 
-def _sync_in_child(config, write_fd: int) -> None:  # noqa: ANN001
+def _sync_in_child(config, write_fd: int) -> None:
     """The child: a fresh store connection, a sync reporting each step on the pipe."""
     from wpec_invoicing.mailbox.sync import Mailbox
 
@@ -50,12 +50,12 @@ def _sync_in_child(config, write_fd: int) -> None:  # noqa: ANN001
         hooks = {name: step for name in ("archived", "committed", "processed",
                                          "before_server_action")}
         Mailbox(config, config.account(), store, hooks=hooks).sync()
-    except BaseException:  # noqa: BLE001 - the parent only looks at the store and server
+    except BaseException:
         code = 1
     os._exit(code)
 
 
-def _run_and_kill(config, rng: random.Random, new: int) -> str:  # noqa: ANN001
+def _run_and_kill(config, rng: random.Random, new: int) -> str:
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - child
@@ -89,12 +89,12 @@ def _run_and_kill(config, rng: random.Random, new: int) -> str:  # noqa: ANN001
     return how
 
 
-def _server_state(dovecot_server, login: str, password: str):  # noqa: ANN001, ANN202
+def _server_state(dovecot_server, login: str, password: str):
     return folder_contents("127.0.0.1", dovecot_server.imaps_port, dovecot_server.ca_path,
                            login, password)
 
 
-def _check_acted_on_only_after_archive(boxes, store: Store, label: str) -> None:  # noqa: ANN001
+def _check_acted_on_only_after_archive(boxes, store: Store, label: str) -> None:
     with store.session() as s:
         committed = set(s.scalars(sql_select(Message.sha256)))
     for folder, items in boxes.items():
@@ -108,7 +108,7 @@ def _check_acted_on_only_after_archive(boxes, store: Store, label: str) -> None:
 
 @pytest.mark.slow
 def test_sigkill_at_random_points_loses_and_duplicates_nothing(
-        dovecot_server, mailbox, factory, db_url: str, tmp_path: Path) -> None:  # noqa: ANN001
+        dovecot_server, mailbox, factory, db_url: str, tmp_path: Path) -> None:
     login, password = mailbox
     imap = {"host": "127.0.0.1", "port": dovecot_server.imaps_port,
             "ca_file": str(dovecot_server.ca_path), "password": password}
@@ -116,7 +116,7 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
                          ca_pem=factory.ca_pem, extra={"rules": RULES})
     config = config.model_copy(update={"accounts": [config.account().model_copy(
         update={"batch_size": 3})]})
-    rng = random.Random(20261123)  # noqa: S311
+    rng = random.Random(20261123)
     store = Store.from_config(config)  # migrate once, in the parent
     store.close()
     outcomes: list[str] = []
