@@ -16,6 +16,8 @@ lost and none is sent twice.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 import time
 import uuid
@@ -221,6 +223,7 @@ class AccountRunner:
                 client.send(raw, sender=sender, recipient=recipient)
                 outcome: Outcome = ACCEPTED
                 ambiguous = False
+                _crash_point()
             except Exception as exc:  # classified below; programming errors re-raise
                 outcome = classify_exception(exc)
                 ambiguous = (client.last_phase == "data" and outcome.code is None
@@ -382,6 +385,25 @@ class AccountRunner:
         if done:
             self.on_done()
         return True
+
+
+_KILL_ENV = "WPEC_TEST_KILL_AFTER_SMTP"
+_kill_lock = threading.Lock()
+_smtp_successes = 0
+
+
+def _crash_point() -> None:
+    """Test hook: with WPEC_TEST_KILL_AFTER_SMTP=N the process SIGKILLs itself right after the
+    N-th accepted SMTP submission, before recording it: the one window where a crash could
+    cause a duplicate. The crash tests use it to land a real kill exactly there."""
+    global _smtp_successes
+    limit = os.environ.get(_KILL_ENV)
+    if not limit:
+        return
+    with _kill_lock:
+        _smtp_successes += 1
+        if _smtp_successes >= int(limit):
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def run_outbox(outbox: Outbox, *, until_empty: bool = False, account: str | None = None,

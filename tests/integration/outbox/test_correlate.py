@@ -1,0 +1,184 @@
+"""Each provider receipt kind and each SdI outcome drives the state it should.
+
+Real parts: receipts and SdI envelopes are built and signed by the PEC engine exactly as a
+provider builds them, read back by `pec.inspect`, stored in a real store and handed to the
+observer the sync calls. No server is needed for this part (the sandbox tests cover the wire).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from tests.integration.outbox.helpers import ADDRESS, make_outbox, provider, store_and_observe
+from wpec_invoicing.fatturapa import write_invoice
+from wpec_invoicing.fatturapa.samples import sample_invoice
+from wpec_invoicing.outbox.correlate import check_overdue
+from wpec_invoicing.pec import builder
+from wpec_invoicing.sdi import SdiError, SdiNotification, build_notification
+from wpec_invoicing.sdi.messages import notification_file_name
+from wpec_invoicing.store.outbox_models import OutboxAlert, OutboxEvent, OutboxItem
+
+
+@pytest.fixture
+def outbox(tmp_path):
+    ob = make_outbox(tmp_path)
+    yield ob
+    ob.close()
+
+
+def queue_invoice(outbox, progressivo="00001", ext="xml"):
+    doc = sample_invoice(progressivo=progressivo, supplier=_company_party())
+    name = f"IT01234567897_{progressivo}.{ext}"
+    prepared = outbox.prepare_invoice_file(write_invoice(doc), name, validate=ext == "xml")
+    [queued] = outbox.enqueue([prepared])
+    with outbox.store.session() as s:
+        item = s.get(OutboxItem, queued.id)
+        item.status, item.sdi_state = "sent", "sent"
+        return item.raw, queued
+
+
+def _company_party():
+    from wpec_invoicing.fatturapa import Address, Party, VatId
+
+    return Party(vat=VatId("IT", "01234567897"), fiscal_code="01234567897",
+                 company_name="Azienda Demo S.r.l.",
+                 address=Address("Via Roma", "00100", "Roma", "IT", number="1", province="RM"),
+                 regime_fiscale="RF01")
+
+
+def item_of(outbox, item_id):
+    with outbox.store.session() as s:
+        item = s.get(OutboxItem, item_id)
+        events = list(s.scalars(select(OutboxEvent).where(OutboxEvent.item_id == item_id)))
+        s.expunge_all()
+        return item, events
+
+
+RECEIPTS = [
+    # kind, builder kwargs, provider_state, sdi_state, status
+    ("accettazione", {}, "accepted", "accepted", "sent"),
+    ("presa-in-carico", {}, None, "sent", "sent"),
+    ("avvenuta-consegna", {"consegna": "sdi01@pec.fatturapa.it"}, "delivered",
+     "delivered-to-sdi", "sent"),
+    ("preavviso-errore-consegna", {"consegna": "sdi01@pec.fatturapa.it"}, "preavviso", "sent",
+     "sent"),
+    ("errore-consegna", {"consegna": "sdi01@pec.fatturapa.it",
+                         "errore_esteso": "5.1.1 - Gestore - indirizzo non valido"},
+     "delivery-failed", "send-failed", "sent"),
+    ("non-accettazione", {"errore_esteso": "destinatari in Bcc non ammessi"}, "not-accepted",
+     "not-accepted", "failed"),
+    ("rilevazione-virus", {}, "delivery-failed", "send-failed", "sent"),
+]
+
+
+@pytest.mark.parametrize(("kind", "kwargs", "provider_state", "sdi_state", "status"), RECEIPTS)
+def test_each_provider_receipt_kind(outbox, kind, kwargs, provider_state, sdi_state, status):
+    raw, queued = queue_invoice(outbox)
+    receipt = builder.receipt(kind, raw, provider=provider(), identificativo="opec1.x@pec",
+                              **kwargs)
+    pec = store_and_observe(outbox, receipt)
+    assert pec.kind.value == kind
+    item, events = item_of(outbox, queued.id)
+    assert item.provider_state == provider_state
+    assert item.sdi_state == sdi_state
+    assert item.status == status
+    assert item.provider_identificativo == "opec1.x@pec"
+    assert [e.event for e in events if e.source == "provider"] == [kind]
+    if "errore_esteso" in kwargs:
+        assert kwargs["errore_esteso"] in (item.provider_reason or "")
+
+
+def test_same_receipt_twice_is_recorded_once_and_states_never_go_back(outbox):
+    raw, queued = queue_invoice(outbox)
+    p = provider()
+    delivered = builder.avvenuta_consegna(raw, provider=p, identificativo="id1",
+                                          consegna="sdi01@pec.fatturapa.it")
+    accepted = builder.accettazione(raw, provider=p, identificativo="id1")
+    store_and_observe(outbox, delivered)
+    store_and_observe(outbox, delivered)
+    store_and_observe(outbox, accepted)  # synced late
+    item, events = item_of(outbox, queued.id)
+    assert item.provider_state == "delivered"
+    assert item.sdi_state == "delivered-to-sdi"
+    assert [e.event for e in events if e.source == "provider"] == [
+        "avvenuta-consegna", "accettazione"]
+
+
+def sdi_envelope(invoice_name: str, kind: str, *, ident="4242", sender="sdi27@pec.fatturapa.it",
+                 errors=(), esito=None, family="b2b") -> bytes:
+    note = SdiNotification(kind=kind, family=family, identificativo_sdi=ident,
+                           nome_file=invoice_name, errors=tuple(errors), esito=esito,
+                           message_id="1")
+    data = build_notification(note)
+    original = builder.compose(
+        sender=sender, to=[ADDRESS], subject=f"Notifica {kind} {ident}",
+        attachments=[(notification_file_name(invoice_name, kind, 1), data, "application/xml")])
+    return builder.transport_envelope(original, provider=provider("pec.fatturapa.it"))
+
+
+SDI_CASES = [
+    ("RC", "b2b", None, (), "delivered"),
+    ("NS", "b2b", None, (SdiError("00305", "1.4.1.1.2 IdCodice non valido"),), "rejected"),
+    ("MC", "b2b", None, (), "not-delivered"),
+    ("NE", "pa", "EC01", (), "accepted-by-pa"),
+    ("NE", "pa", "EC02", (), "refused-by-pa"),
+    ("DT", "pa", None, (), "terms-expired"),
+    ("AT", "pa", None, (), "transmission-attested"),
+]
+
+
+@pytest.mark.parametrize(("kind", "family", "esito", "errors", "state"), SDI_CASES)
+def test_each_sdi_outcome(outbox, kind, family, esito, errors, state):
+    _raw, queued = queue_invoice(outbox)
+    pec = store_and_observe(outbox, sdi_envelope(queued.file_name, kind, errors=errors,
+                                                 esito=esito, family=family))
+    assert pec.sdi is not None and pec.sdi.kind == kind
+    item, events = item_of(outbox, queued.id)
+    assert item.sdi_state == state
+    assert item.identificativo_sdi == "4242"
+    assert [e.event for e in events if e.source == "sdi"] == [kind]
+    if errors:
+        assert [e["code"] for e in item.sdi_errors] == ["00305"]
+    status = outbox.status()
+    assert status["accounts"][0]["sdi_address"] == "sdi27@pec.fatturapa.it"
+
+
+def test_p7m_names_match_and_later_notifications_by_identificativo(outbox):
+    _raw, queued = queue_invoice(outbox, progressivo="0000B", ext="xml.p7m")
+    # SdI names the p7m; the notification's file name drops the extension.
+    store_and_observe(outbox, sdi_envelope("IT01234567897_0000B.xml.p7m", "RC", ident="77"))
+    store_and_observe(outbox, sdi_envelope("IT01234567897_0000B.xml.p7m", "NE", ident="77",
+                                           esito="EC01", family="pa"))
+    item, _ = item_of(outbox, queued.id)
+    assert item.sdi_state == "accepted-by-pa"
+    history = outbox.history("IT01234567897_0000B")
+    assert [e["event"] for e in history[0]["events"]][-2:] == ["RC", "NE"]
+
+
+def test_notifications_for_other_files_change_nothing(outbox):
+    _raw, queued = queue_invoice(outbox)
+    store_and_observe(outbox, sdi_envelope("IT01234567897_99999.xml", "NS"))
+    item, events = item_of(outbox, queued.id)
+    assert item.sdi_state == "sent"
+    assert [e.event for e in events] == ["queued"]
+
+
+def test_no_acceptance_within_timeout_raises_one_alert(outbox):
+    raw, queued = queue_invoice(outbox)
+    with outbox.store.session() as s:
+        item = s.get(OutboxItem, queued.id)
+        from wpec_invoicing.outbox.queue import utcnow
+
+        item.sent_at = utcnow() - timedelta(hours=2)
+    with outbox.store.session() as s:
+        assert check_overdue(s, timedelta(minutes=30)) == 1
+        assert check_overdue(s, timedelta(minutes=30)) == 0
+    alerts = outbox.status()["alerts"]
+    assert [a["kind"] for a in alerts] == ["no-acceptance"]
+    store_and_observe(outbox, builder.accettazione(raw, provider=provider(), identificativo="i"))
+    with outbox.store.session() as s:
+        assert s.scalar(select(OutboxAlert.resolved_at)) is not None
+    assert outbox.status()["alerts"] == []

@@ -1,0 +1,147 @@
+"""End to end against the sandbox: the outbox under throttling, a temporary block, a dropped
+connection and three real SIGKILLs of `wpec outbox run`, then the sync following every
+receipt. Every message must reach its recipient exactly once: counted on the wire's own
+evidence (acceptance receipts in the sender's box, envelopes in the recipients' boxes).
+"""
+
+from __future__ import annotations
+
+import collections
+import email
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from wpec_invoicing.config import load_config
+from wpec_invoicing.mailbox.sync import Mailbox
+from wpec_invoicing.outbox.queue import Outbox
+from wpec_invoicing.store.outbox_models import OutboxEvent, OutboxItem
+
+SENDER = "azienda@pec.sandbox.test"
+RECIPIENTS = ["cliente@pec.sandbox.test", "fornitore@pec.sandbox.test",
+              "comune@pec.sandbox.test"]
+MESSAGES = 24
+
+
+def write_config(sb, tmp_path: Path, *, rate: float, burst: int, concurrency: int = 2) -> Path:
+    path = sb.write_config(tmp_path / "wpec.toml", limits={
+        "messages_per_minute": rate, "burst": burst, "concurrency": concurrency,
+        "max_message_mb": 30})
+    with path.open("a") as fh:
+        fh.write("\n[outbox]\nverify_after_seconds = 1\nretry_base_seconds = 0.3\n"
+                 "retry_cap_seconds = 3\nblock_pause_seconds = 1.5\nidle_poll_seconds = 0.2\n"
+                 "stale_claim_seconds = 30\n")
+    return path
+
+
+def header_counts(raws: list[bytes], header: str) -> collections.Counter:
+    counts: collections.Counter = collections.Counter()
+    for raw in raws:
+        msg = email.message_from_bytes(raw.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n")
+        value = msg.get(header)
+        if value:
+            counts[value.strip()] += 1
+    return counts
+
+
+def kinds(raws: list[bytes]) -> collections.Counter:
+    return header_counts(raws, "X-Ricevuta")
+
+
+def wpec(config: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "wpec_invoicing", *args, "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
+
+
+def sent_count(outbox: Outbox) -> int:
+    with outbox.store.session() as s:
+        return s.scalar(select(func.count()).select_from(OutboxItem)
+                        .where(OutboxItem.status == "sent")) or 0
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_every_message_exactly_once_through_throttling_blocks_drops_and_kills(sandbox,
+                                                                              tmp_path):
+    sb = sandbox
+    config_path = write_config(sb, tmp_path, rate=240, burst=4)
+    config = load_config(config_path)
+    outbox = Outbox(config)
+    prepared = [outbox.prepare_mail(RECIPIENTS[i % 3], f"Comunicazione {i:03d}",
+                                    f"Gentile cliente, messaggio numero {i}.\n",
+                                    [(f"doc-{i:03d}.txt", f"documento {i}\n".encode())])
+                for i in range(MESSAGES)]
+    queued = outbox.enqueue(prepared)
+    ids = {q.message_id for q in queued}
+    assert len(ids) == MESSAGES
+
+    # The provider allows less than we are configured for: 451 refusals, we must adapt.
+    sb.set_throttle(SENDER, messages_per_minute=120, burst=3, style="451")
+
+    # Kill 1: a real SIGKILL right after the provider accepted a message, before we record it.
+    p = wpec(config_path, "outbox", "run", "--until-empty",
+             env={"WPEC_TEST_KILL_AFTER_SMTP": "3"})
+    assert p.wait(timeout=60) == -signal.SIGKILL
+
+    # A temporary block of our IP (Aruba style) and one dropped connection mid-DATA.
+    sb.set_throttle(SENDER, messages_per_minute=120, burst=2, style="block", block_seconds=1)
+    sb.drop_next_data()
+    before = sent_count(outbox)
+    p = wpec(config_path, "outbox", "run", "--until-empty")
+    wait_for(lambda: sent_count(outbox) >= before + 4, 60, "four more sends")
+    p.send_signal(signal.SIGKILL)  # kill 2: wherever it is
+    p.wait(timeout=10)
+
+    # Legalmail style: 550 "Class Of Service" - Too much traffic from this sender.
+    sb.set_throttle(SENDER, messages_per_minute=120, burst=2, style="550")
+    before = sent_count(outbox)
+    p = wpec(config_path, "outbox", "run", "--until-empty")
+    wait_for(lambda: sent_count(outbox) >= before + 3, 60, "three more sends")
+    p.send_signal(signal.SIGKILL)  # kill 3
+    p.wait(timeout=10)
+
+    # The last run finishes the job.
+    p = wpec(config_path, "outbox", "run", "--until-empty", "--json")
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err.decode()
+    assert json.loads(out)["run"]["remaining"] == 0
+    assert sb.provider.throttle.refusals > 0  # throttling really happened
+
+    # The wire's evidence: one acceptance per message, one envelope in the recipient's box.
+    sb.wait_idle(10)
+    sender_box = sb.fetch(SENDER)
+    accepted = header_counts([r for r in sender_box if b"X-Ricevuta: accettazione" in r],
+                             "X-Riferimento-Message-ID")
+    assert set(accepted) == ids
+    assert set(accepted.values()) == {1}, "a message was accepted twice"
+    delivered = collections.Counter()
+    for rcpt in RECIPIENTS:
+        delivered.update(header_counts(sb.fetch(rcpt), "X-Riferimento-Message-ID"))
+    assert set(delivered) == ids
+    assert set(delivered.values()) == {1}, "a recipient got a message twice"
+
+    # The sync brings the receipts in: every item ends delivered, with the crash visible.
+    Mailbox(config, config.account(), outbox.store).sync()
+    with outbox.store.session() as s:
+        states = collections.Counter(s.scalars(select(OutboxItem.provider_state)))
+        events = collections.Counter(s.scalars(select(OutboxEvent.event)))
+    assert states == {"delivered": MESSAGES}
+    assert events["orphaned"] >= 1  # kill 1 left one in flight: recovered from receipts
+    assert events["uncertain"] == 1  # the dropped connection: decided by the receipts
+    assert events["throttled"] + events["blocked"] >= 1
+    assert events["sent"] == MESSAGES
+    outbox.close()
