@@ -1,7 +1,247 @@
-"""Commands of the sandbox area (filled in by its issue)."""
+"""`wpec sandbox up | selftest | inject-invoice | make-invoices`: the local PEC provider + SdI.
+
+Thin: parse arguments, call `wpec_invoicing.sandbox`, print. Human text goes to stderr,
+`--json` output to stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
+
+from wpec_invoicing.cli.groups import sandbox_app
+from wpec_invoicing.errors import InputError, WpecError
+
+DEFAULT_DIR = Path("sandbox")
+CONFIG_HEADER = "# Written by `wpec sandbox`"
+
+ImapOption = Annotated[str, typer.Option("--imap", help="IMAP server: embedded (pymap) or "
+                                                        "dovecot (needs dovecot-imapd).")]
+DirOption = Annotated[Path, typer.Option("--dir", help="Sandbox folder (CA, passwords, mail).")]
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's top-level commands to `app` (group commands use cli.groups)."""
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def _check_imap(imap: str) -> None:
+    if imap not in ("embedded", "dovecot"):
+        raise InputError(f"--imap must be 'embedded' or 'dovecot', not {imap!r}")
+
+
+def _start(directory: Path, imap: str, **kwargs: Any) -> Any:
+    from wpec_invoicing.sandbox import Sandbox, SandboxError
+
+    try:
+        return Sandbox(directory, imap=imap, **kwargs).start()
+    except SandboxError as exc:
+        raise WpecError(f"sandbox: {exc}") from None
+    except OSError as exc:
+        raise WpecError(f"sandbox in {directory}: cannot start ({exc})") from None
+
+
+def _config_target(path: Path, directory: Path) -> Path:
+    """Never overwrite a wpec.toml the sandbox did not write: fall back to DIR/wpec.toml."""
+    if path.exists():
+        try:
+            head = path.read_text(encoding="utf-8", errors="replace")[:200]
+        except OSError:
+            head = ""
+        if not head.startswith(CONFIG_HEADER):
+            fallback = directory / "wpec.toml"
+            _err(f"{path} exists and was not written by the sandbox: left untouched, "
+                 f"config written to {fallback} instead")
+            return fallback
+    return path
+
+
+@sandbox_app.command("up")
+def up(
+    directory: DirOption = DEFAULT_DIR,
+    imap: ImapOption = "embedded",
+    config: Annotated[Path, typer.Option("--config", help="Where to write the wpec.toml "
+                                                          "pointing the product here.")]
+    = Path("wpec.toml"),
+    smtp_port: Annotated[int, typer.Option(help="SMTP submission, implicit TLS (0: free).")]
+    = 0,
+    smtp_starttls_port: Annotated[int, typer.Option(help="SMTP submission, STARTTLS.")] = 0,
+    smtp_inbound_port: Annotated[int, typer.Option(help="Plain SMTP for ordinary mail.")] = 0,
+    imap_port: Annotated[int, typer.Option(help="IMAP, implicit TLS (0: free).")] = 0,
+    imap_starttls_port: Annotated[int, typer.Option(help="IMAP with STARTTLS.")] = 0,
+    preavviso_after: Annotated[float, typer.Option(help="Seconds before a preavviso for a "
+                                                        "stalled delivery.")] = 30.0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print endpoints and accounts as "
+                                                          "one JSON line.")] = False,
+) -> None:
+    """Run the sandbox in the foreground until Ctrl-C: PEC provider (SMTP), IMAP, SdI."""
+    from wpec_invoicing.sandbox import control
+
+    _check_imap(imap)
+    directory = directory.resolve()
+    sb = _start(directory, imap, smtp_implicit_port=smtp_port,
+                smtp_starttls_port=smtp_starttls_port, smtp_inbound_port=smtp_inbound_port,
+                imaps_port=imap_port, imap_port=imap_starttls_port,
+                preavviso_after=preavviso_after)
+    stop = threading.Event()
+    try:
+        target = sb.write_config(_config_target(config.resolve(), directory))
+        endpoints = sb.endpoints()
+        control.write_state(directory, {**endpoints, "config": str(target)})
+        (directory / "last-imap").write_text(imap, encoding="utf-8")
+        accounts = {a: {"password": pw, "password_file": str(sb.password_file(a))}
+                    for a, pw in sorted(sb.accounts.items())}
+        if json_out:
+            # One line, so a script can read it and keep the process running.
+            print(json.dumps({"endpoints": endpoints, "accounts": accounts,
+                              "config": str(target)}), flush=True)
+        else:
+            _print_banner(sb, target, accounts)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_a: stop.set())
+        while not stop.wait(0.2):
+            control.serve_spool(directory, sb)
+    finally:
+        control.clear_state(directory)
+        sb.stop()
+        _err("sandbox stopped")
+
+
+def _print_banner(sb: Any, config: Path, accounts: dict[str, dict[str, str]]) -> None:
+    e = sb.endpoints()
+    lines = [
+        f"wpec sandbox running ({e['imap_server']} IMAP) in {sb.directory}",
+        f"  SMTP submission  {e['host']}:{e['smtp_implicit_tls']} (implicit TLS), "
+        f"{e['host']}:{e['smtp_starttls']} (STARTTLS); AUTH PLAIN/LOGIN",
+        f"  SMTP inbound     {e['host']}:{e['smtp_inbound_plain']} (ordinary mail -> ANOMALIA)",
+        f"  IMAP             {e['host']}:{e['imap_implicit_tls']} (implicit TLS), "
+        f"{e['host']}:{e['imap_starttls']} (STARTTLS)",
+        f"  CA certificate   {e['ca']}  (trust it for TLS and PEC signatures)",
+        f"  SdI              {e['sdi']} (answers from a dedicated sdiNN address)",
+        f"  wpec.toml        {config}",
+        "  accounts:",
+    ]
+    lines += [f"    {a:34} {v['password']}" for a, v in accounts.items()]
+    lines.append("Ctrl-C to stop.")
+    print("\n".join(lines), flush=True)
+
+
+@sandbox_app.command("selftest")
+def selftest(
+    imap: ImapOption = "embedded",
+    directory: Annotated[Path | None, typer.Option("--dir", help="Sandbox folder (default: a "
+                                                                 "temporary one).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
+) -> None:
+    """Start a sandbox and check every receipt kind and SdI answer.
+
+    Sends with smtplib, reads with imapclient, verifies signatures against the sandbox CA.
+    Exit 0, or 1 saying what failed.
+    """
+    from wpec_invoicing.sandbox.selftest import run_selftest
+
+    _check_imap(imap)
+    with tempfile.TemporaryDirectory(prefix="wpec-selftest-") as tmp:
+        sb = _start(directory or Path(tmp), imap)
+        try:
+            checks = run_selftest(sb)
+        finally:
+            sb.stop()
+    failed = [c for c in checks if not c.ok]
+    if json_out:
+        print(json.dumps({"ok": not failed, "imap": imap, "checks": [
+            {"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks]}, indent=2))
+    else:
+        for c in checks:
+            _err(f"  {'ok  ' if c.ok else 'FAIL'} {c.name}" + ("" if c.ok else f": {c.detail}"))
+        _err(f"selftest ({imap}): {len(checks) - len(failed)}/{len(checks)} passed")
+    if failed:
+        raise typer.Exit(1)
+
+
+@sandbox_app.command("inject-invoice")
+def inject_invoice(
+    file: Annotated[Path, typer.Argument(help="Invoice file (.xml or .xml.p7m), named as "
+                                              "SdI names it.")],
+    to: Annotated[str, typer.Option("--to", help="Recipient PEC box in the sandbox.")] =
+    "azienda@pec.sandbox.test",
+    name: Annotated[str | None, typer.Option("--name", help="File name to deliver under "
+                                                            "(default: FILE's name).")] = None,
+    directory: DirOption = DEFAULT_DIR,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Deliver a supplier's invoice via SdI to a sandbox box.
+
+    SdI sends it as it does in production: a PEC with the file and its _MT_ metadata. Uses
+    the sandbox running in --dir (wpec sandbox up), or starts it just for the delivery.
+    """
+    from wpec_invoicing.sandbox import control
+
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{file}: cannot read ({exc.strerror})") from None
+    file_name = name or file.name
+    directory = directory.resolve()
+    if control.running_state(directory) is not None:
+        result = control.request_injection(directory, data, file_name, to)
+    else:
+        imap = "embedded"
+        last = directory / "last-imap"
+        if last.exists():
+            imap = last.read_text(encoding="utf-8").strip() or "embedded"
+        sb = _start(directory, imap)
+        try:
+            if sb.registry.get(to) is None:
+                raise InputError(f"--to {to}: no such mailbox in the sandbox "
+                                 f"({', '.join(sorted(sb.accounts))})")
+            ident = sb.inject_invoice(data, file_name, to=to)
+            result = {"identificativo_sdi": ident, "to": to, "file_name": file_name}
+        finally:
+            sb.stop()
+    if "error" in result:
+        raise WpecError(f"inject-invoice {file}: {result['error']}")
+    if json_out:
+        print(json.dumps(result))
+    else:
+        _err(f"{file_name} delivered by SdI to {to} (IdentificativoSdI "
+             f"{result['identificativo_sdi']})")
+
+
+@sandbox_app.command("make-invoices")
+def make_invoices(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the files into.")],
+    count: Annotated[int, typer.Option("--count", min=1, max=10000)] = 10,
+    invalid_ratio: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.0,
+    seed: Annotated[int, typer.Option()] = 0,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Generate realistic supplier invoices for the sandbox company.
+
+    Valid ones, or (--invalid-ratio) ones with the defects SdI or the product must catch;
+    named as SdI names them.
+    """
+    from wpec_invoicing.sandbox.invoices import generate_batch
+
+    out.mkdir(parents=True, exist_ok=True)
+    batch = generate_batch(count, seed=seed, invalid_ratio=invalid_ratio)
+    records = []
+    for inv in batch:
+        (out / inv.file_name).write_bytes(inv.data)
+        records.append({"file": inv.file_name, "valid": inv.valid, "defect": inv.defect,
+                        "supplier": inv.supplier})
+    if json_out:
+        print(json.dumps(records, indent=2))
+    else:
+        bad = sum(1 for r in records if not r["valid"])
+        _err(f"{len(records)} invoices written to {out} ({bad} with defects)")

@@ -24,7 +24,8 @@ CA_ORGANIZATION = "wpec sandbox (not a real CA)"
 
 def write_private(path: Path, data: bytes) -> None:
     """Write `data` to `path` readable by the owner only (created with 0600, then renamed)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path.parent, 0o700)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
