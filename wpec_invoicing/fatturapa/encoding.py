@@ -37,22 +37,28 @@ def strip_bom(data: bytes) -> tuple[bytes, str | None]:
     return data, None
 
 
-def has_doctype(data: bytes) -> bool:
-    """A DOCTYPE or ENTITY declaration anywhere: we refuse those outright (XXE, entity bombs).
+_FIRST_TAG = re.compile(rb"<[A-Za-z_:]")
 
-    FatturaPA has no DTD, so no honest invoice carries one. UTF-16/32 inputs are looked at
-    after decoding.
+
+def has_doctype(data: bytes) -> bool:
+    """A DOCTYPE or ENTITY declaration: we refuse those outright (XXE, entity bombs).
+
+    FatturaPA has no DTD, so no honest invoice carries one. A DOCTYPE can only stand before
+    the root element (anywhere else the parser refuses the file as not well-formed), so only
+    the prolog is scanned unless it holds a `<!` (comment, DOCTYPE): then the whole file is.
+    UTF-16/32 inputs are looked at after decoding.
     """
-    if b"<!" in data and _DOCTYPE.search(data):
-        return True
     body, enc = strip_bom(data)
+    if enc is None and b"\x00" in body[:4]:
+        enc = "utf-16-be" if body[:1] == b"\x00" else "utf-16-le"
     if enc and enc != "utf-8":
-        try:
-            text = body.decode(enc, errors="replace")
-        except LookupError:
-            return False
+        text = body.decode(enc, errors="replace")
         return re.search(r"<!\s*(DOCTYPE|ENTITY)", text, re.IGNORECASE) is not None
-    return False
+    m = _FIRST_TAG.search(body)
+    prolog = body[: m.start()] if m else body
+    if b"<!" not in prolog:
+        return False
+    return _DOCTYPE.search(body) is not None
 
 
 def declared_encoding(data: bytes) -> str | None:

@@ -45,6 +45,9 @@ HOSTILE = {
         b"?>", b'?>\n<!DOCTYPE x [<!ENTITY % p SYSTEM "http://127.0.0.1:9/p">%p;]>', 1),
     "doctype in utf-16": lambda tmp: BILLION_LAUGHS.decode().encode("utf-16"),
     "doctype after junk": lambda tmp: b"junk" + BILLION_LAUGHS,
+    "doctype after a comment holding a tag": lambda tmp: BILLION_LAUGHS.replace(
+        b"<!DOCTYPE", b"<!-- <a> --><!DOCTYPE", 1),
+    "doctype in utf-16 without bom": lambda tmp: BILLION_LAUGHS.decode().encode("utf-16-le"),
 }
 
 
