@@ -1,0 +1,180 @@
+"""Sending through the sandbox's real SMTP/IMAP: both TLS modes with verification, the learned
+SdI address, provider refusals and failures, account pauses, the auto-reply action, the demo."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from tests.integration.outbox.helpers import SUPPLIER_ADDRESS
+from wpec_invoicing.cms.certs import cert_to_pem, make_ca
+from wpec_invoicing.config import load_config
+from wpec_invoicing.fatturapa import write_invoice
+from wpec_invoicing.fatturapa.samples import sample_invoice
+from wpec_invoicing.mailbox.smtp import SmtpClient, SmtpSettings
+from wpec_invoicing.mailbox.sync import Mailbox
+from wpec_invoicing.outbox.compose import build_message
+from wpec_invoicing.outbox.queue import Outbox
+from wpec_invoicing.store.models import RuleAction
+from wpec_invoicing.store.outbox_models import OutboxItem
+
+COMPANY = "azienda@pec.sandbox.test"
+CLIENTE = "cliente@pec.sandbox.test"
+
+
+def configure(sb, tmp_path: Path, *, tls: str = "implicit", extra: str = "") -> Path:
+    path = sb.write_config(tmp_path / "wpec.toml", tls=tls)
+    supplier = "\n".join(f'{k} = "{v}"' for k, v in SUPPLIER_ADDRESS.items())
+    with path.open("a") as fh:
+        fh.write(f"\n[outbox]\nverify_after_seconds = 1\nretry_base_seconds = 0.2\n"
+                 f"idle_poll_seconds = 0.2\n\n[outbox.supplier]\n{supplier}\n{extra}")
+    return path
+
+
+def wpec(config: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "wpec_invoicing", *args, "--config",
+                           str(config)], capture_output=True, text=True, timeout=90)
+
+
+def invoice(tmp_path: Path, progressivo: str) -> Path:
+    from tests.integration.outbox.test_correlate import _company_party
+
+    doc = sample_invoice(progressivo=progressivo, supplier=_company_party())
+    path = tmp_path / f"IT01234567897_{progressivo}.xml"
+    path.write_bytes(write_invoice(doc))
+    return path
+
+
+def test_send_over_starttls_sync_history_and_the_learned_sdi_address(sandbox, tmp_path):
+    config = configure(sandbox, tmp_path, tls="starttls")
+    first = wpec(config, "send", str(invoice(tmp_path, "00011")))
+    assert first.returncode == 0, first.stderr
+    sandbox.wait_idle(10)
+    assert wpec(config, "sync").returncode == 0
+    history = json.loads(wpec(config, "invoice", "history", "IT01234567897_00011.xml",
+                              "--json").stdout)
+    assert history["recipient"] == "sdi01@pec.fatturapa.it"
+    assert (history["provider_state"], history["sdi_state"]) == ("delivered", "delivered")
+    events = [(e["source"], e["event"]) for e in history["events"]]
+    assert events[:2] == [("outbox", "queued"), ("outbox", "sent")]
+    assert ("provider", "accettazione") in events and ("sdi", "RC") in events
+    learned = json.loads(wpec(config, "outbox", "status", "--json").stdout)["accounts"][0]
+    dedicated = sandbox.sdi.dedicated_address(COMPANY)
+    assert learned["sdi_address"] == dedicated != "sdi01@pec.fatturapa.it"
+    # Later sends go to the dedicated address SdI answered from.
+    second = wpec(config, "send", "--json", str(invoice(tmp_path, "00012")))
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout.splitlines()[0])["queued"]["recipient"] == dedicated
+    human = wpec(config, "invoice", "history", "IT01234567897_00011")
+    assert "RC" in human.stderr and "accettazione" in human.stderr
+
+
+def test_provider_refusals_and_failures_reach_the_items(sandbox, tmp_path):
+    config = load_config(configure(sandbox, tmp_path))
+    with Outbox(config) as outbox:
+        queued = outbox.enqueue([
+            outbox.prepare_mail("nessuno@pec.sandbox.test", "A chi?", "Ciao"),
+            outbox.prepare_mail(CLIENTE, "Grande", "x", [("big.bin", b"x" * 300_000)]),
+        ])
+        sandbox.set_size_limit(200_000)  # the provider's size × recipients limit
+        result = outbox.run(until_empty=True)
+        assert result.sent == 2  # both handed over: the provider's receipts decide
+        sandbox.wait_idle(5)
+        Mailbox(config, config.account(), outbox.store).sync()
+        with outbox.store.session() as s:
+            unknown, big = (s.get(OutboxItem, q.id) for q in queued)
+            assert unknown.provider_state == "delivery-failed"
+            assert big.provider_state == "not-accepted" and big.status == "failed"
+            assert "limite" in big.provider_reason
+
+
+def test_account_failures_pause_and_alert_and_tls_is_verified(sandbox, tmp_path):
+    path = configure(sandbox, tmp_path)
+    config = load_config(path)
+    pw_file = config.account().password_file
+    good_password = pw_file.read_text()
+    pw_file.write_text("wrong-password")
+    with Outbox(config) as outbox:
+        outbox.enqueue([outbox.prepare_mail(CLIENTE, "Prova", "x")])
+    run = wpec(path, "outbox", "run", "--until-empty")
+    assert run.returncode == 4 and "paused" in run.stderr
+    status = json.loads(wpec(path, "outbox", "status", "--json").stdout)
+    assert status["status"] == {"queued": 1}
+    assert status["accounts"][0]["paused"] is True
+    assert "authentication failed" in status["accounts"][0]["pause_reason"]
+    assert [a["kind"] for a in status["alerts"]] == ["account-paused"]
+    # Nothing is sent while paused, even with the right password back.
+    pw_file.write_text(good_password)
+    assert wpec(path, "outbox", "run").returncode == 4
+    assert wpec(path, "outbox", "resume", "main").returncode == 0
+    assert wpec(path, "outbox", "run", "--until-empty").returncode == 0
+    status = json.loads(wpec(path, "outbox", "status", "--json").stdout)
+    assert status["status"] == {"sent": 1} and status["alerts"] == []
+
+    # A server certificate from a CA we do not trust: an account failure, never a send.
+    _key, other_ca = make_ca("Some Other CA")
+    other = tmp_path / "other-ca.pem"
+    other.write_bytes(cert_to_pem(other_ca))
+    settings = SmtpSettings("127.0.0.1", sandbox.smtp_implicit_port, COMPANY,
+                            lambda: good_password, ca_file=str(other))
+    from wpec_invoicing.outbox.outcomes import OutcomeKind, classify_exception
+
+    with pytest.raises(Exception) as info:
+        SmtpClient(settings).connect()
+    assert classify_exception(info.value).kind is OutcomeKind.ACCOUNT_FAILED
+    assert "not trusted" in classify_exception(info.value).reason
+
+
+def test_auto_reply_once_per_sender_and_subject_never_to_receipts(sandbox, tmp_path):
+    rules = ('\n[[rules.kinds.posta-certificata.actions]]\naction = "auto_reply"\n'
+             'text = "Gentile {sender}, abbiamo ricevuto: {subject}"\n')
+    config = load_config(configure(sandbox, tmp_path, extra=rules))
+    cliente = SmtpSettings("127.0.0.1", sandbox.smtp_implicit_port, CLIENTE,
+                           lambda: sandbox.accounts[CLIENTE], ca_file=str(sandbox.ca_path))
+    with SmtpClient(cliente) as client:
+        for subject in ("Richiesta preventivo", "Richiesta preventivo", "Altro"):
+            _mid, raw = build_message(sender=CLIENTE, recipient=COMPANY, subject=subject,
+                                      body="Buongiorno")
+            client.send(raw, sender=CLIENTE, recipient=COMPANY)
+        _mid, raw = build_message(sender=CLIENTE, recipient=COMPANY, subject="Newsletter",
+                                  body="x")
+        raw = raw.replace(b"\r\nSubject:", b"\r\nAuto-Submitted: auto-generated\r\nSubject:", 1)
+        client.send(raw, sender=CLIENTE, recipient=COMPANY)
+    with Outbox(config) as outbox:
+        Mailbox(config, config.account(), outbox.store).sync()
+        with outbox.store.session() as s:
+            replies = list(s.scalars(select(OutboxItem).where(OutboxItem.kind == "auto-reply")))
+            details = list(s.scalars(select(RuleAction.detail)
+                                     .where(RuleAction.action == "auto_reply")))
+        assert sorted(r.subject for r in replies) == ["Re: Altro", "Re: Richiesta preventivo"]
+        assert {r.recipient for r in replies} == {CLIENTE}
+        assert sum("already answered" in (d or "") for d in details) == 1
+        assert sum("auto-submitted" in (d or "") for d in details) == 1
+        assert outbox.run(until_empty=True).sent == 2
+        # The company's receipts for the replies are synced but never answered.
+        sandbox.wait_idle(5)
+        Mailbox(config, config.account(), outbox.store).sync()
+        with outbox.store.session() as s:
+            assert len(list(s.scalars(select(OutboxItem).where(
+                OutboxItem.kind == "auto-reply")))) == 2
+    inbox = sandbox.fetch(CLIENTE)
+    assert sum(b"Gentile cliente@pec.sandbox.test" in r for r in inbox) == 2
+
+
+def test_demo_runs_end_to_end(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "wpec_invoicing", "demo", "--json",
+                             "--dir", str(tmp_path / "demo")], capture_output=True, text=True,
+                            timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr + result.stdout
+    summary = json.loads(result.stdout)
+    assert summary["ok"] is True
+    counts = summary["counts"]
+    assert counts["delivered"] >= 3 and counts["rejected"] == 2 and counts["not_delivered"] == 1
+    assert counts["received"] == 4 and counts["needs_review"] == 1 and counts["exported"] == 3
+    rejected = [r for r in summary["sent"] if r["sdi_state"] == "rejected"]
+    assert all(r["codes"] for r in rejected)
