@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 
 # Largest total of bodies fetched in one FETCH command (a big message is fetched alone).
 MAX_BATCH_BYTES = 16 * 1024 * 1024
+# Messages classified per transaction (each in its own savepoint: one failure rolls back only
+# itself); a commit costs an fsync, so not one per message.
+PROCESS_CHUNK = 50
 
 
 @dataclass
@@ -191,14 +194,13 @@ class Mailbox:
     def _fetch_batch(self, imap: ImapConnection, folder: str, uidvalidity: int,
                      batch: list[int], res: FolderResult) -> None:
         got: list[tuple[int, str, int]] = []  # uid, sha256, size
-        for uid, raw in imap.fetch_bodies(batch):
-            if raw is None:
-                res.vanished += 1
-                continue
-            digest = self.archive.put(raw)  # durable before anything else
+        fetched = [(uid, raw) for uid, raw in imap.fetch_bodies(batch) if raw is not None]
+        res.vanished += len(batch) - len(fetched)
+        digests = self.archive.put_many([raw for _uid, raw in fetched])  # durable first
+        for (uid, raw), digest in zip(fetched, digests, strict=True):
             self._hook("archived", uid=uid, sha256=digest)
             got.append((uid, digest, len(raw)))
-            del raw
+        del fetched
         with self.store.session() as s:
             for uid, digest, size in got:
                 msg = s.scalar(select(Message).where(Message.sha256 == digest))
@@ -237,11 +239,13 @@ class Mailbox:
             ids = list(s.scalars(select(Message.id).where(Message.status == "archived")
                                  .order_by(Message.id)))
         processed = errors = 0
-        for message_id in ids:
-            ok = self.processor.process_stored(self.store, message_id, account=self.account)
-            self._hook("processed", message_id=message_id)
-            processed += 1
-            errors += 0 if ok else 1
+        for start in range(0, len(ids), PROCESS_CHUNK):
+            chunk = ids[start:start + PROCESS_CHUNK]
+            for ok in self.processor.process_many(self.store, chunk, account=self.account):
+                processed += 1
+                errors += 0 if ok else 1
+            for message_id in chunk:
+                self._hook("processed", message_id=message_id)
         return processed, errors
 
     # -- step 4: server actions ----------------------------------------------------------

@@ -133,32 +133,50 @@ def _json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
+def _header_block(raw: bytes) -> bytes:
+    end = raw.find(b"\r\n\r\n")
+    if end < 0:
+        end = raw.find(b"\n\n")
+    return raw if end < 0 else raw[:end]
+
+
 def _headers(raw: bytes) -> list[list[str]]:
-    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
-    out = []
-    for name, value in msg.items():
-        out.append([name, str(value)])
-    return out
+    """The top header fields as [name, value] pairs (only the header block is parsed)."""
+    msg = email.message_from_bytes(_header_block(raw) + b"\r\n\r\n",
+                                   policy=email.policy.compat32)
+    return [[name, str(value)] for name, value in msg.items()]
 
 
 def _bodies(raw: bytes) -> dict[str, bytes]:
-    """The readable body of a message: text/plain and text/html parts that are not files."""
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    """The readable body of a message: text/plain and text/html parts that are not files.
+
+    Walks the MIME tree with the PEC engine's lazy parser: a 50 MB attachment is sliced over,
+    never decoded or copied into an `email` object.
+    """
+    from wpec_invoicing.pec.mime import parse_entity
+
     found: dict[str, bytes] = {}
-    for part in msg.walk():
-        if part.is_multipart() or part.get_filename() or part.get_content_disposition() == \
-                "attachment":
+    stack = [(parse_entity(raw), 0)]
+    seen = 0
+    while stack and seen < 500:
+        part, depth = stack.pop(0)
+        seen += 1
+        if part.is_multipart:
+            if depth < 10:
+                stack.extend((child, depth + 1) for child in part.children())
             continue
-        ctype = part.get_content_type()
-        ext = {"text/plain": "txt", "text/html": "html"}.get(ctype)
+        if part.filename() or part.disposition == "attachment":
+            continue
+        ext = {"text/plain": "txt", "text/html": "html"}.get(part.content_type)
         if ext is None or ext in found:
             continue
+        data = part.decoded()
+        charset = part.params.get("charset", "utf-8")
         try:
-            text = part.get_content()
-        except (LookupError, ValueError, AssertionError):
-            payload = part.get_payload(decode=True) or b""
-            text = payload.decode("utf-8", "replace")
-        found[ext] = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+            text = data.decode(charset, "replace")
+        except LookupError:
+            text = data.decode("utf-8", "replace")
+        found[ext] = text.encode("utf-8")
     return found
 
 
@@ -215,6 +233,33 @@ class Processor:
                     msg.error = f"{type(exc).__name__}: {exc}"[:4000]
                     msg.processed_at = utcnow()
             return False
+
+    def process_many(self, store: Any, message_ids: list[int], *,
+                     account: Any = None) -> list[bool]:
+        """Process archived messages in one transaction, each in its own savepoint; a
+        message that fails is rolled back alone and recorded with its error."""
+        results: list[bool] = []
+        with store.session() as session:
+            for message_id in message_ids:
+                msg = session.get(Message, message_id)
+                if msg is None or msg.status != "archived":
+                    results.append(True)
+                    continue
+                savepoint = session.begin_nested()
+                try:
+                    raw = self.archive.get(msg.sha256)
+                    self.process(session, msg, raw, account=account)
+                    savepoint.commit()
+                    results.append(True)
+                except Exception as exc:
+                    savepoint.rollback()
+                    log.warning("message %s could not be processed: %s", message_id, exc)
+                    msg = session.get(Message, message_id)
+                    msg.status = "error"
+                    msg.error = f"{type(exc).__name__}: {exc}"[:4000]
+                    msg.processed_at = utcnow()
+                    results.append(False)
+        return results
 
     def process(self, session: Session, msg: Message, raw: bytes, *,
                 account: Any = None) -> Outcome:

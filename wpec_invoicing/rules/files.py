@@ -144,7 +144,11 @@ def render_path(template: str, *, root: Path, kind: str, date: datetime, sender:
 
 
 def write_file(folder: Path, name: str, data: bytes) -> Path:
-    """Atomically write `data` as `folder/name` (same bytes again = same file, idempotent)."""
+    """Atomically write `data` as `folder/name` (same bytes again = same file, idempotent).
+
+    Not fsynced: these are working copies for the accounting software; the durable copy is
+    the archive's, and a crash before the processing commit re-saves them on the next run.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / safe_name(name)
     if target.is_file() and target.stat().st_size == len(data) and target.read_bytes() == data:
@@ -153,8 +157,6 @@ def write_file(folder: Path, name: str, data: bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):

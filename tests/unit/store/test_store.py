@@ -96,3 +96,49 @@ def test_archive_concurrent_writers_of_the_same_bytes(tmp_path) -> None:
     for t in threads:
         t.join()
     assert archive.get(sha256_hex(data)) == data
+
+
+def test_savepoint_rolls_back_only_the_failed_part(db_url: str) -> None:
+    store = Store(db_url)
+    try:
+        with store.session() as s:
+            s.add(FolderState(account="a", folder="kept", uidvalidity=1))
+            savepoint = s.begin_nested()
+            s.add(FolderState(account="a", folder="dropped", uidvalidity=1))
+            s.flush()
+            savepoint.rollback()
+            s.add(FolderState(account="a", folder="after", uidvalidity=1))
+        with store.session() as s:
+            folders = set(s.scalars(select(FolderState.folder)))
+        assert folders == {"kept", "after"}
+    finally:
+        store.close()
+
+
+def test_two_stores_on_one_sqlite_file_write_concurrently(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    stores = [Store(url), Store(url)]
+    errors: list[Exception] = []
+
+    def writer(store: Store, name: str) -> None:
+        try:
+            for i in range(30):
+                with store.session() as s:
+                    s.scalar(select(func.count()).select_from(FolderState))  # read, then write
+                    s.add(FolderState(account=name, folder=str(i), uidvalidity=1))
+        except Exception as exc:  # a lock error here is the bug this test is about
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(st, f"w{n}"))
+               for n, st in enumerate(stores)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert errors == []
+        with stores[0].session() as s:
+            assert s.scalar(select(func.count()).select_from(FolderState)) == 60
+    finally:
+        for st in stores:
+            st.close()
