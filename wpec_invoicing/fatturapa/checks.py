@@ -241,6 +241,8 @@ def c00428(doc, ctx):
 
 def c00400(doc, ctx):
     for bp, b in _bodies(doc):
+        if not any(_is_zero(r) and not n for r, n in _used(b, ctx)):
+            continue
         for i, ln in enumerate(b.lines, start=1):
             if _is_zero(ln.vat_rate) and not ln.natura:
                 yield f"{_line_path(doc, bp, i)}/Natura", "Natura missing with AliquotaIVA 0.00"
@@ -248,7 +250,7 @@ def c00400(doc, ctx):
 
 def c00401(doc, ctx):
     for bp, b in _bodies(doc):
-        if b.document_type == "TD16":
+        if b.document_type == "TD16" or not any(n and _nonzero(r) for r, n in _used(b, ctx)):
             continue
         for i, ln in enumerate(b.lines, start=1):
             if ln.natura and _nonzero(ln.vat_rate):
@@ -260,7 +262,7 @@ def c00401(doc, ctx):
 
 def c00411(doc, ctx):
     for bp, b in _bodies(doc):
-        if any(ln.withholding for ln in b.lines) and not b.withholdings:
+        if _facts(b, ctx).withholding and not b.withholdings:
             yield f"{_dgd(bp)}/DatiRitenuta", "DatiRitenuta missing with a line having Ritenuta SI"
 
 
@@ -315,31 +317,53 @@ def c00403(doc, ctx):
             yield f"{_dgd(bp)}/Data", f"Data {b.date} is after the reception date {ctx.received}"
 
 
+@dataclass
+class _Facts:
+    """What several checks ask of a body's lines, gathered in one pass (a 200-line invoice
+    would otherwise be walked a dozen times). Decimal hashes and compares by value, so 22,
+    22.0 and 22.00 are one key."""
+
+    sums: dict  # (rate, natura) of lines and cassa → PrezzoTotale + ImportoContributoCassa
+    withholding: bool  # a line has Ritenuta SI
+    discounts: bool  # a line has ScontoMaggiorazione
+    rates: set  # every AliquotaIVA (lines, cassa, summaries)
+    naturas: set  # every Natura (lines, cassa, summaries)
+
+
+def _facts(b: Body, ctx: CheckContext) -> _Facts:
+    key = ("facts", id(b))
+    facts = ctx.cache.get(key)
+    if facts is None:
+        sums: dict = {}
+        withholding = discounts = False
+        get = sums.get
+        for ln in b.lines:
+            k = (ln.vat_rate, ln.natura)
+            sums[k] = get(k, ZERO) + (ln.total_price or ZERO)
+            if ln.withholding:
+                withholding = True
+            if ln.discounts:
+                discounts = True
+        for pf in b.pension_funds:
+            k = (pf.vat_rate, pf.natura)
+            sums[k] = get(k, ZERO) + (pf.amount or ZERO)
+        rates = {r for r, _ in sums}
+        rates.update(s.rate for s in b.vat_summary)
+        naturas = {n for _, n in sums}
+        naturas.update(s.natura for s in b.vat_summary)
+        facts = _Facts(sums, withholding, discounts, rates, naturas)
+        ctx.cache[key] = facts
+    return facts
+
+
 def _used(b: Body, ctx: CheckContext) -> set[tuple[Decimal | None, str | None]]:
-    """The (rate, natura) pairs of lines and cassa; computed once per body per read."""
-    key = ("used", id(b))
-    used = ctx.cache.get(key)
-    if used is None:
-        # Decimal hashes and compares by value: 22, 22.0 and 22.00 are one key.
-        used = set(_sums(b, ctx))
-        ctx.cache[key] = used
-    return used
+    """The (rate, natura) pairs of lines and cassa."""
+    return _facts(b, ctx).sums.keys()
 
 
 def _sums(b: Body, ctx: CheckContext) -> dict[tuple[Decimal | None, str | None], Decimal]:
-    """PrezzoTotale + ImportoContributoCassa per (rate, natura), once per body per read."""
-    key = ("sums", id(b))
-    sums = ctx.cache.get(key)
-    if sums is None:
-        sums = {}
-        for ln in b.lines:
-            k = (ln.vat_rate, ln.natura)
-            sums[k] = sums.get(k, ZERO) + (ln.total_price or ZERO)
-        for pf in b.pension_funds:
-            k = (pf.vat_rate, pf.natura)
-            sums[k] = sums.get(k, ZERO) + (pf.amount or ZERO)
-        ctx.cache[key] = sums
-    return sums
+    """PrezzoTotale + ImportoContributoCassa per (rate, natura)."""
+    return _facts(b, ctx).sums
 
 
 def c00419(doc, ctx):
@@ -453,6 +477,8 @@ def _rates(doc: InvoiceDocument, bp: str, b: Body):
 def c00424(doc, ctx):
     leaf = "DatiIVA/Aliquota" if doc.format == "FSM10" else "AliquotaIVA"
     for bp, b in _bodies(doc):
+        if not any(r is not None and ZERO < r < ONE_EURO for r in _facts(b, ctx).rates):
+            continue
         for path, rate, _natura in _rates(doc, bp, b):
             if rate is not None and ZERO < rate < ONE_EURO:
                 yield (
@@ -499,6 +525,8 @@ def c00437(doc, ctx):
 
 def c00438(doc, ctx):
     for bp, b in _bodies(doc):
+        if not _facts(b, ctx).discounts:
+            continue
         for i, ln in enumerate(b.lines, start=1):
             for j, d in enumerate(ln.discounts, start=1):
                 if d.percentage is None and d.amount is None:
@@ -513,6 +541,8 @@ _GENERIC_NATURA = {"N2", "N3", "N6"}
 
 def c00445(doc, ctx):
     for bp, b in _bodies(doc):
+        if not _facts(b, ctx).naturas & _GENERIC_NATURA:
+            continue
         for path, _rate, natura in _rates(doc, bp, b):
             if natura in _GENERIC_NATURA:
                 yield (
