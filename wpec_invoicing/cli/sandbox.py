@@ -47,7 +47,7 @@ def _start(directory: Path, imap: str, **kwargs: Any) -> Any:
         return Sandbox(directory, imap=imap, **kwargs).start()
     except SandboxError as exc:
         raise WpecError(f"sandbox: {exc}") from None
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:  # e.g. a port given on the command line is taken
         raise WpecError(f"sandbox in {directory}: cannot start ({exc})") from None
 
 
@@ -81,6 +81,18 @@ def up(
     imap_starttls_port: Annotated[int, typer.Option(help="IMAP with STARTTLS.")] = 0,
     preavviso_after: Annotated[float, typer.Option(help="Seconds before a preavviso for a "
                                                         "stalled delivery.")] = 30.0,
+    pa_outcome: Annotated[str, typer.Option(help="SdI's answer after the RC of an FPA12 "
+                                                 "invoice: EC01, EC02, DT or none.")] = "EC01",
+    sdi_delay: Annotated[float, typer.Option(help="Seconds SdI waits before answering.")]
+    = 0.0,
+    route: Annotated[list[str] | None, typer.Option(
+        "--route", help="SdI directory entry CODE=ADDRESS (CodiceDestinatario or customer "
+                        "VAT like IT12345678903 → PEC box); repeatable.")] = None,
+    throttle: Annotated[list[str] | None, typer.Option(
+        "--throttle", help="ADDRESS=PER_MINUTE[/BURST][:451|550|block] — the provider's "
+                           "limit for that sender; repeatable.")] = None,
+    quota: Annotated[list[str] | None, typer.Option(
+        "--quota", help="ADDRESS=BYTES — mailbox quota (delivery fails past it).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print endpoints and accounts as "
                                                           "one JSON line.")] = False,
 ) -> None:
@@ -88,13 +100,31 @@ def up(
     from wpec_invoicing.sandbox import control
 
     _check_imap(imap)
+    if pa_outcome.upper() not in ("EC01", "EC02", "DT", "NONE"):
+        raise InputError(f"--pa-outcome must be EC01, EC02, DT or none, not {pa_outcome!r}")
+    routing: dict[str, str] = {}
+    for entry in route or []:
+        code, sep, address = entry.partition("=")
+        if not sep or not code.strip() or "@" not in address:
+            raise InputError(f"--route {entry!r}: expected CODE=ADDRESS, e.g. "
+                             "ABC1234=cliente@pec.sandbox.test")
+        routing[code.strip().upper()] = address.strip().lower()
+    throttles, quotas = _parse_limits(throttle or [], quota or [])
     directory = directory.resolve()
-    sb = _start(directory, imap, smtp_implicit_port=smtp_port,
+    outcome = None if pa_outcome.upper() == "NONE" else pa_outcome.upper()
+    sb = _start(directory, imap, sdi_pa_outcome=outcome, sdi_delay=sdi_delay,
+                sdi_directory=routing, smtp_implicit_port=smtp_port,
                 smtp_starttls_port=smtp_starttls_port, smtp_inbound_port=smtp_inbound_port,
                 imaps_port=imap_port, imap_port=imap_starttls_port,
                 preavviso_after=preavviso_after)
     stop = threading.Event()
     try:
+        for address, cfg in throttles:
+            sb.provider.throttle.configure(address, cfg)
+        for address, size in quotas:
+            if sb.registry.get(address) is None:
+                raise InputError(f"--quota {address}: no such mailbox in the sandbox")
+            sb.set_quota(address, size)
         target = sb.write_config(_config_target(config.resolve(), directory))
         endpoints = sb.endpoints()
         control.write_state(directory, {**endpoints, "config": str(target)})
@@ -115,6 +145,33 @@ def up(
         control.clear_state(directory)
         sb.stop()
         _err("sandbox stopped")
+
+
+def _parse_limits(throttles: list[str], quotas: list[str]
+                  ) -> tuple[list[tuple[str, Any]], list[tuple[str, int]]]:
+    """Check --throttle/--quota before anything starts: (address, ThrottleConfig), (address,
+    bytes)."""
+    from wpec_invoicing.sandbox.throttle import ThrottleConfig
+
+    parsed_t: list[tuple[str, Any]] = []
+    for entry in throttles:
+        address, sep, spec = entry.partition("=")
+        rate_part, _c, style = spec.partition(":")
+        rate, _s, burst = rate_part.partition("/")
+        try:
+            if not sep or "@" not in address:
+                raise ValueError("expected ADDRESS=PER_MINUTE[/BURST][:451|550|block]")
+            parsed_t.append((address.strip().lower(),
+                             ThrottleConfig(float(rate), int(burst or 1), style or "451")))
+        except ValueError as exc:
+            raise InputError(f"--throttle {entry!r}: {exc}") from None
+    parsed_q: list[tuple[str, int]] = []
+    for entry in quotas:
+        address, sep, size = entry.partition("=")
+        if not sep or "@" not in address or not size.strip().isdigit():
+            raise InputError(f"--quota {entry!r}: expected ADDRESS=BYTES")
+        parsed_q.append((address.strip().lower(), int(size)))
+    return parsed_t, parsed_q
 
 
 def _print_banner(sb: Any, config: Path, accounts: dict[str, dict[str, str]]) -> None:

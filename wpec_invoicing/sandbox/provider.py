@@ -83,6 +83,12 @@ def _address(value: str | None) -> str:
     return parseaddr(value or "")[1].strip().lower()
 
 
+def _h(msg: email.message.Message, name: str) -> str:
+    """A header as text (compat32 gives a Header object for non-ASCII raw values)."""
+    value = msg.get(name)
+    return "" if value is None else str(value)
+
+
 def _header_addresses(msg: email.message.Message, *names: str) -> list[str]:
     values: list[str] = []
     for name in names:
@@ -180,7 +186,7 @@ class PecProvider:
             raise SubmissionRefused(f"550 5.7.1 {sender} is not a mailbox of this provider")
         msg = email.message_from_bytes(raw, policy=email.policy.compat32)
         recipients = tuple(dict.fromkeys(r.strip().lower() for r in rcpt_tos))
-        receipt_type = (msg.get("X-TipoRicevuta") or "completa").strip().lower()
+        receipt_type = (_h(msg, "X-TipoRicevuta") or "completa").strip().lower()
         if receipt_type not in RECEIPT_TYPES:
             receipt_type = "completa"
         sub = Submission(
@@ -188,8 +194,8 @@ class PecProvider:
             sender=sender,
             recipients=recipients,
             raw=raw,
-            message_id=(msg.get("Message-ID") or "").strip() or None,
-            subject=pecmail.decode_subject(msg.get("Subject")),
+            message_id=_h(msg, "Message-ID").strip() or None,
+            subject=pecmail.decode_subject(_h(msg, "Subject")),
             timestamp=datetime.now(UTC).astimezone(),
             receipt_type=receipt_type,
             gestore=gestore,

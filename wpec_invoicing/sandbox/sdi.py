@@ -19,6 +19,7 @@ Work happens on a worker thread (SdI answers after the provider's delivery, neve
 from __future__ import annotations
 
 import email
+import email.header
 import email.policy
 import hashlib
 import json
@@ -101,9 +102,13 @@ def _attachments(raw: bytes) -> list[tuple[str, bytes]]:
         name = part.get_filename()
         if not name:
             continue
+        try:
+            name = str(email.header.make_header(email.header.decode_header(name)))
+        except (ValueError, LookupError, UnicodeError):
+            name = str(name)
         data = part.get_payload(decode=True)
         if isinstance(data, bytes):
-            files.append((str(email.header.make_header(email.header.decode_header(name))), data))
+            files.append((name, data))
     return files
 
 
