@@ -17,10 +17,11 @@ DettaglioLinee[2]/AliquotaIVA`), 1-based indexes on repeated elements.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
 from wpec_invoicing.fatturapa.identifiers import is_valid_codice_fiscale, is_valid_partita_iva
 from wpec_invoicing.fatturapa.model import Body, InvoiceDocument, Party
@@ -81,9 +82,13 @@ class CheckResult:
 # ---------------------------------------------------------------- helpers
 
 
-def _bodies(doc: InvoiceDocument) -> Iterator[tuple[str, Body]]:
-    for i, b in enumerate(doc.bodies, start=1):
-        yield f"FatturaElettronicaBody[{i}]", b
+def _bodies(doc: InvoiceDocument, ctx: CheckContext) -> list[tuple[str, Body]]:
+    """(path, body) pairs, made once per read."""
+    bodies = ctx.cache.get("bodies")
+    if bodies is None:
+        bodies = [(f"FatturaElettronicaBody[{i}]", b) for i, b in enumerate(doc.bodies, 1)]
+        ctx.cache["bodies"] = bodies
+    return bodies
 
 
 def _dgd(bp: str) -> str:
@@ -240,7 +245,7 @@ def c00428(doc, ctx):
 
 
 def c00400(doc, ctx):
-    for bp, b in _bodies(doc):
+    for bp, b in _bodies(doc, ctx):
         if not any(_is_zero(r) and not n for r, n in _used(b, ctx)):
             continue
         for i, ln in enumerate(b.lines, start=1):
@@ -249,7 +254,7 @@ def c00400(doc, ctx):
 
 
 def c00401(doc, ctx):
-    for bp, b in _bodies(doc):
+    for bp, b in _bodies(doc, ctx):
         if b.document_type == "TD16" or not any(n and _nonzero(r) for r, n in _used(b, ctx)):
             continue
         for i, ln in enumerate(b.lines, start=1):
@@ -261,7 +266,7 @@ def c00401(doc, ctx):
 
 
 def c00411(doc, ctx):
-    for bp, b in _bodies(doc):
+    for bp, b in _bodies(doc, ctx):
         if _facts(b, ctx).withholding and not b.withholdings:
             yield f"{_dgd(bp)}/DatiRitenuta", "DatiRitenuta missing with a line having Ritenuta SI"
 
@@ -271,14 +276,14 @@ def _cassa_path(bp: str, i: int) -> str:
 
 
 def c00413(doc, ctx):
-    for bp, b in _bodies(doc):
+    for bp, b in _bodies(doc, ctx):
         for i, pf in enumerate(b.pension_funds, start=1):
             if _is_zero(pf.vat_rate) and not pf.natura:
                 yield f"{_cassa_path(bp, i)}/Natura", "cassa: Natura missing with AliquotaIVA 0.00"
 
 
 def c00414(doc, ctx):
-    for bp, b in _bodies(doc):
+    for bp, b in _bodies(doc, ctx):
         for i, pf in enumerate(b.pension_funds, start=1):
             if pf.natura and _nonzero(pf.vat_rate):
                 yield (
@@ -288,7 +293,7 @@ def c00414(doc, ctx):
 
 
 def c00415(doc, ctx):
-    for bp, b in _bodies(doc):
+    for bp, b in _bodies(doc, ctx):
         if any(pf.withholding for pf in b.pension_funds) and not b.withholdings:
             yield f"{_dgd(bp)}/DatiRitenuta", "DatiRitenuta missing with cassa Ritenuta SI"
 
@@ -299,7 +304,7 @@ def c00417(doc, ctx):
 
 
 def c00418(doc, ctx):
-    for bp, b in _bodies(doc):
+    for bp, b in _bodies(doc, ctx):
         if b.date is None:
             continue
         for ld in b.linked_documents:
@@ -312,7 +317,7 @@ def c00418(doc, ctx):
 
 
 def c00403(doc, ctx):
-    for bp, b in _bodies(doc):
+    for bp, b in _bodies(doc, ctx):
         if b.date is not None and b.date > ctx.received:
             yield f"{_dgd(bp)}/Data", f"Data {b.date} is after the reception date {ctx.received}"
 
@@ -367,7 +372,7 @@ def _sums(b: Body, ctx: CheckContext) -> dict[tuple[Decimal | None, str | None],
 
 
 def c00419(doc, ctx):
-    for bp, b in _bodies(doc):
+    for bp, b in _bodies(doc, ctx):
         have = {s.rate for s in b.vat_summary}
         for rate in sorted({r for r, _ in _used(b, ctx) if r is not None} - have):
             yield (
@@ -379,7 +384,7 @@ def c00419(doc, ctx):
 def c00443(doc, ctx):
     # SdI: "no correspondence" between rates of lines/cassa and of DatiRiepilogo. The direction
     # "a used rate has no DatiRiepilogo" is 00419; this one reports the other direction.
-    for bp, b in _bodies(doc):
+    for bp, b in _bodies(doc, ctx):
         used = {r for r, _ in _used(b, ctx)}
         for i, s in enumerate(b.vat_summary, start=1):
             if s.rate is not None and s.rate not in used:
@@ -390,7 +395,7 @@ def c00443(doc, ctx):
 
 
 def c00444(doc, ctx):
-    for bp, b in _bodies(doc):
+    for bp, b in _bodies(doc, ctx):
         have = {s.natura for s in b.vat_summary if s.natura}
         for natura in sorted({n for _, n in _used(b, ctx) if n} - have):
             yield (
@@ -404,7 +409,7 @@ def _summary_path(bp: str, i: int, leaf: str) -> str:
 
 
 def c00420(doc, ctx):
-    for bp, b in _bodies(doc):
+    for bp, b in _bodies(doc, ctx):
         for i, s in enumerate(b.vat_summary, start=1):
             if s.natura and s.natura.startswith("N6") and s.esigibilita == "S":
                 yield (
@@ -414,7 +419,7 @@ def c00420(doc, ctx):
 
 
 def c00421(doc, ctx):
-    for bp, b in _bodies(doc):
+    for bp, b in _bodies(doc, ctx):
         for i, s in enumerate(b.vat_summary, start=1):
             if None in (s.rate, s.taxable, s.tax):
                 continue
@@ -428,7 +433,7 @@ def c00421(doc, ctx):
 
 
 def c00422(doc, ctx):
-    for bp, b in _bodies(doc):
+    for bp, b in _bodies(doc, ctx):
         for i, s in enumerate(b.vat_summary, start=1):
             if s.rate is None or s.taxable is None:
                 continue
@@ -444,7 +449,7 @@ def c00422(doc, ctx):
 
 
 def c00423(doc, ctx):
-    for bp, b in _bodies(doc):
+    for bp, b in _bodies(doc, ctx):
         for i, ln in enumerate(b.lines, start=1):
             if ln.unit_price is None or ln.total_price is None:
                 continue
@@ -476,7 +481,7 @@ def _rates(doc: InvoiceDocument, bp: str, b: Body):
 
 def c00424(doc, ctx):
     leaf = "DatiIVA/Aliquota" if doc.format == "FSM10" else "AliquotaIVA"
-    for bp, b in _bodies(doc):
+    for bp, b in _bodies(doc, ctx):
         if not any(r is not None and ZERO < r < ONE_EURO for r in _facts(b, ctx).rates):
             continue
         for path, rate, _natura in _rates(doc, bp, b):
@@ -488,13 +493,13 @@ def c00424(doc, ctx):
 
 
 def c00425(doc, ctx):
-    for bp, b in _bodies(doc):
+    for bp, b in _bodies(doc, ctx):
         if not any(ch.isdigit() for ch in b.number or ""):
             yield f"{_dgd(bp)}/Numero", f"Numero {b.number!r} contains no digit"
 
 
 def c00429(doc, ctx):
-    for bp, b in _bodies(doc):
+    for bp, b in _bodies(doc, ctx):
         for i, s in enumerate(b.vat_summary, start=1):
             if _is_zero(s.rate) and not s.natura:
                 yield (
@@ -504,7 +509,7 @@ def c00429(doc, ctx):
 
 
 def c00430(doc, ctx):
-    for bp, b in _bodies(doc):
+    for bp, b in _bodies(doc, ctx):
         for i, s in enumerate(b.vat_summary, start=1):
             if s.natura and _nonzero(s.rate):
                 yield (
@@ -514,7 +519,7 @@ def c00430(doc, ctx):
 
 
 def c00437(doc, ctx):
-    for bp, b in _bodies(doc):
+    for bp, b in _bodies(doc, ctx):
         for i, d in enumerate(b.discounts, start=1):
             if d.percentage is None and d.amount is None:
                 yield (
@@ -524,7 +529,7 @@ def c00437(doc, ctx):
 
 
 def c00438(doc, ctx):
-    for bp, b in _bodies(doc):
+    for bp, b in _bodies(doc, ctx):
         if not _facts(b, ctx).discounts:
             continue
         for i, ln in enumerate(b.lines, start=1):
@@ -540,7 +545,7 @@ _GENERIC_NATURA = {"N2", "N3", "N6"}
 
 
 def c00445(doc, ctx):
-    for bp, b in _bodies(doc):
+    for bp, b in _bodies(doc, ctx):
         if not _facts(b, ctx).naturas & _GENERIC_NATURA:
             continue
         for path, _rate, natura in _rates(doc, bp, b):
@@ -554,7 +559,7 @@ def c00445(doc, ctx):
 def c00460(doc, ctx):
     if doc.supplier.regime_fiscale in ("RF19", "RF20"):
         return
-    for bp, b in _bodies(doc):
+    for bp, b in _bodies(doc, ctx):
         total = sum((ln.total_price for ln in b.lines if ln.total_price is not None), ZERO)
         if total > FSM_LIMIT:
             yield (
@@ -571,7 +576,7 @@ _NEEDS_CUSTOMER_VAT = {
 
 
 def c00471(doc, ctx):
-    for bp, b in _bodies(doc):
+    for bp, b in _bodies(doc, ctx):
         if b.document_type in _NOT_SELF and _same_party(doc.supplier, doc.customer):
             yield (
                 f"{_dgd(bp)}/TipoDocumento",
@@ -580,7 +585,7 @@ def c00471(doc, ctx):
 
 
 def c00472(doc, ctx):
-    for bp, b in _bodies(doc):
+    for bp, b in _bodies(doc, ctx):
         if b.document_type in _MUST_SELF and not _same_party(doc.supplier, doc.customer):
             yield (
                 f"{_dgd(bp)}/TipoDocumento",
@@ -592,7 +597,7 @@ def c00473(doc, ctx):
     country = doc.supplier.vat.country if doc.supplier.vat else None
     if country is None:
         return
-    for _bp, b in _bodies(doc):
+    for _bp, b in _bodies(doc, ctx):
         t = b.document_type
         bad = (
             (t in ("TD17", "TD19") and country == "IT")
@@ -607,7 +612,7 @@ def c00473(doc, ctx):
 
 
 def c00474(doc, ctx):
-    for bp, b in _bodies(doc):
+    for bp, b in _bodies(doc, ctx):
         if b.document_type == "TD21":
             for i, ln in enumerate(b.lines, start=1):
                 if _is_zero(ln.vat_rate):
@@ -620,7 +625,7 @@ def c00474(doc, ctx):
 def c00475(doc, ctx):
     if doc.customer.vat is not None:
         return
-    for _bp, b in _bodies(doc):
+    for _bp, b in _bodies(doc, ctx):
         if b.document_type in _NEEDS_CUSTOMER_VAT:
             yield (
                 f"{_customer_path(doc)}/IdFiscaleIVA",
@@ -641,7 +646,7 @@ def c00476(doc, ctx):
 
 def c00409(doc, ctx):
     seen: dict[tuple, int] = {}
-    for i, (bp, b) in enumerate(_bodies(doc), start=1):
+    for i, (bp, b) in enumerate(_bodies(doc, ctx), start=1):
         key = (b.document_type, b.number, b.date)
         if key in seen:
             yield (
@@ -704,14 +709,19 @@ CHECKS: tuple[Check, ...] = (
 CHECKS_BY_CODE = {c.code: c for c in CHECKS}
 
 
+@lru_cache(maxsize=64)
+def _applicable(fmt: str | None, received: date) -> tuple[Check, ...]:
+    return tuple(
+        c for c in CHECKS
+        if (not c.needs_document or (fmt is not None and fmt in c.formats))
+        and (c.start is None or received >= c.start)
+    )
+
+
 def run_checks(doc: InvoiceDocument | None, ctx: CheckContext) -> list[CheckResult]:
     """Every applicable check of the table; a crashing check is reported, never raised."""
     out: list[CheckResult] = []
-    for check in CHECKS:
-        if check.needs_document and (doc is None or doc.format not in check.formats):
-            continue
-        if check.start is not None and ctx.received < check.start:
-            continue
+    for check in _applicable(doc.format if doc is not None else None, ctx.received):
         try:
             for path, message in check.func(doc, ctx):
                 out.append(CheckResult(check.code, message, path))
