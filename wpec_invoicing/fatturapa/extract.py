@@ -187,7 +187,8 @@ def _vat(f: _F) -> VatId | None:
 def _address(f: _F) -> Address | None:
     if not f.present:
         return None
-    return _new(Address,
+    return _new(
+        Address,
         street=f.r("Indirizzo"),
         postal_code=f.r("CAP"),
         city=f.r("Comune"),
@@ -223,7 +224,8 @@ def _attachments(ctx: _Ctx, body: _F) -> tuple[Attachment, ...]:
             ctx.warn(a.el, f"attachment {a.t('NomeAttachment')!r} is not valid base64")
             data = b""
         out.append(
-            _new(Attachment,
+            _new(
+                Attachment,
                 name=a.r("NomeAttachment"),
                 data=data,
                 compression=a.t("AlgoritmoCompressione"),
@@ -236,7 +238,8 @@ def _attachments(ctx: _Ctx, body: _F) -> tuple[Attachment, ...]:
 
 def _transmission(header: _F) -> Transmission:
     dt = header.sub("DatiTrasmissione")
-    return _new(Transmission,
+    return _new(
+        Transmission,
         sender=_vat(dt.sub("IdTrasmittente")) or _new(VatId, country="", code=""),
         progressivo=dt.r("ProgressivoInvio"),
         codice_destinatario=dt.r("CodiceDestinatario"),
@@ -253,7 +256,8 @@ def _linked(ctx: _Ctx, dg: _F) -> tuple[LinkedDocument, ...]:
     for kind in LINKED_KINDS:
         for f in dg.subs(kind):
             out.append(
-                _new(LinkedDocument,
+                _new(
+                    LinkedDocument,
                     kind=kind,
                     id=f.r("IdDocumento"),
                     date=f.date(ctx, "Data"),
@@ -343,7 +347,8 @@ def _body_ordinaria(ctx: _Ctx, body: _F) -> Body:
     dgd = dg.sub("DatiGeneraliDocumento")
     dbs = body.sub("DatiBeniServizi")
     bollo = dgd.sub("DatiBollo")
-    return _new(Body,
+    return _new(
+        Body,
         document_type=dgd.r("TipoDocumento"),
         currency=dgd.r("Divisa"),
         date=dgd.date(ctx, "Data"),
@@ -352,7 +357,8 @@ def _body_ordinaria(ctx: _Ctx, body: _F) -> Body:
             _line(ctx, ln) for ln in (dbs.el.iterchildren("DettaglioLinee") if dbs.present else ())
         ),
         vat_summary=tuple(
-            _new(VatSummary,
+            _new(
+                VatSummary,
                 rate=s.dec(ctx, "AliquotaIVA"),
                 taxable=s.dec(ctx, "ImponibileImporto"),
                 tax=s.dec(ctx, "Imposta"),
@@ -368,7 +374,8 @@ def _body_ordinaria(ctx: _Ctx, body: _F) -> Body:
         rounding=dgd.dec(ctx, "Arrotondamento"),
         causale=tuple(dgd.texts("Causale")),
         withholdings=tuple(
-            _new(Withholding,
+            _new(
+                Withholding,
                 kind=w.r("TipoRitenuta"),
                 amount=w.dec(ctx, "ImportoRitenuta"),
                 rate=w.dec(ctx, "AliquotaRitenuta"),
@@ -377,7 +384,8 @@ def _body_ordinaria(ctx: _Ctx, body: _F) -> Body:
             for w in dgd.subs("DatiRitenuta")
         ),
         pension_funds=tuple(
-            _new(PensionFund,
+            _new(
+                PensionFund,
                 kind=c.r("TipoCassa"),
                 rate=c.dec(ctx, "AlCassa"),
                 amount=c.dec(ctx, "ImportoContributoCassa"),
@@ -393,10 +401,12 @@ def _body_ordinaria(ctx: _Ctx, body: _F) -> Body:
         ),
         discounts=_discounts(ctx, dgd),
         payments=tuple(
-            _new(Payment,
+            _new(
+                Payment,
                 conditions=p.r("CondizioniPagamento"),
                 details=tuple(
-                    _new(PaymentDetail,
+                    _new(
+                        PaymentDetail,
                         method=d.r("ModalitaPagamento"),
                         amount=d.dec(ctx, "ImportoPagamento"),
                         due_date=d.date(ctx, "DataScadenzaPagamento"),
@@ -423,20 +433,23 @@ def _ordinaria(ctx: _Ctx, root: _El) -> InvoiceDocument:
     cp_da = cp.sub("DatiAnagrafici")
     cc = header.sub("CessionarioCommittente")
     cc_da = cc.sub("DatiAnagrafici")
-    supplier = _new(Party,
+    supplier = _new(
+        Party,
         vat=_vat(cp_da.sub("IdFiscaleIVA")),
         fiscal_code=cp_da.t("CodiceFiscale"),
         address=_address(cp.sub("Sede")),
         regime_fiscale=cp_da.t("RegimeFiscale"),
         **_names(cp_da.sub("Anagrafica")),
     )
-    customer = _new(Party,
+    customer = _new(
+        Party,
         vat=_vat(cc_da.sub("IdFiscaleIVA")),
         fiscal_code=cc_da.t("CodiceFiscale"),
         address=_address(cc.sub("Sede")),
         **_names(cc_da.sub("Anagrafica")),
     )
-    return _new(InvoiceDocument,
+    return _new(
+        InvoiceDocument,
         format=(root.get("versione") or "").strip(),
         transmission=_transmission(header),
         supplier=supplier,
@@ -452,7 +465,8 @@ def _body_semplificata(ctx: _Ctx, body: _F) -> Body:
     dg = body.sub("DatiGenerali")
     dgd = dg.sub("DatiGeneraliDocumento")
     linked = [
-        _new(LinkedDocument,
+        _new(
+            LinkedDocument,
             kind="DatiFatturaRettificata",
             id=fr.r("NumeroFR"),
             date=fr.date(ctx, "DataFR"),
@@ -464,7 +478,8 @@ def _body_semplificata(ctx: _Ctx, body: _F) -> Body:
     for i, f in enumerate(body.subs("DatiBeniServizi"), start=1):
         iva = f.sub("DatiIVA")
         lines.append(
-            _new(Line,
+            _new(
+                Line,
                 number=i,
                 description=f.r("Descrizione"),
                 total_price=f.dec(ctx, "Importo"),
@@ -474,7 +489,8 @@ def _body_semplificata(ctx: _Ctx, body: _F) -> Body:
                 legal_reference=f.t("RiferimentoNormativo"),
             )
         )
-    return _new(Body,
+    return _new(
+        Body,
         document_type=dgd.r("TipoDocumento"),
         currency=dgd.r("Divisa"),
         date=dgd.date(ctx, "Data"),
@@ -493,20 +509,23 @@ def _semplificata(ctx: _Ctx, root: _El) -> InvoiceDocument:
     cc = header.sub("CessionarioCommittente")
     ids = cc.sub("IdentificativiFiscali")
     other = cc.sub("AltriDatiIdentificativi")
-    supplier = _new(Party,
+    supplier = _new(
+        Party,
         vat=_vat(cp.sub("IdFiscaleIVA")),
         fiscal_code=cp.t("CodiceFiscale"),
         address=_address(cp.sub("Sede")),
         regime_fiscale=cp.t("RegimeFiscale"),
         **_names(cp),
     )
-    customer = _new(Party,
+    customer = _new(
+        Party,
         vat=_vat(ids.sub("IdFiscaleIVA")),
         fiscal_code=ids.t("CodiceFiscale"),
         address=_address(other.sub("Sede")),
         **_names(other),
     )
-    return _new(InvoiceDocument,
+    return _new(
+        InvoiceDocument,
         format=(root.get("versione") or "").strip(),
         transmission=_transmission(header),
         supplier=supplier,
