@@ -25,7 +25,7 @@ def is_valid_file_name(name: str) -> bool:
     """True when SdI accepts `name` as an invoice file name (check 00001)."""
     if not isinstance(name, str):
         return False
-    if not FILE_NAME_RE.match(name):
+    if not FILE_NAME_RE.fullmatch(name):
         return False
     # The regex lets ".p7m" alone and ".zip.p7m" through; SdI wants xml, xml.p7m or zip.
     ext = name.split("_", 1)[1].split(".", 1)[1].lower()
