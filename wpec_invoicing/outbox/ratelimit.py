@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,6 +24,8 @@ Clock = Callable[[], float]
 
 # Float refills never land exactly on 1.0: a token within this much of whole counts as whole.
 _EPS = 1e-9
+# Seconds of recent successes used to measure what the provider really lets through.
+MEASURE_WINDOW = 30.0
 
 
 @dataclass(frozen=True)
@@ -54,10 +57,10 @@ class AdaptiveRateLimiter:
         burst: int = 1,
         *,
         clock: Clock = time.monotonic,
-        decrease: float = 0.5,
+        decrease: float = 0.7,
         floor_per_minute: float = 1.0,
         recover_per_minute: float | None = None,
-        slow_factor: float = 0.1,
+        slow_factor: float = 0.25,
     ) -> None:
         if rate_per_minute <= 0:
             raise ValueError("rate_per_minute must be positive")
@@ -70,8 +73,8 @@ class AdaptiveRateLimiter:
         self.burst = int(burst)
         self.decrease = decrease
         self.floor = min(float(floor_per_minute), self.ceiling)
-        # Default fast recovery: a quarter of the ceiling per minute of clean sending.
-        self.recover = recover_per_minute if recover_per_minute else self.ceiling / 4
+        # Default fast recovery: half the ceiling per minute of clean sending.
+        self.recover = recover_per_minute if recover_per_minute else self.ceiling / 2
         self.slow_factor = slow_factor
         self.rate = self.ceiling
         self.learned_limit: float | None = None
@@ -81,6 +84,7 @@ class AdaptiveRateLimiter:
         self._last = now
         self._paused_until = now
         self._last_success: float | None = None
+        self._successes: deque[float] = deque()
 
     # -- token bucket -----------------------------------------------------------------------
     def _refill(self, now: float) -> None:
@@ -122,6 +126,9 @@ class AdaptiveRateLimiter:
         now = self._clock()
         previous = self._last_success
         self._last_success = now
+        self._successes.append(now)
+        while self._successes and self._successes[0] < now - MEASURE_WINDOW:
+            self._successes.popleft()
         if self.rate >= self.ceiling:
             return
         elapsed_min = (now - previous) / 60.0 if previous is not None else 1.0 / max(self.rate, 1)
@@ -144,11 +151,32 @@ class AdaptiveRateLimiter:
         self.throttles += 1
         # The rate we were at is what the provider refused: our best estimate of its limit.
         self.learned_limit = self.rate
-        self.rate = max(self.floor, self.rate * self.decrease)
+        measured = self.measured_rate(now)
+        if measured is not None:
+            # We know what actually got through lately: settle just under it instead of
+            # halving (halving would idle the provider for minutes on every refusal).
+            new_rate = min(self.rate * 0.9, measured * 0.95)
+        else:
+            new_rate = self.rate * self.decrease
+        self.rate = max(self.floor, new_rate)
         self._tokens = 0.0
         if pause_seconds > 0:
             self._paused_until = max(self._paused_until, now + pause_seconds)
         self._last_success = None
+
+    def measured_rate(self, now: float | None = None) -> float | None:
+        """Messages per minute the provider accepted over the last window, once the window
+        holds enough evidence (None before: too early to tell)."""
+        now = self._clock() if now is None else now
+        while self._successes and self._successes[0] < now - MEASURE_WINDOW:
+            self._successes.popleft()
+        if len(self._successes) < 2 * self.burst + 2:
+            return None
+        span = now - self._successes[0]
+        if span < MEASURE_WINDOW / 2:
+            return None
+        # The first `burst` successes may have been free (a full bucket): leave them out.
+        return (len(self._successes) - self.burst) * 60.0 / span
 
     def snapshot(self) -> RateSnapshot:
         now = self._clock()

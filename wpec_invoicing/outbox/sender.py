@@ -269,6 +269,12 @@ class AccountRunner:
                 delay = backoff_delay(item.attempts, base=st.retry_base, cap=st.retry_cap)
                 if blocked:
                     delay = max(delay, st.block_pause)
+                else:
+                    # The account's limiter paces the retries; the item's own delay only
+                    # spreads them out, so it never needs to exceed a few token intervals.
+                    with self.limiter_lock:
+                        interval = 60.0 / self.limiter.rate
+                    delay = min(delay, max(st.retry_base, 4 * interval))
                 item.status = "queued"
                 item.next_attempt_at = now + timedelta(seconds=delay)
                 item.last_error = outcome.reason

@@ -52,9 +52,9 @@ def test_burst_then_configured_rate():
     assert 599 <= sent <= 601
 
 
-def test_throttle_halves_rate_empties_bucket_and_pauses():
+def test_throttle_cuts_rate_empties_bucket_and_pauses():
     clock = FakeClock()
-    limiter = AdaptiveRateLimiter(60, burst=10, clock=clock)
+    limiter = AdaptiveRateLimiter(60, burst=10, clock=clock, decrease=0.5)
     limiter.on_throttle(pause_seconds=30)
     snap = limiter.snapshot()
     assert snap.rate_per_minute == 30
@@ -115,12 +115,26 @@ def test_settles_at_what_the_provider_allows():
 
 def test_recovers_to_ceiling_after_the_provider_lifts_its_limit():
     clock = FakeClock()
-    limiter = AdaptiveRateLimiter(60, clock=clock)
+    limiter = AdaptiveRateLimiter(60, clock=clock, decrease=0.5)
     limiter.on_throttle()
     limiter.on_throttle()
     assert limiter.rate == 15
     drain(limiter, clock, 3600)
     assert limiter.rate == 60
+
+
+def test_measured_rate_sets_the_cut_instead_of_blind_halving():
+    """After 30 s of evidence that ~20/min get through, a refusal settles the rate just under
+    that, not at half of the configured ceiling."""
+    clock = FakeClock()
+    limiter = AdaptiveRateLimiter(120, burst=2, clock=clock)
+    assert limiter.measured_rate() is None
+    for _ in range(20):
+        clock.advance(3.0)  # 20 a minute got through
+        limiter.on_success()
+    assert 17 <= limiter.measured_rate() <= 21
+    limiter.on_throttle()
+    assert 17 <= limiter.rate <= 20
 
 
 def test_give_back_returns_token():
