@@ -351,10 +351,15 @@ class Outbox:
                 dedup_key=p.dedup_key, replaces_item_id=p.replaces_item_id, created_at=now,
                 updated_at=now, alerted_no_acceptance=False,
             )
+            if p.kind == "invoice" and p.invoice_number and item.replaces_item_id is None:
+                item.replaces_item_id = _rejected_predecessor(session, p)
             session.add(item)
             session.flush()
             add_event(session, item, "outbox", "queued",
                       f"to {p.recipient}, Message-ID {message_id}")
+            if item.replaces_item_id:
+                add_event(session, item, "outbox", "replaces",
+                          f"corrected re-send of outbox item #{item.replaces_item_id}")
             out.append(QueuedItem(item.id, message_id, p.recipient, p.file_name, p.name))
         return out
 
@@ -533,6 +538,21 @@ def _file_name_used(session: Session, file_name: str) -> bool:
     rows = session.scalars(select(OutboxItem.file_name).where(
         OutboxItem.file_name.like(f"{base}.%") | (OutboxItem.file_name == file_name)))
     return any(invoice_base_name(r) == base for r in rows if r)
+
+
+def _rejected_predecessor(session: Session, p: Prepared) -> int | None:
+    """The latest rejected/failed send of the same invoice (number + date), if any: a
+    corrected invoice goes out under a new file name and its history links the two."""
+    same_date = (p.document or {}).get("date")
+    for row in session.scalars(select(OutboxItem).where(
+            OutboxItem.kind == "invoice", OutboxItem.invoice_number == p.invoice_number,
+            OutboxItem.sdi_state.in_((InvoiceState.REJECTED.value,
+                                      InvoiceState.NOT_ACCEPTED.value,
+                                      InvoiceState.SEND_FAILED.value)),
+    ).order_by(OutboxItem.id.desc())):
+        if same_date is None or (row.document or {}).get("date") == same_date:
+            return row.id
+    return None
 
 
 def _looks_like_address(value: str) -> bool:

@@ -143,7 +143,7 @@ class AccountRunner:
     def _idle(self) -> bool:
         """Nothing due now. Keep going only while something will become due (until_empty) or
         another worker of ours still has a message in flight (its outcome may requeue it)."""
-        with self.outbox.store.session() as s:
+        with self.claim_lock, self.outbox.store.session() as s:  # same lock order as _claim
             self._recover_orphans(s)
             pending = s.scalar(select(func.count()).select_from(OutboxItem).where(
                 OutboxItem.account == self.account.name,

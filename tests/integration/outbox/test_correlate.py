@@ -182,3 +182,23 @@ def test_no_acceptance_within_timeout_raises_one_alert(outbox):
     with outbox.store.session() as s:
         assert s.scalar(select(OutboxAlert.resolved_at)) is not None
     assert outbox.status()["alerts"] == []
+
+
+def test_rejected_invoice_corrected_and_sent_again_under_a_new_name(outbox):
+    _raw, first = queue_invoice(outbox, progressivo="00001")
+    store_and_observe(outbox, sdi_envelope(first.file_name, "NS",
+                                           errors=(SdiError("00423", "PrezzoTotale"),)))
+    # Same file name again: refused before queuing (SdI would answer 00002).
+    from wpec_invoicing.outbox.queue import Refused
+
+    doc = sample_invoice(progressivo="00001", supplier=_company_party())
+    with pytest.raises(Refused) as info:
+        outbox.enqueue([outbox.prepare_invoice_file(write_invoice(doc), first.file_name)])
+    assert "00002" in info.value.refusals[0].reasons[0]
+    _raw, second = queue_invoice(outbox, progressivo="00002")  # same number, new name
+    item, events = item_of(outbox, second.id)
+    assert item.replaces_item_id == first.id
+    assert "replaces" in [e.event for e in events]
+    history = outbox.history("2026/1")  # by invoice number: both sends, in order
+    assert [h["file_name"] for h in history] == [first.file_name, second.file_name]
+    assert [h["sdi_state"] for h in history] == ["rejected", "sent"]
