@@ -142,6 +142,25 @@ class ImapConnection:
                 self.bodies_fetched += 1
             yield uid, body
 
+    def fetch_body_chunks(self, uid: int, size: int, chunk: int) -> Iterator[bytes]:
+        """A big message in ranges (BODY.PEEK[]<offset.length>): never whole in memory.
+        `size` (RFC822.SIZE) is only a hint: ranges are read until one comes back short."""
+        offset = 0
+        while True:
+            data = self.c.fetch([uid], [f"BODY.PEEK[]<{offset}.{chunk}>"]).get(uid)
+            piece = None
+            for key, value in (data or {}).items():
+                if isinstance(key, bytes) and key.startswith(b"BODY[]"):
+                    piece = value
+            if piece is None and offset == 0:
+                raise ImapError(f"message UID {uid} vanished while being fetched")
+            if piece:
+                yield bytes(piece)
+                offset += len(piece)
+            if not piece or len(piece) < chunk:
+                break
+        self.bodies_fetched += 1
+
     def add_flags(self, uids: Iterable[int], flags: list[str]) -> None:
         self.c.add_flags(list(uids), [f.encode() if isinstance(f, str) else f for f in flags])
 

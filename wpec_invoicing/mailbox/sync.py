@@ -42,6 +42,9 @@ MAX_BATCH_BYTES = 16 * 1024 * 1024
 # Messages classified per transaction (each in its own savepoint: one failure rolls back only
 # itself); a commit costs an fsync, so not one per message.
 PROCESS_CHUNK = 50
+# Messages above this size are fetched in ranges, straight to the archive.
+STREAM_ABOVE_BYTES = 8 * 1024 * 1024
+STREAM_CHUNK_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -186,10 +189,26 @@ class Mailbox:
             self._mark_synced(folder)
             return res
         sizes = imap.sizes(uids)
-        for batch in _batches(uids, sizes, self.account.batch_size, MAX_BATCH_BYTES):
+        for batch in _batches(uids, sizes, self.account.batch_size, MAX_BATCH_BYTES,
+                              STREAM_ABOVE_BYTES):
+            if len(batch) == 1 and sizes.get(batch[0], 0) > STREAM_ABOVE_BYTES:
+                self._fetch_big(imap, folder, info.uidvalidity, batch[0], sizes[batch[0]], res)
+                continue
             self._fetch_batch(imap, folder, info.uidvalidity, batch, res)
         self._mark_synced(folder)
         return res
+
+    def _fetch_big(self, imap: ImapConnection, folder: str, uidvalidity: int, uid: int,
+                   size: int, res: FolderResult) -> None:
+        """One big message, fetched in ranges straight into the archive."""
+        try:
+            digest, stored = self.archive.put_stream(
+                imap.fetch_body_chunks(uid, size, STREAM_CHUNK_BYTES))
+        except ImapError:
+            res.vanished += 1
+            return
+        self._hook("archived", uid=uid, sha256=digest)
+        self._record(folder, uidvalidity, [uid], [(uid, digest, stored)], res)
 
     def _fetch_batch(self, imap: ImapConnection, folder: str, uidvalidity: int,
                      batch: list[int], res: FolderResult) -> None:
@@ -201,6 +220,11 @@ class Mailbox:
             self._hook("archived", uid=uid, sha256=digest)
             got.append((uid, digest, len(raw)))
         del fetched
+        self._record(folder, uidvalidity, batch, got, res)
+
+    def _record(self, folder: str, uidvalidity: int, batch: list[int],
+                got: list[tuple[int, str, int]], res: FolderResult) -> None:
+        """Commit the archived messages, their locations and the folder's new last UID."""
         with self.store.session() as s:
             for uid, digest, size in got:
                 msg = s.scalar(select(Message).where(Message.sha256 == digest))
@@ -298,13 +322,21 @@ class Mailbox:
         return done
 
 
-def _batches(uids: list[int], sizes: dict[int, int], max_count: int,
-             max_bytes: int) -> list[list[int]]:
+def _batches(uids: list[int], sizes: dict[int, int], max_count: int, max_bytes: int,
+             alone_above: int) -> list[list[int]]:
+    """Consecutive UIDs grouped by count and bytes; a message above `alone_above` bytes
+    gets a batch of its own (it is streamed)."""
     out: list[list[int]] = []
     cur: list[int] = []
     cur_bytes = 0
     for uid in uids:
         size = sizes.get(uid, 0)
+        if size > alone_above:
+            if cur:
+                out.append(cur)
+                cur, cur_bytes = [], 0
+            out.append([uid])
+            continue
         if cur and (len(cur) >= max_count or cur_bytes + size > max_bytes):
             out.append(cur)
             cur, cur_bytes = [], 0

@@ -14,6 +14,7 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -83,6 +84,41 @@ class Archive:
         for folder in sorted(dirty, key=lambda p: len(p.parts), reverse=True):
             _fsync_dir(folder)
         return digests
+
+    def put_stream(self, chunks: Iterable[bytes]) -> tuple[str, int]:
+        """Store a blob that arrives in pieces (a big message fetched in ranges) without
+        holding it in memory: hashed while written, fsynced, then renamed to its digest.
+        Returns (sha256, size)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        hasher = hashlib.sha256()
+        size = 0
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.root)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                for chunk in chunks:
+                    hasher.update(chunk)
+                    handle.write(chunk)
+                    size += len(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+            digest = hasher.hexdigest()
+            target = self.path(digest)
+            if target.is_file() and target.stat().st_size == size:
+                os.unlink(tmp)
+                return digest, size
+            folder = target.parent
+            created = not folder.is_dir()
+            folder.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        _fsync_dir(folder)
+        if created:
+            _fsync_dir(folder.parent)
+            _fsync_dir(folder.parent.parent)
+        return digest, size
 
     def get(self, sha256: str) -> bytes:
         try:

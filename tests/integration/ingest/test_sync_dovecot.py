@@ -144,3 +144,38 @@ def test_hostile_attachment_is_quarantined_not_saved(dovecot_server, mailbox, fa
         assert (config.quarantine_dir).exists()
     finally:
         store.close()
+
+
+def test_big_messages_are_streamed_byte_exact(dovecot_server, mailbox, factory, tmp_path: Path,
+                                              monkeypatch) -> None:
+    from wpec_invoicing.mailbox import sync as sync_module
+
+    # Shrink the thresholds so ordinary messages take the ranged path (many ranges each).
+    monkeypatch.setattr(sync_module, "STREAM_ABOVE_BYTES", 1000)
+    monkeypatch.setattr(sync_module, "STREAM_CHUNK_BYTES", 997)
+    login, password = mailbox
+    messages = [factory.sdi_invoice(), factory.plain(body="x" * 5000), factory.receipt()]
+    append("127.0.0.1", dovecot_server.imaps_port, dovecot_server.ca_path, login, password,
+           messages)
+    config = make_config(tmp_path, imap=_imap(dovecot_server, mailbox), login=login)
+    store = open_store(config)
+    try:
+        box = Mailbox(config, config.account(), store)
+        ranges = []
+        real = sync_module.ImapConnection.fetch_body_chunks
+
+        def counting(self, uid, size, chunk):
+            for piece in real(self, uid, size, chunk):
+                ranges.append(len(piece))
+                yield piece
+
+        monkeypatch.setattr(sync_module.ImapConnection, "fetch_body_chunks", counting)
+        result = box.sync()
+        assert result.archived == 3 and result.errors == 0
+        assert len(ranges) > 6 and max(ranges) == 997
+        with store.session() as s:
+            stored = {m.sha256 for m in s.scalars(select(Message))}
+        assert stored == {sha256_hex(m) for m in messages}
+        assert all(store.archive.get(sha256_hex(m)) == m for m in messages)
+    finally:
+        store.close()
