@@ -259,3 +259,15 @@ def test_connection_dropped_mid_data_once(sb: Sandbox) -> None:
     assert read_box(sb, sender) == [] and read_box(sb, rcpt) == []
     send(sb, sender, [rcpt], message(sender, [rcpt], "Ripetuto"))  # only once
     assert kinds(read_box(sb, rcpt)) == ["posta-certificata"]
+
+
+def test_long_lines_are_taken_like_a_real_mta(sb: Sandbox) -> None:
+    sender, _ = new_box(sb, "mitt")
+    rcpt, _ = new_box(sb, "dest")
+    xml_on_one_line = "<FatturaElettronica>" + "<Linea>x</Linea>" * 400 + "</FatturaElettronica>"
+    raw = (f"From: {sender}\r\nTo: {rcpt}\r\nSubject: riga lunga\r\n"
+           "Content-Type: text/plain; charset=utf-8\r\n\r\n" + xml_on_one_line + "\r\n").encode()
+    send(sb, sender, [rcpt], raw)
+    (env,) = read_box(sb, rcpt)
+    assert env.kind == "posta-certificata"
+    assert xml_on_one_line.encode() in env.original
