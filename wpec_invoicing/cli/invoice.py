@@ -100,7 +100,10 @@ def _human(console: Console, r: InvoiceReport) -> None:
     n = len(r.document.bodies) if r.document else 0
     sig = ""
     if r.signature is not None:
+        trusted = {True: "trusted", False: "NOT trusted", None: "trust not checked"}
         sig = ", signature " + ("intact" if r.signature.intact else "NOT intact")
+        if r.signature.intact:
+            sig += f", {trusted.get(r.signature.trusted, '?')}"
     console.print(
         f"{state} {r.file_name}: {r.format or 'unknown format'} ({r.container}{sig}), "
         f"{n} invoice(s)"

@@ -194,6 +194,8 @@ def read_invoice(
         return _read(data, file_name, lenient, trust, received or date.today())
     except (MemoryError, RecursionError) as exc:
         return _unreadable(file_name, f"file too complex to read: {type(exc).__name__}")
+    except Exception as exc:  # the last line of defence: one bad file never stops a batch
+        return _unreadable(file_name, f"cannot read ({type(exc).__name__}: {exc})")
 
 
 def _read(data, file_name, lenient, trust, received) -> InvoiceReport:

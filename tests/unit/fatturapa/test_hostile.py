@@ -126,3 +126,24 @@ def test_damaged_invoices_give_a_verdict(pos, junk, lenient):
 @given(st.integers(0, len(BODY)), st.sampled_from([b'"', b"'", b"<", b"&", b"\xe8", b" "]))
 def test_single_character_insertions_give_a_verdict(pos, ch):
     _verdict_is_sane(read_invoice(XML[: 40 + pos] + ch + XML[40 + pos:], lenient=True))
+
+
+@settings(max_examples=100)
+@given(st.binary(max_size=600), st.sampled_from([b"0\x82\x02\x00", b"0\x80", b"0\x81\x40"]),
+       st.booleans())
+def test_anything_that_looks_like_a_p7m_gives_a_verdict(tail, head, as_base64):
+    data = head + tail
+    if as_base64:
+        data = base64.encodebytes(data)
+    _verdict_is_sane(read_invoice(data))
+
+
+@settings(max_examples=40)
+@given(st.integers(0, 3000), st.binary(min_size=1, max_size=4))
+def test_damaged_p7m_gives_a_verdict(signer, pos, junk):
+    p7m = signer.sign(XML)
+    pos = pos % len(p7m)
+    report = read_invoice(p7m[:pos] + junk + p7m[pos + len(junk):], trust=signer.trust)
+    _verdict_is_sane(report)
+    if report.readable and report.signature is not None:
+        assert report.signature.intact is not None
