@@ -6,8 +6,9 @@ a reviewable diff of this file. Functions take the normalized document and a con
 yield (path, message) pairs; the reader turns paths into line numbers.
 
 Not here because they need SdI's registers or history: 00002 (duplicate file name), 00003
-(size, decided by whoever has the file), 00100/00101/00103 (certificate status; 00104, CA
-not trusted, is reported when the caller passes a trust store),
+(size, decided by whoever has the file), 00100/00101/00103/00104 (certificate status; the
+signer's trust is reported in `signature.trusted`, not as a check: a caller's trust store
+usually holds PEC providers' CAs, not the qualified signature CAs SdI knows),
 00312, 00320, 00324–00326, 00404 (duplicate across files), 00477 (declaration of intent).
 00300–00306 are checked for their local part only: syntax and check digit/character.
 
@@ -156,14 +157,6 @@ def c00102(doc, ctx):
     ):
         yield None, "an FPA12 invoice (to a public administration) must be signed: send it " \
             "as a CAdES .xml.p7m or with an XAdES signature"
-
-
-def c00104(doc, ctx):
-    sig = ctx.signature
-    # Only when a trust store was given (trusted is None otherwise) and the signature holds.
-    if sig is not None and getattr(sig, "intact", None) and getattr(sig, "trusted", None) is False:
-        reason = getattr(sig, "reason", None) or "the signer does not chain to a trusted CA"
-        yield None, f"signing certificate not issued by a trusted CA: {reason}"
 
 
 def c00200(doc, ctx):
@@ -672,8 +665,6 @@ def c00409(doc, ctx):
 CHECKS: tuple[Check, ...] = (
     Check("00001", "file name not valid", c00001, needs_document=False),
     Check("00102", "signature not valid", c00102, needs_document=False),
-    Check("00104", "signing CA not trusted (with a trust store only)", c00104,
-          needs_document=False),
     Check("00200", "file not conforming to the format (XSD)", c00200, needs_document=False),
     Check("00300", "IdTrasmittente/IdCodice not valid (syntax/check digit)", c00300),
     Check("00301", "CedentePrestatore IdFiscaleIVA/IdCodice not valid (check digit)", c00301),
