@@ -26,6 +26,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,6 +43,7 @@ _log = logging.getLogger(__name__)
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 DEFAULT_MAX_TOTAL_BYTES = 30 * 1024 * 1024
 RECEIPT_TYPES = ("completa", "breve", "sintetica")
+MAX_EVENTS = 100_000
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class Submission:
     timestamp: datetime
     receipt_type: str
     gestore: Gestore
+    # Recipients whose INBOX got the envelope (filled in as deliveries happen).
+    delivered: list[str] = field(default_factory=list, compare=False)
 
 
 @dataclass
@@ -136,7 +140,8 @@ class PecProvider:
         self.mancata_consegna_after = mancata_consegna_after
         self.throttle = throttle or Throttle()
         self.observers: list[Callable[[str, Submission], None]] = []
-        self.events: list[Event] = []
+        # The most recent things done (bounded: `wpec sandbox up` may run for days).
+        self.events: deque[Event] = deque(maxlen=MAX_EVENTS)
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
         self._pending: dict[str, list[tuple[Submission, threading.Timer | None]]] = {}
@@ -173,11 +178,13 @@ class PecProvider:
             raise SubmissionRefused(
                 f"553 5.7.1 <{mail_from}>: Sender address rejected: not owned by user {login}")
 
-    def submit(self, login: str, mail_from: str, rcpt_tos: list[str], raw: bytes,
-               *, internal: bool = False) -> Submission:
+    def submit(self, login: str, mail_from: str, rcpt_tos: list[str], raw: bytes
+               ) -> Submission:
         """Take a message in charge (after DATA): acceptance or non-acceptance, then delivery.
 
-        Returns the Submission (its identificativo is what the 250 reply quotes).
+        Called by the SMTP handler, and directly by sandbox actors (SdI), which then are not
+        throttled (throttling is an SMTP matter). Returns the Submission: its identificativo
+        is what the 250 reply quotes, `delivered` lists the INBOXes reached.
         """
         self.check_sender(login, mail_from)
         sender = login.lower()
@@ -269,6 +276,7 @@ class PecProvider:
             errore = "no-dest" if exc.reason == "no-dest" else "altro"
             self._fail(sub, recipient, rsigner, errore, exc.detail)
             return
+        sub.delivered.append(recipient)
         self._store(sub.sender, pecmail.delivery_receipt(sub, recipient, rsigner))
         self._event("avvenuta-consegna", sub, recipient)
         for observer in list(self.observers):

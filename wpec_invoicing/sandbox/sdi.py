@@ -281,8 +281,7 @@ class SdiSimulator:
         target = self.route(doc)
         delivered = False
         if target is not None:
-            delivered = self._deliver_to_recipient(target, name, data, ident, doc, file_hash,
-                                                   from_sender=sender)
+            delivered = self._deliver_to_recipient(target, name, data, ident, doc, file_hash)
         if not delivered:
             self._notify(sender, name, "MC", ident, hash_=file_hash, received=received,
                          subject="Notifica di mancata consegna", mc_available=received)
@@ -336,7 +335,7 @@ class SdiSimulator:
         return None
 
     def _deliver_to_recipient(self, target: str, name: str, data: bytes, ident: str, doc: Any,
-                              file_hash: str, *, from_sender: str | None) -> bool:
+                              file_hash: str) -> bool:
         from wpec_invoicing.pec.builder import compose
         from wpec_invoicing.sdi import SdiNotification, build_notification, notification_file_name
 
@@ -356,11 +355,8 @@ class SdiSimulator:
             attachments=[(name, data, "application/octet-stream" if name.lower().endswith(
                 ".p7m") else "application/xml"), (mt_name, mt, "application/xml")],
         )
-        before = len(self.provider.events_of("avvenuta-consegna"))
-        sub = self.provider.submit(sdi_from, sdi_from, [target], raw, internal=True)
-        delivered = [e for e in self.provider.events_of("avvenuta-consegna")[before:]
-                     if e.identificativo == sub.identificativo and e.recipient == target]
-        return bool(delivered)
+        sub = self.provider.submit(sdi_from, sdi_from, [target], raw)
+        return target in sub.delivered
 
     def _notify(self, to: str, name: str, kind: str, ident: str, *, hash_: str,
                 subject: str, received: datetime | None = None,
@@ -406,7 +402,7 @@ class SdiSimulator:
         if self.provider.accounts.get(to) is None:
             _log.info("SdI: %s for %s not sent: %s is not a sandbox box", kind, name, to)
             return
-        self.provider.submit(sdi_from, sdi_from, [to], raw, internal=True)
+        self.provider.submit(sdi_from, sdi_from, [to], raw)
 
     # -- the supplier simulator ----------------------------------------------------------------
     def inject_invoice(self, data: bytes, file_name: str, *, to: str,
@@ -424,5 +420,5 @@ class SdiSimulator:
 
         report = read_invoice(data, file_name=file_name, lenient=True)
         ok = self._deliver_to_recipient(to, file_name, data, ident, report.document,
-                                        hashlib.sha256(data).hexdigest(), from_sender=None)
+                                        hashlib.sha256(data).hexdigest())
         self._record(Outcome(file_name, ident, "(supplier)", "RC" if ok else "MC", recipient=to))
