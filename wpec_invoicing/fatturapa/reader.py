@@ -150,19 +150,25 @@ def _short_path(path: str) -> str:
     return re.sub(r"\*\[local-name\(\)\s*=\s*'([^']+)'\]", r"\1", path)
 
 
-def _locate(root: etree._Element, path: str | None) -> int | None:
-    """Line of the element at a check path like `FatturaElettronicaBody[2]/DatiBeniServizi`.
+_STEP = re.compile(r"(?:[\w.-]+:)?([A-Za-z_][\w.-]*)(?:\[(\d+)\])?")
 
-    Walks down as far as the path exists (a missing leaf points at its parent).
-    """
+
+def _locate(root: etree._Element, path: str | None) -> int | None:
+    """Line of the element at a path like `FatturaElettronicaBody[2]/DatiBeniServizi` (or an
+    lxml one, `/p:FatturaElettronica/FatturaElettronicaBody[2]/...`). Walks down as far as
+    the path exists: a missing leaf points at its parent."""
     if not path:
         return None
+    steps = [st for st in path.split("/") if st]
     node = root
-    for step in path.split("/"):
-        m = re.fullmatch(r"([A-Za-z]+)(?:\[(\d+)\])?", step)
+    root_name = etree.QName(root).localname
+    for k, step in enumerate(steps):
+        m = _STEP.fullmatch(step)
         if not m:
             break
         name, idx = m.group(1), int(m.group(2) or 1)
+        if k == 0 and name == root_name:
+            continue
         found = [c for c in node if isinstance(c.tag, str) and c.tag.rpartition("}")[2] == name]
         if len(found) < idx:
             break
@@ -298,8 +304,16 @@ def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
         ),
     )
     results = run_checks(document, ctx)
+    first_error_line = schema_errors[0].line if schema_errors else None
     located = tuple(
-        CheckResult(r.code, r.message, r.path, r.line if r.line else _locate(root, r.path))
+        CheckResult(
+            r.code,
+            r.message,
+            r.path,
+            r.line
+            or (first_error_line if r.code == "00200" else None)
+            or _locate(root, r.path),
+        )
         for r in results
     )
     return InvoiceReport(

@@ -131,3 +131,12 @@ def test_lenient_mode_drops_vendor_elements_with_a_warning():
     report = read_invoice(extra, lenient=True)
     assert report.valid, report.schema_errors
     assert any("urn:vendor" in w for w in report.warnings)
+
+
+def test_00200_points_at_the_first_schema_error():
+    bad = XML.replace(b"<Divisa>EUR</Divisa>", b"<Divisa>EURO</Divisa>")
+    report = read_invoice(bad)
+    (check,) = report.checks
+    assert check.code == "00200"
+    assert check.line == report.schema_errors[0].line
+    assert b"EURO" in bad.splitlines()[check.line - 1]
