@@ -73,7 +73,7 @@ def test_archive_put_get_is_content_addressed(tmp_path) -> None:
     assert digest == sha256_hex(b"raw message")
     assert archive.put(b"raw message") == digest
     assert archive.get(digest) == b"raw message"
-    assert archive.path(digest).parent.parent.parent == tmp_path / "a"
+    assert archive.path(digest).parent.parent == tmp_path / "a"
     assert archive.verify(digest)
     # no temporary files are left behind
     assert [p.name for p in archive.path(digest).parent.iterdir()] == [digest]
