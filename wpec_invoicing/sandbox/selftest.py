@@ -76,9 +76,12 @@ def run_selftest(sb: Sandbox) -> list[Check]:
     sender = f"selftest-{tag}@pec.sandbox.test"
     rcpt = f"selftest-dest-{tag}@pec.sandbox.test"
     slow = f"selftest-lento-{tag}@pec.sandbox.test"
+    full = f"selftest-piena-{tag}@pec.sandbox.test"
     for box in (sender, rcpt, slow):
         sb.add_account(box)
+    sb.add_account(full, quota_bytes=1)
     saved_preavviso = sb.provider.preavviso_after
+    saved_size = sb.provider.max_total_bytes
     sb.set_preavviso_after(0.3)
     sb.stall(slow)
 
@@ -100,6 +103,12 @@ def run_selftest(sb: Sandbox) -> list[Check]:
         missing = f"inesistente-{tag}@pec.sandbox.test"
         _send(sb, sender, [missing], msg("ignoto", [missing]), starttls=False)
         _send(sb, sender, [slow], msg("lento", [slow]), starttls=False)
+        _send(sb, sender, [full], msg("piena", [full]), starttls=False)
+        big = msg("grande", [rcpt], attachments=[("dati.bin", b"0" * 4096,
+                                                   "application/octet-stream")])
+        sb.set_size_limit(len(big) - 1)
+        _send(sb, sender, [rcpt], big, starttls=False)
+        sb.set_size_limit(saved_size)
         with smtplib.SMTP(sb.host, sb.smtp_inbound_port, timeout=30) as client:
             plain = compose(sender="mario@esterno.example", to=[rcpt], subject="ordinaria",
                             text="posta ordinaria")
@@ -120,6 +129,7 @@ def run_selftest(sb: Sandbox) -> list[Check]:
         theirs = _read(sb, rcpt)
     finally:
         sb.set_preavviso_after(saved_preavviso)
+        sb.set_size_limit(saved_size)
         sb.release(slow)
 
     checks: list[Check] = []
@@ -149,8 +159,12 @@ def run_selftest(sb: Sandbox) -> list[Check]:
            and subj(m, "bcc"))
     expect("non-accettazione (virus)", mine, lambda m: m.kind == "non-accettazione"
            and subj(m, "virus"))
+    expect("non-accettazione (dimensione)", mine, lambda m: m.kind == "non-accettazione"
+           and subj(m, "grande"))
     expect("errore-consegna (casella inesistente)", mine,
-           lambda m: m.kind == "errore-consegna")
+           lambda m: m.kind == "errore-consegna" and subj(m, "ignoto"))
+    expect("errore-consegna (casella piena)", mine,
+           lambda m: m.kind == "errore-consegna" and subj(m, "piena"))
     expect("preavviso-errore-consegna", mine, lambda m: m.kind == "preavviso-errore-consegna")
     expect("posta-certificata (busta di trasporto)", theirs,
            lambda m: m.kind == "posta-certificata" and subj(m, "completa"))
