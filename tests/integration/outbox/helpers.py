@@ -16,9 +16,10 @@ SUPPLIER_ADDRESS = {"street": "Via Roma", "number": "1", "postal_code": "00100",
 ADDRESS = "azienda@pec.sandbox.test"
 
 
-def make_outbox(tmp_path: Path, **outbox_options) -> Outbox:
+def make_outbox(tmp_path: Path, store_url: str | None = None, **outbox_options) -> Outbox:
     data = {
         "data_dir": str(tmp_path / "data"),
+        **({"store_url": store_url} if store_url else {}),
         "company": COMPANY,
         "accounts": [{
             "name": "main", "address": ADDRESS, "password_env": "WPEC_TEST_UNUSED",

@@ -23,8 +23,8 @@ from wpec_invoicing.store.outbox_models import OutboxAlert, OutboxEvent, OutboxI
 
 
 @pytest.fixture
-def outbox(tmp_path):
-    ob = make_outbox(tmp_path)
+def outbox(tmp_path, db_url):
+    ob = make_outbox(tmp_path, db_url)
     yield ob
     ob.close()
 

@@ -178,3 +178,30 @@ def test_demo_runs_end_to_end(tmp_path):
     assert counts["received"] == 4 and counts["needs_review"] == 1 and counts["exported"] == 3
     rejected = [r for r in summary["sent"] if r["sdi_state"] == "rejected"]
     assert all(r["codes"] for r in rejected)
+
+
+def test_create_send_and_follow_on_both_databases(sandbox, tmp_path, db_url):
+    """The whole active path (counters, claims by two workers, correlation) on SQLite and
+    PostgreSQL."""
+    from wpec_invoicing.outbox.invoices import load_records
+
+    path = configure(sandbox, tmp_path)
+    path.write_text(f'store_url = "{db_url}"\n' + path.read_text())
+    config = load_config(path)
+    records, _ = load_records(json.dumps([{
+        "customer": {"name": "Cliente Demo S.p.A.", "vat": "IT12345678903",
+                     "street": "Corso Italia", "postal_code": "20122", "city": "Milano"},
+        "lines": [{"description": f"Voce {i}", "quantity": "1", "unit_price": "10.00"}],
+    } for i in range(4)]), kind="json")
+    with Outbox(config) as outbox:
+        queued = outbox.create_invoices(records)
+        outbox.enqueue([outbox.prepare_mail(CLIENTE, f"Avviso {i}", "x") for i in range(3)])
+        assert [q.file_name for q in queued] == [f"IT01234567897_0000{i}.xml"
+                                                 for i in range(1, 5)]
+        assert outbox.run(until_empty=True).sent == 7
+        sandbox.wait_idle(10)
+        Mailbox(config, config.account(), outbox.store).sync()
+        status = outbox.status()
+    assert status["status"] == {"sent": 7}
+    assert status["provider"] == {"delivered": 7}
+    assert status["sdi"] == {"delivered": 4}
