@@ -223,3 +223,15 @@ def test_read_of_write_is_identity(doc):
     report = read_invoice(write_invoice(doc))
     assert report.readable, report.error
     assert report.document == doc
+
+
+def test_threads_validating_at_once_keep_their_own_errors():
+    from concurrent.futures import ThreadPoolExecutor
+
+    good = write_invoice(sample_invoice(lines=5))
+    bad = good.replace(b"<Divisa>EUR</Divisa>", b"<Divisa>EURO</Divisa>")
+    with ThreadPoolExecutor(4) as pool:
+        reports = list(pool.map(read_invoice, [good, bad] * 40))
+    assert all(r.valid for r in reports[::2])
+    assert all(r.codes == ("00200",) and "EURO" in r.schema_errors[0].message
+               for r in reports[1::2])
