@@ -9,6 +9,7 @@ letter computed from the other fifteen (people).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _PIVA = re.compile(r"^[0-9]{11}$")
 _CF_PERSON = re.compile(
@@ -39,6 +40,7 @@ def partita_iva_check_digit(first10: str) -> int:
     return (10 - total % 10) % 10
 
 
+@lru_cache(maxsize=4096)  # pure; a batch repeats the same few parties
 def is_valid_partita_iva(code: str) -> bool:
     """11 digits, not all zeros, with the right check digit."""
     if not code or not _PIVA.match(code) or code == "0" * 11:
@@ -53,6 +55,7 @@ def codice_fiscale_check_char(first15: str) -> str:
     return chr(65 + total % 26)
 
 
+@lru_cache(maxsize=4096)
 def is_valid_codice_fiscale(code: str) -> bool:
     """A person's 16-character code with the right check letter, or a company's 11 digits."""
     if not code:
