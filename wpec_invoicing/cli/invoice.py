@@ -52,20 +52,28 @@ def _expand(paths: list[Path]) -> list[Path]:
     """Files as given; a folder stands for the invoice files (.xml, .p7m) directly inside it."""
     out: list[Path] = []
     for p in paths:
-        if p.is_dir():
-            out.extend(
-                sorted(
-                    c for c in p.iterdir()
-                    if c.is_file() and not c.name.startswith(".")
-                    and c.suffix.lower() in (".xml", ".p7m")
+        if str(p) != "-" and p.is_dir():
+            try:
+                out.extend(
+                    sorted(
+                        c for c in p.iterdir()
+                        if c.is_file() and not c.name.startswith(".")
+                        and c.suffix.lower() in (".xml", ".p7m")
+                    )
                 )
-            )
+            except OSError:
+                out.append(p)  # reported as unreadable, with the reason
         else:
             out.append(p)
     return out
 
 
 def _read_path(path: Path, *, lenient: bool, trust) -> InvoiceReport:
+    if str(path) == "-":  # standard input: no file name, so no 00001
+        data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            return InvoiceReport(file_name="-", error="input too large")
+        return _with_file(read_invoice(data, lenient=lenient, trust=trust), "-")
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -122,7 +130,9 @@ def _human(console: Console, r: InvoiceReport) -> None:
 
 @invoice_app.command("validate")
 def validate(
-    paths: Annotated[list[Path], typer.Argument(help="Invoice files (.xml, .xml.p7m) or folders.")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Invoice files (.xml, .xml.p7m), folders, or - (stdin).")
+    ],
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per file per line on stdout.")
     ] = False,

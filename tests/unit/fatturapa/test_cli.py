@@ -161,3 +161,16 @@ def test_attachments_none(tmp_path):
     f.write_bytes(write_invoice(replace(sample_invoice())))
     result = runner.invoke(app, ["invoice", "attachments", str(f), "-o", str(tmp_path / "o")])
     assert result.exit_code == 0 and "no attachments" in result.stdout
+
+
+def test_stdin_is_read_with_a_dash(files):
+    r = subprocess.run([sys.executable, "-m", "wpec_invoicing", "invoice", "validate", "--json",
+                        "-"], input=files["valid"].read_bytes(), capture_output=True, check=False)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["file"] == "-"
+
+
+def test_unreadable_folder_is_reported_not_a_crash(tmp_path):
+    result = runner.invoke(app, ["invoice", "validate", "--json", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["error"]
