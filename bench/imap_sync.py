@@ -74,6 +74,21 @@ def _status_kb(field: str) -> int:
     return 0
 
 
+def inspect_baseline(port: int, ca: Path, login: str) -> float:
+    """The same fetch plus the PEC engine's `inspect` of every message (no store, no rules):
+    the format work the sync cannot avoid."""
+    from wpec_invoicing.pec import inspect
+
+    start = time.perf_counter()
+    with _client(port, ca, login) as client:
+        client.select_folder("INBOX", readonly=True)
+        uids = client.search("ALL")
+        for i in range(0, len(uids), 100):
+            for data in client.fetch(uids[i:i + 100], ["BODY.PEEK[]"]).values():
+                inspect(data[b"BODY[]"])
+    return time.perf_counter() - start
+
+
 def big_child(port: int, ca: str, work: str) -> None:
     """Runs in a fresh process: sync the one big message, report peak RSS growth (the peak
     counter is reset just before the sync, so start-up and imports do not count)."""
@@ -128,6 +143,7 @@ def main() -> None:
                 client.append("INBOX", m)
 
         base_s, n = baseline_fetch(port, ca.ca_path, "bench@pec.sandbox.test")
+        inspect_s = inspect_baseline(port, ca.ca_path, "bench@pec.sandbox.test")
         config = _config(tmp / "work", port, ca.ca_path, "bench@pec.sandbox.test")
         store = Store.from_config(config)
         start = time.perf_counter()
@@ -156,7 +172,10 @@ def main() -> None:
     print(f"first sync:  {first_s:7.2f} s  {ours:8.1f} msg/s (archive + classify + rules + "
           "commit)")
     print(f"baseline:    {base_s:7.2f} s  {base:8.1f} msg/s (bare imapclient fetch)")
-    print(f"ratio ours/baseline: {ours / base:.2f}")
+    print(f"ratio ours/baseline: {ours / base:.3f}")
+    print(f"baseline 2:  {inspect_s:7.2f} s  {n / inspect_s:8.1f} msg/s (fetch + pec.inspect, "
+          "no store)")
+    print(f"ratio ours/baseline 2: {ours / (n / inspect_s):.2f}")
     print(f"second sync: {second_s:7.3f} s, bodies fetched: {second.bodies_fetched}")
     print(f"one {len(big) / mb:.0f} MB message: synced in {mem['seconds']:.2f} s, peak RSS "
           f"growth {growth:.0f} MB ({growth / (len(big) / mb):.1f}x the message), "

@@ -111,7 +111,7 @@ def _zip_entries(data: bytes, label: str, summary: ImportSummary, depth: int,
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except Exception as exc:  # BadZipFile, struct/zlib errors, bogus sizes…
         summary.add(label, "invalid", f"not a readable zip archive: {exc}")
         return
     if len(infos) > MAX_ENTRIES:
@@ -135,8 +135,8 @@ def _zip_entries(data: bytes, label: str, summary: ImportSummary, depth: int,
             if budget[0] < 0:
                 return
             continue
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
-            summary.add(member_label, "invalid", f"cannot unpack: {exc}")
+        except Exception as exc:  # hostile bytes raise whatever zlib/zipfile/struct raise
+            summary.add(member_label, "invalid", f"cannot unpack: {type(exc).__name__}: {exc}")
             continue
         name = PurePosixPath(info.filename.replace("\\", "/")).name
         if name.lower().endswith(".zip") or (content[:4] == b"PK\x03\x04"

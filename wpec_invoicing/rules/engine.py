@@ -292,6 +292,9 @@ class Processor:
                                    target=",".join(rule.export)
                                    if isinstance(rule.export, list) else None))
         errors = notify(session, msg, pec, self.observers)
+        if not pec.readable:
+            # Malformed (no header, not MIME…): kept and recorded with why, never retried.
+            outcome.errors.insert(0, "; ".join(pec.problems) or "unreadable message")
         outcome.errors.extend(errors)
         msg.status = "processed"
         msg.processed_at = utcnow()

@@ -97,7 +97,7 @@ def upgrade(url_or_engine: str | Engine, revision: str = "heads") -> None:
     except Exception as exc:
         if isinstance(exc, WpecError):
             raise
-        raise StoreError(f"cannot migrate the store at {_safe(engine)}: {exc}") from exc
+        raise StoreError(f"cannot migrate the store at {_safe(engine)}: {_reason(exc)}") from exc
     finally:
         if isinstance(url_or_engine, str):
             engine.dispose()
@@ -108,6 +108,22 @@ def current_revisions(engine: Engine) -> set[str]:
 
     with engine.connect() as conn:
         return set(MigrationContext.configure(conn).get_current_heads())
+
+
+def _reason(exc: BaseException) -> str:
+    """One line: the driver's own message (not SQLAlchemy's multi-line wrapper)."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = [ln.strip() for ln in str(orig).splitlines() if ln.strip()]
+    return " ".join(lines)[:500] or type(orig).__name__
+
+
+def _hide(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparsable URL)"
 
 
 def _safe(engine: Engine) -> str:
@@ -132,7 +148,7 @@ class Store:
         except StoreError:
             raise
         except Exception as exc:
-            raise StoreError(f"cannot open the store {url}: {exc}") from exc
+            raise StoreError(f"cannot open the store {_hide(url)}: {_reason(exc)}") from exc
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         self.archive = Archive(archive_dir) if archive_dir is not None else None
 

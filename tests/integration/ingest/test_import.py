@@ -116,3 +116,28 @@ def test_import_of_nothing_is_a_clear_error(tmp_path: Path) -> None:
     result = wpec(tmp_path, "import", str(tmp_path / "nope.xml"), "--json")
     assert json.loads(result.stdout)["invalid"] == 1
     assert result.returncode == 1 and "Traceback" not in result.stderr
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_VALID_ZIP = _zip({"a/IT01234567897_00001.xml": b"<x/>" * 50, "b.zip": _zip({"c.txt": b"hi"})})
+
+
+@settings(max_examples=150)
+@given(st.one_of(
+    st.binary(max_size=500),
+    st.tuples(st.integers(0, len(_VALID_ZIP) - 1), st.binary(min_size=1, max_size=8)).map(
+        lambda m: _VALID_ZIP[:m[0]] + m[1] + _VALID_ZIP[m[0] + len(m[1]):]),
+))
+def test_any_bytes_as_a_zip_give_a_report_never_an_exception(tmp_path_factory, data: bytes
+                                                             ) -> None:
+    from wpec_invoicing.importer import ImportSummary, collect
+
+    path = tmp_path_factory.mktemp("z") / "input.zip"
+    path.write_bytes(data)
+    summary = ImportSummary()
+    entries = collect([path], summary)
+    for entry in entries:
+        entry.load()
+    assert entries or summary.items  # something was said about the input

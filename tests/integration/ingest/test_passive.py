@@ -121,3 +121,25 @@ def test_lotto_keeps_every_line(env, factory) -> None:
     inv, _ = _register(env, write_invoice(doc))
     assert inv.bodies == 3 and len(inv.lines) == 6
     assert {line.body_index for line in inv.lines} == {0, 1, 2}
+
+
+def test_p7m_signature_is_recorded_and_a_broken_one_needs_review(env, factory) -> None:
+    from wpec_invoicing.cms import sign_attached
+    from wpec_invoicing.cms.certs import issue_certificate, make_ca
+
+    _config, store = env
+    with store.session() as s:
+        load_suppliers_text(s, SUPPLIERS)
+    ca_key, ca_cert = make_ca("Firma Test CA")
+    key, cert = issue_certificate(ca_key, ca_cert, "Mario Rossi")
+    signed = sign_attached(factory.invoice_xml("P7-1"), key, cert)
+    inv, _ = _register(env, signed, name=f"{SUPPLIER_VAT}_00P71.xml.p7m")
+    assert inv.signature["present"] and inv.signature["intact"]
+    assert inv.status == "verified" and inv.number == "P7-1"
+    # Flip one byte inside the signed content: still readable, but the signature is broken.
+    tampered_src = sign_attached(factory.invoice_xml("P7-2"), key, cert)
+    at = tampered_src.index(b"Servizio di consulenza")
+    tampered = tampered_src[:at] + b"X" + tampered_src[at + 1:]
+    broken, _ = _register(env, tampered, name=f"{SUPPLIER_VAT}_00P72.xml.p7m")
+    assert broken.signature["intact"] is False
+    assert broken.status == "needs-review" and "signature-broken" in _codes(broken)

@@ -1,0 +1,169 @@
+"""Rules engine: malformed mail never stops a batch, observers fail alone, actions by name,
+plugins by entry point (a real dist-info on sys.path, as an installed plugin has)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.integration.ingest.conftest import make_config, open_store
+from wpec_invoicing.mailbox.sync import store_raw_message
+from wpec_invoicing.rules import engine
+from wpec_invoicing.rules.actions import register_action
+from wpec_invoicing.rules.engine import Processor
+from wpec_invoicing.store.models import Message, RuleAction, Supplier
+
+CALLS: list[str] = []
+
+
+def failing_observer(session, stored_message, pec_message) -> None:
+    session.add(Supplier(vat="IT00000000000", name="must be rolled back"))
+    session.flush()
+    raise RuntimeError("observer exploded")
+
+
+def counting_observer(session, stored_message, pec_message) -> None:
+    CALLS.append(pec_message.kind)
+
+
+def _store_all(store, messages: list[bytes]) -> list[int]:
+    ids = []
+    with store.session() as s:
+        for raw in messages:
+            msg, _ = store_raw_message(s, store.archive, raw, source="import")
+            ids.append(msg.id)
+    return ids
+
+
+def test_malformed_messages_and_failing_observers_never_stop_the_batch(
+        tmp_path: Path, db_url: str, factory) -> None:
+    config = make_config(tmp_path, db_url=db_url)
+    store = open_store(config)
+    CALLS.clear()
+    try:
+        garbage = [b"\x00\xff\xfe not a message", b"", b"\r\n\r\n", b"Subject: x\r\n" * 3]
+        good = factory.mixed(4)
+        ids = _store_all(store, garbage[:1] + good[:2] + garbage[1:] + good[2:])
+        here = "tests.integration.ingest.test_rules_and_plugins"
+        processor = Processor(config, store.archive, observers=[
+            f"{here}:failing_observer", f"{here}:counting_observer",
+            "no.such.module:on_message"])
+        results = processor.process_many(store, ids)
+        assert all(results)  # recorded, not crashed
+        with store.session() as s:
+            rows = {m.id: m for m in s.scalars(select(Message))}
+            assert all(m.status == "processed" for m in rows.values())
+            unreadable = [m for m in rows.values() if m.error and "unreadable" in m.error]
+            assert len(unreadable) >= 2
+            assert all("observer exploded" in (m.error or "") for m in rows.values())
+            # the failing observer's writes were rolled back, the next observer still ran
+            assert s.scalar(select(func.count()).select_from(Supplier)) == 0
+        assert len(CALLS) == len(ids)
+    finally:
+        store.close()
+
+
+def test_actions_by_name_and_unknown_action_is_logged(tmp_path: Path, factory) -> None:
+    seen = []
+
+    def factory_fn(options):
+        if "greeting" not in options:
+            raise ValueError("greeting is required")
+
+        def action(ctx):
+            seen.append((ctx.kind, options["greeting"]))
+            return f"said {options['greeting']}"
+        return action
+
+    register_action("test_greet", factory_fn)
+    config = make_config(tmp_path, extra={"rules": {"kinds": {"posta-certificata": {
+        "actions": [{"action": "test_greet", "greeting": "ciao"},
+                    {"action": "no_such_action"}]}}}})
+    store = open_store(config)
+    try:
+        ids = _store_all(store, [factory.certified(subject="hello")])
+        Processor(config, store.archive, observers=[]).process_many(store, ids)
+        assert seen == [("posta-certificata", "ciao")]
+        with store.session() as s:
+            log = {a.action: a for a in s.scalars(select(RuleAction))}
+        assert log["test_greet"].status == "done" and log["test_greet"].detail == "said ciao"
+        assert log["no_such_action"].status == "failed"
+        assert "unknown rule action" in log["no_such_action"].detail
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def plugin_site(tmp_path: Path, monkeypatch):
+    """An installed plugin: a module and a dist-info with entry points, on sys.path."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "wpec_test_plugin.py").write_text(textwrap.dedent('''
+        import json
+        from pathlib import Path
+
+        class DeliveryNote:
+            name = "delivery-note"
+            default_rule = {"save": ["attachments"], "move_to": "DDT"}
+
+            def recognize(self, pec, raw):
+                return b"DDT-" in raw
+
+            def process(self, ctx):
+                return "delivery note noted"
+
+        class FolderExporter:
+            def __init__(self, cfg):
+                self.folder = Path(cfg.path)
+
+            def export(self, items):
+                from wpec_invoicing.exporters.base import ExportOutcome
+                self.folder.mkdir(parents=True, exist_ok=True)
+                for item in items:
+                    (self.folder / f"{item.invoice_id}.json").write_text(
+                        json.dumps(item.record, default=str))
+                return [ExportOutcome(i.invoice_id, True) for i in items]
+    '''))
+    dist = site / "wpec_test_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: wpec-test-plugin\n"
+                                   "Version: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[wpec_invoicing.doctypes]\ndelivery-note = wpec_test_plugin:DeliveryNote\n\n"
+        "[wpec_invoicing.exporters]\nfolder = wpec_test_plugin:FolderExporter\n")
+    monkeypatch.syspath_prepend(str(site))
+    importlib.invalidate_caches()
+    monkeypatch.setattr(engine, "_DOCTYPES", None)
+    yield site
+    sys.modules.pop("wpec_test_plugin", None)
+
+
+def test_plugin_document_type_and_exporter_by_entry_point(plugin_site, tmp_path: Path,
+                                                         factory) -> None:
+    from wpec_invoicing.exporters.base import run_exports
+    from wpec_invoicing.rules.passive import register_invoice
+
+    config = make_config(tmp_path, extra={"exporters": [{"name": "mine", "type": "folder"}]})
+    store = open_store(config)
+    try:
+        note = factory.certified(subject="DDT-4411", body="Documento di trasporto DDT-4411")
+        ids = _store_all(store, [note])
+        Processor(config, store.archive, observers=[]).process_many(store, ids)
+        with store.session() as s:
+            msg = s.get(Message, ids[0])
+            assert msg.kind == "delivery-note"
+            actions = {a.action: a.detail for a in s.scalars(select(RuleAction))}
+        assert actions["doctype:delivery-note"] == "delivery note noted"
+        with store.session() as s:
+            inv, _ = register_invoice(s, config, store.archive, factory.invoice_xml("P-1"),
+                                      file_name="IT01234567897_P0001.xml", source="import")
+            inv.status = "verified"
+        assert run_exports(config, store)[0].exported == 1
+        assert list((config.data_dir / "export" / "mine").glob("*.json"))
+    finally:
+        store.close()
