@@ -56,6 +56,7 @@ def test_sync_archives_classifies_and_is_idempotent(dovecot_server, mailbox, fac
                              "non-pec": 2}
             for msg in s.scalars(select(Message)):
                 assert store.archive.get(msg.sha256) and msg.status == "processed"
+                assert msg.error is None  # every observer (the outbox's too) was happy
             invoices = list(s.scalars(select(ReceivedInvoice)))
             assert len(invoices) == 2
             # The supplier is not in the registry yet: each invoice waits for a human.
