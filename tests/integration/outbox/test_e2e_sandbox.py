@@ -75,9 +75,9 @@ def wait_for(predicate, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_every_message_exactly_once_through_throttling_blocks_drops_and_kills(sandbox,
+def test_every_message_exactly_once_through_throttling_blocks_drops_and_kills(any_sandbox,
                                                                               tmp_path):
-    sb = sandbox
+    sb = any_sandbox
     config_path = write_config(sb, tmp_path, rate=240, burst=4)
     config = load_config(config_path)
     outbox = Outbox(config)
