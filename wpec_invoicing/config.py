@@ -146,6 +146,40 @@ class SdiConfig(_Strict):
 
 SaveWhat = Literal["header", "body", "attachments"]
 
+# What a save-path template may use (see rules/files.py render_path).
+TEMPLATE_FIELDS = ("kind", "date", "sender", "subject", "id", "sha", "sha256")
+# Rule kinds: every kind of the PEC engine plus the two SdI ones; plugins add theirs.
+BUILTIN_KINDS = (
+    "posta-certificata", "anomalia", "accettazione", "non-accettazione", "presa-in-carico",
+    "avvenuta-consegna", "errore-consegna", "preavviso-errore-consegna", "rilevazione-virus",
+    "non-pec", "sdi-invoice", "sdi-notification",
+)
+INVOICE_STATUSES = ("verified", "needs-review", "refused")
+
+
+def _check_template(value: str | None) -> str | None:
+    import string
+
+    if value is None:
+        return value
+    try:
+        fields = [f for _t, f, _s, _c in string.Formatter().parse(value) if f is not None]
+    except ValueError as exc:
+        raise ValueError(f"bad path template: {exc}") from None
+    for name in fields:
+        base = name.split(".")[0].split("[")[0]
+        if base not in TEMPLATE_FIELDS:
+            raise ValueError(f"unknown field {{{name}}} in path template (use: "
+                             f"{', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)})")
+    return value
+
+
+def plugin_kinds() -> tuple[str, ...]:
+    """Kinds added by installed document-type plugins (entry point names, not loaded)."""
+    from importlib.metadata import entry_points
+
+    return tuple(ep.name for ep in entry_points(group="wpec_invoicing.doctypes"))
+
 
 class RuleAction(BaseModel):
     """An extra action by name (e.g. `auto_reply`) with its own options (checked by the action)."""
@@ -163,6 +197,8 @@ class KindRule(_Strict):
     flag: list[str] = Field(default_factory=list)
     export: bool | list[str] = False  # hand invoices to all exporters, or to the named ones
     actions: list[RuleAction] = Field(default_factory=list)
+
+    _path = field_validator("path")(classmethod(lambda cls, v: _check_template(v)))
 
 
 class RulesConfig(_Strict):
@@ -183,6 +219,19 @@ class RulesConfig(_Strict):
     def _lower(cls, value: list[str]) -> list[str]:
         return [v.lower().lstrip(".") for v in value]
 
+    _path = field_validator("path")(classmethod(lambda cls, v: _check_template(v)))
+
+    @field_validator("kinds")
+    @classmethod
+    def _known_kinds(cls, value: dict[str, KindRule]) -> dict[str, KindRule]:
+        unknown = [k for k in value if k not in BUILTIN_KINDS]
+        if unknown:
+            known = (*BUILTIN_KINDS, *plugin_kinds())
+            bad = [k for k in unknown if k not in known]
+            if bad:
+                raise ValueError(f"unknown message kind {bad[0]!r} (kinds: {', '.join(known)})")
+        return value
+
 
 class ExporterConfig(_Strict):
     """One exporter: a built-in (`jsonl`, `csv`, `webhook`) or an entry point by name."""
@@ -193,7 +242,8 @@ class ExporterConfig(_Strict):
     url: str | None = None
     secret_env: str | None = None
     secret_file: Path | None = None
-    statuses: list[str] = Field(default_factory=lambda: ["verified"])
+    statuses: list[Literal["verified", "needs-review", "refused"]] = Field(
+        default_factory=lambda: ["verified"])
     timeout_seconds: float = Field(default=10, gt=0)
     max_attempts: int = Field(default=5, ge=1, le=50)
     backoff_seconds: float = Field(default=1.0, ge=0)

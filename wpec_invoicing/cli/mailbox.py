@@ -122,8 +122,7 @@ def invoices_load_suppliers(
 ) -> None:
     """Load the supplier registry (known / blocked) from CSV, then re-verify open invoices."""
     from wpec_invoicing.rules.engine import load_trust
-    from wpec_invoicing.rules.invoices import list_invoices
-    from wpec_invoicing.rules.passive import reverify
+    from wpec_invoicing.rules.passive import reverify_open
     from wpec_invoicing.rules.suppliers import load_suppliers_csv
 
     cfg = _config(config)
@@ -132,13 +131,8 @@ def invoices_load_suppliers(
     try:
         with store.session() as session:
             result = load_suppliers_csv(session, csv_file)
-        changed = 0
         with store.session() as session:
-            for inv in list_invoices(session, status="needs-review") + list_invoices(
-                    session, status="refused"):
-                before = inv.status
-                reverify(session, cfg, inv, trust=trust, archive=store.archive)
-                changed += inv.status != before
+            changed = reverify_open(session, cfg, trust=trust, archive=store.archive)
     finally:
         store.close()
     data = result.to_json() | {"invoices_changed_state": changed}
@@ -169,6 +163,7 @@ def sync_command(
     store = _store(cfg)
     results = []
     try:
+        _refresh_suppliers(cfg, store)
         if watch:
             _watch(cfg, accounts, store)
             return
@@ -231,6 +226,7 @@ def import_command(
     cfg = _config(config)
     store = _store(cfg)
     try:
+        _refresh_suppliers(cfg, store)
         with Progress(transient=True, console=_stderr_console(),
                       disable=json_out or not sys.stderr.isatty()) as bar:
             task = bar.add_task("importing", total=None)
@@ -294,6 +290,18 @@ def export_command(
                 _err(f"  {line}")
     if any(r.failed for r in results):
         raise typer.Exit(1)
+
+
+def _refresh_suppliers(cfg, store) -> None:
+    from wpec_invoicing.rules.passive import refresh_suppliers
+
+    loaded = refresh_suppliers(cfg, store)
+    if loaded is not None:
+        result, changed = loaded
+        if result.added or result.updated or result.errors:
+            _err(f"suppliers ({cfg.suppliers_csv}): {result.added} added, {result.updated} "
+                 f"updated, {len(result.errors)} bad line(s); {changed} invoice(s) changed "
+                 "state")
 
 
 def _stderr_console():  # -> rich.console.Console

@@ -320,3 +320,34 @@ def reverify(session: Session, config: Any, inv: ReceivedInvoice, trust: Any = N
     verdict = verify(session, config, inv, doc, report)
     inv.status, inv.reasons = verdict.status, verdict.reasons
     return verdict
+
+
+def reverify_open(session: Session, config: Any, *, trust: Any = None,
+                  archive: Any = None) -> int:
+    """Verify again every invoice not yet verified (after the registry changed); returns how
+    many changed state."""
+    changed = 0
+    rows = session.scalars(select(ReceivedInvoice).where(
+        ReceivedInvoice.status.in_((NEEDS_REVIEW, REFUSED))).order_by(ReceivedInvoice.id))
+    for inv in list(rows):
+        before = inv.status
+        reverify(session, config, inv, trust=trust, archive=archive)
+        changed += inv.status != before
+    return changed
+
+
+def refresh_suppliers(config: Any, store: Any, *, trust: Any = None) -> tuple[Any, int] | None:
+    """Load `suppliers_csv` from the config (an upsert: unchanged files change nothing) and
+    re-verify open invoices when the registry changed. None when no file is configured."""
+    from wpec_invoicing.rules.suppliers import load_suppliers_csv
+
+    path = getattr(config, "suppliers_csv", None)
+    if path is None:
+        return None
+    with store.session() as session:
+        result = load_suppliers_csv(session, path)
+    changed = 0
+    if result.added or result.updated:
+        with store.session() as session:
+            changed = reverify_open(session, config, trust=trust, archive=store.archive)
+    return result, changed

@@ -111,6 +111,16 @@ def test_import_reports_every_input_and_is_idempotent(tmp_path: Path, inputs: Pa
     assert missing.returncode == 2 and "no received invoice" in missing.stderr
 
 
+def test_configured_supplier_list_is_loaded_before_import(tmp_path: Path, factory) -> None:
+    (tmp_path / "suppliers.csv").write_text(f"vat;name;status\n{SUPPLIER_VAT};Demo;known\n")
+    (tmp_path / "wpec.toml").write_text(CONFIG.format(store="", vat=COMPANY_VAT).replace(
+        "[company]", 'suppliers_csv = "suppliers.csv"\n[company]'))
+    (tmp_path / f"{SUPPLIER_VAT}_K0001.xml").write_bytes(factory.invoice_xml("K-1"))
+    result = wpec(tmp_path, "import", f"{SUPPLIER_VAT}_K0001.xml", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["items"][0]["status"] == "verified"
+
+
 def test_import_of_nothing_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "wpec.toml").write_text(CONFIG.format(store="", vat=COMPANY_VAT))
     result = wpec(tmp_path, "import", str(tmp_path / "nope.xml"), "--json")

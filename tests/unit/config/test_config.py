@@ -92,6 +92,10 @@ def test_password_is_read_at_use_time(tmp_path: Path, monkeypatch) -> None:
         (('password_file = "secrets/azienda.pw"', 'password = "hunter2"'),
          "accounts[0].password: secrets must not be written"),
         (('data_dir = "data"', 'data_dir = "data'), "not valid TOML"),
+        (('[rules.kinds.avvenuta-consegna]', '[rules.kinds.avvenuta_consegna]'),
+         "unknown message kind 'avvenuta_consegna'"),
+        (('move_to = "PEC/Ricevute"', 'path = "{kind}/{colour}"'), "unknown field {colour}"),
+        (('type = "jsonl"', 'type = "jsonl"\nstatuses = ["done"]'), "exporters[0].statuses[0]"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
