@@ -120,6 +120,8 @@ def _run(outbox, *, until_empty: bool, account: str | None, max_seconds: float |
             f" ({result.seconds:.1f} s)", markup=False)
         for name in result.paused_accounts:
             console.print(f"[red]account {name} is paused[/] (see `wpec outbox status`)")
+        for error in result.errors:
+            console.print(f"[red]stopped:[/] {error}", markup=False)
     return result
 
 
@@ -315,6 +317,8 @@ def outbox_run(
                       max_seconds=max_seconds, as_json=as_json)
     if result.paused_accounts:
         raise typer.Exit(4)
+    if result.errors:
+        raise typer.Exit(3)
     if result.failed:
         raise typer.Exit(1)
 

@@ -107,6 +107,7 @@ class RunResult:
     recovered: int = 0
     remaining: int = 0
     paused_accounts: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:

@@ -126,6 +126,11 @@ class AccountRunner:
                         return
                     continue
                 self._send(client, item_id)
+        except Exception as exc:  # the store went away, a bug: stop cleanly, never spin
+            log.exception("outbox worker for %s stopped", self.account.name)
+            with self.result_lock:
+                self.result.errors.append(f"{self.account.name}: {type(exc).__name__}: {exc}")
+            self.stop.set()
         finally:
             client.close()
 
@@ -224,10 +229,17 @@ class AccountRunner:
                 outcome: Outcome = ACCEPTED
                 ambiguous = False
                 _crash_point()
-            except Exception as exc:  # classified below; programming errors re-raise
-                outcome = classify_exception(exc)
-                ambiguous = (client.last_phase == "data" and outcome.code is None
-                             and outcome.kind is OutcomeKind.THROTTLED)
+            except Exception as exc:  # classified below
+                try:
+                    outcome = classify_exception(exc)
+                    ambiguous = (client.last_phase == "data" and outcome.code is None
+                                 and outcome.kind is OutcomeKind.THROTTLED)
+                except Exception:  # not an SMTP/network failure: we cannot tell what went out
+                    log.exception("unexpected error sending item %s", item_id)
+                    client.check_alive()
+                    outcome = Outcome(OutcomeKind.THROTTLED, None,
+                                      f"internal error: {type(exc).__name__}: {exc}")
+                    ambiguous = True
             self._record(item_id, outcome, ambiguous)
         finally:
             with self.claim_lock:
