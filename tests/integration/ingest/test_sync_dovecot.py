@@ -180,3 +180,39 @@ def test_big_messages_are_streamed_byte_exact(dovecot_server, mailbox, factory, 
         assert all(store.archive.get(sha256_hex(m)) == m for m in messages)
     finally:
         store.close()
+
+
+def test_uidvalidity_change_rescans_without_duplicating(dovecot_server, mailbox, factory,
+                                                        tmp_path: Path) -> None:
+    import ssl
+
+    from imapclient import IMAPClient
+
+    login, password = mailbox
+    first = factory.mixed(4)
+    append("127.0.0.1", dovecot_server.imaps_port, dovecot_server.ca_path, login, password,
+           first, folder="Archivio")
+    imap = _imap(dovecot_server, mailbox)
+    config = make_config(tmp_path, imap=imap, login=login)
+    account = config.account().model_copy(update={"folders": ["Archivio"]})
+    store = open_store(config)
+    try:
+        assert Mailbox(config, account, store).sync().archived == 4
+        # Delete and re-create the folder: the server renumbers it (new UIDVALIDITY).
+        ctx = ssl.create_default_context(cafile=str(dovecot_server.ca_path))
+        with IMAPClient("127.0.0.1", port=dovecot_server.imaps_port, ssl_context=ctx) as c:
+            c.login(login, password)
+            old = c.folder_status("Archivio", ["UIDVALIDITY"])[b"UIDVALIDITY"]
+            c.delete_folder("Archivio")
+        append("127.0.0.1", dovecot_server.imaps_port, dovecot_server.ca_path, login, password,
+               [*first, factory.receipt()], folder="Archivio")
+        with IMAPClient("127.0.0.1", port=dovecot_server.imaps_port, ssl_context=ctx) as c:
+            c.login(login, password)
+            assert c.folder_status("Archivio", ["UIDVALIDITY"])[b"UIDVALIDITY"] != old
+        again = Mailbox(config, account, store).sync()
+        assert again.archived == 1 and again.known == 4
+        with store.session() as s:
+            assert s.scalar(select(func.count()).select_from(Message)) == 5
+            assert s.scalar(select(func.count()).select_from(MessageLocation)) == 9
+    finally:
+        store.close()
