@@ -216,3 +216,17 @@ def test_uidvalidity_change_rescans_without_duplicating(dovecot_server, mailbox,
             assert s.scalar(select(func.count()).select_from(MessageLocation)) == 9
     finally:
         store.close()
+
+
+def test_starttls_endpoint_works_too(dovecot_server, mailbox, factory, tmp_path: Path) -> None:
+    login, password = mailbox
+    append("127.0.0.1", dovecot_server.imaps_port, dovecot_server.ca_path, login, password,
+           [factory.receipt()])
+    imap = {**_imap(dovecot_server, mailbox), "port": dovecot_server.imap_port,
+            "tls": "starttls"}
+    config = make_config(tmp_path, imap=imap, login=login)
+    store = open_store(config)
+    try:
+        assert Mailbox(config, config.account(), store).sync().archived == 1
+    finally:
+        store.close()
