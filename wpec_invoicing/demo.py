@@ -59,7 +59,9 @@ class DemoSummary:
 
         return {
             "sent": sum(1 for r in self.sent if r["status"] == "sent"),
-            "delivered": n(self.sent, "sdi_state", "delivered"),
+            "delivered": n(self.sent, "sdi_state", "delivered")
+            + n(self.sent, "sdi_state", "accepted-by-pa"),
+            "accepted_by_pa": n(self.sent, "sdi_state", "accepted-by-pa"),
             "not_delivered": n(self.sent, "sdi_state", "not-delivered"),
             "rejected": n(self.sent, "sdi_state", "rejected"),
             "refused_locally": len(self.refused_locally),
@@ -96,11 +98,12 @@ class DemoSummary:
                              r["expected"], "; ".join(r["reasons"]))
         console.print(received)
         for r in self.refused_locally:
-            console.print(f"refused before sending (never queued): {r['name']}: "
-                          f"{'; '.join(r['reasons'])}", markup=False)
+            console.print(f"refused before sending (never queued): {'; '.join(r['reasons'])}",
+                          markup=False)
         c = self.counts()
         console.print(
-            f"sent {c['sent']} · delivered {c['delivered']} · not delivered (MC) "
+            f"sent {c['sent']} · delivered {c['delivered']} (accepted by a PA "
+            f"{c['accepted_by_pa']}) · not delivered (MC) "
             f"{c['not_delivered']} · rejected by SdI {c['rejected']} · refused locally "
             f"{c['refused_locally']} · received {c['received']} · verified {c['verified']} · "
             f"needing review {c['needs_review']} · exported {c['exported']}  "
@@ -127,9 +130,12 @@ def _write_config(sb: Any, work: Path, supplier: dict[str, Any]) -> Path:
     path = sb.write_config(work / "wpec.toml", data_dir="wpec-data",
                            limits={"messages_per_minute": 600, "burst": 20, "concurrency": 2,
                                    "max_message_mb": 30})
+    signing = _signing_files(work)
     extra = [
         "",
         "[outbox]",
+        f"signing_key_file = {json.dumps(str(signing[0]))}",
+        f"signing_cert_file = {json.dumps(str(signing[1]))}",
         "verify_after_seconds = 2",
         "retry_base_seconds = 0.5",
         "block_pause_seconds = 2",
@@ -146,6 +152,26 @@ def _write_config(sb: Any, work: Path, supplier: dict[str, Any]) -> Path:
     with path.open("a", encoding="utf-8") as fh:
         fh.write("\n".join(extra))
     return path
+
+
+def _signing_files(work: Path) -> tuple[Path, Path]:
+    """A signing certificate for the company (PA invoices must be signed: .xml.p7m). A real
+    company uses its qualified signature; the demo makes one from a throwaway CA."""
+    import os
+
+    from wpec_invoicing.cms.certs import cert_to_pem, issue_certificate, key_to_pem, make_ca
+
+    folder = work / "signing"
+    folder.mkdir(parents=True, exist_ok=True)
+    ca_key, ca_cert = make_ca("Demo Firma Qualificata CA")
+    key, cert = issue_certificate(ca_key, ca_cert, "Azienda Demo S.r.l.",
+                                  email="azienda@pec.sandbox.test",
+                                  organization="Azienda Demo S.r.l.")
+    key_path, cert_path = folder / "company-key.pem", folder / "company-cert.pem"
+    key_path.write_bytes(key_to_pem(key))
+    os.chmod(key_path, 0o600)
+    cert_path.write_bytes(cert_to_pem(cert) + cert_to_pem(ca_cert))
+    return key_path, cert_path
 
 
 def _supplier_invoices(company: Any) -> list[tuple[bytes, str, str, str]]:

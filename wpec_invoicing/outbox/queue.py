@@ -410,6 +410,10 @@ class Outbox:
                     doc = build_document(record, supplier=party, number=str(number),
                                          progressivo=progressivo, today=today)
                     xml = write_invoice(doc)
+                    if doc.format == "FPA12" or self._outbox_option("sign_all", False):
+                        # PA invoices must be signed (CAdES-BES → .xml.p7m).
+                        xml = self._signer().sign(xml)
+                        file_name += ".p7m"
                 except RecordError as exc:
                     refusals.append(Refusal(record.ref, [str(exc)]))
                     continue
@@ -427,6 +431,17 @@ class Outbox:
                 s.rollback()
                 raise Refused(refusals)
             return self._enqueue(s, acct, prepared)
+
+    def _signer(self) -> _InvoiceSigner:
+        from wpec_invoicing.outbox.invoices import RecordError
+
+        key_file = self._outbox_option("signing_key_file", None)
+        cert_file = self._outbox_option("signing_cert_file", None)
+        if not key_file or not cert_file:
+            raise RecordError("FPA12 invoices must be signed: set signing_key_file and "
+                              "signing_cert_file (PEM) in [outbox]")
+        base = self.config.source.parent if self.config.source else None
+        return _InvoiceSigner.load(key_file, cert_file, base)
 
     # -- running ----------------------------------------------------------------------------
     def run(self, *, until_empty: bool = False, account: str | None = None,
@@ -488,6 +503,38 @@ class Outbox:
                     OutboxAlert.account == name, OutboxAlert.kind == "account-paused",
                     OutboxAlert.resolved_at.is_(None))):
                 alert.resolved_at = utcnow()
+
+
+@dataclass
+class _InvoiceSigner:
+    """The company's signing key and certificate (PEM files; the key file is a secret: keep
+    it readable by this user only)."""
+
+    key: Any
+    cert: Any
+
+    @classmethod
+    def load(cls, key_file: str, cert_file: str, base: Any) -> _InvoiceSigner:
+        from pathlib import Path
+
+        from wpec_invoicing.cms.certs import load_pem_certificate, load_pem_key
+        from wpec_invoicing.outbox.invoices import RecordError
+
+        def path(value: str) -> Path:
+            p = Path(value).expanduser()
+            return p if p.is_absolute() or base is None else base / p
+
+        try:
+            key = load_pem_key(path(key_file).read_bytes())
+            cert = load_pem_certificate(path(cert_file).read_bytes())
+        except (OSError, ValueError) as exc:
+            raise RecordError(f"cannot load the signing key/certificate: {exc}") from None
+        return cls(key, cert)
+
+    def sign(self, data: bytes) -> bytes:
+        from wpec_invoicing.cms import sign_attached
+
+        return sign_attached(data, self.key, self.cert)
 
 
 def find_items(session: Session, name: str) -> list[OutboxItem]:

@@ -170,3 +170,15 @@ def test_bad_inputs_get_one_clear_line(config, tmp_path):
     assert result.returncode == 2 and "not valid JSON" in result.stderr
     result = wpec(config, "invoice", "history", "IT01234567897_77777")
     assert result.returncode == 2 and "nothing sent" in result.stderr
+
+
+def test_pa_invoices_need_a_signing_certificate(config, tmp_path):
+    pa = tmp_path / "pa.json"
+    pa.write_text(json.dumps([{"format": "FPA12", "customer": {
+        "name": "Comune", "vat": "IT01357924685", "fiscal_code": "01357924685",
+        "street": "Piazza 1", "postal_code": "00100", "city": "Roma",
+        "codice_destinatario": "UFABCD"},
+        "lines": [{"description": "Sedia", "unit_price": "10.00"}]}]))
+    result = wpec(config, "invoice", "create", "--from", str(pa))
+    assert result.returncode == 1 and "must be signed" in result.stderr
+    assert status(config)["items"] == 0

@@ -175,6 +175,8 @@ def test_demo_runs_end_to_end(tmp_path):
     assert summary["ok"] is True
     counts = summary["counts"]
     assert counts["delivered"] >= 3 and counts["rejected"] == 2 and counts["not_delivered"] == 1
+    assert counts["accepted_by_pa"] == 1  # the FPA12, signed: .xml.p7m, RC then NE EC01
+    assert any(r["file_name"].endswith(".xml.p7m") for r in summary["sent"])
     assert counts["received"] == 4 and counts["needs_review"] == 1 and counts["exported"] == 3
     rejected = [r for r in summary["sent"] if r["sdi_state"] == "rejected"]
     assert all(r["codes"] for r in rejected)
