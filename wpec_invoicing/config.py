@@ -291,6 +291,24 @@ class Config(_Strict):
     source: Path | None = None
     searched: tuple[str, ...] = ()
 
+    @field_validator("store_url")
+    @classmethod
+    def _no_password_in_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("not a database URL (sqlite:///path or "
+                             "postgresql://user@host/db)") from None
+        if url.password:
+            raise ValueError("the URL carries a password: leave it out and give it to "
+                             "PostgreSQL via PGPASSWORD or a ~/.pgpass file")
+        return value
+
     @model_validator(mode="after")
     def _unique_names(self) -> Config:
         for what, names in (
@@ -379,7 +397,9 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
             msg = "required key is missing"
         msg = msg.removeprefix("Value error, ")
         got = err.get("input")
-        if err["type"] not in ("missing",) and isinstance(got, str | int | float | bool):
+        sensitive = "password" in msg or any(str(p) in ("store_url", "url") for p in loc)
+        if err["type"] != "missing" and not sensitive and isinstance(
+                got, str | int | float | bool):
             msg += f" (got {got!r})"
         lines.append(f"{source}: {_loc(loc)}: {msg}")
     return "\n".join(lines)

@@ -96,6 +96,8 @@ def test_password_is_read_at_use_time(tmp_path: Path, monkeypatch) -> None:
          "unknown message kind 'avvenuta_consegna'"),
         (('move_to = "PEC/Ricevute"', 'path = "{kind}/{colour}"'), "unknown field {colour}"),
         (('type = "jsonl"', 'type = "jsonl"\nstatuses = ["done"]'), "exporters[0].statuses[0]"),
+        (('data_dir = "data"', 'store_url = "postgresql://u:hunter2@db/x"'),
+         "store_url: the URL carries a password"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
