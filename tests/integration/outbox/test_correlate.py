@@ -202,3 +202,12 @@ def test_rejected_invoice_corrected_and_sent_again_under_a_new_name(outbox):
     history = outbox.history("2026/1")  # by invoice number: both sends, in order
     assert [h["file_name"] for h in history] == [first.file_name, second.file_name]
     assert [h["sdi_state"] for h in history] == ["rejected", "sent"]
+
+
+def test_sdi_files_over_5_mb_are_refused_before_queuing(outbox):
+    from wpec_invoicing.outbox.queue import Refusal
+
+    too_big = b"<" + b"x" * (5 * 1024 * 1024)
+    refusal = outbox.prepare_invoice_file(too_big, "IT01234567897_00009.xml")
+    assert isinstance(refusal, Refusal)
+    assert refusal.reasons[0].startswith("00003")
