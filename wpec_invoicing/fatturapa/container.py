@@ -26,7 +26,14 @@ _MAX_P7M_NESTING = 3
 
 
 class ContainerError(ValueError):
-    """The bytes are neither XML nor a p7m we can open (the message says why)."""
+    """The bytes are neither XML nor a p7m we can open (the message says why).
+
+    `code` is the SdI code a rejection would carry: 00102 for a p7m that cannot be opened,
+    00200 for anything else."""
+
+    def __init__(self, message: str, code: str = "00200") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -72,7 +79,7 @@ def _open_p7m(der: bytes, trust: TrustStore | None) -> tuple[bytes, SignatureVer
             content, inner = open_signed_data(content, trust=trust)
         except CmsError as exc:
             if verdict is None:
-                raise ContainerError(f"not a CMS SignedData (p7m): {exc}") from exc
+                raise ContainerError(f"not a CMS SignedData (p7m): {exc}", "00102") from exc
             break
         if verdict is None:
             verdict = inner
@@ -83,7 +90,7 @@ def _open_p7m(der: bytes, trust: TrustStore | None) -> tuple[bytes, SignatureVer
         if not _looks_like_der(content):
             break
     if not content:
-        raise ContainerError("the p7m carries no content (a detached signature?)")
+        raise ContainerError("the p7m carries no content (a detached signature?)", "00102")
     return content, verdict, warnings
 
 

@@ -215,8 +215,7 @@ def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
     try:
         unwrapped = unwrap(data, trust=trust)
     except ContainerError as exc:
-        code = "00102" if data.lstrip()[:1] == b"0" else "00200"
-        return _unreadable(file_name, str(exc), checks=[CheckResult(code, str(exc))])
+        return _unreadable(file_name, str(exc), checks=[CheckResult(exc.code, str(exc))])
     container, xml, signature = unwrapped.container, unwrapped.xml, unwrapped.signature
     warnings: list[str] = list(unwrapped.warnings)
     base = {"file_name": file_name, "container": container, "signature": signature}

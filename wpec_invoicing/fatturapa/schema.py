@@ -1,7 +1,7 @@
-"""The official XSDs, compiled once per process, and the hardened parser for untrusted input.
+"""The official XSDs, compiled once per thread, and the hardened parser for untrusted input.
 
 Schemas: FatturaPA 1.2.3 (FPA12/FPR12) and Fattura Semplificata 1.0.2 (FSM10), both importing
-the W3C xmldsig schema by its URL; a resolver maps that URL to the shipped copy, and the
+the W3C xmldsig schema by its URL; the loader points that import at the shipped copy, and the
 schema parser has network access off, so compiling never fetches anything.
 
 Untrusted invoices go through `hardened_parser()`: no network, no DTD loading, no entity
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from functools import cache
 
 from lxml import etree
 
@@ -39,13 +38,27 @@ class _LocalResolver(etree.Resolver):
         return None
 
 
-@cache
-def _schema_document(namespace: str) -> etree._ElementTree:
+_XS = "http://www.w3.org/2001/XMLSchema"
+_DS = "http://www.w3.org/2000/09/xmldsig#"
+
+
+def _compile(namespace: str) -> etree.XMLSchema:
+    """Parse and compile one official XSD, its xmldsig import pointed at the shipped copy.
+
+    The import's URL is rewritten in memory (the file on disk stays unmodified) to the local
+    file: lxml resolvers alone are not enough, because libxml2 looks the import up through
+    thread-global state and, while other threads parse invoices, may miss our resolver and
+    fall back to the (refused) network URL. The resolver stays as a second safety net.
+    """
     file_name = SCHEMA_FILES[namespace]
-    with _lock:
-        parser = etree.XMLParser(no_network=True, resolve_entities=False, load_dtd=False)
-        parser.resolvers.add(_LocalResolver())
-        return etree.parse(str(schemas_dir() / file_name), parser)
+    parser = etree.XMLParser(no_network=True, resolve_entities=False, load_dtd=False)
+    parser.resolvers.add(_LocalResolver())
+    doc = etree.parse(str(schemas_dir() / file_name), parser)
+    local = (schemas_dir() / "xmldsig-core-schema.xsd").resolve().as_uri()
+    for imp in doc.getroot().iterfind(f"{{{_XS}}}import"):
+        if imp.get("namespace") == _DS:
+            imp.set("schemaLocation", local)
+    return etree.XMLSchema(doc)
 
 
 _per_thread = threading.local()
@@ -63,7 +76,7 @@ def schema_for(namespace: str) -> etree.XMLSchema:
     schema = schemas.get(namespace)
     if schema is None:
         with _lock:
-            schema = etree.XMLSchema(_schema_document(namespace))
+            schema = _compile(namespace)
         schemas[namespace] = schema
     return schema
 

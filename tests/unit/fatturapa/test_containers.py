@@ -129,3 +129,16 @@ def test_base64_of_plain_xml_is_read_with_a_warning():
     assert report.valid
     assert report.container == "xml"
     assert any("base64" in w for w in report.warnings)
+
+
+def test_base64_of_something_that_is_not_cms_is_00102():
+    junk = base64.encodebytes(bytes([0x30, 0x82, 0x01, 0x00]) + b"\x05" * 300)
+    report = read_invoice(junk)
+    assert not report.readable
+    assert report.codes == ("00102",)
+
+
+def test_plain_text_is_00200():
+    report = read_invoice(b"Gentile cliente, in allegato la fattura.")
+    assert not report.readable
+    assert report.codes == ("00200",)

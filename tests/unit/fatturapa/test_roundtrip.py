@@ -232,6 +232,8 @@ def test_threads_validating_at_once_keep_their_own_errors():
     bad = good.replace(b"<Divisa>EUR</Divisa>", b"<Divisa>EURO</Divisa>")
     with ThreadPoolExecutor(4) as pool:
         reports = list(pool.map(read_invoice, [good, bad] * 40))
+    assert [r.error for r in reports if r.error] == []
     assert all(r.valid for r in reports[::2])
-    assert all(r.codes == ("00200",) and "EURO" in r.schema_errors[0].message
-               for r in reports[1::2])
+    for r in reports[1::2]:
+        assert r.codes == ("00200",), r.checks
+        assert "EURO" in r.schema_errors[0].message, r.schema_errors
