@@ -109,7 +109,8 @@ def _human(console: Console, r: InvoiceReport) -> None:
     sig = ""
     if r.signature is not None:
         trusted = {True: "trusted", False: "NOT trusted", None: "trust not checked"}
-        sig = ", signature " + ("intact" if r.signature.intact else "NOT intact")
+        intact = {True: "intact", False: "NOT intact", None: "not verified"}
+        sig = ", signature " + intact[r.signature.intact]
         if r.signature.intact:
             sig += f", {trusted.get(r.signature.trusted, '?')}"
     console.print(
@@ -187,7 +188,8 @@ def show(
     if r.signature is not None:
         s = r.signature
         console.print(
-            f"signature: {'intact' if s.intact else 'NOT intact'}, signer {s.signer}, "
+            f"signature: {({True: 'intact', False: 'NOT intact'}).get(s.intact, 'not verified')}, "
+            f"signer {s.signer}, "
             f"signed {s.signing_time.isoformat() if s.signing_time else '?'}, "
             f"trusted {s.trusted}" + (f" ({s.reason})" if s.reason else ""),
             markup=False,

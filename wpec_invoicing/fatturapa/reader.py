@@ -123,6 +123,7 @@ def _strip_values(root: etree._Element) -> list[str]:
     return [f"blanks around {len(fixed)} value(s) were removed: {sample}{more}"]
 
 
+_DS_SIGNATURE = "{http://www.w3.org/2000/09/xmldsig#}Signature"
 _KNOWN_NS = {None, schema.NAMESPACE_ORDINARIA, schema.NAMESPACE_SEMPLIFICATA,
              "http://www.w3.org/2000/09/xmldsig#"}
 
@@ -291,16 +292,22 @@ def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
     warnings.extend(extract_warnings)
 
     # 6. SdI checks
+    xades = any(isinstance(c.tag, str) and c.tag == _DS_SIGNATURE for c in root)
+    if xades and signature is None:
+        from wpec_invoicing.cms import SignatureVerdict
+
+        signature = SignatureVerdict(
+            present=True, intact=None,
+            reason="enveloped XAdES signature (ds:Signature): present, not verified here",
+        )
+        base["signature"] = signature
     ctx = CheckContext(
         received=received,
         file_name=file_name,
         schema_errors=tuple(schema_errors),
         signature=signature,
         container=container,
-        xades=any(
-            isinstance(c.tag, str) and c.tag == "{http://www.w3.org/2000/09/xmldsig#}Signature"
-            for c in root
-        ),
+        xades=xades,
     )
     results = run_checks(document, ctx)
     first_error_line = schema_errors[0].line if schema_errors else None

@@ -142,3 +142,18 @@ def test_plain_text_is_00200():
     report = read_invoice(b"Gentile cliente, in allegato la fattura.")
     assert not report.readable
     assert report.codes == ("00200",)
+
+
+def test_enveloped_xades_is_reported_present_but_not_verified():
+    xml = write_invoice(DOC).replace(
+        b"</p:FatturaElettronica>",
+        b'<ds:Signature Id="s1"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="c"/>'
+        b'<ds:SignatureMethod Algorithm="s"/><ds:Reference><ds:DigestMethod Algorithm="d"/>'
+        b"<ds:DigestValue>AA==</ds:DigestValue></ds:Reference></ds:SignedInfo>"
+        b"<ds:SignatureValue>AA==</ds:SignatureValue></ds:Signature></p:FatturaElettronica>",
+    )
+    report = read_invoice(xml, file_name="IT01234567897_00001.xml")
+    assert report.valid, (report.schema_errors, report.checks)  # FPA12 signed: no 00102
+    assert report.signature.present and report.signature.intact is None
+    assert "XAdES" in report.signature.reason
+    assert report.to_json()["signature"]["intact"] is None
