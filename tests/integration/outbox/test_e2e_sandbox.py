@@ -145,3 +145,22 @@ def test_every_message_exactly_once_through_throttling_blocks_drops_and_kills(an
     assert events["throttled"] + events["blocked"] >= 1
     assert events["sent"] == MESSAGES
     outbox.close()
+
+
+def test_two_runs_at_once_never_send_the_same_message(sandbox, tmp_path):
+    """Two `wpec outbox run` processes on one store (an operator starting a second one, or
+    cron overlapping): claims are atomic, so each message still goes out exactly once."""
+    sb = sandbox
+    config_path = write_config(sb, tmp_path, rate=600, burst=10)
+    outbox = Outbox(load_config(config_path))
+    queued = outbox.enqueue([outbox.prepare_mail(RECIPIENTS[i % 3], f"Doppio {i}", "x")
+                             for i in range(20)])
+    runs = [wpec(config_path, "outbox", "run", "--until-empty", "--json") for _ in range(2)]
+    results = [json.loads(p.communicate(timeout=60)[0])["run"] for p in runs]
+    assert sum(r["sent"] for r in results) == 20
+    sb.wait_idle(5)
+    accepted = header_counts([r for r in sb.fetch(SENDER) if b"X-Ricevuta: accettazione" in r],
+                             "X-Riferimento-Message-ID")
+    assert set(accepted) == {q.message_id for q in queued}
+    assert set(accepted.values()) == {1}
+    outbox.close()
