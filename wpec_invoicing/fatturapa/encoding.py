@@ -132,6 +132,35 @@ def repair(data: bytes) -> tuple[bytes, list[str]]:
     return body, fixes
 
 
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+_SINGLE_BYTE = {"iso8859-1", "latin-1", "cp1252", "iso8859-15"}
+
+
+def utf8_declared_single_byte(data: bytes) -> tuple[bytes, str | None]:
+    """UTF-8 bytes declared as ISO-8859-1/windows-1252 (they would read as "AttivitÃ ").
+
+    When the declaration names a single-byte encoding but the bytes are valid UTF-8 with
+    multi-byte sequences, returns the bytes declared as UTF-8 and what was fixed; otherwise
+    the bytes unchanged and None. Used by lenient reading only: as declared, the file is
+    well-formed, so strict reading takes it at its word (as SdI does)."""
+    body, bom = strip_bom(data)
+    if bom is not None:
+        return data, None
+    declared = declared_encoding(body)
+    if declared is None or (_codec_name(declared) or "") not in _SINGLE_BYTE:
+        return data, None
+    if not _NON_ASCII.search(body):
+        return data, None
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return data, None
+    return (
+        _set_declared_encoding(body, "UTF-8"),
+        f"declared encoding {declared} but the bytes are UTF-8; read as UTF-8",
+    )
+
+
 def _fix_namespace_uri(m: re.Match) -> bytes:
     uri = m.group(3)
     for good, marker in (

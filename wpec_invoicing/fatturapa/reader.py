@@ -233,12 +233,18 @@ def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
 
     # 3. parse as received; repair when needed
     strict_errors: list[SchemaError] = []
-    root, exc = _parse(xml)
+    if lenient:
+        xml_for_parse, fix = encoding.utf8_declared_single_byte(xml)
+        if fix:
+            warnings.append(fix)
+    else:
+        xml_for_parse = xml
+    root, exc = _parse(xml_for_parse)
     original_root = root
     repairs: list[str] = []
     if root is None:
         strict_errors.append(_syntax_error(exc))
-        repaired, repairs = encoding.repair(xml)
+        repaired, repairs = encoding.repair(xml_for_parse)
         root, exc2 = _parse(repaired)
         if root is None:
             reason = strict_errors[0].message

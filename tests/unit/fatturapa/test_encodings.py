@@ -140,3 +140,20 @@ def test_00200_points_at_the_first_schema_error():
     assert check.code == "00200"
     assert check.line == report.schema_errors[0].line
     assert b"EURO" in bad.splitlines()[check.line - 1]
+
+
+def test_utf8_bytes_declared_latin1_are_fixed_when_lenient():
+    data = _declared("UTF-8").replace(b"encoding='UTF-8'", b"encoding='ISO-8859-1'")
+    strict = read_invoice(data)
+    assert strict.valid  # as declared, the file is well-formed Latin-1: SdI takes it so
+    assert strict.document.bodies[0].lines[0].description != ACCENTED  # "AttivitÃ ..."
+    lenient = read_invoice(data, lenient=True)
+    assert lenient.valid
+    assert lenient.document.bodies[0].lines[0].description == ACCENTED
+    assert any("bytes are UTF-8" in w for w in lenient.warnings)
+
+
+def test_real_latin1_is_not_touched_when_lenient():
+    report = read_invoice(_declared("ISO-8859-1"), lenient=True)
+    assert report.valid and report.warnings == ()
+    assert report.document.bodies[0].lines[0].description == ACCENTED
