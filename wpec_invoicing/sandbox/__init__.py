@@ -296,9 +296,13 @@ class Sandbox:
         """The provider's limit on size × recipients (non-accettazione past it)."""
         self.provider.max_total_bytes = int(max_total_bytes)
 
-    def set_preavviso_after(self, seconds: float) -> None:
-        """How long a delivery may stay pending before the preavviso (real life: 12 h)."""
+    def set_preavviso_after(self, seconds: float, *,
+                            then_fail_after: float | None = None) -> None:
+        """How long a delivery may stay pending before the preavviso (real life: 12 h), and
+        optionally how long after that the delivery is given up (errore-consegna; real life:
+        24 h in all). None: it stays pending until `release`."""
         self.provider.preavviso_after = float(seconds)
+        self.provider.mancata_consegna_after = then_fail_after
 
     def drop_next_data(self) -> None:
         """The next SMTP DATA gets its connection dropped (once): no reply, nothing sent."""

@@ -34,7 +34,9 @@ def shared_sandbox(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
 def sb(shared_sandbox: Sandbox) -> Iterator[Sandbox]:
     """The shared sandbox, with its global switches restored after each test."""
     provider = shared_sandbox.provider
-    saved = (provider.max_total_bytes, provider.preavviso_after, shared_sandbox.sdi.pa_outcome)
+    saved = (provider.max_total_bytes, provider.preavviso_after,
+             provider.mancata_consegna_after, shared_sandbox.sdi.pa_outcome)
     yield shared_sandbox
-    provider.max_total_bytes, provider.preavviso_after, shared_sandbox.sdi.pa_outcome = saved
+    (provider.max_total_bytes, provider.preavviso_after, provider.mancata_consegna_after,
+     shared_sandbox.sdi.pa_outcome) = saved
     provider.drop_next_data = False

@@ -190,6 +190,21 @@ def test_stalled_recipient_gets_preavviso_then_delivery_on_release(sb: Sandbox) 
     assert "avvenuta-consegna" in kinds(read_box(sb, sender))
 
 
+def test_stalled_delivery_is_given_up_after_the_maximum_time(sb: Sandbox) -> None:
+    sender, _ = new_box(sb, "mitt")
+    rcpt, _ = new_box(sb, "dest")
+    sb.set_preavviso_after(0.2, then_fail_after=0.2)
+    sb.stall(rcpt)
+    send(sb, sender, [rcpt], message(sender, [rcpt], "Mai consegnato"))
+    mine = wait_box(sb, sender, lambda ms: "errore-consegna" in kinds(ms))
+    assert kinds(mine) == ["accettazione", "errore-consegna", "preavviso-errore-consegna"]
+    failure = next(m for m in mine if m.kind == "errore-consegna")
+    assert_signed_by_sandbox(failure)
+    assert "4.4.7" in (failure.error_detail or "")
+    assert sb.release(rcpt) == 0  # nothing left to deliver
+    assert read_box(sb, rcpt) == []
+
+
 def test_external_address_gets_acceptance_only(sb: Sandbox) -> None:
     sender, _ = new_box(sb, "mitt")
     send(sb, sender, ["someone@example.com"], message(sender, ["someone@example.com"]))
