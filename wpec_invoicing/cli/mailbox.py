@@ -93,7 +93,7 @@ def invoices_list(
 @invoices_app.command("show")
 def invoices_show(
     invoice_id: Annotated[int, typer.Argument(help="The invoice id (see `invoices list`).")],
-    json_out: JsonOpt = True,
+    json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """Show one received invoice: parties, totals, state with reasons, signatures, lines."""
@@ -111,7 +111,52 @@ def invoices_show(
             detail = invoice_detail(inv)
     finally:
         store.close()
-    _dump(detail)
+    if json_out:
+        _dump(detail)
+        return
+    _print_invoice(detail)
+
+
+def _print_invoice(d: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    colour = {"verified": "green", "needs-review": "yellow", "refused": "red"}[d["status"]]
+    console.print(f"[bold]Invoice #{d['id']}[/bold]  [{colour}]{d['status']}[/{colour}]  "
+                  f"{d['file_name'] or ''}")
+    for reason in d["reasons"]:
+        console.print(f"  - {reason['code']}: {reason['message']}")
+    rows = [
+        ("supplier", f"{d['supplier_name'] or ''} {d['supplier_vat'] or ''}".strip()),
+        ("customer", f"{d['customer_name'] or ''} {d['customer_vat'] or ''}".strip()),
+        ("document", f"{d['document_type'] or ''} n. {d['number'] or '?'} of {d['date']}"),
+        ("total", f"{d['total'] or '?'} {d['currency'] or ''} (taxable {d['taxable']}, "
+                  f"VAT {d['tax']})"),
+        ("IdentificativoSdI", d["identificativo_sdi"] or "-"),
+        ("file signature", _sig_text(d["signature"])),
+        ("PEC envelope", _sig_text(d["envelope_signature"])),
+        ("source", f"{d['source']} {d['source_path'] or ''}".strip()),
+    ]
+    for key, value in rows:
+        console.print(f"  {key:<18} {value}")
+    if d["lines"]:
+        table = Table("body", "n.", "description", "qty", "price", "total", "VAT")
+        for line in d["lines"]:
+            table.add_row(str(line["body"] + 1), str(line["number"] or ""),
+                          line["description"] or "", line["quantity"] or "",
+                          line["unit_price"] or "", line["total"] or "",
+                          line["vat_rate"] or line["natura"] or "")
+        console.print(table)
+
+
+def _sig_text(sig: dict | None) -> str:
+    if not sig or not sig.get("present"):
+        return "none"
+    state = "intact" if sig.get("intact") else f"BROKEN ({sig.get('reason')})"
+    trust = {True: "trusted", False: "not trusted", None: "trust not checked"}[
+        sig.get("trusted")]
+    return f"{state}, {trust}, signer {sig.get('signer')}"
 
 
 @invoices_app.command("load-suppliers")

@@ -27,7 +27,17 @@ def list_invoices(session: Session, *, status: str | None = None,
 
 
 def _dec(value) -> str | None:
-    return None if value is None else str(value)
+    """Decimal as text without storage padding: 2.00000000 → 2.00, 11.50000000 → 11.50,
+    1.23456000 → 1.23456 (at least two decimals, never fewer than the value has)."""
+    if value is None:
+        return None
+    from decimal import Decimal
+
+    value = Decimal(value)
+    normal = value.normalize()
+    if normal.as_tuple().exponent > -2:
+        normal = value.quantize(Decimal("0.01"))
+    return f"{normal:f}"
 
 
 def invoice_summary(inv: ReceivedInvoice) -> dict[str, Any]:

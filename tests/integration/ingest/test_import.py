@@ -105,8 +105,10 @@ def test_import_reports_every_input_and_is_idempotent(tmp_path: Path, inputs: Pa
     assert second["imported"] == 0 and second["duplicates"] == 4
     assert len(json.loads(wpec(tmp_path, "invoices", "list", "--json").stdout)) == 4
 
-    shown = json.loads(wpec(tmp_path, "invoices", "show", str(paired["id"])).stdout)
+    shown = json.loads(wpec(tmp_path, "invoices", "show", str(paired["id"]), "--json").stdout)
     assert shown["lines"] and shown["reasons"][0]["code"] == "supplier-unknown"
+    human = wpec(tmp_path, "invoices", "show", str(paired["id"]))
+    assert "needs-review" in human.stdout and "supplier-unknown" in human.stdout
     missing = wpec(tmp_path, "invoices", "show", "9999")
     assert missing.returncode == 2 and "no received invoice" in missing.stderr
 
