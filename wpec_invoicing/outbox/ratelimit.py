@@ -152,7 +152,12 @@ class AdaptiveRateLimiter:
         # The rate we were at is what the provider refused: our best estimate of its limit.
         self.learned_limit = self.rate
         measured = self.measured_rate(now)
-        if measured is not None:
+        if measured is None and self.burst > 1:
+            # Too early to know the provider's rate: the first refusals usually mean our
+            # burst is bigger than its bucket. Learn the burst first, keep the rate.
+            self.burst = max(1, self.burst // 2)
+            new_rate = self.rate
+        elif measured is not None:
             # We know what actually got through lately: settle just under it instead of
             # halving (halving would idle the provider for minutes on every refusal).
             new_rate = min(self.rate * 0.9, measured * 0.95)

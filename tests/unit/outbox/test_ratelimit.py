@@ -52,9 +52,19 @@ def test_burst_then_configured_rate():
     assert 599 <= sent <= 601
 
 
+def test_early_refusals_shrink_the_burst_before_the_rate():
+    clock = FakeClock()
+    limiter = AdaptiveRateLimiter(60, burst=10, clock=clock)
+    limiter.on_throttle()
+    assert (limiter.burst, limiter.rate) == (5, 60)
+    for _ in range(3):
+        limiter.on_throttle()
+    assert limiter.burst == 1 and limiter.rate < 60
+
+
 def test_throttle_cuts_rate_empties_bucket_and_pauses():
     clock = FakeClock()
-    limiter = AdaptiveRateLimiter(60, burst=10, clock=clock, decrease=0.5)
+    limiter = AdaptiveRateLimiter(60, burst=1, clock=clock, decrease=0.5)
     limiter.on_throttle(pause_seconds=30)
     snap = limiter.snapshot()
     assert snap.rate_per_minute == 30
