@@ -220,11 +220,18 @@ def sync_command(
         store.close()
     if json_out:
         _dump([r.to_json() for r in results])
+        if any(f.error for r in results for f in r.folders):
+            raise typer.Exit(1)
         return
     for r in results:
         _err(f"{r.account}: {r.archived} new, {r.known} already known, {r.processed} "
              f"processed, {r.errors} with errors, {r.server_actions} server action(s), "
              f"{r.exported} exported")
+        for f in r.folders:
+            if f.error:
+                _err(f"  {f.error}")
+    if any(f.error for r in results for f in r.folders):
+        raise typer.Exit(1)
 
 
 def _watch(cfg, accounts, store) -> None:

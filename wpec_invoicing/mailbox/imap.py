@@ -28,6 +28,10 @@ class ImapError(WpecError):
     exit_code = 4
 
 
+class FolderError(ImapError):
+    """One folder cannot be used (it does not exist, no rights); the others still can."""
+
+
 @dataclass(frozen=True)
 class FolderInfo:
     name: str
@@ -100,7 +104,12 @@ class ImapConnection:
 
     # -- folders -------------------------------------------------------------------------
     def select(self, folder: str) -> FolderInfo:
-        info = self.c.select_folder(folder)
+        try:
+            info = self.c.select_folder(folder)
+        except IMAPClientError as exc:
+            if isinstance(exc, IMAPClient.AbortError):
+                raise  # the connection is gone: the caller reconnects
+            raise FolderError(f"folder {folder!r}: {_text(exc)}") from None
         self.selected = folder
         uidnext = info.get(b"UIDNEXT")
         return FolderInfo(folder, int(info[b"UIDVALIDITY"]),

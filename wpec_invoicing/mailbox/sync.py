@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wpec_invoicing.mailbox.imap import ImapConnection, ImapError
+from wpec_invoicing.mailbox.imap import FolderError, ImapConnection, ImapError
 from wpec_invoicing.rules.engine import plan_server_actions, rule_for_stored
 from wpec_invoicing.store.archive import sha256_hex
 from wpec_invoicing.store.models import FolderState, Message, MessageLocation, RuleAction
@@ -55,6 +55,7 @@ class FolderResult:
     archived: int = 0  # new records
     known: int = 0  # bytes already in the store (another folder, a re-run, a UIDVALIDITY change)
     vanished: int = 0  # UIDs gone between SEARCH and FETCH
+    error: str | None = None  # the folder could not be synced (missing, no rights)
 
 
 @dataclass
@@ -124,11 +125,17 @@ class Mailbox:
         imap = connection or ImapConnection(self.account, password=self.password).connect()
         start_bodies = imap.bodies_fetched
         try:
+            usable = []
             for folder in self.account.folders:
-                result.folders.append(self._fetch_folder(imap, folder))
+                try:
+                    result.folders.append(self._fetch_folder(imap, folder))
+                    usable.append(folder)
+                except FolderError as exc:
+                    log.warning("%s: %s", self.account.name, exc)
+                    result.folders.append(FolderResult(folder, error=str(exc)))
             processed, errors = self.process_pending()
             result.processed, result.errors = processed, errors
-            for folder in self.account.folders:
+            for folder in usable:
                 result.server_actions += self._server_actions(imap, folder)
         finally:
             result.bodies_fetched = imap.bodies_fetched - start_bodies

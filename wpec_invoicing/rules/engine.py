@@ -30,6 +30,10 @@ from wpec_invoicing.store.models import Message, QuarantinedAttachment, RuleActi
 
 log = logging.getLogger(__name__)
 
+# Bigger messages are archived (streamed) but not parsed: parsing needs several copies in
+# memory. Providers cap PEC messages far below this (30-100 MB).
+MAX_PROCESS_BYTES = 200 * 1024 * 1024
+
 SDI_INVOICE = "sdi-invoice"
 SDI_NOTIFICATION = "sdi-notification"
 
@@ -244,6 +248,13 @@ class Processor:
                 msg = session.get(Message, message_id)
                 if msg is None or msg.status != "archived":
                     results.append(True)
+                    continue
+                if msg.size > MAX_PROCESS_BYTES:
+                    msg.status, msg.processed_at = "error", utcnow()
+                    msg.error = (f"message of {msg.size // 2**20} MB is over the "
+                                 f"{MAX_PROCESS_BYTES // 2**20} MB classification limit: "
+                                 "archived, not classified")
+                    results.append(False)
                     continue
                 savepoint = session.begin_nested()
                 try:

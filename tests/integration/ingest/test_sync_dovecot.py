@@ -230,3 +230,42 @@ def test_starttls_endpoint_works_too(dovecot_server, mailbox, factory, tmp_path:
         assert Mailbox(config, config.account(), store).sync().archived == 1
     finally:
         store.close()
+
+
+def test_a_missing_folder_is_reported_and_the_others_still_sync(dovecot_server, mailbox,
+                                                                factory, tmp_path: Path) -> None:
+    login, password = mailbox
+    append("127.0.0.1", dovecot_server.imaps_port, dovecot_server.ca_path, login, password,
+           [factory.receipt()])
+    config = make_config(tmp_path, imap=_imap(dovecot_server, mailbox), login=login)
+    account = config.account().model_copy(update={"folders": ["Nonexistent", "INBOX"]})
+    store = open_store(config)
+    try:
+        result = Mailbox(config, account, store).sync()
+        assert result.archived == 1
+        missing = result.folders[0]
+        assert missing.folder == "Nonexistent" and "Nonexistent" in missing.error
+    finally:
+        store.close()
+
+
+def test_oversized_message_is_archived_not_classified(dovecot_server, mailbox, factory,
+                                                      tmp_path: Path, monkeypatch) -> None:
+    from wpec_invoicing.rules import engine
+
+    monkeypatch.setattr(engine, "MAX_PROCESS_BYTES", 2000)
+    login, password = mailbox
+    big = factory.plain(body="y" * 5000)
+    append("127.0.0.1", dovecot_server.imaps_port, dovecot_server.ca_path, login, password,
+           [big, factory.plain()])
+    config = make_config(tmp_path, imap=_imap(dovecot_server, mailbox), login=login)
+    store = open_store(config)
+    try:
+        result = Mailbox(config, config.account(), store).sync()
+        assert result.archived == 2 and result.errors == 1
+        with store.session() as s:
+            msg = s.scalar(select(Message).where(Message.sha256 == sha256_hex(big)))
+        assert msg.status == "error" and "classification limit" in msg.error
+        assert store.archive.get(msg.sha256) == big
+    finally:
+        store.close()
