@@ -104,3 +104,31 @@ def test_wrong_password_and_untrusted_tls_are_clear_errors(sandbox, tmp_path: Pa
     doc["accounts"][0]["imap"]["insecure_skip_verify"] = True  # only when written explicitly
     config.write_text(tomli_w.dumps(doc))
     assert wpec(work, "sync").returncode == 0
+
+
+def test_sync_watch_picks_up_new_mail_and_stops_cleanly(sandbox, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    work = tmp_path / "watch"
+    sandbox.write_config(work / "wpec.toml")
+    env = {k: v for k, v in os.environ.items() if k != "WPEC_CONFIG"}
+    proc = subprocess.Popen([sys.executable, "-m", "wpec_invoicing", "sync", "--watch"],
+                            cwd=work, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        factory = Factory()
+        xml = factory.invoice_xml("W-1", supplier=SELLER, customer=SUPPLIER)
+        sandbox.inject_invoice(xml, f"{SELLER_VAT}_W0001.xml")
+        deadline = time.monotonic() + 30
+        listed: list = []
+        while time.monotonic() < deadline and not listed:
+            time.sleep(0.5)
+            out = wpec(work, "invoices", "list", "--json")
+            listed = json.loads(out.stdout) if out.returncode == 0 and out.stdout else []
+        assert [i["number"] for i in listed] == ["W-1"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    assert proc.returncode in (0, 130), err
+    assert "Traceback" not in err and "watching main" in err
