@@ -243,7 +243,9 @@ class Processor:
         """Process archived messages in one transaction, each in its own savepoint; a
         message that fails is rolled back alone and recorded with its error."""
         results: list[bool] = []
-        with store.session() as session:
+        # Blobs extracted here (invoice files, quarantined attachments) are fsynced one by
+        # one, their folders once, before the commit that refers to them.
+        with store.session() as session, self.archive.deferred_folder_sync():
             for message_id in message_ids:
                 msg = session.get(Message, message_id)
                 if msg is None or msg.status != "archived":

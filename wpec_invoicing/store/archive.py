@@ -14,7 +14,8 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -42,6 +43,32 @@ class Archive:
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def deferred_folder_sync(self) -> Iterator[None]:
+        """Within the block, folder fsyncs are collected and done once at its end (each blob
+        is still fsynced at once). Durable when the block exits: close it *before* the
+        transaction that refers to the blobs commits."""
+        outer = getattr(self._local, "dirty", None)
+        if outer is not None:  # nested: the outermost block syncs
+            yield
+            return
+        self._local.dirty = dirty = set()
+        try:
+            yield
+        finally:
+            self._local.dirty = None
+            for folder in sorted(dirty, key=lambda p: len(p.parts), reverse=True):
+                _fsync_dir(folder)
+
+    def _sync_folders(self, folders: set[Path]) -> None:
+        deferred = getattr(self._local, "dirty", None)
+        if deferred is not None:
+            deferred.update(folders)
+            return
+        for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+            _fsync_dir(folder)
 
     def path(self, sha256: str) -> Path:
         if not _HEX64.match(sha256):
@@ -82,8 +109,7 @@ class Archive:
                     os.unlink(tmp)
                 raise
             dirty.add(folder)
-        for folder in sorted(dirty, key=lambda p: len(p.parts), reverse=True):
-            _fsync_dir(folder)
+        self._sync_folders(dirty)
         return digests
 
     def put_stream(self, chunks: Iterable[bytes]) -> tuple[str, int]:
@@ -115,9 +141,7 @@ class Archive:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-        _fsync_dir(folder)
-        if created:
-            _fsync_dir(folder.parent)
+        self._sync_folders({folder, folder.parent} if created else {folder})
         return digest, size
 
     def get(self, sha256: str) -> bytes:
