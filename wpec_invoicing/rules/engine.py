@@ -37,15 +37,17 @@ MAX_PROCESS_BYTES = 200 * 1024 * 1024
 SDI_INVOICE = "sdi-invoice"
 SDI_NOTIFICATION = "sdi-notification"
 
-# Out of the box: keep a readable copy of certified mail and anomalies, file SdI invoices for
-# the accounting software (via the exporters), leave receipts and notifications in place (the
-# outbox follows them). A kind configured in wpec.toml replaces its default entirely.
+# Out of the box: keep a readable copy of certified mail and anomalies (header, body, files),
+# file SdI invoices for the accounting software (the invoice + its metadata, and hand them to
+# the exporters), keep only header and text of ordinary mail (its attachments come from
+# anyone), leave receipts and SdI notifications alone (the outbox follows them; the archive
+# keeps every byte). Nothing is moved or flagged unless configured. A kind configured in
+# wpec.toml replaces its default entirely.
 DEFAULT_RULES: dict[str, dict[str, Any]] = {
     "posta-certificata": {"save": ["header", "body", "attachments"]},
     "anomalia": {"save": ["header", "body", "attachments"]},
-    "non-pec": {"save": ["header", "body", "attachments"]},
+    "non-pec": {"save": ["header", "body"]},
     SDI_INVOICE: {"save": ["header", "attachments"], "export": True},
-    SDI_NOTIFICATION: {"save": ["header", "attachments"]},
 }
 
 
