@@ -51,6 +51,7 @@ from wpec_invoicing.fatturapa import (
 
 LINE_KEYS = ("description", "quantity", "unit_price", "vat_rate", "natura", "unit",
              "total_price")
+MAX_AMOUNT = Decimal("1e13")  # FatturaPA amounts have at most 13 integer digits
 CUSTOMER_KEYS = ("name", "first_name", "last_name", "vat", "fiscal_code", "street", "number",
                  "postal_code", "city", "province", "country", "codice_destinatario", "pec")
 
@@ -123,19 +124,32 @@ def _csv_rows(text: str | None, what: str) -> list[dict[str, str]]:
         dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-    if not reader.fieldnames:
-        raise RecordError(f"{what}: no header row")
-    return [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in reader]
+    reader = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
+    try:
+        if not reader.fieldnames:
+            raise RecordError(f"{what}: no header row")
+        return [{(k or "").strip(): _cell(v) for k, v in row.items()} for row in reader]
+    except csv.Error as exc:
+        raise RecordError(f"{what}: line {reader.line_num}: {exc}") from None
+
+
+def _cell(value: object) -> str:
+    # Surplus cells of a row come as a list under the None key.
+    if isinstance(value, list):
+        return ";".join(str(v).strip() for v in value)
+    return (value or "").strip() if isinstance(value, str) or value is None else str(value)
 
 
 def _dec(value: Any, field: str, ref: str, *, default: Decimal | None = None) -> Decimal | None:
     if value in (None, ""):
         return default
     try:
-        return Decimal(str(value).replace(",", ".") if isinstance(value, str) else str(value))
+        number = Decimal(str(value).replace(",", ".") if isinstance(value, str) else str(value))
     except InvalidOperation:
         raise RecordError(f"{ref}: {field}: not a number: {value!r}") from None
+    if not number.is_finite() or abs(number) >= MAX_AMOUNT:
+        raise RecordError(f"{ref}: {field}: not a usable amount: {value!r}")
+    return number
 
 
 def _date(value: Any, field: str, ref: str) -> date | None:

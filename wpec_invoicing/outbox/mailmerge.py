@@ -64,13 +64,17 @@ def read_recipients(text: str) -> tuple[list[dict[str, str]], str]:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")), dialect=dialect)
-    fields = [f.strip() for f in (reader.fieldnames or [])]
-    column = next((c for c in fields if c.lower() in ADDRESS_COLUMNS), None)
-    if column is None:
-        raise TemplateError(f"recipients CSV: no address column (one of "
-                            f"{', '.join(ADDRESS_COLUMNS)}); columns: {', '.join(fields)}")
-    rows = [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in reader]
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""), dialect=dialect)
+    try:
+        fields = [f.strip() for f in (reader.fieldnames or [])]
+        column = next((c for c in fields if c.lower() in ADDRESS_COLUMNS), None)
+        if column is None:
+            raise TemplateError(f"recipients CSV: no address column (one of "
+                                f"{', '.join(ADDRESS_COLUMNS)}); columns: {', '.join(fields)}")
+        rows = [{(k or "").strip(): v.strip() if isinstance(v, str) else ""
+                 for k, v in row.items()} for row in reader]
+    except csv.Error as exc:
+        raise TemplateError(f"recipients CSV: line {reader.line_num}: {exc}") from None
     return rows, column
 
 
