@@ -148,3 +148,31 @@ def test_webhook_permanent_failure_is_reported_and_retried_next_run(
         good.close()
     finally:
         store.close()
+
+
+def test_export_cli_since_and_clear_errors(tmp_path: Path, factory) -> None:
+    import os
+    import subprocess
+    import sys
+
+    def wpec(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k != "WPEC_CONFIG"}
+        return subprocess.run([sys.executable, "-m", "wpec_invoicing", *args], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, check=False)
+
+    (tmp_path / "wpec.toml").write_text('data_dir = "d"\n')
+    none = wpec("export")
+    assert none.returncode == 2 and "no [[exporters]] configured" in none.stderr
+    (tmp_path / "wpec.toml").write_text(
+        'data_dir = "d"\n[[exporters]]\nname = "all"\ntype = "jsonl"\n'
+        'statuses = ["verified", "needs-review", "refused"]\n')
+    (tmp_path / f"{SUPPLIER_VAT}_E0001.xml").write_bytes(factory.invoice_xml("E-9"))
+    assert wpec("import", f"{SUPPLIER_VAT}_E0001.xml").returncode == 0
+    bad = wpec("export", "--since", "yesterday")
+    assert bad.returncode == 2 and "not a date" in bad.stderr
+    future = json.loads(wpec("export", "--since", "2999-01-01", "--json").stdout)
+    assert future[0]["exported"] == 0
+    now = json.loads(wpec("export", "--since", "2000-01-01", "--json").stdout)
+    assert now[0]["exported"] == 1
+    unknown = wpec("export", "--exporter", "nope")
+    assert unknown.returncode == 2 and "no exporter named 'nope'" in unknown.stderr
