@@ -77,6 +77,8 @@ def load_records(text: str, *, kind: str, lines_text: str | None = None) -> tupl
         except json.JSONDecodeError as exc:
             raise RecordError(f"not valid JSON: line {exc.lineno} column {exc.colno}: "
                               f"{exc.msg}") from None
+        except RecursionError:
+            raise RecordError("JSON nested too deeply") from None
         supplier: dict[str, Any] = {}
         if isinstance(doc, dict):
             supplier = doc.get("supplier") or {}

@@ -77,6 +77,8 @@ def test_record_errors_name_the_record_and_the_field():
                            today=__import__("datetime").date(2026, 1, 1))
     with pytest.raises(RecordError, match="supplier"):
         supplier_party(Company(), {}, {})
+    with pytest.raises(RecordError, match="too deeply"):
+        load_records("[" * 100_000 + "]" * 100_000, kind="json")
     records, supplier = load_records(json.dumps({"supplier": SUPPLIER, "invoices": [{}]}),
                                      kind="json")
     assert supplier == SUPPLIER and records[0].ref == "#1"
