@@ -90,3 +90,20 @@ def test_any_template_or_recipient_list_gives_a_value_or_a_template_error(text):
     for fn in (parse_template, read_recipients):
         with contextlib.suppress(TemplateError):
             fn(text)
+
+
+def test_row_attachments_by_column_or_folder_never_outside(tmp_path):
+    from wpec_invoicing.outbox.mailmerge import row_attachments
+
+    (tmp_path / "a.pdf").write_bytes(b"A")
+    (tmp_path / "rossi@pec.it").mkdir()
+    (tmp_path / "rossi@pec.it" / "b.pdf").write_bytes(b"B")
+    (tmp_path.parent / "secret.txt").write_text("no")
+    files, problems = row_attachments({"attachments": "a.pdf"}, "x@pec.it", tmp_path)
+    assert files == [("a.pdf", b"A")] and problems == []
+    files, problems = row_attachments({}, "rossi@pec.it", tmp_path)
+    assert files == [("b.pdf", b"B")]
+    files, problems = row_attachments({"attachments": "../secret.txt;nope.pdf"}, "x",
+                                      tmp_path)
+    assert files == [] and len(problems) == 2
+    assert "outside" in problems[0] and "not found" in problems[1]
