@@ -307,11 +307,23 @@ class Mailbox:
         for (action, target), items in sorted(groups.items(), key=lambda kv: kv[0][0] != "flag"):
             uids = sorted({uid for _a, _l, uid in items})
             self._hook("before_server_action", action=action, target=target, uids=uids)
-            if action == "flag":
-                imap.add_flags(uids, [f for f in target.split() if f])
-            elif action == "move":
-                imap.move(uids, target)
-            else:
+            try:
+                if action == "flag":
+                    imap.add_flags(uids, [f for f in target.split() if f])
+                elif action == "move":
+                    imap.move(uids, target)
+                else:
+                    continue
+            except imaplib.IMAP4.error as exc:
+                if isinstance(exc, imaplib.IMAP4.abort):
+                    raise  # the connection is gone: the next run retries
+                # The server refused (no such flag allowed, quota, rights): the actions stay
+                # pending with the reason and are retried next run; the others go on.
+                log.warning("%s %s %s: server refused: %s", self.account.name, action,
+                            target, exc)
+                with self.store.session() as s:
+                    for action_id, _loc, _uid in items:
+                        s.get(RuleAction, action_id).detail = f"server refused: {exc}"[:4000]
                 continue
             with self.store.session() as s:
                 for action_id, loc_id, _uid in items:

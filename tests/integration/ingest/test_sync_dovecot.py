@@ -269,3 +269,27 @@ def test_oversized_message_is_archived_not_classified(dovecot_server, mailbox, f
         assert store.archive.get(msg.sha256) == big
     finally:
         store.close()
+
+
+def test_a_refused_server_action_stays_pending_and_others_go_on(dovecot_server, mailbox,
+                                                                 factory, tmp_path: Path
+                                                                 ) -> None:
+    login, password = mailbox
+    append("127.0.0.1", dovecot_server.imaps_port, dovecot_server.ca_path, login, password,
+           [factory.receipt(), factory.receipt(), factory.plain()])
+    # An invalid flag name (atom-specials are not allowed): Dovecot answers BAD.
+    config = make_config(tmp_path, imap=_imap(dovecot_server, mailbox), login=login,
+                         extra={"rules": {"kinds": {
+                             "avvenuta-consegna": {"flag": ["bad(flag"]},
+                             "non-pec": {"move_to": "Posta"}}}})
+    store = open_store(config)
+    try:
+        result = Mailbox(config, config.account(), store).sync()
+        assert result.server_actions == 1  # the move went through
+        with store.session() as s:
+            rows = {a.action: a for a in s.scalars(select(RuleAction).where(
+                RuleAction.action.in_(("flag", "move"))))}
+        assert rows["move"].status == "done"
+        assert rows["flag"].status == "pending" and "server refused" in rows["flag"].detail
+    finally:
+        store.close()
