@@ -137,6 +137,10 @@ class Mailbox:
             result.processed, result.errors = processed, errors
             for folder in usable:
                 result.server_actions += self._server_actions(imap, folder)
+        except imaplib.IMAP4.error as exc:
+            # What was archived and committed stays; the next run goes on from there.
+            kind = "connection lost" if isinstance(exc, imaplib.IMAP4.abort) else "server error"
+            raise ImapError(f"IMAP {self.account.name}: {kind} during sync: {exc}") from exc
         finally:
             result.bodies_fetched = imap.bodies_fetched - start_bodies
             if own:
