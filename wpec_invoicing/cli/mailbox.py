@@ -225,8 +225,9 @@ def sync_command(
         return
     for r in results:
         _err(f"{r.account}: {r.archived} new, {r.known} already known, {r.processed} "
-             f"processed, {r.errors} with errors, {r.server_actions} server action(s), "
-             f"{r.exported} exported")
+             f"processed, {r.errors} with errors, {r.invoices} invoice(s), "
+             f"{r.quarantined} attachment(s) quarantined, {r.server_actions} server "
+             f"action(s), {r.exported} exported")
         for f in r.folders:
             if f.error:
                 _err(f"  {f.error}")

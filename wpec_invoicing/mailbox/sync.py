@@ -69,6 +69,8 @@ class SyncResult:
     server_actions: int = 0
     bodies_fetched: int = 0
     exported: int = 0
+    invoices: int = 0  # supplier invoices registered
+    quarantined: int = 0  # attachments refused by the accepted-formats allow-list
 
     @property
     def archived(self) -> int:
@@ -88,6 +90,8 @@ class SyncResult:
             "server_actions": self.server_actions,
             "bodies_fetched": self.bodies_fetched,
             "exported": self.exported,
+            "invoices": self.invoices,
+            "quarantined": self.quarantined,
             "folders": [f.__dict__ for f in self.folders],
         }
 
@@ -133,8 +137,11 @@ class Mailbox:
                 except FolderError as exc:
                     log.warning("%s: %s", self.account.name, exc)
                     result.folders.append(FolderResult(folder, error=str(exc)))
+            before = (self.processor.invoices, self.processor.quarantined)
             processed, errors = self.process_pending()
             result.processed, result.errors = processed, errors
+            result.invoices = self.processor.invoices - before[0]
+            result.quarantined = self.processor.quarantined - before[1]
             for folder in usable:
                 result.server_actions += self._server_actions(imap, folder)
         except imaplib.IMAP4.error as exc:

@@ -217,6 +217,9 @@ class Processor:
         self.trust = trust if trust is not None else load_trust(config)
         self.observers = observers
         self._actions: dict[tuple[str, int], Any] = {}
+        # Running totals of what the rules did (reported by the sync and the importer).
+        self.quarantined = 0
+        self.invoices = 0
 
     # -- entry points --------------------------------------------------------------------
     def process_stored(self, store: Any, message_id: int, *, account: Any = None) -> bool:
@@ -263,8 +266,10 @@ class Processor:
                 savepoint = session.begin_nested()
                 try:
                     raw = self.archive.get(msg.sha256)
-                    self.process(session, msg, raw, account=account)
+                    outcome = self.process(session, msg, raw, account=account)
                     savepoint.commit()
+                    self.quarantined += outcome.quarantined
+                    self.invoices += len(outcome.invoices)
                     results.append(True)
                 except Exception as exc:
                     savepoint.rollback()

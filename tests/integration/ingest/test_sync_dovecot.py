@@ -45,7 +45,7 @@ def test_sync_archives_classifies_and_is_idempotent(dovecot_server, mailbox, fac
     try:
         result = Mailbox(config, config.account(), store).sync()
         assert result.archived == 14 and result.known == 1
-        assert result.errors == 0
+        assert result.errors == 0 and result.invoices == 2
         with store.session() as s:
             assert s.scalar(select(func.count()).select_from(Message)) == 14
             assert s.scalar(select(func.count()).select_from(MessageLocation)) == 15
@@ -133,7 +133,7 @@ def test_hostile_attachment_is_quarantined_not_saved(dovecot_server, mailbox, fa
     config = make_config(tmp_path, imap=_imap(dovecot_server, mailbox), login=login)
     store = open_store(config)
     try:
-        Mailbox(config, config.account(), store).sync()
+        assert Mailbox(config, config.account(), store).sync().quarantined == 2
         with store.session() as s:
             q = {(a.file_name, a.reason) for a in s.scalars(select(QuarantinedAttachment))}
         assert {name for name, _ in q} == {"fattura.pdf", "script.exe"}
