@@ -21,6 +21,7 @@ from wpec_invoicing.errors import WpecError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+MIGRATION_LOCK_ID = 0x77_70_65_63  # "wpec": the advisory lock taken while migrating
 
 
 class Base(DeclarativeBase):
@@ -92,8 +93,21 @@ def upgrade(url_or_engine: str | Engine, revision: str = "heads") -> None:
 
     engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
     try:
-        with _upgrade_lock:
-            command.upgrade(_alembic_config(engine), revision)
+        with _upgrade_lock, engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                # Several workers may start at once: one migrates, the others wait and then
+                # find nothing to do (SQLite gets the same from BEGIN IMMEDIATE).
+                conn.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK_ID})")
+                conn.commit()
+            cfg = _alembic_config(engine)
+            cfg.attributes["connection"] = conn
+            try:
+                command.upgrade(cfg, revision)
+            finally:
+                if conn.dialect.name == "postgresql":
+                    conn.rollback()
+                    conn.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK_ID})")
+                    conn.commit()
     except Exception as exc:
         if isinstance(exc, WpecError):
             raise

@@ -142,3 +142,37 @@ def test_two_stores_on_one_sqlite_file_write_concurrently(tmp_path) -> None:
     finally:
         for st in stores:
             st.close()
+
+
+def _start_worker(db_url: str, barrier, errors) -> None:
+    engine = make_engine(db_url)
+    try:
+        barrier.wait()
+        upgrade(engine)
+    except Exception as exc:  # a "table already exists" here is the bug
+        errors.put(repr(exc))
+    finally:
+        engine.dispose()
+
+
+def test_workers_starting_together_migrate_once(db_url: str) -> None:
+    """Four worker processes' first start at the same moment on a fresh database."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    barrier, errors = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_start_worker, args=(db_url, barrier, errors))
+             for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    found = []
+    while not errors.empty():
+        found.append(errors.get())
+    assert found == [] and all(p.exitcode == 0 for p in procs)
+    store = Store(db_url, migrate=False)
+    try:
+        assert current_revisions(store.engine)
+    finally:
+        store.close()

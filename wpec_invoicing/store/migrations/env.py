@@ -21,20 +21,28 @@ target_metadata = Base.metadata
 config = context.config
 
 
+def _run(connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()
+
+
 def run_migrations() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:  # handed over by store.db.upgrade (it may hold a lock)
+        _run(connection)
+        return
     engine = config.attributes.get("engine")
     if engine is None:
         engine = make_engine(config.get_main_option("sqlalchemy.url"))
-    with engine.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=target_metadata,
-            render_as_batch=connection.dialect.name == "sqlite",
-            compare_type=True,
-        )
-        with context.begin_transaction():
-            context.run_migrations()
-        connection.commit()
+    with engine.connect() as conn:
+        _run(conn)
 
 
 run_migrations()
