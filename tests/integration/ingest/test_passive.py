@@ -143,3 +143,26 @@ def test_p7m_signature_is_recorded_and_a_broken_one_needs_review(env, factory) -
     broken, _ = _register(env, tampered, name=f"{SUPPLIER_VAT}_00P72.xml.p7m")
     assert broken.signature["intact"] is False
     assert broken.status == "needs-review" and "signature-broken" in _codes(broken)
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from wpec_invoicing.errors import InputError  # noqa: E402
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(alphabet=st.sampled_from("vat,fiscal_code;name\tstatus\nknownblockedIT0123"
+                                        "456789\"x "), max_size=200))
+def test_any_supplier_csv_gives_a_result_or_a_clear_error(tmp_path: Path, text: str) -> None:
+    from wpec_invoicing.store.db import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'prop.db'}")
+    try:
+        with store.session() as s:
+            result = load_suppliers_text(s, text)
+        assert result.added + result.updated + result.unchanged + len(result.errors) >= 0
+    except InputError as exc:
+        assert "header row" in str(exc)
+    finally:
+        store.close()
