@@ -384,7 +384,13 @@ def run_pending_exports(config, store) -> int:
     with store.session() as s:
         targets = list(s.scalars(select(RuleAction.target).where(
             RuleAction.action == "export", RuleAction.status == "pending")))
-    if not targets or not config.exporters:
+    if not targets:
+        return 0
+    if not config.exporters:
+        with store.session() as s:
+            for row in s.scalars(select(RuleAction).where(
+                    RuleAction.action == "export", RuleAction.status == "pending")):
+                row.status, row.detail = "done", "no exporter configured"
         return 0
     names = None
     if all(t for t in targets):
