@@ -24,6 +24,7 @@ from wpec_invoicing.fatturapa import encoding, schema
 from wpec_invoicing.fatturapa.checks import CheckContext, CheckResult, run_checks
 from wpec_invoicing.fatturapa.container import ContainerError, unwrap
 from wpec_invoicing.fatturapa.extract import extract
+from wpec_invoicing.fatturapa.extract_valid import Unexpected, extract_valid
 from wpec_invoicing.fatturapa.model import FORMATS, InvoiceDocument
 from wpec_invoicing.fatturapa.schema import SchemaError
 
@@ -177,6 +178,19 @@ def _locate(root: etree._Element, path: str | None) -> int | None:
     return node.sourceline
 
 
+_FATTURA_ORDINARIA = f"{{{schema.NAMESPACE_ORDINARIA}}}FatturaElettronica"
+
+
+def _not_an_invoice(base, xml, warnings, extract_warnings, root) -> InvoiceReport:
+    return InvoiceReport(
+        **base,
+        xml=xml,
+        error=extract_warnings[0],
+        warnings=tuple(warnings),
+        checks=(CheckResult("00200", extract_warnings[0], None, root.sourceline),),
+    )
+
+
 def _parse(data: bytes) -> tuple[etree._Element | None, etree.XMLSyntaxError | None]:
     try:
         return etree.fromstring(data, schema.hardened_parser()), None
@@ -268,37 +282,37 @@ def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
     if not isinstance(root.tag, str):  # pragma: no cover - fromstring returns an element
         return _unreadable(file_name, "no root element", container=container)
 
-    # 4. the model
-    document, extract_warnings = extract(root)
-    if document is None:
-        return InvoiceReport(
-            **base,
-            xml=xml,
-            error=extract_warnings[0],
-            warnings=tuple(warnings),
-            checks=(CheckResult("00200", extract_warnings[0], None, root.sourceline),),
-        )
-
-    # 5. the schema: strict on what was received, lenient on the repaired, stripped tree
+    # 4. the schema (strict: on the file as received) and 5. the model. A file that passed
+    # the XSD has the shape the schema promises, so its model is read by the one-walk
+    # extractor; anything else (and anything that surprises it) by the tolerant one.
     if lenient:
+        document, extract_warnings = extract(root)
+        if document is None:
+            return _not_an_invoice(base, xml, warnings, extract_warnings, root)
         warnings.extend(_drop_foreign(root))
         warnings.extend(_strip_values(root))
-        _ns, errors = schema.validate(root)
-        schema_errors = errors
+        _ns, schema_errors = schema.validate(root)
     else:
-        if original_root is not None:
-            _ns, errors = schema.validate(original_root)
-            schema_errors = strict_errors + errors
-        else:
-            _ns, errors = schema.validate(root)
-            schema_errors = strict_errors + errors
+        validated = original_root if original_root is not None else root
+        _ns, errors = schema.validate(validated)
+        schema_errors = strict_errors + errors
+        document = None
+        if not schema_errors and validated.tag == _FATTURA_ORDINARIA:
+            try:
+                document, extract_warnings = extract_valid(root), []
+            except Unexpected:
+                document = None
+        if document is None:
+            document, extract_warnings = extract(root)
+            if document is None:
+                return _not_an_invoice(base, xml, warnings, extract_warnings, root)
         if original_root is not None and errors:
             # say so when the only problem is blanks SdI tolerates (the model has stripped them)
             warnings.extend(_strip_values(etree.fromstring(xml, schema.hardened_parser())))
     warnings.extend(extract_warnings)
 
     # 6. SdI checks
-    xades = any(isinstance(c.tag, str) and c.tag == _DS_SIGNATURE for c in root)
+    xades = next(root.iterchildren(_DS_SIGNATURE), None) is not None
     if xades and signature is None:
         from wpec_invoicing.cms import SignatureVerdict
 
