@@ -44,6 +44,25 @@ EU = frozenset({
 
 Finding = tuple[str, str]  # (path, message)
 
+# Feature bits of a file (see `Check.when` and `_features`)
+F_FILE_NAME = 1 << 0  # a file name was given (00001)
+F_SIGNATURE = 1 << 1  # a signature, or an FPA12 that needs one (00102)
+F_SCHEMA = 1 << 2  # XSD errors (00200)
+F_XXXXXXX = 1 << 3  # CodiceDestinatario XXXXXXX (00313)
+F_ZERO_NO_NATURA = 1 << 4  # a line/cassa at AliquotaIVA 0 without Natura (00400)
+F_NATURA_WITH_RATE = 1 << 5  # a line/cassa with Natura and a rate, outside TD16 (00401)
+F_LOTTO = 1 << 6  # more than one body (00409)
+F_WITHHOLDING = 1 << 7  # a line with Ritenuta SI (00411)
+F_CASSA = 1 << 8  # DatiCassaPrevidenziale (00413, 00414, 00415)
+F_LINKED = 1 << 9  # linked documents (00418)
+F_SUMMARY_NATURA = 1 << 10  # a DatiRiepilogo with Natura (00420, 00430)
+F_SUMMARY_ZERO = 1 << 11  # a DatiRiepilogo at AliquotaIVA 0 (00429)
+F_FRACTION_RATE = 1 << 12  # a rate between 0 and 1 (00424)
+F_DOC_DISCOUNT = 1 << 13  # a document ScontoMaggiorazione (00437)
+F_LINE_DISCOUNT = 1 << 14  # a line ScontoMaggiorazione (00438)
+F_GENERIC_NATURA = 1 << 15  # Natura N2, N3 or N6 (00445)
+F_SPECIAL_TYPE = 1 << 16  # a TipoDocumento with party rules (00471-00475)
+
 
 @dataclass(frozen=True)
 class CheckContext:
@@ -66,6 +85,9 @@ class Check:
     formats: tuple[str, ...] = ALL
     start: date | None = None  # applied by SdI to files received on/after this date
     needs_document: bool = True
+    # Feature bits (`_features`): the check can only find something in a file showing one of
+    # them, so a file without any skips the call. 0: always called.
+    when: int = 0
 
 
 @dataclass(frozen=True)
@@ -577,6 +599,12 @@ _NEEDS_CUSTOMER_VAT = {
 }
 
 
+# every TipoDocumento that 00471-00475 look at (their F_SPECIAL_TYPE precondition)
+_SPECIAL_TYPES = frozenset(
+    _NOT_SELF | _MUST_SELF | _NEEDS_CUSTOMER_VAT | {"TD17", "TD18", "TD19", "TD21", "TD28"}
+)
+
+
 def c00471(doc, ctx):
     for bp, b in _bodies(doc, ctx):
         if b.document_type in _NOT_SELF and _same_party(doc.supplier, doc.customer):
@@ -663,67 +691,140 @@ def c00409(doc, ctx):
 # ---------------------------------------------------------------- the table
 
 CHECKS: tuple[Check, ...] = (
-    Check("00001", "file name not valid", c00001, needs_document=False),
-    Check("00102", "signature not valid", c00102, needs_document=False),
-    Check("00200", "file not conforming to the format (XSD)", c00200, needs_document=False),
+    Check("00001", "file name not valid", c00001, needs_document=False, when=F_FILE_NAME),
+    Check("00102", "signature not valid", c00102, needs_document=False,
+          when=F_SIGNATURE),
+    Check("00200", "file not conforming to the format (XSD)", c00200, needs_document=False,
+          when=F_SCHEMA),
     Check("00300", "IdTrasmittente/IdCodice not valid (syntax/check digit)", c00300),
     Check("00301", "CedentePrestatore IdFiscaleIVA/IdCodice not valid (check digit)", c00301),
     Check("00302", "CedentePrestatore CodiceFiscale not valid (check character)", c00302),
     Check("00305", "CessionarioCommittente IdFiscaleIVA/IdCodice not valid (check digit)", c00305),
     Check("00306", "CessionarioCommittente CodiceFiscale not valid (check character)", c00306),
     Check("00311", "CodiceDestinatario not valid (syntax)", c00311),
-    Check("00313", "CodiceDestinatario XXXXXXX only for non-resident customers", c00313),
-    Check("00400", "line: Natura missing with AliquotaIVA 0", c00400, ORD),
-    Check("00401", "line: Natura present with AliquotaIVA not 0 (except TD16)", c00401, ORD),
+    Check("00313", "CodiceDestinatario XXXXXXX only for non-resident customers", c00313,
+          when=F_XXXXXXX),
+    Check("00400", "line: Natura missing with AliquotaIVA 0", c00400, ORD,
+          when=F_ZERO_NO_NATURA),
+    Check("00401", "line: Natura present with AliquotaIVA not 0 (except TD16)", c00401, ORD,
+          when=F_NATURA_WITH_RATE),
     Check("00403", "Data after the reception date", c00403),
-    Check("00409", "duplicate invoice within the lotto", c00409),
-    Check("00411", "DatiRitenuta missing with a line Ritenuta SI", c00411, ORD),
-    Check("00413", "cassa: Natura missing with AliquotaIVA 0", c00413, ORD),
-    Check("00414", "cassa: Natura present with AliquotaIVA not 0", c00414, ORD),
-    Check("00415", "DatiRitenuta missing with cassa Ritenuta SI", c00415, ORD),
+    Check("00409", "duplicate invoice within the lotto", c00409, when=F_LOTTO),
+    Check("00411", "DatiRitenuta missing with a line Ritenuta SI", c00411, ORD, when=F_WITHHOLDING),
+    Check("00413", "cassa: Natura missing with AliquotaIVA 0", c00413, ORD, when=F_CASSA),
+    Check("00414", "cassa: Natura present with AliquotaIVA not 0", c00414, ORD, when=F_CASSA),
+    Check("00415", "DatiRitenuta missing with cassa Ritenuta SI", c00415, ORD, when=F_CASSA),
     Check("00417", "customer without IdFiscaleIVA and CodiceFiscale", c00417),
-    Check("00418", "Data before the date of a linked invoice", c00418),
+    Check("00418", "Data before the date of a linked invoice", c00418, when=F_LINKED),
     Check("00419", "DatiRiepilogo missing for an AliquotaIVA of lines or cassa", c00419, ORD),
-    Check("00420", "Natura N6.x with EsigibilitaIVA S", c00420, ORD),
+    Check("00420", "Natura N6.x with EsigibilitaIVA S", c00420, ORD, when=F_SUMMARY_NATURA),
     Check("00421", "Imposta not computed per the rules", c00421, ORD),
     Check("00422", "ImponibileImporto not computed per the rules", c00422, ORD),
     Check("00423", "PrezzoTotale not computed per the rules", c00423, ORD),
-    Check("00424", "AliquotaIVA not expressed as a percentage", c00424),
+    Check("00424", "AliquotaIVA not expressed as a percentage", c00424, when=F_FRACTION_RATE),
     Check("00425", "Numero without any digit", c00425),
     Check("00427", "CodiceDestinatario length inconsistent with FormatoTrasmissione", c00427),
     Check("00428", "FormatoTrasmissione inconsistent with versione", c00428),
-    Check("00429", "DatiRiepilogo: Natura missing with AliquotaIVA 0", c00429, ORD),
-    Check("00430", "DatiRiepilogo: Natura present with AliquotaIVA not 0", c00430, ORD),
-    Check("00437", "ScontoMaggiorazione (document) without Percentuale and Importo", c00437, ORD),
-    Check("00438", "ScontoMaggiorazione (line) without Percentuale and Importo", c00438, ORD),
+    Check("00429", "DatiRiepilogo: Natura missing with AliquotaIVA 0", c00429, ORD,
+          when=F_SUMMARY_ZERO),
+    Check("00430", "DatiRiepilogo: Natura present with AliquotaIVA not 0", c00430, ORD,
+          when=F_SUMMARY_NATURA),
+    Check("00437", "ScontoMaggiorazione (document) without Percentuale and Importo", c00437, ORD,
+          when=F_DOC_DISCOUNT),
+    Check("00438", "ScontoMaggiorazione (line) without Percentuale and Importo", c00438, ORD,
+          when=F_LINE_DISCOUNT),
     Check("00443", "AliquotaIVA of DatiRiepilogo not matching lines or cassa", c00443, ORD),
     Check("00444", "Natura of lines or cassa missing from DatiRiepilogo", c00444, ORD),
     Check("00445", "generic Natura N2, N3, N6 no longer allowed", c00445,
-          start=date(2021, 1, 1)),
+          start=date(2021, 1, 1), when=F_GENERIC_NATURA),
     Check("00460", "simplified invoice over the amount limit", c00460, SIMPLE),
-    Check("00471", "supplier equal to customer not allowed for this TipoDocumento", c00471),
-    Check("00472", "TD21/TD27 require supplier equal to customer", c00472),
-    Check("00473", "supplier IdPaese not allowed for this TipoDocumento", c00473),
-    Check("00474", "TD21 with lines at AliquotaIVA 0", c00474, ORD),
-    Check("00475", "TipoDocumento requires the customer's IdFiscaleIVA", c00475),
+    Check("00471", "supplier equal to customer not allowed for this TipoDocumento", c00471,
+          when=F_SPECIAL_TYPE),
+    Check("00472", "TD21/TD27 require supplier equal to customer", c00472, when=F_SPECIAL_TYPE),
+    Check("00473", "supplier IdPaese not allowed for this TipoDocumento", c00473,
+          when=F_SPECIAL_TYPE),
+    Check("00474", "TD21 with lines at AliquotaIVA 0", c00474, ORD, when=F_SPECIAL_TYPE),
+    Check("00475", "TipoDocumento requires the customer's IdFiscaleIVA", c00475,
+          when=F_SPECIAL_TYPE),
     Check("00476", "supplier and customer both foreign", c00476),
 )
 CHECKS_BY_CODE = {c.code: c for c in CHECKS}
 
 
-@lru_cache(maxsize=64)
-def _applicable(fmt: str | None, received: date) -> tuple[Check, ...]:
+@lru_cache(maxsize=256)
+def _applicable(fmt: str | None, received: date, features: int = -1) -> tuple[Check, ...]:
+    """The checks to call for a format, a reception date and the file's feature bits (-1:
+    all of them). Cached by those structural keys, never by content."""
     return tuple(
         c for c in CHECKS
         if (not c.needs_document or (fmt is not None and fmt in c.formats))
         and (c.start is None or received >= c.start)
+        and (not c.when or c.when & features)
     )
 
 
+def _features(doc: InvoiceDocument | None, ctx: CheckContext) -> int:
+    """The feature bits of a file (see `Check.when`), from the per-body facts the checks
+    share. Each bit is the exact precondition of its checks: without it they find nothing."""
+    f = 0
+    if ctx.file_name is not None:
+        f |= F_FILE_NAME
+    if ctx.signature is not None or (doc is not None and doc.format == "FPA12"):
+        f |= F_SIGNATURE
+    if ctx.schema_errors:
+        f |= F_SCHEMA
+    if doc is None:
+        return f
+    if doc.transmission.codice_destinatario == "XXXXXXX":
+        f |= F_XXXXXXX
+    bodies = _bodies(doc, ctx)
+    if len(bodies) > 1:
+        f |= F_LOTTO
+    for _bp, b in bodies:
+        facts = _facts(b, ctx)
+        for r, n in facts.sums:
+            if n:
+                if r is not None and r != ZERO and b.document_type != "TD16":
+                    f |= F_NATURA_WITH_RATE
+            elif r is not None and r == ZERO:
+                f |= F_ZERO_NO_NATURA
+        if facts.withholding:
+            f |= F_WITHHOLDING
+        if facts.discounts:
+            f |= F_LINE_DISCOUNT
+        if b.pension_funds:
+            f |= F_CASSA
+        if b.linked_documents:
+            f |= F_LINKED
+        if b.discounts:
+            f |= F_DOC_DISCOUNT
+        for s in b.vat_summary:
+            if s.natura:
+                f |= F_SUMMARY_NATURA
+            if s.rate is not None and s.rate == ZERO:
+                f |= F_SUMMARY_ZERO
+        for r in facts.rates:
+            if r is not None and ZERO < r < ONE_EURO:
+                f |= F_FRACTION_RATE
+        if facts.naturas & _GENERIC_NATURA:
+            f |= F_GENERIC_NATURA
+        if b.document_type in _SPECIAL_TYPES:
+            f |= F_SPECIAL_TYPE
+    return f
+
+
 def run_checks(doc: InvoiceDocument | None, ctx: CheckContext) -> list[CheckResult]:
-    """Every applicable check of the table; a crashing check is reported, never raised."""
+    """Every applicable check of the table; a crashing check is reported, never raised.
+
+    Checks whose preconditions (`Check.when`) the file does not show are not called: they
+    could not find anything. Should the features themselves not compute (values the
+    tolerant extraction could not convert), every check is called, as before."""
+    try:
+        features = _features(doc, ctx)
+    except (TypeError, ValueError, ArithmeticError, AttributeError):
+        features = -1
     out: list[CheckResult] = []
-    for check in _applicable(doc.format if doc is not None else None, ctx.received):
+    for check in _applicable(doc.format if doc is not None else None, ctx.received, features):
         try:
             for path, message in check.func(doc, ctx):
                 out.append(CheckResult(check.code, message, path))
