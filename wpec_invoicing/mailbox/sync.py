@@ -244,12 +244,15 @@ class Mailbox:
                 got: list[tuple[int, str, int]], res: FolderResult) -> None:
         """Commit the archived messages, their locations and the folder's new last UID."""
         with self.store.session() as s:
+            known = {m.sha256: m for m in s.scalars(select(Message).where(
+                Message.sha256.in_({digest for _u, digest, _s in got})))} if got else {}
             for uid, digest, size in got:
-                msg = s.scalar(select(Message).where(Message.sha256 == digest))
+                msg = known.get(digest)
                 if msg is None:
                     msg = Message(sha256=digest, size=size, status="archived", source="imap")
                     s.add(msg)
                     s.flush()
+                    known[digest] = msg  # the same bytes twice in one batch: one record
                     res.archived += 1
                 else:
                     res.known += 1
