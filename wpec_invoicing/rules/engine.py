@@ -22,7 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
 
 from wpec_invoicing.rules.actions import ActionContext, build_action
 from wpec_invoicing.rules.files import check_format, render_path, write_file
@@ -251,6 +252,9 @@ class Processor:
         # Blobs extracted here (invoice files, quarantined attachments) are fsynced one by
         # one, their folders once, before the commit that refers to them.
         with store.session() as session, self.archive.deferred_folder_sync():
+            # One query for the chunk's messages and their server locations.
+            session.scalars(select(Message).where(Message.id.in_(message_ids))
+                            .options(selectinload(Message.locations))).all()
             for message_id in message_ids:
                 msg = session.get(Message, message_id)
                 if msg is None or msg.status != "archived":
