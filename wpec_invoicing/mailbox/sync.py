@@ -19,11 +19,13 @@ its error and never stops the batch.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import imaplib
 import logging
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -122,8 +124,32 @@ class Mailbox:
             fn(**info)
 
     # -- public --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _account_lock(self) -> Iterator[None]:
+        """One sync pass per account at a time across processes and machines (PostgreSQL
+        advisory lock; on SQLite, BEGIN IMMEDIATE and the per-UID checks suffice): a cron
+        job overlapping `--watch` waits, then finds nothing new."""
+        engine = self.store.engine
+        if engine.dialect.name != "postgresql":
+            yield
+            return
+        digest = hashlib.sha256(f"wpec-sync:{self.account.name}".encode()).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"SELECT pg_advisory_lock({key})")
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({key})")
+                conn.commit()
+
     def sync(self, *, connection: ImapConnection | None = None) -> SyncResult:
         """One pass over the account's folders; returns what happened."""
+        with self._account_lock():
+            return self._sync(connection)
+
+    def _sync(self, connection: ImapConnection | None) -> SyncResult:
         result = SyncResult(self.account.name)
         own = connection is None
         imap = connection or ImapConnection(self.account, password=self.password).connect()
@@ -246,7 +272,15 @@ class Mailbox:
         with self.store.session() as s:
             known = {m.sha256: m for m in s.scalars(select(Message).where(
                 Message.sha256.in_({digest for _u, digest, _s in got})))} if got else {}
+            # Another sync of the same account may have recorded some of these meanwhile.
+            seen = set(s.scalars(select(MessageLocation.uid).where(
+                MessageLocation.account == self.account.name, MessageLocation.folder == folder,
+                MessageLocation.uidvalidity == uidvalidity,
+                MessageLocation.uid.in_([u for u, _d, _s in got])))) if got else set()
             for uid, digest, size in got:
+                if uid in seen:
+                    res.known += 1
+                    continue
                 msg = known.get(digest)
                 if msg is None:
                     msg = Message(sha256=digest, size=size, status="archived", source="imap")

@@ -252,11 +252,17 @@ class Processor:
         # Blobs extracted here (invoice files, quarantined attachments) are fsynced one by
         # one, their folders once, before the commit that refers to them.
         with store.session() as session, self.archive.deferred_folder_sync():
-            # One query for the chunk's messages and their server locations.
-            session.scalars(select(Message).where(Message.id.in_(message_ids))
+            # One query for the chunk's messages and their server locations. On PostgreSQL
+            # the rows are claimed (FOR UPDATE SKIP LOCKED): two syncs running at once never
+            # process the same message; SQLite serialises writers anyway (BEGIN IMMEDIATE).
+            claimed = {m.id for m in session.scalars(
+                select(Message).where(Message.id.in_(message_ids),
+                                      Message.status == "archived")
+                .with_for_update(skip_locked=True, of=Message))}
+            session.scalars(select(Message).where(Message.id.in_(claimed))
                             .options(selectinload(Message.locations))).all()
             for message_id in message_ids:
-                msg = session.get(Message, message_id)
+                msg = session.get(Message, message_id) if message_id in claimed else None
                 if msg is None or msg.status != "archived":
                     results.append(True)
                     continue

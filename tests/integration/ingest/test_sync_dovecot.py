@@ -293,3 +293,47 @@ def test_a_refused_server_action_stays_pending_and_others_go_on(dovecot_server, 
         assert rows["flag"].status == "pending" and "server refused" in rows["flag"].detail
     finally:
         store.close()
+
+
+def test_two_syncs_of_one_account_at_once_record_everything_once(
+        dovecot_server, mailbox, factory, db_url: str, tmp_path: Path) -> None:
+    """A cron job overlapping a `--watch`: same account, same store, at the same moment."""
+    import threading
+
+    login, password = mailbox
+    messages = factory.mixed(30)
+    append("127.0.0.1", dovecot_server.imaps_port, dovecot_server.ca_path, login, password,
+           messages)
+    config = make_config(tmp_path, db_url=db_url, imap=_imap(dovecot_server, mailbox),
+                         login=login, extra={"rules": {"kinds": {
+                             "avvenuta-consegna": {"move_to": "Ricevute"}}}})
+    config = config.model_copy(update={"accounts": [config.account().model_copy(
+        update={"batch_size": 4})]})
+    stores = [open_store(config), open_store(config)]
+    results, errors = [], []
+    barrier = threading.Barrier(2)
+
+    def run(store) -> None:
+        try:
+            barrier.wait()
+            results.append(Mailbox(config, config.account(), store).sync())
+        except Exception as exc:  # any exception here is the bug
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(st,)) for st in stores]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert errors == []
+        assert sum(r.archived for r in results) == 30
+        assert sum(r.errors for r in results) == 0
+        with stores[0].session() as s:
+            assert s.scalar(select(func.count()).select_from(Message)) == 30
+            assert s.scalar(select(func.count()).select_from(ReceivedInvoice)) == 5
+            statuses = set(s.scalars(select(Message.status)))
+        assert statuses == {"processed"}
+    finally:
+        for st in stores:
+            st.close()
