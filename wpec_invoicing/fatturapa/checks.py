@@ -232,11 +232,12 @@ def c00306(doc, ctx):
 
 
 _CD_PATH = "FatturaElettronicaHeader/DatiTrasmissione/CodiceDestinatario"
+_CD_RE = re.compile(r"[A-Z0-9]{6,7}")
 
 
 def c00311(doc, ctx):
     cd = doc.transmission.codice_destinatario
-    if not re.fullmatch(r"[A-Z0-9]{6,7}", cd or ""):
+    if not _CD_RE.fullmatch(cd or ""):
         yield _CD_PATH, f"CodiceDestinatario not valid: {cd!r}"
 
 

@@ -48,7 +48,10 @@ def has_doctype(data: bytes) -> bool:
     the prolog is scanned unless it holds a `<!` (comment, DOCTYPE): then the whole file is.
     UTF-16/32 inputs are looked at after decoding.
     """
-    body, enc = strip_bom(data)
+    if data[:1] == b"<" and b"\x00" not in data[:4]:  # no BOM, not UTF-16/32: the common case
+        body, enc = data, None
+    else:
+        body, enc = strip_bom(data)
     if enc is None and b"\x00" in body[:4]:
         enc = "utf-16-be" if body[:1] == b"\x00" else "utf-16-le"
     if enc and enc != "utf-8":

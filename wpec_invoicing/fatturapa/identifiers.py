@@ -9,9 +9,9 @@ letter computed from the other fifteen (people).
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 _PIVA = re.compile(r"^[0-9]{11}$")
+_ZEROS = "0" * 11
 _CF_PERSON = re.compile(
     r"^[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]$"
 )
@@ -28,7 +28,21 @@ _ODD = dict(
 _EVEN = {**{str(d): d for d in range(10)}, **{chr(65 + i): i for i in range(26)}}
 
 
+# digit d at an even (1-based) position counts as 2d, minus 9 when that is over 9
+_DOUBLED = str.maketrans("0123456789", "0246813579")
+
+
 def partita_iva_check_digit(first10: str) -> int:
+    if not (first10.isascii() and first10.isdigit()):
+        return _check_digit_slow(first10)  # "" or other digits; int() raises on non-digits
+    # byte values minus 48 are the digits: one C-level sum instead of a loop of int()
+    odd = first10[0::2]
+    even = first10[1::2].translate(_DOUBLED)
+    total = sum(odd.encode()) + sum(even.encode()) - 48 * (len(odd) + len(even))
+    return (10 - total % 10) % 10
+
+
+def _check_digit_slow(first10: str) -> int:
     total = 0
     for i, ch in enumerate(first10):
         d = int(ch)
@@ -40,12 +54,14 @@ def partita_iva_check_digit(first10: str) -> int:
     return (10 - total % 10) % 10
 
 
-@lru_cache(maxsize=4096)  # pure; a batch repeats the same few parties
 def is_valid_partita_iva(code: str) -> bool:
-    """11 digits, not all zeros, with the right check digit."""
-    if not code or not _PIVA.match(code) or code == "0" * 11:
+    """11 digits, not all zeros, with the right check digit.
+
+    Not memoized: a cache by value would make a benchmark that reads one file over and
+    over measure dictionary lookups; the computation itself is a few hundred nanoseconds."""
+    if not code or not _PIVA.match(code) or code == _ZEROS:
         return False
-    return partita_iva_check_digit(code[:10]) == int(code[10])
+    return partita_iva_check_digit(code[:10]) == ord(code[10]) - 48
 
 
 def codice_fiscale_check_char(first15: str) -> str:
@@ -55,7 +71,6 @@ def codice_fiscale_check_char(first15: str) -> str:
     return chr(65 + total % 26)
 
 
-@lru_cache(maxsize=4096)
 def is_valid_codice_fiscale(code: str) -> bool:
     """A person's 16-character code with the right check letter, or a company's 11 digits."""
     if not code:

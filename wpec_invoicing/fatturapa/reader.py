@@ -22,7 +22,7 @@ from lxml import etree
 
 from wpec_invoicing.fatturapa import encoding, schema
 from wpec_invoicing.fatturapa.checks import CheckContext, CheckResult, run_checks
-from wpec_invoicing.fatturapa.container import ContainerError, unwrap
+from wpec_invoicing.fatturapa.container import CONTAINER_XML, ContainerError, unwrap
 from wpec_invoicing.fatturapa.extract import extract
 from wpec_invoicing.fatturapa.extract_valid import Unexpected, extract_valid
 from wpec_invoicing.fatturapa.model import FORMATS, InvoiceDocument
@@ -220,19 +220,24 @@ def read_invoice(
 
 
 def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
-    if not isinstance(data, bytes | bytearray | memoryview):
-        return _unreadable(file_name, f"expected bytes, got {type(data).__name__}")
-    data = bytes(data)
+    if data.__class__ is not bytes:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            return _unreadable(file_name, f"expected bytes, got {type(data).__name__}")
+        data = bytes(data)
     if len(data) > MAX_INPUT_BYTES:
         return _unreadable(file_name, f"file too large ({len(data)} bytes) for an invoice")
 
     # 1. container
-    try:
-        unwrapped = unwrap(data, trust=trust)
-    except ContainerError as exc:
-        return _unreadable(file_name, str(exc), checks=[CheckResult(exc.code, str(exc))])
-    container, xml, signature = unwrapped.container, unwrapped.xml, unwrapped.signature
-    warnings: list[str] = list(unwrapped.warnings)
+    if data[:1] == b"<" and b"\x00" not in data[:8]:
+        # plain XML: what `unwrap` concludes first for these bytes, without its call
+        container, xml, signature, warnings = CONTAINER_XML, data, None, []
+    else:
+        try:
+            unwrapped = unwrap(data, trust=trust)
+        except ContainerError as exc:
+            return _unreadable(file_name, str(exc), checks=[CheckResult(exc.code, str(exc))])
+        container, xml, signature = unwrapped.container, unwrapped.xml, unwrapped.signature
+        warnings = list(unwrapped.warnings)
     base = {"file_name": file_name, "container": container, "signature": signature}
 
     # 2. hostile constructs are refused before libxml2 sees them
@@ -321,35 +326,49 @@ def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
             reason="enveloped XAdES signature (ds:Signature): present, not verified here",
         )
         base["signature"] = signature
-    ctx = CheckContext(
-        received=received,
-        file_name=file_name,
-        schema_errors=tuple(schema_errors),
-        signature=signature,
-        container=container,
-        xades=xades,
-    )
+    schema_errors = tuple(schema_errors)
+    ctx = _make(CheckContext, {
+        "received": received,
+        "file_name": file_name,
+        "schema_errors": schema_errors,
+        "signature": signature,
+        "container": container,
+        "xades": xades,
+        "cache": {},
+    })
     results = run_checks(document, ctx)
-    first_error_line = schema_errors[0].line if schema_errors else None
-    located = tuple(
-        CheckResult(
-            r.code,
-            r.message,
-            r.path,
-            r.line
-            or (first_error_line if r.code == "00200" else None)
-            or _locate(root, r.path),
+    if results:
+        first_error_line = schema_errors[0].line if schema_errors else None
+        results = tuple(
+            CheckResult(
+                r.code,
+                r.message,
+                r.path,
+                r.line
+                or (first_error_line if r.code == "00200" else None)
+                or _locate(root, r.path),
+            )
+            for r in results
         )
-        for r in results
-    )
-    return InvoiceReport(
-        **base,
-        format=document.format if document.format in FORMATS else None,
-        xml=xml,
-        document=document,
-        schema_valid=not schema_errors,
-        schema_errors=tuple(schema_errors),
-        checks=located,
-        warnings=tuple(warnings),
-        lenient=lenient,
-    )
+    return _make(InvoiceReport, {
+        "file_name": file_name,
+        "container": container,
+        "format": document.format if document.format in FORMATS else None,
+        "signature": signature,
+        "xml": xml,
+        "document": document,
+        "schema_valid": not schema_errors,
+        "schema_errors": schema_errors,
+        "checks": tuple(results),
+        "warnings": tuple(warnings),
+        "error": None,
+        "lenient": lenient,
+    })
+
+
+def _make(cls, values: dict):
+    """A frozen dataclass value from a dict of all its fields, without the frozen `__init__`
+    (one `object.__setattr__` per field); equal in every way to `cls(**values)`."""
+    obj = object.__new__(cls)
+    object.__setattr__(obj, "__dict__", values)
+    return obj

@@ -112,7 +112,8 @@ def validate(tree: etree._ElementTree | etree._Element) -> tuple[str | None, lis
     Returns (namespace-or-None, errors). An unknown root namespace is itself an error.
     """
     root = tree.getroot() if isinstance(tree, etree._ElementTree) else tree
-    ns = etree.QName(root).namespace
+    tag = root.tag
+    ns = tag[1 : tag.index("}")] if tag[:1] == "{" else None  # etree.QName(root).namespace
     if ns not in SCHEMA_FILES:
         return None, [
             SchemaError(
