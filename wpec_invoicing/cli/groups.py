@@ -5,7 +5,10 @@ import typer
 
 
 def _group(help_text: str) -> typer.Typer:
-    return typer.Typer(help=help_text, no_args_is_help=True, add_completion=False)
+    # Help texts are plain text: "[/BURST]" in an option's help must not be read as Rich markup.
+    return typer.Typer(
+        help=help_text, no_args_is_help=True, add_completion=False, rich_markup_mode=None
+    )
 
 
 invoice_app = _group("Read, validate, write and follow FatturaPA invoice files.")
