@@ -62,6 +62,7 @@ F_DOC_DISCOUNT = 1 << 13  # a document ScontoMaggiorazione (00437)
 F_LINE_DISCOUNT = 1 << 14  # a line ScontoMaggiorazione (00438)
 F_GENERIC_NATURA = 1 << 15  # Natura N2, N3 or N6 (00445)
 F_SPECIAL_TYPE = 1 << 16  # a TipoDocumento with party rules (00471-00475)
+F_SUMMARY_MISMATCH = 1 << 17  # rates/naturas of lines+cassa vs DatiRiepilogo (00419, 00443, 00444)
 
 
 @dataclass(frozen=True)
@@ -193,42 +194,60 @@ def c00200(doc, ctx):
 # ---------------------------------------------------------------- identifiers (local part)
 
 
+def _piva_ok(ctx: CheckContext, code: str) -> bool:
+    """`is_valid_partita_iva`, computed once per value within one file (IdTrasmittente, the
+    supplier's VAT number and its CodiceFiscale are usually the same digits). Per read only:
+    never across files."""
+    key = ("piva", code)
+    ok = ctx.cache.get(key)
+    if ok is None:
+        ok = ctx.cache[key] = is_valid_partita_iva(code)
+    return ok
+
+
+def _cf_ok(ctx: CheckContext, code: str) -> bool:
+    """`is_valid_codice_fiscale`, sharing `_piva_ok` for the 11-digit (company) form."""
+    if code:
+        upper = code.upper()
+        if len(upper) == 11:
+            return _piva_ok(ctx, upper)
+    return is_valid_codice_fiscale(code)
+
+
 def c00300(doc, ctx):
     s = doc.transmission.sender
-    if s.country == "IT" and not (
-        is_valid_partita_iva(s.code) or is_valid_codice_fiscale(s.code)
-    ):
+    if s.country == "IT" and not (_piva_ok(ctx, s.code) or _cf_ok(ctx, s.code)):
         yield (
             "FatturaElettronicaHeader/DatiTrasmissione/IdTrasmittente/IdCodice",
             f"IdTrasmittente IdCodice not valid: {s.code!r}",
         )
 
 
-def _vat_check(party: Party, path: str, who: str):
+def _vat_check(ctx: CheckContext, party: Party, path: str, who: str):
     vat = party.vat
-    if vat is not None and vat.country == "IT" and not is_valid_partita_iva(vat.code):
+    if vat is not None and vat.country == "IT" and not _piva_ok(ctx, vat.code):
         yield f"{path}/IdFiscaleIVA/IdCodice", f"{who} IdCodice not valid: {party.vat.code!r}"
 
 
-def _cf_check(party: Party, path: str, who: str):
-    if party.fiscal_code is not None and not is_valid_codice_fiscale(party.fiscal_code):
+def _cf_check(ctx: CheckContext, party: Party, path: str, who: str):
+    if party.fiscal_code is not None and not _cf_ok(ctx, party.fiscal_code):
         yield f"{path}/CodiceFiscale", f"{who} CodiceFiscale not valid: {party.fiscal_code!r}"
 
 
 def c00301(doc, ctx):
-    yield from _vat_check(doc.supplier, _supplier_path(doc), "CedentePrestatore")
+    yield from _vat_check(ctx, doc.supplier, _supplier_path(doc), "CedentePrestatore")
 
 
 def c00302(doc, ctx):
-    yield from _cf_check(doc.supplier, _supplier_path(doc), "CedentePrestatore")
+    yield from _cf_check(ctx, doc.supplier, _supplier_path(doc), "CedentePrestatore")
 
 
 def c00305(doc, ctx):
-    yield from _vat_check(doc.customer, _customer_path(doc), "CessionarioCommittente")
+    yield from _vat_check(ctx, doc.customer, _customer_path(doc), "CessionarioCommittente")
 
 
 def c00306(doc, ctx):
-    yield from _cf_check(doc.customer, _customer_path(doc), "CessionarioCommittente")
+    yield from _cf_check(ctx, doc.customer, _customer_path(doc), "CessionarioCommittente")
 
 
 _CD_PATH = "FatturaElettronicaHeader/DatiTrasmissione/CodiceDestinatario"
@@ -358,6 +377,11 @@ class _Facts:
     discounts: bool  # a line has ScontoMaggiorazione
     rates: set  # every AliquotaIVA (lines, cassa, summaries)
     naturas: set  # every Natura (lines, cassa, summaries)
+    summary_mismatch: bool  # a rate or Natura of lines/cassa vs DatiRiepilogo without match
+
+
+_NONE = frozenset({None})
+_NO_NATURA = frozenset({None, ""})
 
 
 def _facts(b: Body, ctx: CheckContext) -> _Facts:
@@ -377,11 +401,20 @@ def _facts(b: Body, ctx: CheckContext) -> _Facts:
         for pf in b.pension_funds:
             k = (pf.vat_rate, pf.natura)
             sums[k] = get(k, ZERO) + (pf.amount or ZERO)
-        rates = {r for r, _ in sums}
-        rates.update(s.rate for s in b.vat_summary)
-        naturas = {n for _, n in sums}
-        naturas.update(s.natura for s in b.vat_summary)
-        facts = _Facts(sums, withholding, discounts, rates, naturas)
+        used_rates = {r for r, _ in sums}
+        summary_rates = {s.rate for s in b.vat_summary}
+        rates = used_rates | summary_rates
+        used_naturas = {n for _, n in sums}
+        summary_naturas = {s.natura for s in b.vat_summary}
+        naturas = used_naturas | summary_naturas
+        # what 00419, 00443 and 00444 look for: used rates without a summary, summary rates
+        # without a use, used naturas without a summary
+        mismatch = bool(
+            (used_rates - summary_rates - _NONE)
+            or (summary_rates - used_rates - _NONE)
+            or (used_naturas - summary_naturas - _NO_NATURA)
+        )
+        facts = _Facts(sums, withholding, discounts, rates, naturas, mismatch)
         ctx.cache[key] = facts
     return facts
 
@@ -717,7 +750,8 @@ CHECKS: tuple[Check, ...] = (
     Check("00415", "DatiRitenuta missing with cassa Ritenuta SI", c00415, ORD, when=F_CASSA),
     Check("00417", "customer without IdFiscaleIVA and CodiceFiscale", c00417),
     Check("00418", "Data before the date of a linked invoice", c00418, when=F_LINKED),
-    Check("00419", "DatiRiepilogo missing for an AliquotaIVA of lines or cassa", c00419, ORD),
+    Check("00419", "DatiRiepilogo missing for an AliquotaIVA of lines or cassa", c00419, ORD,
+          when=F_SUMMARY_MISMATCH),
     Check("00420", "Natura N6.x with EsigibilitaIVA S", c00420, ORD, when=F_SUMMARY_NATURA),
     Check("00421", "Imposta not computed per the rules", c00421, ORD),
     Check("00422", "ImponibileImporto not computed per the rules", c00422, ORD),
@@ -734,8 +768,10 @@ CHECKS: tuple[Check, ...] = (
           when=F_DOC_DISCOUNT),
     Check("00438", "ScontoMaggiorazione (line) without Percentuale and Importo", c00438, ORD,
           when=F_LINE_DISCOUNT),
-    Check("00443", "AliquotaIVA of DatiRiepilogo not matching lines or cassa", c00443, ORD),
-    Check("00444", "Natura of lines or cassa missing from DatiRiepilogo", c00444, ORD),
+    Check("00443", "AliquotaIVA of DatiRiepilogo not matching lines or cassa", c00443, ORD,
+          when=F_SUMMARY_MISMATCH),
+    Check("00444", "Natura of lines or cassa missing from DatiRiepilogo", c00444, ORD,
+          when=F_SUMMARY_MISMATCH),
     Check("00445", "generic Natura N2, N3, N6 no longer allowed", c00445,
           start=date(2021, 1, 1), when=F_GENERIC_NATURA),
     Check("00460", "simplified invoice over the amount limit", c00460, SIMPLE),
@@ -789,6 +825,8 @@ def _features(doc: InvoiceDocument | None, ctx: CheckContext) -> int:
                     f |= F_NATURA_WITH_RATE
             elif r is not None and r == ZERO:
                 f |= F_ZERO_NO_NATURA
+        if facts.summary_mismatch:
+            f |= F_SUMMARY_MISMATCH
         if facts.withholding:
             f |= F_WITHHOLDING
         if facts.discounts:
