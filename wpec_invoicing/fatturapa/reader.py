@@ -312,8 +312,10 @@ def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
             if document is None:
                 return _not_an_invoice(base, xml, warnings, extract_warnings, root)
         if original_root is not None and errors:
-            # say so when the only problem is blanks SdI tolerates (the model has stripped them)
-            warnings.extend(_strip_values(etree.fromstring(xml, schema.hardened_parser())))
+            # say so when the only problem is blanks SdI tolerates (the model has stripped them).
+            # In place on the tree as received: validation and the model are done with it, and
+            # what follows only needs its element names and line numbers (no second parse).
+            warnings.extend(_strip_values(original_root))
     warnings.extend(extract_warnings)
 
     # 6. SdI checks
