@@ -13,7 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from wpec_invoicing.pec.mime import Part, canonical_crlf, parse_entity, split_multipart
+from wpec_invoicing.pec.mime import (
+    Part,
+    canonical_crlf_range,
+    is_crlf_clean,
+    multipart_ranges,
+    parse_entity,
+)
 
 if TYPE_CHECKING:
     from wpec_invoicing.cms import SignatureVerdict, TrustStore
@@ -51,15 +57,15 @@ def _verify_detached(part: Part, trust: TrustStore | None, problems: list[str]) 
     from wpec_invoicing.cms import SignatureVerdict, verify_detached
 
     boundary = part.params.get("boundary")
-    pieces = split_multipart(part.body, boundary) if boundary else []
+    pieces = multipart_ranges(part.buf, boundary, part.body_start, part.end) if boundary else []
     if not pieces:
         problems.append("multipart/signed without parts")
         return Unwrapped(part, SignatureVerdict.absent(), problems=problems)
-    content = pieces[0]
-    inner = parse_entity(content)
+    start, end = pieces[0]
+    inner = parse_entity(part.buf, start, end)
     signature_part = None
-    for raw in pieces[1:]:
-        candidate = parse_entity(raw)
+    for piece_start, piece_end in pieces[1:]:
+        candidate = parse_entity(part.buf, piece_start, piece_end)
         if candidate.content_type in _SIGNATURE_TYPES or candidate.content_type.endswith(
             "pkcs7-signature"
         ):
@@ -72,7 +78,14 @@ def _verify_detached(part: Part, trust: TrustStore | None, problems: list[str]) 
             reason="multipart/signed without a signature part", digest_algorithm=None,
         )
         return Unwrapped(inner, verdict, problems=problems)
-    verdict = verify_detached(canonical_crlf(content), signature_part.decoded(), trust=trust)
+    # The signed bytes exactly as received: a view when they are already canonical (the
+    # usual case over IMAP), else one canonical copy, dropped as soon as it is checked.
+    content: bytes | memoryview
+    if is_crlf_clean(part.buf, start, end):
+        content = memoryview(part.buf)[start:end]
+    else:
+        content = canonical_crlf_range(part.buf, start, end)
+    verdict = verify_detached(content, signature_part.decoded(), trust=trust)
     return Unwrapped(inner, verdict, mode="detached", problems=problems)
 
 

@@ -27,7 +27,7 @@ from wpec_invoicing.pec.kinds import (
 )
 from wpec_invoicing.pec.mime import Part, parse_entity
 from wpec_invoicing.pec.names import safe_filename, unique_names
-from wpec_invoicing.sdi.payload import SdiPayload, sdi_payload
+from wpec_invoicing.sdi.payload import SdiPayload, is_sdi_file_name, sdi_payload
 
 if TYPE_CHECKING:
     from wpec_invoicing.cms import SignatureVerdict, TrustStore
@@ -35,16 +35,30 @@ if TYPE_CHECKING:
 __all__ = ["Attachment", "Bounce", "PecMessage", "inspect", "list_attachments"]
 
 
+# A file whose encoded body is larger than this is hashed in chunks and its bytes decoded
+# again on each `data` access, instead of being held decoded next to the message.
+LAZY_DATA_BYTES = 1 << 20
+
+
 @dataclass(frozen=True, slots=True)
 class Attachment:
-    """A file of the original message: safe name, declared type, size, sha256, the bytes."""
+    """A file of the original message: safe name, declared type, size, sha256, the bytes.
+
+    `source` is the decoded bytes for a small file, or its MIME part for a big one: then
+    `data` decodes it from the message on each access (nothing holds 50 MB twice just to
+    report a size and a hash; a caller that reads `data` once pays one decode)."""
 
     name: str
     content_type: str
     size: int
     sha256: str
-    data: bytes = field(repr=False, compare=False)
+    source: bytes | Part = field(repr=False, compare=False)
     original_name: str | None = None
+
+    @property
+    def data(self) -> bytes:
+        source = self.source
+        return source if isinstance(source, bytes) else source.decoded()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -138,6 +152,7 @@ class PecMessage:
 
 
 _RECEIPT_HEADER_VALUES = {k.value: k for k in Kind if k.is_receipt}
+_LEADING_BLANKS = re.compile(rb"[\r\n \t]*")
 _PER_CONTO = re.compile(r"per\s+conto\s+di\s*:\s*(\S+@\S+)", re.I)
 
 
@@ -167,11 +182,12 @@ def _date(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo is not None else None
 
 
-def list_attachments(raw: bytes) -> tuple[Attachment, ...]:
+def list_attachments(raw: bytes | Part) -> tuple[Attachment, ...]:
     """The files of a message: every leaf part that is not its inline text/HTML body, and
     enclosed messages as `.eml` (not opened). Names made safe and unique."""
-    found: list[tuple[str | None, str, bytes]] = []
-    stack: list[tuple[Part, int]] = [(parse_entity(raw), 0)]
+    found: list[tuple[str | None, str, Part]] = []
+    top = raw if isinstance(raw, Part) else parse_entity(raw)
+    stack: list[tuple[Part, int]] = [(top, 0)]
     seen = 0
     while stack and seen < MAX_PARTS:
         part, depth = stack.pop(0)
@@ -186,22 +202,23 @@ def list_attachments(raw: bytes) -> tuple[Attachment, ...]:
             ctype in ("text/plain", "text/html") or (depth == 0 and ctype.startswith("text/"))
         ):
             continue  # the message's own text, not a file
-        found.append((name, ctype, part.decoded()))
+        found.append((name, ctype, part))
     names: list[str] = []
-    for index, (name, ctype, _data) in enumerate(found, start=1):
+    for index, (name, ctype, _part) in enumerate(found, start=1):
         default = f"attachment-{index}.eml" if ctype == "message/rfc822" else f"attachment-{index}"
         names.append(safe_filename(name, default))
-    return tuple(
-        Attachment(
-            name=safe,
-            content_type=ctype,
-            size=len(data),
-            sha256=hashlib.sha256(data).hexdigest(),
-            data=data,
-            original_name=name,
-        )
-        for safe, (name, ctype, data) in zip(unique_names(names), found, strict=True)
-    )
+    attachments: list[Attachment] = []
+    for safe, (name, ctype, part) in zip(unique_names(names), found, strict=True):
+        source: bytes | Part
+        if part.body_size > LAZY_DATA_BYTES:
+            size, sha256 = part.digest()
+            source = part
+        else:
+            source = part.decoded()
+            size, sha256 = len(source), hashlib.sha256(source).hexdigest()
+        attachments.append(Attachment(name=safe, content_type=ctype, size=size, sha256=sha256,
+                                      source=source, original_name=name))
+    return tuple(attachments)
 
 
 def _classify(
@@ -313,10 +330,9 @@ def _unreadable(reason: str) -> PecMessage:
 def _inspect(raw: bytes, trust: TrustStore | None) -> PecMessage:
     if not isinstance(raw, bytes | bytearray | memoryview):
         return _unreadable("unreadable: not bytes")
-    raw = bytes(raw)
-    if raw[:1] in (b"\r", b"\n", b" ", b"\t"):  # blank lines before the header (saved files)
-        raw = raw.lstrip(b"\r\n \t")
-    top = parse_entity(raw)
+    raw = bytes(raw)  # the same object when it is bytes already
+    # blank lines before the header (saved files) are skipped by offset, not by copying
+    top = parse_entity(raw, _LEADING_BLANKS.match(raw).end())  # type: ignore[union-attr]
     headers = top.headers
     if not headers.names():
         return _unreadable("unreadable: no header fields (not an RFC 5322 message)")
@@ -412,13 +428,15 @@ def _inspect(raw: bytes, trust: TrustStore | None) -> PecMessage:
     if original is not None:
         attachments = list_attachments(original)
     elif kind is Kind.NON_PEC:
-        attachments = list_attachments(raw)
+        attachments = list_attachments(top)
     else:
         attachments = ()
 
     sdi: SdiPayload | None = None
     if attachments and kind in (Kind.POSTA_CERTIFICATA, Kind.NON_PEC):
-        sdi = sdi_payload(sender, [(a.name, a.data) for a in attachments])
+        # only the files SdI could have sent are read (a big PDF is never decoded here)
+        files = [(a.name, a.data) for a in attachments if is_sdi_file_name(a.name)]
+        sdi = sdi_payload(sender, files)
         if sdi is not None:
             problems.extend(sdi.problems)
 

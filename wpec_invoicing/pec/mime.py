@@ -13,8 +13,9 @@ a body. Nothing here raises on bad input: a structure that is not there is simpl
 from __future__ import annotations
 
 import binascii
+import hashlib
+import io
 import re
-from dataclasses import dataclass, field
 from email.header import decode_header, make_header
 from email.utils import getaddresses, parseaddr
 
@@ -22,7 +23,10 @@ __all__ = [
     "Headers",
     "Part",
     "canonical_crlf",
+    "canonical_crlf_range",
     "decode_words",
+    "is_crlf_clean",
+    "multipart_ranges",
     "parse_entity",
     "parse_params",
     "split_multipart",
@@ -176,22 +180,60 @@ def _join_2231(pieces: list[tuple[str, bool]]) -> str:
         return out.decode("latin-1")
 
 
-@dataclass(slots=True)
 class Part:
-    """One MIME entity: its raw bytes (headers + body) and where the body starts."""
+    """One MIME entity: a byte range of a buffer shared by the whole message tree.
 
-    raw: bytes
-    body_start: int
-    headers: Headers
-    _ctype: tuple[str, dict[str, str]] | None = field(default=None, repr=False)
-    _body: bytes | None = field(default=None, repr=False)
-    _disposition: tuple[str, dict[str, str]] | None = field(default=None, repr=False)
+    Why ranges and not slices: a slice of `bytes` is a copy, and a PEC envelope nests the
+    same 50 MB several levels deep (envelope → signed body → postacert.eml → attachment).
+    A part is `buf[start:end]` with its body at `buf[body_start:end]`; nothing is copied
+    until someone asks for bytes (`raw`, `body`, `decoded()`), and `digest()` hashes a big
+    base64 attachment in chunks without ever holding it decoded.
+    """
+
+    __slots__ = ("_ctype", "_disposition", "body_start", "buf", "end", "headers", "start")
+
+    def __init__(
+        self, buf: bytes, start: int, end: int, body_start: int, headers: Headers
+    ) -> None:
+        self.buf = buf
+        self.start = start
+        self.end = end
+        self.body_start = body_start  # absolute offset in `buf`
+        self.headers = headers
+        self._ctype: tuple[str, dict[str, str]] | None = None
+        self._disposition: tuple[str, dict[str, str]] | None = None
+
+    def __repr__(self) -> str:
+        return f"Part({self.content_type!r}, {self.end - self.start} bytes)"
+
+    def _bytes(self, start: int) -> bytes:
+        if start == 0 and self.end == len(self.buf) and type(self.buf) is bytes:
+            return self.buf
+        return self.buf[start : self.end]
+
+    @property
+    def raw(self) -> bytes:
+        """The entity's bytes, headers and body, exactly as received (a copy)."""
+        return self._bytes(self.start)
 
     @property
     def body(self) -> bytes:
-        if self._body is None:
-            self._body = self.raw[self.body_start :] if self.body_start else self.raw
-        return self._body
+        """The body as received, transfer encoding not undone (a copy)."""
+        return self._bytes(self.body_start)
+
+    @property
+    def raw_view(self) -> memoryview:
+        """`raw` without the copy."""
+        return memoryview(self.buf)[self.start : self.end]
+
+    @property
+    def body_view(self) -> memoryview:
+        """`body` without the copy."""
+        return memoryview(self.buf)[self.body_start : self.end]
+
+    @property
+    def body_size(self) -> int:
+        return self.end - self.body_start
 
     def _disp(self) -> tuple[str, dict[str, str]] | None:
         if self._disposition is None:
@@ -238,41 +280,101 @@ class Part:
         disposition = self._disp()
         return disposition[0] if disposition is not None else None
 
+    @property
+    def transfer_encoding(self) -> str:
+        return (self.headers.get("content-transfer-encoding") or "").strip().lower()
+
     def decoded(self) -> bytes:
         """The body with its Content-Transfer-Encoding undone (tolerant of junk)."""
-        encoding = (self.headers.get("content-transfer-encoding") or "").strip().lower()
-        body = self.body
+        encoding = self.transfer_encoding
         if encoding == "base64":
-            try:
-                return binascii.a2b_base64(body)
-            except (binascii.Error, ValueError):
-                cleaned = re.sub(rb"[^A-Za-z0-9+/]", b"", body)
-                cleaned = cleaned[: len(cleaned) - len(cleaned) % 4]
-                try:
-                    return binascii.a2b_base64(cleaned)
-                except (binascii.Error, ValueError):
-                    return b""
+            return _a2b_base64(self.body_view)
         if encoding == "quoted-printable":
-            return binascii.a2b_qp(body)
-        return body
+            return binascii.a2b_qp(self.body_view)
+        return self.body
+
+    def digest(self, chunk: int = 1 << 20) -> tuple[int, str]:
+        """(size, sha256 hex) of `decoded()`, without holding a big body decoded.
+
+        Base64 is decoded `chunk` bytes at a time, cut at line ends; the result is the same
+        as decoding the whole body because every chunk but the last must decode on its own
+        to whole 3-byte groups with no padding in it. Anything else (junk, padding in the
+        middle) falls back to `decoded()`, whose tolerant rules then apply unchanged.
+        """
+        encoding = self.transfer_encoding
+        if encoding == "base64":
+            found = _b64_digest(self.buf, self.body_start, self.end, chunk)
+            if found is not None:
+                return found
+        elif encoding != "quoted-printable":
+            view = self.body_view
+            return len(view), hashlib.sha256(view).hexdigest()
+        data = self.decoded()
+        return len(data), hashlib.sha256(data).hexdigest()
 
     def children(self) -> list[Part]:
         """The sub-parts of a multipart entity ([] when it has none or no boundary)."""
         boundary = self.params.get("boundary")
         if not self.is_multipart or not boundary:
             return []
-        return [parse_entity(raw) for raw in split_multipart(self.body, boundary)]
+        return [
+            parse_entity(self.buf, start, end)
+            for start, end in multipart_ranges(self.buf, boundary, self.body_start, self.end)
+        ]
 
 
-def parse_entity(raw: bytes) -> Part:
-    """Split an entity into headers and body. A message without a blank line is all headers."""
-    if raw[:2] == b"\r\n" or raw[:1] == b"\n":  # no headers at all
-        start = 2 if raw[:2] == b"\r\n" else 1
-        return Part(raw, start, Headers({}))
-    match = _HEADER_END.search(raw)
+def _a2b_base64(data: memoryview) -> bytes:
+    try:
+        return binascii.a2b_base64(data)
+    except (binascii.Error, ValueError):
+        cleaned = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
+        cleaned = cleaned[: len(cleaned) - len(cleaned) % 4]
+        try:
+            return binascii.a2b_base64(cleaned)
+        except (binascii.Error, ValueError):
+            return b""
+
+
+def _b64_digest(buf: bytes, start: int, end: int, chunk: int) -> tuple[int, str] | None:
+    """Chunked base64 decode + sha256; None when the whole-body decoder must decide."""
+    view = memoryview(buf)
+    digest = hashlib.sha256()
+    size = 0
+    pos = start
+    while pos < end:
+        stop = pos + chunk
+        last = stop >= end
+        if not last:
+            eol = buf.find(b"\n", stop, end)
+            last = eol < 0
+            stop = end if last else eol + 1
+        else:
+            stop = end
+        if not last and buf.find(b"=", pos, stop) >= 0:
+            return None  # padding before the end: let the whole-body rules decide
+        try:
+            piece = binascii.a2b_base64(view[pos:stop])
+        except (binascii.Error, ValueError):
+            return None
+        digest.update(piece)
+        size += len(piece)
+        pos = stop
+    return size, digest.hexdigest()
+
+
+def parse_entity(raw: bytes, start: int = 0, end: int | None = None) -> Part:
+    """Split an entity (`raw[start:end]`, no copy) into headers and body. A message without
+    a blank line is all headers."""
+    if end is None:
+        end = len(raw)
+    if raw.startswith(b"\r\n", start, end):  # no headers at all
+        return Part(raw, start, end, start + 2, Headers({}))
+    if raw.startswith(b"\n", start, end):
+        return Part(raw, start, end, start + 1, Headers({}))
+    match = _HEADER_END.search(raw, start, end)
     if match is None:
-        return Part(raw, len(raw), Headers.parse(raw))
-    return Part(raw, match.end(), Headers.parse(raw[: match.start()]))
+        return Part(raw, start, end, end, Headers.parse(raw[start:end]))
+    return Part(raw, start, end, match.end(), Headers.parse(raw[start : match.start()]))
 
 
 MAX_CHILDREN = 5000  # more parts than any real message has: the rest is left unread
@@ -284,28 +386,35 @@ def split_multipart(body: bytes, boundary: str) -> list[bytes]:
     Per RFC 2046 the line break before a delimiter belongs to the delimiter, so a part's bytes
     end before it: this is what S/MIME signs. A missing closing delimiter ends at the end.
     """
+    return [body[start:end] for start, end in multipart_ranges(body, boundary)]
+
+
+def multipart_ranges(
+    buf: bytes, boundary: str, start: int = 0, end: int | None = None
+) -> list[tuple[int, int]]:
+    """`split_multipart` of `buf[start:end]` as (start, end) offsets into `buf`: no copies."""
+    if end is None:
+        end = len(buf)
     delimiter = b"--" + boundary.encode("utf-8", "replace")
     positions: list[tuple[int, int, bool]] = []  # (line start, content start after line, close)
-    pos = 0
-    n = len(body)
+    pos = start
     while True:
-        found = body.find(delimiter, pos)
+        found = buf.find(delimiter, pos, end)
         if found < 0:
             break
         pos = found + len(delimiter)
-        if found != 0 and body[found - 1 : found] != b"\n":
+        if found != start and buf[found - 1] != 0x0A:  # not at the start of a line
             continue
-        close = body[pos : pos + 2] == b"--"
-        eol = body.find(b"\n", pos)
-        after = n if eol < 0 else eol + 1
+        close = buf.startswith(b"--", pos, end)
+        eol = buf.find(b"\n", pos, end)
+        after = end if eol < 0 else eol + 1
         # the delimiter line may carry only blanks (transport padding) after the boundary
-        tail = body[pos + (2 if close else 0) : after].strip()
-        if tail:
+        if _PADDING.fullmatch(buf, pos + (2 if close else 0), after) is None:
             continue
         line_start = found
-        if found >= 2 and body[found - 2 : found] == b"\r\n":
+        if found - start >= 2 and buf.startswith(b"\r\n", found - 2):
             line_start = found - 2
-        elif found >= 1 and body[found - 1 : found] == b"\n":
+        elif found - start >= 1 and buf[found - 1] == 0x0A:
             line_start = found - 1
         positions.append((line_start, after, close))
         if len(positions) > MAX_CHILDREN:
@@ -313,13 +422,40 @@ def split_multipart(body: bytes, boundary: str) -> list[bytes]:
         if close:
             break
         pos = after
-    parts: list[bytes] = []
+    ranges: list[tuple[int, int]] = []
     for index, (_start, content_start, close) in enumerate(positions):
         if close:
             break
-        end = positions[index + 1][0] if index + 1 < len(positions) else n
-        parts.append(body[content_start:end])
-    return parts
+        stop = positions[index + 1][0] if index + 1 < len(positions) else end
+        ranges.append((content_start, stop))
+    return ranges
+
+
+_PADDING = re.compile(rb"[ \t\n\r\x0b\x0c]*")  # what bytes.strip() removes
+
+
+def is_crlf_clean(buf: bytes, start: int = 0, end: int | None = None) -> bool:
+    """Every line break of `buf[start:end]` is already CRLF (counted in place, no copy)."""
+    if end is None:
+        end = len(buf)
+    return buf.count(b"\n", start, end) == buf.count(b"\r\n", start, end)
+
+
+def canonical_crlf_range(buf: bytes, start: int, end: int, chunk: int = 1 << 20) -> bytes:
+    """`canonical_crlf(buf[start:end])`, built a chunk at a time (cut after a line feed, so a
+    CRLF is never split) to hold about one copy, not three."""
+    out = io.BytesIO()
+    pos = start
+    while pos < end:
+        stop = pos + chunk
+        if stop >= end:
+            stop = end
+        else:
+            eol = buf.find(b"\n", stop, end)
+            stop = end if eol < 0 else eol + 1
+        out.write(buf[pos:stop].replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+        pos = stop
+    return out.getvalue()
 
 
 def canonical_crlf(data: bytes) -> bytes:

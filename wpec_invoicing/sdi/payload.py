@@ -19,7 +19,13 @@ from wpec_invoicing.sdi.messages import (
     parse_notification_name,
 )
 
-__all__ = ["SdiPayload", "is_invoice_file_name", "is_sdi_address", "sdi_payload"]
+__all__ = [
+    "SdiPayload",
+    "is_invoice_file_name",
+    "is_sdi_address",
+    "is_sdi_file_name",
+    "sdi_payload",
+]
 
 _SDI_ADDRESS = re.compile(r"^sdi\d{1,3}@pec\.fatturapa\.it$", re.I)
 _INVOICE_NAME = re.compile(
@@ -37,6 +43,12 @@ def is_sdi_address(address: str | None) -> bool:
 def is_invoice_file_name(name: str) -> bool:
     """An invoice file name per the SdI rules (case of the extension tolerated)."""
     return bool(_INVOICE_NAME.match(name.strip()))
+
+
+def is_sdi_file_name(name: str) -> bool:
+    """A name SdI gives its files (invoice, `_MT_`, notification): the only files
+    `sdi_payload` reads; the caller need not decode any other attachment."""
+    return parse_notification_name(name) is not None or is_invoice_file_name(name)
 
 
 @dataclass(frozen=True, slots=True)

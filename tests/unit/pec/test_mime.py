@@ -74,3 +74,49 @@ def test_safe_names_are_always_safe(name: str) -> None:
     assert safe and "/" not in safe and "\\" not in safe and "\x00" not in safe
     assert not safe.startswith(".") and len(safe.encode()) <= 200
     assert safe not in (".", "..")
+
+
+_B64ISH = st.lists(
+    st.one_of(
+        st.binary(max_size=40).map(lambda b: __import__("base64").b64encode(b)),
+        st.sampled_from([b"\r\n", b"\n", b"=", b"==", b" ", b"*", b"QUJD", b"A", b"AB"]),
+    ),
+    max_size=30,
+).map(b"".join)
+
+
+@settings(max_examples=300)
+@given(body=_B64ISH, chunk=st.integers(min_value=1, max_value=64),
+       encoding=st.sampled_from(["base64", "quoted-printable", "7bit", ""]))
+def test_chunked_digest_equals_whole_decode(body: bytes, chunk: int, encoding: str) -> None:
+    """Hashing a big attachment in chunks gives exactly the size and sha256 of decoding it
+    whole, junk and misplaced padding included (those fall back to the whole decode)."""
+    import hashlib
+
+    cte = f"Content-Transfer-Encoding: {encoding}\r\n" if encoding else ""
+    part = parse_entity(b"Content-Type: application/pdf\r\n" + cte.encode() + b"\r\n" + body)
+    whole = part.decoded()
+    assert part.digest(chunk) == (len(whole), hashlib.sha256(whole).hexdigest())
+
+
+@settings(max_examples=200)
+@given(data=st.lists(st.sampled_from([b"a", b"\r\n", b"\n", b"\r", b"xyz"]), max_size=40)
+       .map(b"".join), chunk=st.integers(min_value=1, max_value=16))
+def test_canonical_crlf_in_chunks_equals_whole(data: bytes, chunk: int) -> None:
+    from wpec_invoicing.pec.mime import canonical_crlf_range, is_crlf_clean
+
+    framed = b"<<" + data + b">>"
+    assert canonical_crlf_range(framed, 2, len(framed) - 2, chunk) == canonical_crlf(data)
+    assert is_crlf_clean(framed, 2, len(framed) - 2) == (canonical_crlf(data) is data)
+
+
+def test_parts_are_ranges_of_one_buffer() -> None:
+    """Nested parts are cut as offsets into the message's own bytes: nothing is copied until
+    bytes are asked for."""
+    raw = (b"Content-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\nContent-Type: text/plain"
+           b"\r\n\r\nhello\r\n--B--\r\n")
+    top = parse_entity(raw)
+    (child,) = top.children()
+    assert child.buf is raw
+    assert child.body == b"hello" and bytes(child.body_view) == b"hello"
+    assert child.raw == b"Content-Type: text/plain\r\n\r\nhello"
