@@ -94,6 +94,13 @@ def _open_p7m(der: bytes, trust: TrustStore | None) -> tuple[bytes, SignatureVer
     return content, verdict, warnings
 
 
+# A zip (local file header, or the end-of-central-directory record of an empty one) is a
+# legitimate SdI container, but it holds several files: opening it is the importer's job.
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+ZIP_REFUSED = (
+    "zip archives are not supported by invoice validate; use `wpec import` (which opens zips)"
+)
+
 _NON_BLANK = re.compile(rb"[^ \t\r\n]")
 
 
@@ -108,6 +115,8 @@ def unwrap(data: bytes, *, trust: TrustStore | None = None) -> Unwrapped:
     if start < 0:
         raise ContainerError("the file is empty")
     head = data[start : start + 8]
+    if head.startswith(_ZIP_MAGIC):
+        raise ContainerError(ZIP_REFUSED)
     if head.startswith((b"<", b"\xef\xbb\xbf")) and b"\x00" not in head:
         return Unwrapped(CONTAINER_XML, data)  # the common case, without copying anything
     stripped = data[start:] if start else data

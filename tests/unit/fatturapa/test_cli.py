@@ -174,3 +174,14 @@ def test_unreadable_folder_is_reported_not_a_crash(tmp_path):
     result = runner.invoke(app, ["invoice", "validate", "--json", str(tmp_path / "nope")])
     assert result.exit_code == 2
     assert json.loads(result.stdout)["error"]
+
+
+def test_zip_exits_2_with_a_pointer_to_import(tmp_path):
+    import zipfile
+
+    f = tmp_path / "IT01234567897_00001.zip"
+    with zipfile.ZipFile(f, "w") as zf:
+        zf.writestr("IT01234567897_00001.xml", write_invoice(sample_invoice()))
+    result = runner.invoke(app, ["invoice", "validate", "--json", str(f)])
+    assert result.exit_code == 2
+    assert "use `wpec import`" in json.loads(result.stdout)["error"]

@@ -157,3 +157,18 @@ def test_enveloped_xades_is_reported_present_but_not_verified():
     assert report.signature.present and report.signature.intact is None
     assert "XAdES" in report.signature.reason
     assert report.to_json()["signature"]["intact"] is None
+
+
+def test_zip_is_refused_with_a_pointer_to_import():
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("IT01234567897_00001.xml", write_invoice(DOC))
+    report = read_invoice(buf.getvalue(), file_name="IT01234567897_00001.zip")
+    assert not report.readable
+    assert report.error.startswith("zip archives are not supported by invoice validate")
+    assert "wpec import" in report.error
+    assert "DOCTYPE" not in report.error and "well-formed" not in report.error
+    assert report.codes == ("00200",)
