@@ -191,7 +191,10 @@ def show(
             f"signature: {({True: 'intact', False: 'NOT intact'}).get(s.intact, 'not verified')}, "
             f"signer {s.signer}, "
             f"signed {s.signing_time.isoformat() if s.signing_time else '?'}, "
-            f"trusted {s.trusted}" + (f" ({s.reason})" if s.reason else ""),
+            + {True: "trusted", False: "NOT trusted"}.get(
+                s.trusted, "trust not checked" + (" (no --trust)" if store is None else "")
+            )
+            + (f" ({s.reason})" if s.reason else ""),
             markup=False,
         )
     t = doc.transmission

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from dataclasses import replace
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
@@ -31,7 +32,8 @@ def wpec(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def files(tmp_path, signer):
     valid = tmp_path / "IT01234567897_00001.xml"
-    valid.write_bytes(write_invoice(sample_invoice(lines=3)))
+    valid.write_bytes(write_invoice(with_body(
+        sample_invoice(lines=3), attachments=(Attachment("ordine.pdf", b"%PDF-1.4 ordine"),))))
     invalid = tmp_path / "IT01234567897_00002.xml"
     invalid.write_bytes(write_invoice(with_line(sample_invoice(), vat_rate=Decimal("0.00"))))
     signed = tmp_path / "IT01234567897_00003.xml.p7m"
@@ -59,9 +61,28 @@ def test_exit_0_when_all_valid_with_json_fields(files):
     assert isinstance(inv["total"], str)
     assert set(inv["vat_summary"][0]) == {"rate", "nature", "taxable", "tax"}
     assert inv["vat_summary"][0]["rate"] == "22.00"
+    assert inv["attachments"] == [{"name": "ordine.pdf", "size": 15}]
+    assert date.fromisoformat(inv["date"]) == date(2026, 1, 15)
+    assert inv["total"] == "139.69"  # a string with the decimals, never a float
+    assert isinstance(plain["warnings"], list) and plain["schema_errors"] == []
     assert signed["container"] == "p7m-der" and signed["format"] == "FPA12"
     assert {"intact", "signer", "signing_time"} <= set(signed["signature"])
     assert signed["signature"]["intact"] is True
+    signed_at = datetime.fromisoformat(signed["signature"]["signing_time"])
+    assert signed_at.tzinfo is not None
+    assert isinstance(signed["warnings"], list)
+
+
+def test_schema_errors_items_carry_line_path_message(tmp_path):
+    f = tmp_path / "IT01234567897_00004.xml"
+    f.write_bytes(write_invoice(sample_invoice()).replace(b"<Divisa>EUR<", b"<Divisa>EURO<"))
+    r = wpec("invoice", "validate", "--json", str(f))
+    assert r.returncode == 1
+    row = json.loads(r.stdout)
+    assert row["schema_valid"] is False
+    err = row["schema_errors"][0]
+    assert set(err) == {"line", "path", "message"}
+    assert isinstance(err["line"], int) and "Divisa" in err["path"] and "EURO" in err["message"]
 
 
 def test_exit_1_when_any_invalid(files):
@@ -185,3 +206,13 @@ def test_zip_exits_2_with_a_pointer_to_import(tmp_path):
     result = runner.invoke(app, ["invoice", "validate", "--json", str(f)])
     assert result.exit_code == 2
     assert "use `wpec import`" in json.loads(result.stdout)["error"]
+
+
+def test_show_says_trust_not_checked_without_trust_store(files, signer):
+    result = runner.invoke(app, ["invoice", "show", str(files["signed"])])
+    assert result.exit_code == 0
+    assert "trust not checked (no --trust)" in result.stdout
+    assert "None" not in result.stdout
+    trusted = runner.invoke(app, ["invoice", "show", "--trust", str(signer.tmp / "ca.pem"),
+                                  str(files["signed"])])
+    assert "trusted" in trusted.stdout and "not checked" not in trusted.stdout
