@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from wpec_invoicing.cms import SignatureVerdict, TrustStore
 
 MAX_INPUT_BYTES = 50 * 1024 * 1024  # SdI's limit is 5 MB; anything far above is not an invoice
+INTERNAL_ERROR = "internal error while reading"  # how a crash caught as a verdict starts
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,12 @@ class InvoiceReport:
     def readable(self) -> bool:
         """False when nothing could be read at all (not XML, not a p7m, not an invoice)."""
         return self.error is None
+
+    @property
+    def internal_error(self) -> bool:
+        """True when the verdict is the last-resort catch of a crash in the reader (a bug),
+        not a judgement of the file."""
+        return self.error is not None and self.error.startswith(INTERNAL_ERROR)
 
     @property
     def valid(self) -> bool:
@@ -216,7 +223,11 @@ def read_invoice(
     except (MemoryError, RecursionError) as exc:
         return _unreadable(file_name, f"file too complex to read: {type(exc).__name__}")
     except Exception as exc:  # the last line of defence: one bad file never stops a batch
-        return _unreadable(file_name, f"cannot read ({type(exc).__name__}: {exc})")
+        # A bug of ours, not a verdict on the file: the text says so (`internal_error`), so
+        # that tests and callers can tell it from a real "unreadable".
+        return _unreadable(
+            file_name, f"{INTERNAL_ERROR} ({type(exc).__name__}: {exc}); please report it"
+        )
 
 
 def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
