@@ -113,7 +113,7 @@ def _verdict_is_sane(report: InvoiceReport) -> None:
         assert report.error
         assert report.codes  # a rejection always has an SdI code
     else:
-        assert report.document is not None and report.format is not None
+        assert report.document is not None  # format may be None: a damaged versione
 
 
 def test_a_crash_inside_the_reader_is_a_distinguishable_verdict(monkeypatch):
