@@ -5,9 +5,13 @@ Money and rates are strings ("122.00"), never floats: JSON consumers must not ro
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from wpec_invoicing.fatturapa.model import Body, InvoiceDocument, Party
+
+ZERO = Decimal("0")
+HUNDRED = Decimal("100")
+CENT = Decimal("0.01")
 
 
 def _s(value: Decimal | None) -> str | None:
@@ -36,9 +40,38 @@ def body_json(doc: InvoiceDocument, b: Body) -> dict:
         "vat_summary": [
             {"rate": _s(s.rate), "nature": s.natura, "taxable": _s(s.taxable), "tax": _s(s.tax)}
             for s in b.vat_summary
-        ],
+        ] if b.vat_summary or not doc.simplified else simplified_vat_summary(b),
         "attachments": [{"name": a.name, "size": len(a.data)} for a in b.attachments],
     }
+
+
+def simplified_vat_summary(b: Body) -> list[dict]:
+    """FSM10 has no DatiRiepilogo: derive one per (rate, Natura) from the lines, so accounting
+    software gets the same summary for simplified invoices.
+
+    An FSM10 Importo includes the VAT. Imposta is taken as stated; when a line gives only the
+    Aliquota, its tax is the VAT inside the amount, Importo × rate / (100 + rate), to the cent;
+    with neither (a Natura line) the tax is 0. Taxable = Importo − tax. `rate` is null when a
+    line states only its Imposta (the rate is not in the file)."""
+    groups: dict[tuple[Decimal | None, str | None], list[Decimal]] = {}
+    for ln in b.lines:
+        amount = ln.total_price if ln.total_price is not None else ZERO
+        if ln.vat_amount is not None:
+            tax = ln.vat_amount
+        elif ln.vat_rate is not None:
+            tax = (amount * ln.vat_rate / (HUNDRED + ln.vat_rate)).quantize(
+                CENT, rounding=ROUND_HALF_UP
+            )
+        else:
+            tax = ZERO
+        sums = groups.setdefault((ln.vat_rate, ln.natura), [ZERO, ZERO])
+        sums[0] += amount - tax
+        sums[1] += tax
+    return [
+        {"rate": _s(rate), "nature": natura, "taxable": _s(taxable.quantize(CENT)),
+         "tax": _s(tax.quantize(CENT))}
+        for (rate, natura), (taxable, tax) in groups.items()
+    ]
 
 
 def invoices_json(doc: InvoiceDocument | None) -> list[dict]:

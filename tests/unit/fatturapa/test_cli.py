@@ -216,3 +216,24 @@ def test_show_says_trust_not_checked_without_trust_store(files, signer):
     trusted = runner.invoke(app, ["invoice", "show", "--trust", str(signer.tmp / "ca.pem"),
                                   str(files["signed"])])
     assert "trusted" in trusted.stdout and "not checked" not in trusted.stdout
+
+
+def test_fsm10_json_has_a_vat_summary_derived_from_its_lines():
+    from wpec_invoicing.fatturapa import Line, read_invoice
+
+    lines = (
+        Line(1, "Riparazione", Decimal("61.00"), Decimal("22.00"), vat_amount=Decimal("11.00")),
+        Line(2, "Ricambio", Decimal("12.20"), Decimal("22.00")),  # only the rate: 2.20 inside
+        Line(3, "Bollo", Decimal("5.00"), None, vat_amount=Decimal("0.00"), natura="N1"),
+        Line(4, "Cavo", Decimal("10.00"), None, vat_amount=Decimal("1.00")),  # only the tax
+    )
+    doc = with_body(sample_invoice(format="FSM10"), lines=lines)
+    report = read_invoice(write_invoice(doc))
+    assert report.valid, (report.schema_errors, report.checks)
+    inv = report.to_json()["invoices"][0]
+    assert inv["vat_summary"] == [
+        {"rate": "22.00", "nature": None, "taxable": "60.00", "tax": "13.20"},
+        {"rate": None, "nature": "N1", "taxable": "5.00", "tax": "0.00"},
+        {"rate": None, "nature": None, "taxable": "9.00", "tax": "1.00"},
+    ]
+    assert inv["total"] == "88.20"
