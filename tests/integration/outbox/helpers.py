@@ -55,3 +55,23 @@ def store_and_observe(outbox: Outbox, raw: bytes):
         s.flush()
         on_message(s, msg, pec)
     return pec
+
+
+def sync_until(sync, ready, *, timeout: float = 30.0, what: str = "the receipts"):
+    """Call `sync()` until `ready()` is truthy (returned) or `timeout` seconds pass (fail).
+
+    WHY: `Sandbox.wait_idle` waits for SdI's queue only; the provider's receipts (accettazione,
+    consegna) are written by other threads and may land after it returns, more so on a loaded
+    CI machine. A single sync would then see half of them: the test must wait for what it
+    asserts, with a bound so a real failure still fails."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        sync()
+        value = ready()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.3)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.integration.outbox.helpers import SUPPLIER_ADDRESS
+from tests.integration.outbox.helpers import SUPPLIER_ADDRESS, sync_until
 from wpec_invoicing.cms.certs import cert_to_pem, make_ca
 from wpec_invoicing.config import load_config
 from wpec_invoicing.fatturapa import write_invoice
@@ -55,9 +55,16 @@ def test_send_over_starttls_sync_history_and_the_learned_sdi_address(sandbox, tm
     first = wpec(config, "send", str(invoice(tmp_path, "00011")))
     assert first.returncode == 0, first.stderr
     sandbox.wait_idle(10)
-    assert wpec(config, "sync").returncode == 0
-    history = json.loads(wpec(config, "invoice", "history", "IT01234567897_00011.xml",
-                              "--json").stdout)
+
+    def history_now() -> dict:
+        return json.loads(wpec(config, "invoice", "history", "IT01234567897_00011.xml",
+                               "--json").stdout)
+
+    def synced() -> None:
+        assert wpec(config, "sync").returncode == 0
+
+    history = sync_until(synced, lambda: (h := history_now())["provider_state"] == "delivered"
+                         and h["sdi_state"] == "delivered" and h, what="consegna and RC")
     assert history["recipient"] == "sdi01@pec.fatturapa.it"
     assert (history["provider_state"], history["sdi_state"]) == ("delivered", "delivered")
     events = [(e["source"], e["event"]) for e in history["events"]]
@@ -85,7 +92,13 @@ def test_provider_refusals_and_failures_reach_the_items(sandbox, tmp_path):
         result = outbox.run(until_empty=True)
         assert result.sent == 2  # both handed over: the provider's receipts decide
         sandbox.wait_idle(5)
-        Mailbox(config, config.account(), outbox.store).sync()
+
+        def settled() -> bool:
+            with outbox.store.session() as s:
+                return all(s.get(OutboxItem, q.id).provider_state in
+                           ("delivery-failed", "not-accepted") for q in queued)
+
+        sync_until(Mailbox(config, config.account(), outbox.store).sync, settled)
         with outbox.store.session() as s:
             unknown, big = (s.get(OutboxItem, q.id) for q in queued)
             assert unknown.provider_state == "delivery-failed"
@@ -130,40 +143,124 @@ def test_account_failures_pause_and_alert_and_tls_is_verified(sandbox, tmp_path)
     assert "not trusted" in classify_exception(info.value).reason
 
 
-def test_auto_reply_once_per_sender_and_subject_never_to_receipts(sandbox, tmp_path):
-    rules = ('\n[[rules.kinds.posta-certificata.actions]]\naction = "auto_reply"\n'
-             'text = "Gentile {sender}, abbiamo ricevuto: {subject}"\n')
-    config = load_config(configure(sandbox, tmp_path, extra=rules))
-    cliente = SmtpSettings("127.0.0.1", sandbox.smtp_implicit_port, CLIENTE,
-                           lambda: sandbox.accounts[CLIENTE], ca_file=str(sandbox.ca_path))
-    with SmtpClient(cliente) as client:
-        for subject in ("Richiesta preventivo", "Richiesta preventivo", "Altro"):
-            _mid, raw = build_message(sender=CLIENTE, recipient=COMPANY, subject=subject,
-                                      body="Buongiorno")
-            client.send(raw, sender=CLIENTE, recipient=COMPANY)
-        _mid, raw = build_message(sender=CLIENTE, recipient=COMPANY, subject="Newsletter",
-                                  body="x")
+AUTO_REPLY_KINDS = ("posta-certificata", "anomalia", "accettazione", "avvenuta-consegna",
+                    "sdi-notification", "sdi-invoice")
+
+
+def _auto_reply_rules() -> str:
+    return "".join(f'\n[[rules.kinds.{kind}.actions]]\naction = "auto_reply"\n'
+                   'text = "Gentile {sender}, abbiamo ricevuto: {subject}"\n'
+                   for kind in AUTO_REPLY_KINDS)
+
+
+def _send_as(sb, address: str, subject: str, *, auto: bool = False) -> None:
+    settings = SmtpSettings("127.0.0.1", sb.smtp_implicit_port, address,
+                            lambda: sb.accounts[address], ca_file=str(sb.ca_path))
+    _mid, raw = build_message(sender=address, recipient=COMPANY, subject=subject,
+                              body="Buongiorno")
+    if auto:
         raw = raw.replace(b"\r\nSubject:", b"\r\nAuto-Submitted: auto-generated\r\nSubject:", 1)
-        client.send(raw, sender=CLIENTE, recipient=COMPANY)
+    with SmtpClient(settings) as client:
+        client.send(raw, sender=address, recipient=COMPANY)
+
+
+def _send_plain(sb, sender: str, subject: str) -> None:
+    """Ordinary mail from outside: the provider turns it into an ANOMALIA envelope."""
+    import smtplib
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, COMPANY, subject
+    msg.set_content("Buongiorno")
+    with smtplib.SMTP("127.0.0.1", sb.smtp_inbound_port, timeout=30) as smtp:
+        smtp.send_message(msg)
+
+
+def test_auto_reply_only_to_people_once_per_window_never_to_receipts_sdi_or_robots(sandbox,
+                                                                                   tmp_path):
+    """auto_reply configured on every kind (receipts and SdI's too): the action itself must
+    refuse what would start a loop, and answer each sender+subject once per window."""
+    from datetime import timedelta
+
+    from wpec_invoicing.store.models import Message
+
+    sb = sandbox
+    config = load_config(configure(sb, tmp_path, extra=_auto_reply_rules()))
+    noreply = "no-reply@pec.sandbox.test"
+    sb.add_account(noreply)
+    for subject in ("Richiesta preventivo", "Richiesta preventivo", "Altro"):
+        _send_as(sb, CLIENTE, subject)
+    _send_as(sb, CLIENTE, "Newsletter", auto=True)
+    _send_as(sb, noreply, "Conferma iscrizione")
+    _send_as(sb, "sdi01@pec.fatturapa.it", "Comunicazione")  # a plain PEC from SdI's box
+    _send_plain(sb, "mario.rossi@example.com", "Mail normale")
+    _send_plain(sb, "noreply@example.com", "Notifica")
+    sb.inject_invoice(invoice(tmp_path, "00031").read_bytes(), "IT01234567897_00031.xml")
+
+    def replies(s) -> list[OutboxItem]:
+        return list(s.scalars(select(OutboxItem).where(OutboxItem.kind == "auto-reply")))
+
+    def details(s) -> list[tuple[str, str]]:
+        return [(k, d or "") for k, d in s.execute(
+            select(Message.kind, RuleAction.detail).join(Message, Message.id ==
+                                                         RuleAction.message_id)
+            .where(RuleAction.action == "auto_reply"))]
+
     with Outbox(config) as outbox:
-        Mailbox(config, config.account(), outbox.store).sync()
+        mailbox = Mailbox(config, config.account(), outbox.store)
+        outbox.enqueue([outbox.prepare_invoice_file(invoice(tmp_path, "00032").read_bytes(),
+                                                    "IT01234567897_00032.xml")])
+        sb.wait_idle(10)
+        # 8 messages + the injected invoice (its file + metadata in one PEC).
+        sync_until(mailbox.sync, lambda: _count(outbox, details) >= 9, what="the mail")
         with outbox.store.session() as s:
-            replies = list(s.scalars(select(OutboxItem).where(OutboxItem.kind == "auto-reply")))
-            details = list(s.scalars(select(RuleAction.detail)
-                                     .where(RuleAction.action == "auto_reply")))
-        assert sorted(r.subject for r in replies) == ["Re: Altro", "Re: Richiesta preventivo"]
-        assert {r.recipient for r in replies} == {CLIENTE}
-        assert sum("already answered" in (d or "") for d in details) == 1
-        assert sum("auto-submitted" in (d or "") for d in details) == 1
-        assert outbox.run(until_empty=True).sent == 2
-        # The company's receipts for the replies are synced but never answered.
-        sandbox.wait_idle(5)
-        Mailbox(config, config.account(), outbox.store).sync()
+            got = sorted((r.recipient, r.subject) for r in replies(s))
+        assert got == [(CLIENTE, "Re: Altro"), (CLIENTE, "Re: Richiesta preventivo"),
+                       ("mario.rossi@example.com", "Re: Mail normale")]
+        # Send the replies and the invoice: receipts and SdI's RC come back, all configured
+        # for auto_reply, none answered.
+        assert outbox.run(until_empty=True).sent == 4
+        sb.wait_idle(10)
+
+        def receipts_in() -> bool:
+            with outbox.store.session() as s:
+                items = list(s.scalars(select(OutboxItem)))
+                kinds = {k for k, _d in details(s)}
+            return {"accettazione", "avvenuta-consegna"} <= kinds and all(
+                i.provider_state == "delivered" for i in items if i.recipient != "mario.rossi@"
+                "example.com") and all(i.sdi_state == "delivered" for i in items
+                                       if i.kind == "invoice")
+        sync_until(mailbox.sync, receipts_in, what="receipts and RC")
         with outbox.store.session() as s:
-            assert len(list(s.scalars(select(OutboxItem).where(
-                OutboxItem.kind == "auto-reply")))) == 2
-    inbox = sandbox.fetch(CLIENTE)
+            assert len(replies(s)) == 3
+            found = details(s)
+        said = [d for _k, d in found]
+        assert sum("already answered" in d for d in said) == 1
+        assert sum("auto-submitted" in d for d in said) == 1
+        assert sum(f"{noreply} is a no-reply" in d for d in said) == 1
+        assert sum("noreply@example.com is a no-reply" in d for d in said) == 1
+        assert sum("SdI mail is never answered" in d for d in said) >= 3  # sdi01, invoice, RC
+        assert {k for k, d in found if "is never answered" in d and d.startswith(
+            "not answered: kind")} >= {"accettazione", "avvenuta-consegna"}
+
+        # After the window, the same sender and subject is answered again.
+        with outbox.store.session() as s:
+            for r in replies(s):
+                r.created_at = r.created_at - timedelta(hours=25)
+        _send_as(sb, CLIENTE, "Richiesta preventivo")
+        sync_until(mailbox.sync, lambda: _count_replies(outbox) == 4, what="the second reply")
+    inbox = sb.fetch(CLIENTE)
     assert sum(b"Gentile cliente@pec.sandbox.test" in r for r in inbox) == 2
+
+
+def _count(outbox: Outbox, details) -> int:
+    with outbox.store.session() as s:
+        return len(details(s))
+
+
+def _count_replies(outbox: Outbox) -> int:
+    with outbox.store.session() as s:
+        return len(list(s.scalars(select(OutboxItem.id).where(OutboxItem.kind == "auto-reply"))))
 
 
 def test_demo_runs_end_to_end(tmp_path):
@@ -202,8 +299,9 @@ def test_create_send_and_follow_on_both_databases(sandbox, tmp_path, db_url):
                                                  for i in range(1, 5)]
         assert outbox.run(until_empty=True).sent == 7
         sandbox.wait_idle(10)
-        Mailbox(config, config.account(), outbox.store).sync()
-        status = outbox.status()
+        status = sync_until(Mailbox(config, config.account(), outbox.store).sync,
+                            lambda: (st := outbox.status())["provider"] == {"delivered": 7}
+                            and st["sdi"] == {"delivered": 4} and st)
     assert status["status"] == {"sent": 7}
     assert status["provider"] == {"delivered": 7}
     assert status["sdi"] == {"delivered": 4}
