@@ -5,8 +5,8 @@ of a newer spec release, the reception date from which SdI applies it. A new spe
 a reviewable diff of this file. Functions take the normalized document and a context and
 yield (path, message) pairs; the reader turns paths into line numbers.
 
-Not here because they need SdI's registers or history: 00002 (duplicate file name), 00003
-(size, decided by whoever has the file), 00100/00101/00103/00104 (certificate status; the
+Not here because they need SdI's registers or history: 00002 (duplicate file name),
+00100/00101/00103/00104 (certificate status; the
 signer's trust is reported in `signature.trusted`, not as a check: a caller's trust store
 usually holds PEC providers' CAs, not the qualified signature CAs SdI knows),
 00312, 00320, 00324–00326, 00404 (duplicate across files), 00477 (declaration of intent).
@@ -63,6 +63,9 @@ F_LINE_DISCOUNT = 1 << 14  # a line ScontoMaggiorazione (00438)
 F_GENERIC_NATURA = 1 << 15  # Natura N2, N3 or N6 (00445)
 F_SPECIAL_TYPE = 1 << 16  # a TipoDocumento with party rules (00471-00475)
 F_SUMMARY_MISMATCH = 1 << 17  # rates/naturas of lines+cassa vs DatiRiepilogo (00419, 00443, 00444)
+F_TOO_BIG = 1 << 18  # the file as received is over SdI's size limit (00003)
+
+MAX_FILE_BYTES = 5 * 1024 * 1024  # SdI: a file (or zip) of at most 5 MB (00003)
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class CheckContext:
 
     received: date = field(default_factory=date.today)  # SdI's reception date
     file_name: str | None = None
+    size: int | None = None  # bytes of the file as received (container included) for 00003
     schema_errors: tuple = ()  # SchemaError values (00200)
     signature: object | None = None  # SignatureVerdict or None (00102)
     container: str | None = None  # "xml", "p7m-der", "p7m-base64"
@@ -163,6 +167,14 @@ def c00001(doc, ctx):
             None,
             f"file name {ctx.file_name!r} is not <IdPaese><IdCodice>_<progressivo>"
             ".xml|.xml.p7m|.zip",
+        )
+
+
+def c00003(doc, ctx):
+    if ctx.size is not None and ctx.size > MAX_FILE_BYTES:
+        yield (
+            None,
+            f"file of {ctx.size} bytes is over SdI's limit of 5 MB ({MAX_FILE_BYTES} bytes)",
         )
 
 
@@ -726,6 +738,7 @@ def c00409(doc, ctx):
 
 CHECKS: tuple[Check, ...] = (
     Check("00001", "file name not valid", c00001, needs_document=False, when=F_FILE_NAME),
+    Check("00003", "file over 5 MB", c00003, needs_document=False, when=F_TOO_BIG),
     Check("00102", "signature not valid", c00102, needs_document=False,
           when=F_SIGNATURE),
     Check("00200", "file not conforming to the format (XSD)", c00200, needs_document=False,
@@ -810,6 +823,8 @@ def _features(doc: InvoiceDocument | None, ctx: CheckContext) -> int:
         f |= F_SIGNATURE
     if ctx.schema_errors:
         f |= F_SCHEMA
+    if ctx.size is not None and ctx.size > MAX_FILE_BYTES:
+        f |= F_TOO_BIG
     if doc is None:
         return f
     if doc.transmission.codice_destinatario == "XXXXXXX":

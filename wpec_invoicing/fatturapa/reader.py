@@ -343,6 +343,7 @@ def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
     ctx = _make(CheckContext, {
         "received": received,
         "file_name": file_name,
+        "size": len(data),
         "schema_errors": schema_errors,
         "signature": signature,
         "container": container,

@@ -97,8 +97,24 @@ def _lotto(second_number):
     return with_body(doc, 1, number=second_number)
 
 
+def _sized(target: int):
+    """A valid invoice of exactly `target` bytes (an attachment fills it up)."""
+    def build(signer):
+        from wpec_invoicing.fatturapa import Attachment
+
+        bare = len(write_invoice(with_body(BASE, attachments=(Attachment("a.bin", b""),))))
+        fill = (target - bare) // 4 * 3  # base64: 4 characters per 3 bytes
+        data = write_invoice(with_body(BASE, attachments=(Attachment("a.bin", b"\0" * fill),)))
+        data = data.replace(b"<Causale>", b"<Causale>" + b"x" * (target - len(data)), 1)
+        assert len(data) == target
+        return data, {"file_name": GOOD_NAME}
+
+    return build
+
+
 # code -> (failing case, passing case); each case: signer -> (bytes, read_invoice kwargs)
 CASES = {
+    "00003": (_sized(5 * 1024 * 1024 + 1), _sized(5 * 1024 * 1024)),
     "00001": (
         lambda s: (write_invoice(BASE), {"file_name": "fattura marzo.xml"}),
         lambda s: (write_invoice(BASE), {"file_name": "IT01234567897_0a1Z9.XML"}),
