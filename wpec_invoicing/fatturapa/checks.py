@@ -12,6 +12,17 @@ usually holds PEC providers' CAs, not the qualified signature CAs SdI knows),
 00312, 00320, 00324–00326, 00404 (duplicate across files), 00477 (declaration of intent).
 00300–00306 are checked for their local part only: syntax and check digit/character.
 
+00102 and XAdES (a choice, stated here because a demanding user needs to know it): we verify
+CAdES (.p7m) signatures, we do NOT verify enveloped XAdES ones. A `ds:Signature` that is not
+even shaped like XAdES-BES (reference to the whole document, signature value, a parsable
+signing certificate, QualifyingProperties; see `xades.py`) counts as a broken signature
+(00102), so an arbitrary element never satisfies FPA12's "must be signed". A well-shaped one
+satisfies it, but the report never hides that it was not checked: `signature.intact` is None
+(null in JSON) and a warning says "enveloped XAdES signature found but not verified". We do
+not fail it either: refusing every real XAdES-signed PA invoice for a check we cannot run
+would make `valid` useless for them; callers that need certainty require
+`signature.intact is True` (a verified CAdES signature).
+
 Paths are the element paths of FatturaPA (`FatturaElettronicaBody[1]/DatiBeniServizi/
 DettaglioLinee[2]/AliquotaIVA`), 1-based indexes on repeated elements.
 """

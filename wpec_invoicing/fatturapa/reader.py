@@ -27,6 +27,8 @@ from wpec_invoicing.fatturapa.extract import extract
 from wpec_invoicing.fatturapa.extract_valid import Unexpected, extract_valid
 from wpec_invoicing.fatturapa.model import FORMATS, InvoiceDocument
 from wpec_invoicing.fatturapa.schema import SchemaError
+from wpec_invoicing.fatturapa.xades import NOT_VERIFIED as XADES_NOT_VERIFIED
+from wpec_invoicing.fatturapa.xades import inspect_signature as xades_inspect
 
 if TYPE_CHECKING:  # pragma: no cover
     from wpec_invoicing.cms import SignatureVerdict, TrustStore
@@ -132,6 +134,7 @@ def _strip_values(root: etree._Element) -> list[str]:
 
 
 _DS_SIGNATURE = "{http://www.w3.org/2000/09/xmldsig#}Signature"
+_DS_OBJECT = "{http://www.w3.org/2000/09/xmldsig#}Object"
 _KNOWN_NS = {None, schema.NAMESPACE_ORDINARIA, schema.NAMESPACE_SEMPLIFICATA,
              "http://www.w3.org/2000/09/xmldsig#"}
 
@@ -143,6 +146,7 @@ def _drop_foreign(root: etree._Element) -> list[str]:
         if isinstance(el.tag, str) and el is not root
         and etree.QName(el).namespace not in _KNOWN_NS
         and etree.QName(el.getparent()).namespace in _KNOWN_NS
+        and el.getparent().tag != _DS_OBJECT  # ds:Object holds anything (XAdES properties)
     ]
     for el in foreign:
         parent = el.getparent()
@@ -298,6 +302,16 @@ def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
     if not isinstance(root.tag, str):  # pragma: no cover - fromstring returns an element
         return _unreadable(file_name, "no root element", container=container)
 
+    # an enveloped XAdES signature: looked at before lenient mode drops foreign elements
+    # (its QualifyingProperties), never verified (see `xades`)
+    ds_signature = next(root.iterchildren(_DS_SIGNATURE), None)
+    xades = ds_signature is not None
+    if xades and signature is None:
+        signature = xades_inspect(ds_signature)
+        base["signature"] = signature
+        if signature.intact is None:
+            warnings.append(XADES_NOT_VERIFIED)
+
     # 4. the schema (strict: on the file as received) and 5. the model. A file that passed
     # the XSD has the shape the schema promises, so its model is read by the one-walk
     # extractor; anything else (and anything that surprises it) by the tolerant one.
@@ -330,15 +344,6 @@ def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
     warnings.extend(extract_warnings)
 
     # 6. SdI checks
-    xades = next(root.iterchildren(_DS_SIGNATURE), None) is not None
-    if xades and signature is None:
-        from wpec_invoicing.cms import SignatureVerdict
-
-        signature = SignatureVerdict(
-            present=True, intact=None,
-            reason="enveloped XAdES signature (ds:Signature): present, not verified here",
-        )
-        base["signature"] = signature
     schema_errors = tuple(schema_errors)
     ctx = _make(CheckContext, {
         "received": received,

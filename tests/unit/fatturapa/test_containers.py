@@ -144,18 +144,69 @@ def test_plain_text_is_00200():
     assert report.codes == ("00200",)
 
 
-def test_enveloped_xades_is_reported_present_but_not_verified():
-    xml = write_invoice(DOC).replace(
-        b"</p:FatturaElettronica>",
-        b'<ds:Signature Id="s1"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="c"/>'
-        b'<ds:SignatureMethod Algorithm="s"/><ds:Reference><ds:DigestMethod Algorithm="d"/>'
-        b"<ds:DigestValue>AA==</ds:DigestValue></ds:Reference></ds:SignedInfo>"
-        b"<ds:SignatureValue>AA==</ds:SignatureValue></ds:Signature></p:FatturaElettronica>",
+FAKE_XADES = (
+    b'<ds:Signature Id="s1"><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="c"/>'
+    b'<ds:SignatureMethod Algorithm="s"/><ds:Reference><ds:DigestMethod Algorithm="d"/>'
+    b"<ds:DigestValue>AA==</ds:DigestValue></ds:Reference></ds:SignedInfo>"
+    b"<ds:SignatureValue>AA==</ds:SignatureValue></ds:Signature>"
+)
+
+
+def _xades(cert_der: bytes) -> bytes:
+    """A ds:Signature shaped like XAdES-BES (what signing tools produce), not a valid one."""
+    b64 = base64.b64encode(cert_der)
+    return (
+        b'<ds:Signature Id="s1"><ds:SignedInfo>'
+        b'<ds:CanonicalizationMethod Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315"/>'
+        b'<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/>'
+        b'<ds:Reference URI=""><ds:Transforms><ds:Transform '
+        b'Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/></ds:Transforms>'
+        b'<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/>'
+        b"<ds:DigestValue>" + base64.b64encode(b"d" * 32) + b"</ds:DigestValue></ds:Reference>"
+        b"</ds:SignedInfo><ds:SignatureValue>" + base64.b64encode(b"s" * 256)
+        + b"</ds:SignatureValue><ds:KeyInfo><ds:X509Data><ds:X509Certificate>" + b64
+        + b"</ds:X509Certificate></ds:X509Data></ds:KeyInfo><ds:Object>"
+        b'<xades:QualifyingProperties xmlns:xades="http://uri.etsi.org/01903/v1.3.2#" '
+        b'Target="#s1"><xades:SignedProperties><xades:SignedSignatureProperties>'
+        b"<xades:SigningTime>2026-01-15T10:00:00+01:00</xades:SigningTime>"
+        b"</xades:SignedSignatureProperties></xades:SignedProperties>"
+        b"</xades:QualifyingProperties></ds:Object></ds:Signature>"
     )
-    report = read_invoice(xml, file_name="IT01234567897_00001.xml")
-    assert report.valid, (report.schema_errors, report.checks)  # FPA12 signed: no 00102
-    assert report.signature.present and report.signature.intact is None
-    assert "XAdES" in report.signature.reason
+
+
+def _enveloped(signature: bytes) -> bytes:
+    return write_invoice(DOC).replace(
+        b"</p:FatturaElettronica>", signature + b"</p:FatturaElettronica>"
+    )
+
+
+@pytest.mark.parametrize("lenient", [False, True])
+def test_an_arbitrary_ds_signature_does_not_sign_an_fpa12(lenient):
+    report = read_invoice(_enveloped(FAKE_XADES), file_name="IT01234567897_00001.xml",
+                          lenient=lenient)
+    assert report.schema_valid  # the XSD accepts it: only the signature rule can say no
+    assert report.codes == ("00102",)
+    assert not report.valid
+    assert report.signature.present and report.signature.intact is False
+    assert "not an XAdES-BES signature" in report.signature.reason
+    assert "X509Certificate" in report.checks[0].message
+
+
+@pytest.mark.parametrize("lenient", [False, True])
+def test_enveloped_xades_is_reported_present_but_not_verified(signer, lenient):
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from wpec_invoicing.fatturapa import xades
+
+    xml = _enveloped(_xades(signer.cert.public_bytes(Encoding.DER)))
+    report = read_invoice(xml, file_name="IT01234567897_00001.xml", lenient=lenient)
+    assert report.valid, (report.schema_errors, report.checks)  # shaped like XAdES: no 00102
+    sig = report.signature
+    assert sig.present and sig.intact is None and sig.trusted is None
+    assert "Mario Rossi" in sig.signer
+    assert sig.signing_time.isoformat() == "2026-01-15T10:00:00+01:00"
+    assert [w for w in report.warnings if "XAdES" in w or "foreign" in w] == [xades.NOT_VERIFIED]
+    assert xades.NOT_VERIFIED.startswith("enveloped XAdES signature found but not verified")
     assert report.to_json()["signature"]["intact"] is None
 
 
