@@ -69,3 +69,35 @@ def assert_signed_by_sandbox(msg: object) -> None:
     assert sig.present, msg
     assert sig.intact is True, sig.reason
     assert sig.trusted is True, sig.reason
+
+
+# Every outcome `wpec sandbox selftest` must check, in its order: each receipt kind of the
+# provider, its SMTP-level behaviour (throttling, dropped DATA) and every SdI answer (issue 4).
+SELFTEST_CHECKS = [
+    "accettazione",
+    "avvenuta-consegna completa",
+    "avvenuta-consegna breve",
+    "avvenuta-consegna sintetica",
+    "non-accettazione (Bcc)",
+    "non-accettazione (virus)",
+    "non-accettazione (dimensione)",
+    "errore-consegna (casella inesistente)",
+    "errore-consegna (casella piena)",
+    "preavviso-errore-consegna",
+    "errore-consegna (tempo massimo, 4.4.7)",
+    "posta-certificata (busta di trasporto)",
+    "anomalia (posta ordinaria)",
+    "SdI: fattura recapitata al destinatario",
+    "SdI: RicevutaConsegna (RC)",
+    "SdI: RicevutaScarto (NS 00001)",
+    "SdI: RicevutaImpossibilitaRecapito (MC)",
+    "SdI: NotificaEsito EC01 (NE)",
+    "SdI: NotificaEsito EC02 (NE)",
+    "SdI: NotificaDecorrenzaTermini (DT)",
+    "throttling 451 4.7.1",
+    "throttling 550 (Too much traffic)",
+    "throttling: blocco temporaneo (421)",
+    "blocco temporaneo: vale per tutto il client",
+    "blocco temporaneo: finito, di nuovo accettato",
+    "connessione interrotta a metà DATA (una volta, niente accettato)",
+]

@@ -9,9 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from imapclient import IMAPClient
 
-from tests.integration.conftest import _seed_ca, mark_ran
+from tests.integration.conftest import _seed_ca, mark_ran, require_dovecot
+from tests.integration.sandbox.helpers import SELFTEST_CHECKS
 from wpec_invoicing.pec import inspect
 from wpec_invoicing.sandbox.ca import SandboxCA
 
@@ -23,17 +25,17 @@ def _run(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProc
                           timeout=timeout, check=False)
 
 
-def test_selftest_passes_and_reports_every_kind(tmp_path: Path) -> None:
-    result = _run("sandbox", "selftest", "--json", cwd=tmp_path)
+@pytest.mark.parametrize("imap", ["embedded", "dovecot"])
+def test_selftest_passes_and_reports_every_kind(tmp_path: Path, imap: str) -> None:
+    if imap == "dovecot":
+        require_dovecot()
+    result = _run("sandbox", "selftest", "--imap", imap, "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["ok"] is True
-    names = {c["name"] for c in report["checks"]}
-    for kind in ("accettazione", "non-accettazione (Bcc)", "avvenuta-consegna sintetica",
-                 "errore-consegna (casella inesistente)", "preavviso-errore-consegna",
-                 "anomalia (posta ordinaria)", "SdI: RicevutaConsegna (RC)"):
-        assert kind in names
-    mark_ran("embedded (pymap)")
+    assert report["ok"] is True and report["imap"] == imap
+    assert [c["name"] for c in report["checks"]] == SELFTEST_CHECKS
+    assert all(c["ok"] for c in report["checks"])
+    mark_ran("dovecot" if imap == "dovecot" else "embedded (pymap)")
 
 
 def test_bad_imap_choice_is_one_clear_line(tmp_path: Path) -> None:

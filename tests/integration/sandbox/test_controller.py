@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.integration.sandbox.helpers import SELFTEST_CHECKS
 from wpec_invoicing.sandbox import COMPANY, Sandbox
 from wpec_invoicing.sandbox.selftest import run_selftest
 from wpec_invoicing.sandbox.throttle import REPLY_451, REPLY_550, Throttle, ThrottleConfig
@@ -12,7 +13,11 @@ from wpec_invoicing.sandbox.throttle import REPLY_451, REPLY_550, Throttle, Thro
 def test_selftest_passes(sb: Sandbox) -> None:
     checks = run_selftest(sb)
     assert [c for c in checks if not c.ok] == []
-    assert len(checks) >= 13
+    assert [c.name for c in checks] == SELFTEST_CHECKS
+    # It leaves the (shared) sandbox as it found it: timers, limits, no block, no switch.
+    assert sb.provider.throttle.blocked(sb.host) is None
+    assert sb.provider.drop_next_data is False
+    assert sb.provider.preavviso_after == 0.5 and sb.provider.mancata_consegna_after is None
 
 
 def test_written_config_is_what_the_product_loads(sb: Sandbox, tmp_path: Path) -> None:
