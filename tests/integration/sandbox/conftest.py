@@ -36,7 +36,10 @@ def sb(shared_sandbox: Sandbox) -> Iterator[Sandbox]:
     provider = shared_sandbox.provider
     saved = (provider.max_total_bytes, provider.preavviso_after,
              provider.mancata_consegna_after, shared_sandbox.sdi.pa_outcome)
+    routing = dict(shared_sandbox.sdi.routing)
     yield shared_sandbox
+    shared_sandbox.sdi.routing.clear()
+    shared_sandbox.sdi.routing.update(routing)
     (provider.max_total_bytes, provider.preavviso_after, provider.mancata_consegna_after,
      shared_sandbox.sdi.pa_outcome) = saved
     provider.drop_next_data = False

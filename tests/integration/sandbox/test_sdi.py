@@ -139,6 +139,51 @@ def test_no_recipient_gets_mc(sb: Sandbox) -> None:
     assert mc.sdi.notification.nome_file == name
 
 
+def test_recipient_found_by_codice_destinatario_in_the_directory(sb: Sandbox) -> None:
+    """No PECDestinatario: SdI looks the CodiceDestinatario up in its directory (the
+    `--route CODE=ADDRESS` of `wpec sandbox up`) and delivers there."""
+    sender, _ = new_box(sb, "attivo")
+    customer, _ = new_box(sb, "cliente")
+    sb.sdi.routing["XYZ7890"] = customer
+    name, doc = supplier_invoice(supplier=SUPPLIERS[1], customer=OTHER_CUSTOMER,
+                                 progressivo=_progressivo(), codice_destinatario="XYZ7890")
+    assert doc.transmission.pec_destinatario is None
+    data = write_invoice(doc)
+    _send_to_sdi(sb, sender, name, data)
+    (rc,) = _sdi_answers(sb, sender)
+    assert rc.sdi.kind == "RC"
+    assert rc.sdi.notification.destinatario_codice == "XYZ7890"
+    (delivered,) = _sdi_answers(sb, customer)
+    assert delivered.sdi.kind == "invoice" and delivered.sdi.files[name] == data
+    assert delivered.sdi.metadata.codice_destinatario == "XYZ7890"
+
+
+def test_recipient_found_by_customer_vat_in_the_directory(sb: Sandbox) -> None:
+    """Codice 0000000 and no PEC address: the customer's VAT number (IdPaese + IdCodice) in
+    SdI's directory still finds the recipient's box."""
+    sender, _ = new_box(sb, "attivo")
+    customer, _ = new_box(sb, "cliente")
+    buyer = SUPPLIERS[3]  # any party with a valid VAT number, not in the default directory
+    key = f"{buyer.vat.country}{buyer.vat.code}"
+    assert key not in sb.sdi.routing
+    sb.sdi.routing[key] = customer
+    name, doc = supplier_invoice(supplier=SUPPLIERS[1], customer=buyer,
+                                 progressivo=_progressivo())
+    assert doc.transmission.codice_destinatario == "0000000"
+    _send_to_sdi(sb, sender, name, write_invoice(doc))
+    assert [m.sdi.kind for m in _sdi_answers(sb, sender)] == ["RC"]
+    (delivered,) = _sdi_answers(sb, customer)
+    assert delivered.sdi.invoice_files == (name,)
+
+
+def test_unknown_codice_destinatario_gets_mc(sb: Sandbox) -> None:
+    sender, _ = new_box(sb, "attivo")
+    name, doc = supplier_invoice(supplier=SUPPLIERS[1], customer=OTHER_CUSTOMER,
+                                 progressivo=_progressivo(), codice_destinatario="NONE999")
+    _send_to_sdi(sb, sender, name, write_invoice(doc))
+    assert [m.sdi.kind for m in _sdi_answers(sb, sender)] == ["MC"]
+
+
 @pytest.mark.parametrize(("outcome", "expected"), [
     ("EC01", ("NE", "EC01")), ("EC02", ("NE", "EC02")), ("DT", ("DT", None)),
 ])
