@@ -29,6 +29,7 @@ DOVECOT_USERS = {
 }
 
 _SERVERS_RAN: set[str] = set()
+_TIMINGS: list[tuple[str, str]] = []
 _SERVERS_SKIPPED: dict[str, str] = {}
 _counter = itertools.count(1)
 
@@ -38,6 +39,12 @@ NO_DOVECOT = "dovecot is not installed (/usr/sbin/dovecot): `make system-deps` i
 def mark_ran(server: str) -> None:
     """Record that a test used this IMAP server (for the terminal summary)."""
     _SERVERS_RAN.add(server)
+
+
+def record_timing(label: str, text: str) -> None:
+    """A measured figure to print in the terminal summary (measured, never asserted tightly:
+    the machines running the tests are shared)."""
+    _TIMINGS.append((label, text))
 
 
 def require_dovecot() -> None:
@@ -129,6 +136,8 @@ def any_sandbox(request: pytest.FixtureRequest, tmp_path: Path,
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for label, text in _TIMINGS:
+        terminalreporter.write_line(f"{label}: {text}")
     if not _SERVERS_RAN and not _SERVERS_SKIPPED:
         return
     ran = ", ".join(sorted(_SERVERS_RAN)) or "none"
