@@ -9,8 +9,10 @@ a copy in the Sent folder. So, after a grace period for the receipt to arrive, w
 1. in the store (the sync may already have brought the receipt in and moved it away);
 2. on the IMAP server: any folder for a receipt whose X-Riferimento-Message-ID is ours, and the
    Sent folders for our own Message-ID.
-Found → it went out. Not found → it did not: send it again (same bytes, same Message-ID).
-If the server cannot be asked right now, we wait and ask again: never guess.
+Found → it went out. Not found → look again, several times over a window (a slow provider
+may write the receipt late; see `sender.AccountRunner._not_found_yet`); still nothing → it did
+not: send it again (same bytes, same Message-ID). If the server cannot be asked right now, we
+wait and ask again: never guess.
 """
 
 from __future__ import annotations
@@ -77,8 +79,9 @@ def _not_zombie(pid: int) -> bool:
 
 @dataclass(frozen=True)
 class Verdict:
-    decision: str  # sent | refused | unsent | unknown
+    decision: str  # sent | refused | unsent | unknown | not-found-yet (the runner's)
     reason: str
+    wait: float = 0.0  # not-found-yet: seconds until the next look
 
 
 def check_store(session: Session, item: OutboxItem) -> Verdict | None:

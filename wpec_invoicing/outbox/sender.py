@@ -44,9 +44,9 @@ from wpec_invoicing.outbox.queue import (
     utcnow,
 )
 from wpec_invoicing.outbox.ratelimit import AdaptiveRateLimiter, backoff_delay
-from wpec_invoicing.outbox.recovery import claimant_alive, claimant_id, decide
+from wpec_invoicing.outbox.recovery import Verdict, claimant_alive, claimant_id, decide
 from wpec_invoicing.sdi.lifecycle import InvoiceState, advance
-from wpec_invoicing.store.outbox_models import OutboxItem
+from wpec_invoicing.store.outbox_models import OutboxEvent, OutboxItem
 
 if TYPE_CHECKING:
     from wpec_invoicing.outbox.queue import Outbox
@@ -63,6 +63,11 @@ class Settings:
         self.retry_cap = float(opt("retry_cap_seconds", 300.0))
         self.block_pause = float(opt("block_pause_seconds", 60.0))
         self.verify_after = float(opt("verify_after_seconds", 20.0))
+        # How long, and how many looks, before "no receipt anywhere" means "not sent": see
+        # AccountRunner._not_found_yet for the trade-off.
+        self.verify_window = float(opt("verify_window_seconds",
+                                       outbox.acceptance_timeout().total_seconds()))
+        self.verify_checks = max(1, int(opt("verify_checks", 3)))
         self.stale_after = timedelta(seconds=float(opt("stale_claim_seconds", 600.0)))
         self.max_item_failures = int(opt("max_attempts", 1000))
         self.idle_poll = float(opt("idle_poll_seconds", 0.5))
@@ -374,6 +379,8 @@ class AccountRunner:
             verdict = decide(s, self.account, item)
             now = utcnow()
             item.claimed_by = None
+            if verdict.decision == "unsent":
+                verdict = self._not_found_yet(s, item, verdict, now)
             if verdict.decision == "sent":
                 item.status = "sent"
                 item.sent_at = item.sent_at or aware(item.claimed_at) or now
@@ -395,6 +402,11 @@ class AccountRunner:
                 with self.result_lock:
                     self.result.retried += 1
                 done = False
+            elif verdict.decision == "not-found-yet":
+                item.status = "verify"
+                item.next_attempt_at = now + timedelta(seconds=verdict.wait)
+                add_event(s, item, "outbox", "not-found-yet", verdict.reason)
+                done = False
             else:
                 item.status = "verify"
                 item.next_attempt_at = now + timedelta(seconds=self.settings.verify_after)
@@ -403,6 +415,37 @@ class AccountRunner:
         if done:
             self.on_done()
         return True
+
+
+    def _not_found_yet(self, s, item: OutboxItem, verdict: Verdict, now) -> Verdict:
+        """One empty look is not proof: keep looking before deciding "not sent".
+
+        WHY: a provider under load can write the acceptance receipt minutes after it took the
+        message. Requeuing after the first empty look would then send the invoice twice,
+        which on PEC cannot be undone (two deliveries, two SdI files). So "unsent" needs at
+        least `verify_checks` empty looks (store + every IMAP folder + the Sent folders) AND
+        `verify_window_seconds` since the send became uncertain (default: the acceptance
+        timeout, after which a real provider's silence is itself an alert). The looks are
+        spaced by doubling from `verify_after_seconds`, the last one at the window's end.
+        The price is a late resend of a message that really did not go out (up to the window,
+        30 min by default); we prefer late over twice. Lower the window for providers known
+        to answer within seconds."""
+        st = self.settings
+        since = s.scalar(select(func.max(OutboxEvent.at)).where(
+            OutboxEvent.item_id == item.id, OutboxEvent.event.in_(("uncertain", "orphaned"))))
+        since = aware(since) or aware(item.updated_at) or now
+        looks = 1 + (s.scalar(select(func.count()).select_from(OutboxEvent).where(
+            OutboxEvent.item_id == item.id, OutboxEvent.event == "not-found-yet",
+            OutboxEvent.at >= since)) or 0)
+        elapsed = (now - since).total_seconds()
+        if looks >= st.verify_checks and elapsed >= st.verify_window:
+            return Verdict("unsent", f"{verdict.reason} ({looks} looks over {elapsed:.0f} s)")
+        remaining = max(0.0, st.verify_window - elapsed)
+        wait = min(max(st.verify_after, elapsed), remaining) if remaining else st.verify_after
+        return Verdict("not-found-yet",
+                       f"{verdict.reason} at look {looks}; looking again in {wait:.0f} s "
+                       f"(resent only after {st.verify_checks} empty looks over "
+                       f"{st.verify_window:.0f} s)", wait=max(wait, 0.05))
 
 
 _KILL_ENV = "WPEC_TEST_KILL_AFTER_SMTP"

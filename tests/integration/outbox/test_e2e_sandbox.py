@@ -34,7 +34,8 @@ def write_config(sb, tmp_path: Path, *, rate: float, burst: int, concurrency: in
         "messages_per_minute": rate, "burst": burst, "concurrency": concurrency,
         "max_message_mb": 30})
     with path.open("a") as fh:
-        fh.write("\n[outbox]\nverify_after_seconds = 1\nretry_base_seconds = 0.3\n"
+        fh.write("\n[outbox]\nverify_after_seconds = 1\nverify_window_seconds = 3\n"
+                 "retry_base_seconds = 0.3\n"
                  "retry_cap_seconds = 3\nblock_pause_seconds = 1.5\nidle_poll_seconds = 0.2\n"
                  "stale_claim_seconds = 30\n")
     return path

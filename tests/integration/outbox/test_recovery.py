@@ -76,3 +76,58 @@ def test_unreachable_server_means_ask_again(tmp_path):
     assert not claimant_alive(f"{socket.gethostname()}:999999999:x", now, now=now,
                               stale_after=timedelta(minutes=10))
     outbox.close()
+
+
+def _make_uncertain(outbox: Outbox, item_id: int) -> None:
+    """Stand in for a connection dropped after DATA (the e2e test provokes that for real):
+    the item's fate is unknown and only the provider's receipts can tell."""
+    from wpec_invoicing.outbox.queue import add_event
+
+    with outbox.store.session() as s:
+        item = s.get(OutboxItem, item_id)
+        item.status, item.next_attempt_at, item.attempts = "verify", None, 1
+        add_event(s, item, "outbox", "uncertain", "connection dropped after DATA")
+
+
+def _events(outbox: Outbox, item_id: int) -> list[str]:
+    from sqlalchemy import select
+
+    from wpec_invoicing.store.outbox_models import OutboxEvent
+
+    with outbox.store.session() as s:
+        return list(s.scalars(select(OutboxEvent.event).where(OutboxEvent.item_id == item_id)
+                              .order_by(OutboxEvent.id)))
+
+
+def test_a_late_acceptance_receipt_is_waited_for_never_a_duplicate(sandbox, tmp_path):
+    """One empty look is not "unsent": a receipt written after the first look still wins
+    (nothing resent); only after several empty looks over the window is the item resent,
+    and then exactly once."""
+    from tests.integration.outbox.helpers import provider
+    from wpec_invoicing.pec import builder
+
+    path = configure(sandbox, tmp_path)
+    path.write_text(path.read_text().replace("verify_window_seconds = 3",
+                                             "verify_window_seconds = 4"))
+    config = load_config(path)
+    cliente = "cliente@pec.sandbox.test"
+    with Outbox(config) as outbox:
+        late, never = outbox.enqueue([outbox.prepare_mail(cliente, f"Lenta {i}", "x")
+                                      for i in range(2)])
+        for q in (late, never):
+            _make_uncertain(outbox, q.id)
+        outbox.run(max_seconds=1.5)  # the first look: no receipt anywhere yet
+        with outbox.store.session() as s:
+            assert [s.get(OutboxItem, q.id).status for q in (late, never)] == ["verify"] * 2
+            raw = s.get(OutboxItem, late.id).raw
+        assert "not-found-yet" in _events(outbox, late.id)
+        # The slow provider's acceptance for the first one lands now.
+        append(sandbox, "INBOX", builder.accettazione(raw, provider=provider(),
+                                                      identificativo="late-1"))
+        result = outbox.run(until_empty=True, max_seconds=30)
+        assert result.remaining == 0
+        late_events, never_events = _events(outbox, late.id), _events(outbox, never.id)
+        assert "requeued" not in late_events and late_events[-1] == "sent"
+        assert never_events.count("not-found-yet") >= 2 and "requeued" in never_events
+    subjects = [r for r in sandbox.fetch(cliente) if b"Subject: POSTA CERTIFICATA: Lenta" in r]
+    assert len(subjects) == 1 and b"Lenta 1" in subjects[0]  # only the never-sent one, once

@@ -31,7 +31,8 @@ def configure(sb, tmp_path: Path, *, tls: str = "implicit", extra: str = "") -> 
     path = sb.write_config(tmp_path / "wpec.toml", tls=tls)
     supplier = "\n".join(f'{k} = "{v}"' for k, v in SUPPLIER_ADDRESS.items())
     with path.open("a") as fh:
-        fh.write(f"\n[outbox]\nverify_after_seconds = 1\nretry_base_seconds = 0.2\n"
+        fh.write(f"\n[outbox]\nverify_after_seconds = 1\nverify_window_seconds = 3\n"
+                 f"retry_base_seconds = 0.2\n"
                  f"idle_poll_seconds = 0.2\n\n[outbox.supplier]\n{supplier}\n{extra}")
     return path
 
