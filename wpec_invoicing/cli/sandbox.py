@@ -7,6 +7,7 @@ Thin: parse arguments, call `wpec_invoicing.sandbox`, print. Human text goes to 
 from __future__ import annotations
 
 import json
+import math
 import signal
 import sys
 import tempfile
@@ -79,8 +80,27 @@ def up(
     smtp_inbound_port: Annotated[int, typer.Option(help="Plain SMTP for ordinary mail.")] = 0,
     imap_port: Annotated[int, typer.Option(help="IMAP, implicit TLS (0: free).")] = 0,
     imap_starttls_port: Annotated[int, typer.Option(help="IMAP with STARTTLS.")] = 0,
-    preavviso_after: Annotated[float, typer.Option(help="Seconds before a preavviso for a "
-                                                        "stalled delivery.")] = 30.0,
+    stall: Annotated[list[str] | None, typer.Option(
+        "--stall", help="ADDRESS — deliveries to this box stay pending (its server does not "
+                        "answer): the sender gets a preavviso after --preavviso-after, then "
+                        "an errore-consegna after --give-up-after; repeatable.")] = None,
+    preavviso_after: Annotated[float, typer.Option(
+        "--preavviso-after", help="SECONDS a stalled delivery waits before the preavviso "
+                                  "di mancata consegna (real providers: 12 h).")] = 30.0,
+    give_up_after: Annotated[float | None, typer.Option(
+        "--give-up-after", help="SECONDS after the preavviso before a stalled delivery is "
+                                "given up: errore-consegna 4.4.7 (real providers: 24 h in "
+                                "all). Default: it stays pending.")] = None,
+    drop_next_data: Annotated[bool, typer.Option(
+        "--drop-next-data", help="Drop the connection in the middle of the first SMTP DATA "
+                                 "(once): no reply, nothing accepted. A client must retry "
+                                 "without sending twice.")] = False,
+    size_limit: Annotated[int | None, typer.Option(
+        "--size-limit", help="BYTES — the provider's limit on message size x recipients "
+                             "(default 30 MB); past it: non-accettazione.")] = None,
+    block_seconds: Annotated[float, typer.Option(
+        "--block-seconds", help="SECONDS a block-style --throttle blocks the client "
+                                "(421).")] = 30.0,
     pa_outcome: Annotated[str, typer.Option(help="SdI's answer after the RC of an FPA12 "
                                                  "invoice: EC01, EC02, DT or none.")] = "EC01",
     sdi_delay: Annotated[float, typer.Option(help="Seconds SdI waits before answering.")]
@@ -96,10 +116,23 @@ def up(
     json_out: Annotated[bool, typer.Option("--json", help="Print endpoints and accounts as "
                                                           "one JSON line.")] = False,
 ) -> None:
-    """Run the sandbox in the foreground until Ctrl-C: PEC provider (SMTP), IMAP, SdI."""
+    """Run the sandbox in the foreground until Ctrl-C: PEC provider (SMTP), IMAP, SdI.
+
+    Controls to exercise a client's failure paths: --stall with --preavviso-after and
+    --give-up-after (preavviso, then errore-consegna 4.4.7), --drop-next-data,
+    --size-limit, --throttle with --block-seconds, --quota, --route.
+    """
     from wpec_invoicing.sandbox import control
 
     _check_imap(imap)
+    for option, seconds in (("--preavviso-after", preavviso_after),
+                            ("--give-up-after", give_up_after)):
+        if seconds is not None and not (math.isfinite(seconds) and seconds >= 0):
+            raise InputError(f"{option} {seconds}: must be a number of seconds, 0 or more")
+    if not (math.isfinite(block_seconds) and block_seconds > 0):
+        raise InputError(f"--block-seconds {block_seconds}: must be a number of seconds > 0")
+    if size_limit is not None and size_limit < 1:
+        raise InputError(f"--size-limit {size_limit}: must be a number of bytes, 1 or more")
     if pa_outcome.upper() not in ("EC01", "EC02", "DT", "NONE"):
         raise InputError(f"--pa-outcome must be EC01, EC02, DT or none, not {pa_outcome!r}")
     routing: dict[str, str] = {}
@@ -109,14 +142,15 @@ def up(
             raise InputError(f"--route {entry!r}: expected CODE=ADDRESS, e.g. "
                              "ABC1234=cliente@pec.sandbox.test")
         routing[code.strip().upper()] = address.strip().lower()
-    throttles, quotas = _parse_limits(throttle or [], quota or [])
+    throttles, quotas = _parse_limits(throttle or [], quota or [], block_seconds)
     directory = directory.resolve()
     outcome = None if pa_outcome.upper() == "NONE" else pa_outcome.upper()
     sb = _start(directory, imap, sdi_pa_outcome=outcome, sdi_delay=sdi_delay,
                 sdi_directory=routing, smtp_implicit_port=smtp_port,
                 smtp_starttls_port=smtp_starttls_port, smtp_inbound_port=smtp_inbound_port,
                 imaps_port=imap_port, imap_port=imap_starttls_port,
-                preavviso_after=preavviso_after)
+                preavviso_after=preavviso_after, mancata_consegna_after=give_up_after,
+                max_total_bytes=size_limit)
     stop = threading.Event()
     try:
         for address, cfg in throttles:
@@ -125,6 +159,17 @@ def up(
             if sb.registry.get(address) is None:
                 raise InputError(f"--quota {address}: no such mailbox in the sandbox")
             sb.set_quota(address, size)
+        stalled = sorted({a.strip().lower() for a in stall or []})
+        for address in stalled:
+            if sb.registry.get(address) is None:
+                raise InputError(f"--stall {address}: no such mailbox in the sandbox")
+            sb.stall(address)
+        if drop_next_data:
+            sb.drop_next_data()
+        controls = {"preavviso_after": preavviso_after, "give_up_after": give_up_after,
+                    "drop_next_data": drop_next_data,
+                    "size_limit": sb.provider.max_total_bytes, "block_seconds": block_seconds,
+                    "stalled": stalled}
         target = sb.write_config(_config_target(config.resolve(), directory))
         endpoints = sb.endpoints()
         control.write_state(directory, {**endpoints, "config": str(target)})
@@ -134,9 +179,9 @@ def up(
         if json_out:
             # One line, so a script can read it and keep the process running.
             print(json.dumps({"endpoints": endpoints, "accounts": accounts,
-                              "config": str(target)}), flush=True)
+                              "config": str(target), "controls": controls}), flush=True)
         else:
-            _print_banner(sb, target, accounts)
+            _print_banner(sb, target, accounts, controls)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_a: stop.set())
         while not stop.wait(0.2):
@@ -147,7 +192,7 @@ def up(
         _err("sandbox stopped")
 
 
-def _parse_limits(throttles: list[str], quotas: list[str]
+def _parse_limits(throttles: list[str], quotas: list[str], block_seconds: float = 30.0
                   ) -> tuple[list[tuple[str, Any]], list[tuple[str, int]]]:
     """Check --throttle/--quota before anything starts: (address, ThrottleConfig), (address,
     bytes)."""
@@ -162,7 +207,8 @@ def _parse_limits(throttles: list[str], quotas: list[str]
             if not sep or "@" not in address:
                 raise ValueError("expected ADDRESS=PER_MINUTE[/BURST][:451|550|block]")
             parsed_t.append((address.strip().lower(),
-                             ThrottleConfig(float(rate), int(burst or 1), style or "451")))
+                             ThrottleConfig(float(rate), int(burst or 1), style or "451",
+                                            block_seconds)))
         except ValueError as exc:
             raise InputError(f"--throttle {entry!r}: {exc}") from None
     parsed_q: list[tuple[str, int]] = []
@@ -174,7 +220,8 @@ def _parse_limits(throttles: list[str], quotas: list[str]
     return parsed_t, parsed_q
 
 
-def _print_banner(sb: Any, config: Path, accounts: dict[str, dict[str, str]]) -> None:
+def _print_banner(sb: Any, config: Path, accounts: dict[str, dict[str, str]],
+                  controls: dict[str, Any]) -> None:
     e = sb.endpoints()
     lines = [
         f"wpec sandbox running ({e['imap_server']} IMAP) in {sb.directory}",
@@ -186,6 +233,12 @@ def _print_banner(sb: Any, config: Path, accounts: dict[str, dict[str, str]]) ->
         f"  CA certificate   {e['ca']}  (trust it for TLS and PEC signatures)",
         f"  SdI              {e['sdi']} (answers from a dedicated sdiNN address)",
         f"  wpec.toml        {config}",
+        f"  controls         preavviso after {controls['preavviso_after']} s, give up "
+        + (f"{controls['give_up_after']} s later" if controls["give_up_after"] is not None
+           else "never")
+        + f", size limit {controls['size_limit']} B"
+        + (f", stalled: {', '.join(controls['stalled'])}" if controls["stalled"] else "")
+        + (", next DATA dropped" if controls["drop_next_data"] else ""),
         "  accounts:",
     ]
     lines += [f"    {a:34} {v['password']}" for a, v in accounts.items()]
