@@ -56,10 +56,17 @@ class ServerConfig(_Strict):
 
         ctx = ssl.create_default_context()
         if self.ca_file is not None:
+            from wpec_invoicing.inputs import check_regular
+
             try:
+                check_regular(self.ca_file)  # a FIFO would block the TLS library forever
                 ctx.load_verify_locations(cafile=str(self.ca_file))
-            except (OSError, ssl.SSLError) as exc:
-                raise ConfigError(f"cannot load ca_file {self.ca_file}: {exc}") from exc
+            except OSError as exc:
+                raise ConfigError(f"cannot load ca_file {self.ca_file}: "
+                                  f"{exc.strerror or exc}") from None
+            except ssl.SSLError as exc:
+                raise ConfigError(f"cannot load ca_file {self.ca_file}: not a PEM CA "
+                                  f"certificate ({exc.reason or exc})") from None
         if self.insecure_skip_verify:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
@@ -109,13 +116,20 @@ class AccountConfig(_Strict):
                 )
             return value
         if self.password_file:
+            from wpec_invoicing.inputs import read_file
+
+            where = f"account {self.name!r}: password_file {self.password_file}"
             try:
-                return self.password_file.read_text(encoding="utf-8").rstrip("\r\n")
+                raw = read_file(self.password_file, max_bytes=64 * 1024)
             except OSError as exc:
-                raise ConfigError(
-                    f"account {self.name!r}: cannot read password_file {self.password_file}: "
-                    f"{exc.strerror or exc}"
-                ) from exc
+                raise ConfigError(f"{where}: cannot read it: {exc.strerror or exc}") from None
+            try:
+                value = raw.decode("utf-8-sig").rstrip("\r\n")
+            except UnicodeDecodeError:
+                raise ConfigError(f"{where}: not UTF-8 text (is it the right file?)") from None
+            if not value:
+                raise ConfigError(f"{where}: the file is empty")
+            return value
         raise ConfigError(
             f"account {self.name!r}: no password source; set password_env or password_file"
         )
@@ -395,9 +409,14 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
             msg = "unknown key (not a setting of this section)"
         elif err["type"] == "missing":
             msg = "required key is missing"
+        elif err["type"] in ("model_type", "model_attributes_type", "dict_type"):
+            msg = "must be a table ([section] or { key = value, ... })"
         msg = msg.removeprefix("Value error, ")
         got = err.get("input")
-        sensitive = "password" in msg or any(str(p) in ("store_url", "url") for p in loc)
+        # Never echo an unknown key's value (a misspelt `pasword = "..."` is a secret), nor
+        # anything that may carry credentials.
+        sensitive = (err["type"] == "extra_forbidden" or "password" in msg
+                     or any(str(p) in ("store_url", "url") for p in loc))
         if err["type"] != "missing" and not sensitive and isinstance(
                 got, str | int | float | bool):
             msg += f" (got {got!r})"
@@ -405,43 +424,63 @@ def format_validation_error(exc: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+class _KeyProblem(Exception):
+    """A key with a value of the wrong kind, found before pydantic sees the document."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}")
+
+
+def _toml_type(value: Any) -> str:
+    return {bool: "true/false", int: "a number", float: "a number", list: "a list",
+            dict: "a table"}.get(type(value), type(value).__name__)
+
+
 def _absolutize(data: dict[str, Any], base: Path) -> None:
     """Make the path-valued keys absolute, relative to `base` (the config file's folder)."""
 
-    def fix(value: Any, root: Path) -> Any:
+    def fix(value: Any, root: Path, key: str = "") -> Any:
         if isinstance(value, str) and value:
             p = Path(value).expanduser()
             return str(p if p.is_absolute() else root / p)
+        if key and not isinstance(value, str):
+            raise _KeyProblem(key, f"must be a path (a string in quotes), not "
+                                   f"{_toml_type(value)}")
         return value
 
-    data_dir = Path(fix(data.get("data_dir", DEFAULT_DATA_DIR), base))
+    data_dir = Path(fix(data.get("data_dir", DEFAULT_DATA_DIR), base, "data_dir") or ".")
     data["data_dir"] = str(data_dir)
     for key in ("trust_store", "suppliers_csv"):
         if key in data:
-            data[key] = fix(data[key], base)
-    for account in data.get("accounts", []) or []:
+            data[key] = fix(data[key], base, key)
+    accounts = data.get("accounts", []) or []
+    for i, account in enumerate(accounts if isinstance(accounts, list) else []):
         if not isinstance(account, dict):
             continue
         if "password_file" in account:
-            account["password_file"] = fix(account["password_file"], base)
+            account["password_file"] = fix(account["password_file"], base,
+                                           f"accounts[{i}].password_file")
         for server in ("imap", "smtp"):
             if isinstance(account.get(server), dict) and "ca_file" in account[server]:
-                account[server]["ca_file"] = fix(account[server]["ca_file"], base)
+                account[server]["ca_file"] = fix(account[server]["ca_file"], base,
+                                                 f"accounts[{i}].{server}.ca_file")
     rules = data.get("rules")
     if isinstance(rules, dict):
-        rules["save_dir"] = fix(rules.get("save_dir", "files"), data_dir)
+        rules["save_dir"] = fix(rules.get("save_dir", "files"), data_dir, "rules.save_dir")
     else:
         data.setdefault("rules", {})
         if isinstance(data["rules"], dict):
             data["rules"]["save_dir"] = str(data_dir / "files")
-    for exporter in data.get("exporters", []) or []:
+    exporters = data.get("exporters", []) or []
+    for i, exporter in enumerate(exporters if isinstance(exporters, list) else []):
         if isinstance(exporter, dict):
             if "path" in exporter:
-                exporter["path"] = fix(exporter["path"], data_dir)
+                exporter["path"] = fix(exporter["path"], data_dir, f"exporters[{i}].path")
             else:
                 exporter["path"] = str(data_dir / "export" / str(exporter.get("name", "x")))
             if "secret_file" in exporter:
-                exporter["secret_file"] = fix(exporter["secret_file"], base)
+                exporter["secret_file"] = fix(exporter["secret_file"], base,
+                                              f"exporters[{i}].secret_file")
 
 
 def config_from_dict(data: dict[str, Any], *, base: Path, source: str = "wpec.toml") -> Config:
@@ -461,6 +500,8 @@ def config_from_dict(data: dict[str, Any], *, base: Path, source: str = "wpec.to
         raise ConfigError(
             "invalid configuration:\n" + format_validation_error(exc, source)
         ) from None
+    except _KeyProblem as exc:
+        raise ConfigError(f"invalid configuration:\n{source}: {exc}") from None
     except (TypeError, AttributeError) as exc:
         raise ConfigError(f"{source}: malformed configuration: {exc}") from None
 
@@ -485,6 +526,12 @@ def load_config(path: Path | str | None = None) -> Config:
     candidates = candidate_paths(path)
     chosen = candidates[0]
     searched = tuple(str(c) for c in candidates)
+    if chosen.exists() and not chosen.is_file():
+        raise ConfigError(f"config file {chosen}: not a regular file (a folder, FIFO or "
+                          "device); give the path of the wpec.toml file")
+    if chosen.is_symlink() and not chosen.exists():
+        raise ConfigError(f"config file {chosen}: broken symbolic link (to "
+                          f"{os.readlink(chosen)})")
     if not chosen.is_file():
         if explicit:
             how = "--config" if path is not None else f"${CONFIG_ENV}"

@@ -57,9 +57,12 @@ class ImapConnection:
     def connect(self) -> ImapConnection:
         server = self.server
         where = f"{server.host}:{server.port}"
+        # The local secret first: a missing password file is a config problem, said as such,
+        # before any connection is opened (and then left dangling).
+        password = self._password if self._password is not None else self.account.password()
+        implicit = server.tls == "implicit"
         try:
             ctx = server.ssl_context()
-            implicit = server.tls == "implicit"
             client = IMAPClient(server.host, port=server.port, ssl=implicit, ssl_context=ctx,
                                 timeout=server.timeout_seconds)
             if not implicit:
@@ -67,9 +70,20 @@ class ImapConnection:
         except ssl.SSLCertVerificationError as exc:
             raise ImapError(f"IMAP {where}: TLS certificate not trusted: {exc.verify_message}"
                             " (set ca_file for a private CA)") from None
-        except (OSError, ssl.SSLError, IMAPClientError) as exc:
+        except ssl.SSLError as exc:
+            hint = ""
+            if "WRONG_VERSION_NUMBER" in str(exc) and implicit:
+                hint = ' (the server does not speak TLS on this port: a STARTTLS port needs '\
+                       'tls = "starttls")'
+            raise ImapError(f"IMAP {where}: TLS handshake failed: {exc.reason or exc}{hint}"
+                            ) from None
+        except TimeoutError:
+            hint = ' (an implicit-TLS port waits for a handshake: try tls = "implicit")' \
+                if not implicit else ""
+            raise ImapError(f"IMAP {where}: cannot connect: no answer within "
+                            f"{server.timeout_seconds:g} s{hint}") from None
+        except (OSError, IMAPClientError) as exc:
             raise ImapError(f"IMAP {where}: cannot connect: {exc}") from None
-        password = self._password if self._password is not None else self.account.password()
         try:
             client.login(self.account.login, password)
         except LoginError as exc:
