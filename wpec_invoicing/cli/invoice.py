@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from wpec_invoicing.cli.groups import invoice_app
@@ -74,13 +75,12 @@ def _read_path(path: Path, *, lenient: bool, trust) -> InvoiceReport:
         if len(data) > MAX_FILE_BYTES:
             return InvoiceReport(file_name="-", error="input too large")
         return _with_file(read_invoice(data, lenient=lenient, trust=trust), "-")
+    from wpec_invoicing.inputs import read_file
+
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return InvoiceReport(file_name=str(path), error=f"file too large ({size} bytes)")
-        data = path.read_bytes()
+        data = read_file(path, max_bytes=MAX_FILE_BYTES)
     except OSError as exc:
-        return InvoiceReport(file_name=str(path), error=f"cannot read: {exc.strerror or exc}")
+        return InvoiceReport(file_name=str(path), error=exc.strerror or str(exc))
     report = read_invoice(data, file_name=path.name, lenient=lenient, trust=trust)
     # report the path as given, the check 00001 used the bare name
     return _with_file(report, str(path))
@@ -102,7 +102,7 @@ def _exit_code(reports: list[InvoiceReport]) -> int:
 
 def _human(console: Console, r: InvoiceReport) -> None:
     if not r.readable:
-        console.print(f"[red]UNREADABLE[/] {r.file_name}: {r.error}")
+        console.print(f"[red]UNREADABLE[/] {escape(r.file_name)}: {escape(r.error or '')}")
         return
     state = "[green]VALID[/]" if r.valid else "[red]INVALID[/]"
     n = len(r.document.bodies) if r.document else 0
@@ -114,7 +114,7 @@ def _human(console: Console, r: InvoiceReport) -> None:
         if r.signature.intact:
             sig += f", {trusted.get(r.signature.trusted, '?')}"
     console.print(
-        f"{state} {r.file_name}: {r.format or 'unknown format'} ({r.container}{sig}), "
+        f"{state} {escape(r.file_name)}: {r.format or 'unknown format'} ({r.container}{sig}), "
         f"{n} invoice(s)"
     )
     for e in r.schema_errors[:10]:
@@ -180,11 +180,11 @@ def show(
     r = _read_path(path, lenient=True, trust=store)
     console = _console()
     if not r.readable or r.document is None:
-        console.print(f"[red]cannot read {path}[/]: {r.error}")
+        console.print(f"[red]cannot read {escape(str(path))}[/]: {escape(r.error or '')}")
         raise typer.Exit(EXIT_UNREADABLE)
     doc = r.document
     strict = _read_path(path, lenient=False, trust=store)
-    console.print(f"[bold]{path}[/]  {doc.format}  container {r.container}")
+    console.print(f"[bold]{escape(str(path))}[/]  {doc.format}  container {r.container}")
     if r.signature is not None:
         s = r.signature
         console.print(
@@ -212,15 +212,18 @@ def show(
         console.print(f"{label}: {p.name} [{ids}]{addr}", markup=False)
     for i, b in enumerate(doc.bodies, start=1):
         total = b.total if b.total is not None else b.computed_total()
+        console.print(f"\n[bold]invoice {i}[/]: ", end="")
         console.print(
-            f"\n[bold]invoice {i}[/]: {b.document_type} n. {b.number} of "
-            f"{b.date.isoformat() if b.date else '?'}, total {_money(total)} {b.currency}"
+            f"{b.document_type} n. {b.number} of "
+            f"{b.date.isoformat() if b.date else '?'}, total {_money(total)} {b.currency}",
+            markup=False,
         )
         lines = Table("#", "description", "qty", "unit price", "total", "VAT %", "natura")
         for ln in b.lines[:50]:
             lines.add_row(
-                str(ln.number), ln.description[:60], _money(ln.quantity), _money(ln.unit_price),
-                _money(ln.total_price), _money(ln.vat_rate), ln.natura or "",
+                str(ln.number), escape(ln.description[:60]), _money(ln.quantity),
+                _money(ln.unit_price), _money(ln.total_price), _money(ln.vat_rate),
+                escape(ln.natura or ""),
             )
         console.print(lines)
         if len(b.lines) > 50:
@@ -232,9 +235,10 @@ def show(
                 markup=False,
             )
         for w in b.withholdings:
-            console.print(f"  withholding {w.kind}: {_money(w.amount)} ({_money(w.rate)}%)")
+            console.print(f"  withholding {w.kind}: {_money(w.amount)} ({_money(w.rate)}%)",
+                          markup=False)
         for pf in b.pension_funds:
-            console.print(f"  pension fund {pf.kind}: {_money(pf.amount)}")
+            console.print(f"  pension fund {pf.kind}: {_money(pf.amount)}", markup=False)
         if b.stamp_duty is not None:
             console.print(f"  stamp duty: {_money(b.stamp_duty.amount) or 'yes'}")
         for p in b.payments:
@@ -280,11 +284,11 @@ def attachments(
     r = _read_path(path, lenient=True, trust=None)
     console = _console()
     if not r.readable or r.document is None:
-        console.print(f"[red]cannot read {path}[/]: {r.error}")
+        console.print(f"[red]cannot read {escape(str(path))}[/]: {escape(r.error or '')}")
         raise typer.Exit(EXIT_UNREADABLE)
     items = [a for b in r.document.bodies for a in b.attachments]
     if not items:
-        console.print(f"{path}: no attachments")
+        console.print(f"{path}: no attachments", markup=False)
         raise typer.Exit(EXIT_VALID)
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -79,20 +79,23 @@ def invoices_list(
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=f"{len(rows)} received invoice(s)")
     for col in ("id", "status", "supplier", "number", "date", "type", "total", "file"):
         table.add_column(col)
-    for r in rows:
-        table.add_row(str(r["id"]), r["status"], r["supplier_name"] or r["supplier_vat"] or "",
-                      r["number"] or "", str(r["date"] or ""), r["document_type"] or "",
-                      str(r["total"] or ""), r["file_name"] or "")
+    for r in rows:  # every cell is text from a supplier's file: never read as markup
+        table.add_row(*(Text(str(v)) for v in (
+            r["id"], r["status"], r["supplier_name"] or r["supplier_vat"] or "",
+            r["number"] or "", r["date"] or "", r["document_type"] or "", r["total"] or "",
+            r["file_name"] or "")))
     Console(stderr=False).print(table)
 
 
 @invoices_app.command("show")
 def invoices_show(
-    invoice_id: Annotated[int, typer.Argument(help="The invoice id (see `invoices list`).")],
+    invoice_id: Annotated[int, typer.Argument(help="The invoice id (see `invoices list`).",
+                                              min=1, max=2**63 - 1)],
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
@@ -119,14 +122,17 @@ def invoices_show(
 
 def _print_invoice(d: dict[str, Any]) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
     console = Console()
     colour = {"verified": "green", "needs-review": "yellow", "refused": "red"}[d["status"]]
+    # Names, numbers, reasons and lines come from a supplier's file: printed as plain text.
     console.print(f"[bold]Invoice #{d['id']}[/bold]  [{colour}]{d['status']}[/{colour}]  "
-                  f"{d['file_name'] or ''}")
+                  f"{escape(d['file_name'] or '')}")
     for reason in d["reasons"]:
-        console.print(f"  - {reason['code']}: {reason['message']}")
+        console.print(f"  - {reason['code']}: {reason['message']}", markup=False)
     rows = [
         ("supplier", f"{d['supplier_name'] or ''} {d['supplier_vat'] or ''}".strip()),
         ("customer", f"{d['customer_name'] or ''} {d['customer_vat'] or ''}".strip()),
@@ -139,14 +145,14 @@ def _print_invoice(d: dict[str, Any]) -> None:
         ("source", f"{d['source']} {d['source_path'] or ''}".strip()),
     ]
     for key, value in rows:
-        console.print(f"  {key:<18} {value}")
+        console.print(f"  {key:<18} {value}", markup=False)
     if d["lines"]:
         table = Table("body", "n.", "description", "qty", "price", "total", "VAT")
         for line in d["lines"]:
-            table.add_row(str(line["body"] + 1), str(line["number"] or ""),
-                          line["description"] or "", line["quantity"] or "",
-                          line["unit_price"] or "", line["total"] or "",
-                          line["vat_rate"] or line["natura"] or "")
+            table.add_row(*(Text(str(v)) for v in (
+                line["body"] + 1, line["number"] or "", line["description"] or "",
+                line["quantity"] or "", line["unit_price"] or "", line["total"] or "",
+                line["vat_rate"] or line["natura"] or "")))
         console.print(table)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from wpec_invoicing.cli.groups import invoice_app, mail_app, outbox_app
 from wpec_invoicing.errors import InputError
@@ -62,11 +63,11 @@ def _report_refusals(exc: Any, as_json: bool) -> None:
             _human(console, refusal.report)
             extra = [r for r in refusal.reasons if not r[:5].isdigit()]
         else:
-            console.print(f"[red]REFUSED[/] {refusal.name}")
+            console.print(f"[red]REFUSED[/] {escape(refusal.name)}")
             extra = refusal.reasons
         for reason in extra:
             console.print(f"    {reason}", markup=False)
-    console.print(f"[red]{exc}[/]")
+    console.print(f"[red]{escape(str(exc))}[/]")
 
 
 def _queue_and_maybe_run(outbox, fn, *, run: bool, as_json: bool) -> None:
@@ -119,7 +120,7 @@ def _run(outbox, *, until_empty: bool, account: str | None, max_seconds: float |
             f"recovered after a crash {result.recovered}, still queued {result.remaining}"
             f" ({result.seconds:.1f} s)", markup=False)
         for name in result.paused_accounts:
-            console.print(f"[red]account {name} is paused[/] (see `wpec outbox status`)")
+            console.print(f"[red]account {escape(name)} is paused[/] (see `wpec outbox status`)")
         for error in result.errors:
             console.print(f"[red]stopped:[/] {error}", markup=False)
     return result
@@ -127,10 +128,10 @@ def _run(outbox, *, until_empty: bool, account: str | None, max_seconds: float |
 
 # -- wpec send --------------------------------------------------------------------------------
 def _read_input(path: Path) -> bytes:
+    from wpec_invoicing.inputs import read_file
+
     try:
-        if path.stat().st_size > MAX_INPUT_BYTES:
-            raise InputError(f"{path}: too large to be an invoice file")
-        return path.read_bytes()
+        return read_file(path, max_bytes=MAX_INPUT_BYTES)
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
 
@@ -225,12 +226,13 @@ def invoice_history(
         _print_json(items if len(items) > 1 else items[0])
         return
     from rich.table import Table
+    from rich.text import Text
 
     console = _console()
     for item in items:
         console.print(
-            f"[bold]{item['file_name'] or item['subject']}[/] #{item['id']} → "
-            f"{item['recipient']}  status {item['status']}, provider "
+            f"[bold]{escape(item['file_name'] or item['subject'] or '')}[/] #{item['id']} → "
+            f"{escape(item['recipient'])}  status {item['status']}, provider "
             f"{item['provider_state'] or '-'}, SdI {item['sdi_state'] or '-'}"
             + (f" (IdentificativoSdI {item['identificativo_sdi']})"
                if item["identificativo_sdi"] else ""))
@@ -238,8 +240,8 @@ def invoice_history(
         for col in ("when (UTC)", "source", "event", "detail"):
             table.add_column(col)
         for e in item["events"]:
-            table.add_row((e["at"] or "")[:19].replace("T", " "), e["source"], e["event"],
-                          e["detail"] or "")
+            table.add_row(*(Text(v) for v in ((e["at"] or "")[:19].replace("T", " "),
+                                              e["source"], e["event"], e["detail"] or "")))
         console.print(table)
         for err in item["sdi_errors"] or []:
             console.print(f"    SdI error {err.get('code')}: {err.get('description')}",
@@ -341,7 +343,7 @@ def outbox_status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
         console.print(f"  account {a['name']}: {state}; SdI address "
                       f"{a['sdi_address'] or '(not learned yet)'}", markup=False)
     for alert in data["alerts"]:
-        console.print(f"  [red]ALERT[/] {alert['kind']}: {alert['message']}")
+        console.print(f"  [red]ALERT[/] {escape(alert['kind'])}: {escape(alert['message'])}")
 
 
 @outbox_app.command("resume")

@@ -34,6 +34,7 @@ def register(app: typer.Typer) -> None:
 def load_trust_store(path: Path) -> Any:
     """A TrustStore from a PEM file, or from every .pem/.crt/.cer file of a folder."""
     from wpec_invoicing.cms import TrustStore
+    from wpec_invoicing.inputs import read_file
 
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in _PEM_SUFFIXES)
@@ -46,7 +47,7 @@ def load_trust_store(path: Path) -> Any:
     data = b""
     for file in files:
         try:
-            data += file.read_bytes() + b"\n"
+            data += read_file(file) + b"\n"
         except OSError as exc:
             raise InputError(f"trust store {file}: cannot read ({exc.strerror})") from None
     try:
@@ -112,6 +113,7 @@ def inspect_command(
     ] = None,
 ) -> None:
     """Say what each message is: kind, certification data, signature, attachments, SdI."""
+    from wpec_invoicing.inputs import read_file
     from wpec_invoicing.pec import inspect
 
     store = load_trust_store(trust) if trust is not None else None
@@ -119,7 +121,7 @@ def inspect_command(
     for path in files:
         reason: str | None = None
         try:
-            raw = path.read_bytes()
+            raw = read_file(path)
         except OSError as exc:
             reason = f"cannot read: {exc.strerror or exc}"
             raw = None

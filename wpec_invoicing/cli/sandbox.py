@@ -41,6 +41,22 @@ def _check_imap(imap: str) -> None:
         raise InputError(f"--imap must be 'embedded' or 'dovecot', not {imap!r}")
 
 
+def _ensure_folder(path: Path, option: str) -> None:
+    """Create `path` as a folder, or say clearly why it cannot be one."""
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{option} {path}: exists and is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{option} {path}: cannot create the folder: "
+                         f"{exc.strerror or exc}") from None
+
+
+def _check_seconds(value: float, option: str) -> None:
+    if not math.isfinite(value) or value < 0:
+        raise InputError(f"{option} {value}: must be a number of seconds, 0 or more")
+
+
 def _start(directory: Path, imap: str, **kwargs: Any) -> Any:
     from wpec_invoicing.sandbox import Sandbox, SandboxError
 
@@ -125,6 +141,15 @@ def up(
     from wpec_invoicing.sandbox import control
 
     _check_imap(imap)
+    _check_seconds(preavviso_after, "--preavviso-after")
+    _check_seconds(sdi_delay, "--sdi-delay")
+    for option, port in (("--smtp-port", smtp_port), ("--smtp-starttls-port", smtp_starttls_port),
+                         ("--smtp-inbound-port", smtp_inbound_port), ("--imap-port", imap_port),
+                         ("--imap-starttls-port", imap_starttls_port)):
+        if not 0 <= port <= 65535:
+            raise InputError(f"{option} {port}: a TCP port is 1-65535 (0: pick a free one)")
+    if directory.exists() and not directory.is_dir():
+        raise InputError(f"--dir {directory}: exists and is not a folder")
     for option, seconds in (("--preavviso-after", preavviso_after),
                             ("--give-up-after", give_up_after)):
         if seconds is not None and not (math.isfinite(seconds) and seconds >= 0):
@@ -261,6 +286,8 @@ def selftest(
     from wpec_invoicing.sandbox.selftest import run_selftest
 
     _check_imap(imap)
+    if directory is not None and directory.exists() and not directory.is_dir():
+        raise InputError(f"--dir {directory}: exists and is not a folder")
     with tempfile.TemporaryDirectory(prefix="wpec-selftest-") as tmp:
         sb = _start(directory or Path(tmp), imap)
         try:
@@ -295,13 +322,16 @@ def inject_invoice(
     SdI sends it as it does in production: a PEC with the file and its _MT_ metadata. Uses
     the sandbox running in --dir (wpec sandbox up), or starts it just for the delivery.
     """
+    from wpec_invoicing.inputs import read_file
     from wpec_invoicing.sandbox import control
 
     try:
-        data = file.read_bytes()
+        data = read_file(file, max_bytes=50 * 1024 * 1024)
     except OSError as exc:
         raise InputError(f"{file}: cannot read ({exc.strerror})") from None
     file_name = name or file.name
+    if directory.exists() and not directory.is_dir():
+        raise InputError(f"--dir {directory}: exists and is not a folder")
     directory = directory.resolve()
     if control.running_state(directory) is not None:
         result = control.request_injection(directory, data, file_name, to)
@@ -343,11 +373,15 @@ def make_invoices(
     """
     from wpec_invoicing.sandbox.invoices import generate_batch
 
-    out.mkdir(parents=True, exist_ok=True)
+    _ensure_folder(out, "--out")
     batch = generate_batch(count, seed=seed, invalid_ratio=invalid_ratio)
     records = []
     for inv in batch:
-        (out / inv.file_name).write_bytes(inv.data)
+        try:
+            (out / inv.file_name).write_bytes(inv.data)
+        except OSError as exc:
+            raise InputError(f"--out {out}: cannot write {inv.file_name}: "
+                             f"{exc.strerror or exc}") from None
         records.append({"file": inv.file_name, "valid": inv.valid, "defect": inv.defect,
                         "supplier": inv.supplier})
     if json_out:

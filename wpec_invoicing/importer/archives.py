@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from wpec_invoicing.importer.model import Entry, ImportSummary
+from wpec_invoicing.inputs import check_regular
 
 MAX_FILE_BYTES = 50 * 1024 * 1024  # one entry (SdI's own limit is 5 MB per invoice)
 MAX_TOTAL_BYTES = 500 * 1024 * 1024  # everything unpacked from one top-level archive
@@ -112,10 +113,15 @@ def _file_entries(path: Path, summary: ImportSummary) -> Iterator[Entry]:
                                            child.relative_to(path).parts):
                 yield from _file_entries(child, summary)
         return
-    if not path.is_file():
-        summary.add(str(path), "invalid", "no such file or folder")
+    try:
+        check_regular(path)  # a FIFO or a device would block or never end
+        size = path.stat().st_size
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if isinstance(exc, FileNotFoundError) and not path.is_symlink():
+            reason = "no such file or folder"
+        summary.add(str(path), "invalid", reason)
         return
-    size = path.stat().st_size
     if path.suffix.lower() == ".zip":
         if size > MAX_TOTAL_BYTES:
             summary.add(str(path), "refused", f"archive of {size} bytes is too big")

@@ -69,14 +69,15 @@ def load_trust(config: Any) -> Any:
         return None
     from wpec_invoicing.cms import TrustStore
     from wpec_invoicing.errors import ConfigError
+    from wpec_invoicing.inputs import read_file
 
     path = Path(path)
     try:
         if path.is_dir():
-            data = b"\n".join(p.read_bytes() for p in sorted(path.iterdir())
+            data = b"\n".join(read_file(p) for p in sorted(path.iterdir())
                               if p.suffix.lower() in (".pem", ".crt", ".cer"))
         else:
-            data = path.read_bytes()
+            data = read_file(path)
         return TrustStore.from_pem(data)
     except OSError as exc:
         raise ConfigError(f"trust_store {path}: {exc.strerror or exc}") from None

@@ -43,12 +43,20 @@ class LoadResult:
 
 
 def load_suppliers_csv(session: Session, path: Path) -> LoadResult:
+    from wpec_invoicing.inputs import read_file
+
     try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = path.read_bytes().decode("cp1252")
+        raw = read_file(path, max_bytes=100 * 1024 * 1024)
     except OSError as exc:
         raise InputError(f"cannot read supplier list {path}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:  # spreadsheets on Windows save CSV as cp1252
+            text = raw.decode("cp1252")
+        except UnicodeDecodeError:
+            raise InputError(f"supplier list {path}: not text (neither UTF-8 nor "
+                             "Windows-1252); save it as CSV UTF-8") from None
     return load_suppliers_text(session, text, source=str(path))
 
 

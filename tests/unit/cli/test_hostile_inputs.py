@@ -1,0 +1,183 @@
+"""A hostile operator on a fresh machine: every bad input is one clear line and a non-zero exit.
+
+Found by a sweep of the whole command line: a FIFO given as a file hung every command that reads
+one, a file name with `[red]` or `[/` was read as Rich markup (garbled or crashed), a misspelt
+`pasword = "..."` was echoed back, a password file that is empty or binary was sent as is or
+crashed. The commands run in-process with typer's CliRunner (fast) from an empty temporary
+folder; `main()` only turns a WpecError into one line, so a WpecError is the clean outcome and
+any other exception fails the test. pytest-timeout turns a hang into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from wpec_invoicing.cli import app
+from wpec_invoicing.errors import WpecError
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@dataclass
+class Run:
+    returncode: int
+    output: str
+    exception: BaseException | None
+
+
+@pytest.fixture
+def wpec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WPEC_CONFIG", raising=False)
+
+    def run(*args: str) -> Run:
+        result = CliRunner().invoke(app, list(args))
+        exc = result.exception
+        output = result.output + (getattr(result, "stderr", "") or "")
+        if isinstance(exc, WpecError):  # what main() prints
+            return Run(exc.exit_code, output + f"wpec: error: {exc}", None)
+        if isinstance(exc, SystemExit):
+            exc = None
+        return Run(result.exit_code, output, exc)
+
+    return run
+
+
+def assert_clean_failure(result: Run, *needles: str) -> None:
+    assert result.exception is None, repr(result.exception)
+    assert result.returncode != 0, result.output
+    for needle in needles:
+        assert needle in result.output, (needle, result.output)
+
+
+@pytest.fixture
+def fifo(tmp_path: Path) -> Path:
+    path = tmp_path / "pipe.xml"
+    os.mkfifo(path)
+    return path
+
+
+# Every command that reads a file the operator names; "{f}" is the FIFO.
+FILE_COMMANDS = [
+    ("invoice", "validate", "{f}"),
+    ("invoice", "show", "{f}"),
+    ("invoice", "attachments", "{f}"),
+    ("pec", "inspect", "{f}"),
+    ("send", "--queue-only", "{f}"),
+    ("invoice", "create", "--from", "{f}"),
+    ("mail", "send", "--recipients", "{f}", "--template", "{f}"),
+    ("invoices", "load-suppliers", "{f}"),
+    ("import", "{f}"),
+    ("sandbox", "inject-invoice", "{f}", "--dir", "sb"),
+]
+
+
+@pytest.mark.parametrize("command", FILE_COMMANDS, ids=lambda c: " ".join(c[:2]))
+def test_a_fifo_instead_of_a_file_is_refused_not_waited_on(wpec, fifo, command):
+    result = wpec(*(a.replace("{f}", str(fifo)) for a in command))
+    assert_clean_failure(result, "pipe.xml", "not a regular file")
+
+
+def test_a_broken_symlink_says_so(wpec, tmp_path):
+    (tmp_path / "gone.xml").symlink_to(tmp_path / "nowhere.xml")
+    result = wpec("invoice", "validate", "gone.xml")
+    assert_clean_failure(result, "gone.xml", "broken symbolic link")
+
+
+def test_file_names_are_printed_verbatim_never_as_markup(tmp_path):
+    """`a[red]b.xml` lost its `[red]`; a path with `[/` crashed with a MarkupError.
+    Run as a real process: the crash went through main()'s last line of defence."""
+    (tmp_path / "a[red]b.xml").write_bytes(b"\x00\x01 not an invoice")
+    for args in (("validate", "a[red]b.xml", "d[/x.xml"), ("show", "d[/x.xml")):
+        result = subprocess.run([sys.executable, "-m", "wpec_invoicing", "invoice", *args],
+                                cwd=tmp_path, capture_output=True, text=True, timeout=30,
+                                check=False)
+        out = result.stdout + result.stderr
+        assert result.returncode == 2, out
+        assert "internal error" not in out and "Traceback" not in out, out
+        for name in args[1:]:
+            assert name in out, out
+
+
+def test_a_misspelt_password_key_is_refused_without_echoing_the_secret(wpec, tmp_path):
+    (tmp_path / "wpec.toml").write_text(
+        '[[accounts]]\nname = "main"\naddress = "a@pec.example.it"\npasword = "hunter2"\n')
+    result = wpec("sync")
+    assert_clean_failure(result, "accounts[0].pasword", "unknown key")
+    assert "hunter2" not in result.output
+
+
+def test_a_path_key_of_the_wrong_type_names_the_key(wpec, tmp_path):
+    (tmp_path / "wpec.toml").write_text("data_dir = 5\n")
+    result = wpec("invoices", "list")
+    assert_clean_failure(result, "data_dir", "must be a path")
+
+
+def test_a_folder_named_wpec_toml_is_an_error_not_silent_defaults(wpec, tmp_path):
+    (tmp_path / "wpec.toml").mkdir()
+    result = wpec("outbox", "status")
+    assert_clean_failure(result, "wpec.toml", "not a regular file")
+    assert not (tmp_path / "wpec-data").exists()
+
+
+@pytest.mark.parametrize(("content", "needle"), [
+    (b"", "the file is empty"),
+    (b"\xff\xfe\x00garbage\x81", "not UTF-8"),
+    (None, "not a regular file"),  # a FIFO: used to hang
+])
+def test_a_bad_password_file_is_a_clear_config_error_before_connecting(wpec, tmp_path, content,
+                                                                       needle):
+    secret = tmp_path / "main.pw"
+    if content is None:
+        os.mkfifo(secret)
+    else:
+        secret.write_bytes(content)
+    # Port 1 is closed: the password problem must be reported, not the connection.
+    (tmp_path / "wpec.toml").write_text(
+        '[[accounts]]\nname = "main"\naddress = "a@pec.example.it"\n'
+        'password_file = "main.pw"\nimap = { host = "127.0.0.1", port = 1 }\n')
+    result = wpec("sync")
+    assert_clean_failure(result, "password_file", "main.pw", needle)
+
+
+def test_a_fifo_as_ca_file_is_refused(wpec, tmp_path, fifo):
+    (tmp_path / "main.pw").write_text("secret\n")
+    (tmp_path / "wpec.toml").write_text(
+        '[[accounts]]\nname = "main"\naddress = "a@pec.example.it"\npassword_file = "main.pw"\n'
+        f'imap = {{ host = "127.0.0.1", port = 1, ca_file = "{fifo}" }}\n')
+    result = wpec("sync")
+    assert_clean_failure(result, "ca_file", "not a regular file")
+
+
+def test_a_binary_supplier_list_is_a_clear_error(wpec, tmp_path):
+    (tmp_path / "suppliers.csv").write_bytes(b"vat,name\n\x81\x8d\x8f\x90\x9d\n")
+    result = wpec("invoices", "load-suppliers", "suppliers.csv")
+    assert_clean_failure(result, "suppliers.csv", "not text")
+
+
+def test_an_invoice_id_out_of_range_is_a_usage_error(wpec, tmp_path):
+    result = wpec("invoices", "show", "99999999999999999999999")
+    assert_clean_failure(result, "invoice_id")
+    assert result.returncode == 2
+
+
+@pytest.mark.parametrize("args", [
+    ("sandbox", "make-invoices", "--out", "{file}"),
+    ("sandbox", "up", "--dir", "{file}"),
+    ("sandbox", "up", "--sdi-delay", "nan"),
+    ("sandbox", "up", "--preavviso-after", "-1"),
+    ("sandbox", "up", "--smtp-port", "99999"),
+])
+def test_sandbox_options_are_checked_before_anything_starts(wpec, tmp_path, args):
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    result = wpec(*(a.replace("{file}", str(plain)) for a in args))
+    assert_clean_failure(result, args[2])
+    assert not (tmp_path / "sandbox").exists()
