@@ -91,6 +91,10 @@ def _human(record: dict[str, Any]) -> str:
     if sdi:
         lines.append(f"  SdI: {sdi['kind']} {sdi.get('file_name') or ''} "
                      f"(IdentificativoSdI {sdi.get('identificativo_sdi')})")
+        if sdi.get("authentic"):
+            lines.append(f"    authentic: {sdi.get('authentic_reason')}")
+        else:
+            lines.append(f"    NOT authentic: {sdi.get('authentic_reason')}")
         for err in sdi.get("errors") or []:
             lines.append(f"    {err['code']}: {err['description']}")
     for problem in record.get("problems") or []:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
@@ -27,7 +27,12 @@ from wpec_invoicing.pec.kinds import (
 )
 from wpec_invoicing.pec.mime import Part, parse_entity
 from wpec_invoicing.pec.names import safe_filename, unique_names
-from wpec_invoicing.sdi.payload import SdiPayload, is_sdi_file_name, sdi_payload
+from wpec_invoicing.sdi.payload import (
+    SdiPayload,
+    is_sdi_address,
+    is_sdi_file_name,
+    sdi_payload,
+)
 
 if TYPE_CHECKING:
     from wpec_invoicing.cms import SignatureVerdict, TrustStore
@@ -307,6 +312,43 @@ def _bounce_error(status: str | None) -> str:
     return "altro"
 
 
+def _sdi_authenticity(
+    kind: Kind,
+    daticert: Daticert | None,
+    verdict: SignatureVerdict,
+    from_header: tuple[str, str] | None,
+    trust_given: bool,
+) -> tuple[bool, str]:
+    """Whether an SdI-looking message provably comes from SdI, and why (not).
+
+    Everything that makes it SdI's must be inside the provider's signature: the certified
+    sender (daticert `mittente`, in the signed part) is an `sdiNN@pec.fatturapa.it` address,
+    the signed daticert says `posta-certificata`, and the signature is intact (and trusted,
+    when a trust store is given). Unsigned headers (From, X-Trasporto) are necessary but
+    never sufficient."""
+    if kind is not Kind.POSTA_CERTIFICATA:
+        return False, f"not a PEC transport envelope (kind {kind.value})"
+    if not verdict.present:
+        return False, "the envelope carries no provider signature"
+    if verdict.intact is not True:
+        return False, f"the provider signature is not intact ({verdict.reason or 'unknown'})"
+    if daticert is None or daticert.tipo != "posta-certificata":
+        return False, "no signed daticert of tipo posta-certificata"
+    if not is_sdi_address(daticert.mittente):
+        return False, (f"the certified sender {daticert.mittente!r} is not an "
+                       "sdiNN@pec.fatturapa.it address")
+    if from_header is None or not from_header[1].startswith("posta-certificata@"):
+        return False, "not sent by a PEC provider (From is not posta-certificata@...)"
+    if trust_given and verdict.trusted is not True:
+        return False, (f"the provider signature is not trusted "
+                       f"({verdict.reason or 'signer not in the trust store'})")
+    if not trust_given:
+        return True, ("signed posta-certificata envelope from an SdI address, signature "
+                      "intact; trust NOT checked (no trust store)")
+    return True, ("signed posta-certificata envelope from an SdI address, signature intact "
+                  "and trusted")
+
+
 def inspect(raw: bytes, *, trust: TrustStore | None = None) -> PecMessage:
     """Classify, verify, unwrap one raw message. Never raises on bad input."""
     try:
@@ -439,6 +481,12 @@ def _inspect(raw: bytes, trust: TrustStore | None) -> PecMessage:
         sdi = sdi_payload(sender, files)
         if sdi is not None:
             problems.extend(sdi.problems)
+            authentic, why = _sdi_authenticity(
+                kind, daticert, unwrapped.verdict, from_header, trust is not None
+            )
+            sdi = replace(sdi, authentic=authentic, authentic_reason=why)
+            if not authentic:
+                problems.append(f"SdI-looking message NOT authentic: {why}")
 
     return PecMessage(
         kind=kind,

@@ -58,6 +58,13 @@ class SdiPayload:
     `kind` is `invoice` (with `invoice_files` and usually `metadata_file`) or the notification
     type (RC NS MC NE DT AT EC SE MT). `files` maps each SdI file name to its exact bytes (for
     an invoice: what the FatturaPA reader takes).
+
+    `authentic` says whether the message provably comes from SdI: anyone can write
+    `From: sdi03@pec.fatturapa.it` on plain mail, or sign an envelope with a self-made CA, so
+    `kind`/`sdi_address` are only claims until this is True. It is decided by the PEC layer
+    (`pec.inspect`), which alone sees the envelope; `sdi_payload` always leaves it False.
+    `authentic_reason` says why (or what was verified). Act on an SdI payload (invoice
+    state, learning the dedicated address, registering an invoice) only when `authentic`.
     """
 
     kind: str
@@ -71,10 +78,14 @@ class SdiPayload:
     metadata: SdiNotification | None = None
     files: Mapping[str, bytes] = field(default_factory=dict, compare=False, repr=False)
     problems: tuple[str, ...] = ()
+    authentic: bool = False
+    authentic_reason: str | None = "not judged (no PEC envelope seen)"
 
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
+            "authentic": self.authentic,
+            "authentic_reason": self.authentic_reason,
             "file_name": self.file_name,
             "identificativo_sdi": self.identificativo_sdi,
             "errors": [{"code": e.code, "description": e.description} for e in self.errors],

@@ -41,7 +41,7 @@ def _metadata(name: str) -> bytes:
 
 @pytest.mark.parametrize("signed", [False, True])
 def test_incoming_invoice_is_handed_over_byte_for_byte(pki, signed) -> None:
-    fatturapa = pytest.importorskip("wpec_invoicing.fatturapa")
+    from wpec_invoicing import fatturapa  # a plain import: a broken reader fails, not skips
     from wpec_invoicing.fatturapa.samples import sample_invoice
 
     xml = fatturapa.write_invoice(sample_invoice())
@@ -117,3 +117,103 @@ def test_provider_receipts_of_a_send_to_sdi_are_not_sdi_notifications(pki) -> No
     m = inspect(receipt, trust=pki.trust)
     assert m.kind is Kind.AVVENUTA_CONSEGNA
     assert m.sdi is None
+
+
+# ------------------------------------------------------------------ authenticity (spoofing)
+
+NS_NAME = notification_file_name("IT01234567890_11111.xml.p7m", "NS", 1)
+
+
+def _ns_file() -> tuple[str, bytes]:
+    return NS_NAME, build_notification(SdiNotification(
+        kind="NS", family="b2b", identificativo_sdi="6782414",
+        nome_file="IT01234567890_11111.xml.p7m",
+        data_ora_ricezione=datetime(2026, 11, 3, 10, 0, tzinfo=UTC),
+        errors=(SdiError("00200", "File non conforme al formato"),), message_id="1",
+    ))
+
+
+def _strip_signature(raw: bytes) -> bytes:
+    """The same envelope with the provider's signature removed (headers + the signed body)."""
+    from wpec_invoicing.pec.mime import multipart_ranges, parse_entity
+
+    top = parse_entity(raw)
+    start, end = multipart_ranges(top.buf, top.params["boundary"], top.body_start, top.end)[0]
+    keep = b"".join(
+        f"{name}: {value}\r\n".encode()
+        for name in top.headers.names() if name != "content-type"
+        for value in top.headers.get_all(name)
+    )
+    return keep + raw[start:end]
+
+
+def _not_authentic(m) -> None:
+    assert m.sdi is not None and m.sdi.kind == "NS"  # still described, for a human
+    assert m.sdi.authentic is False
+    assert m.sdi.authentic_reason
+    assert any(p.startswith("SdI-looking message NOT authentic") for p in m.problems)
+    assert m.to_json()["sdi"]["authentic"] is False
+
+
+def test_genuine_sdi_envelope_is_authentic(pki) -> None:
+    raw = _sdi_envelope(pki, "sdi03@pec.fatturapa.it", "NS", [_ns_file()])
+    m = inspect(raw, trust=pki.trust)
+    assert m.sdi is not None and m.sdi.authentic is True
+    assert "trusted" in (m.sdi.authentic_reason or "")
+    assert not any("NOT authentic" in p for p in m.problems)
+    assert m.to_json()["sdi"]["authentic"] is True
+    # without a trust store: authentic, and the reason says trust was not checked
+    unchecked = inspect(raw)
+    assert unchecked.sdi is not None and unchecked.sdi.authentic is True
+    assert "trust NOT checked" in (unchecked.sdi.authentic_reason or "")
+
+
+def test_plain_mail_from_an_sdi_address_is_not_authentic(pki) -> None:
+    raw = b.compose(sender="sdi03@pec.fatturapa.it", to=["azienda@pec.test"],
+                    subject=mail_subject("NS", 6782414), text="x",
+                    attachments=[(*_ns_file(), "application/xml")])
+    m = inspect(raw, trust=pki.trust)
+    assert m.kind is Kind.NON_PEC
+    _not_authentic(m)
+    assert "not a PEC transport envelope" in m.sdi.authentic_reason
+
+
+def test_unsigned_envelope_from_sdi_is_not_authentic(pki) -> None:
+    signed = _sdi_envelope(pki, "sdi03@pec.fatturapa.it", "NS", [_ns_file()])
+    m = inspect(_strip_signature(signed), trust=pki.trust)
+    assert m.kind is Kind.POSTA_CERTIFICATA and m.signature.present is False
+    _not_authentic(m)
+    assert "no provider signature" in m.sdi.authentic_reason
+
+
+def test_tampered_sdi_envelope_is_not_authentic(pki) -> None:
+    raw = _sdi_envelope(pki, "sdi03@pec.fatturapa.it", "NS", [_ns_file()])
+    index = raw.index(b"This is a multi-part message")  # a preamble inside the signed part
+    tampered = raw[:index] + b"t" + raw[index + 1:]
+    m = inspect(tampered, trust=pki.trust)
+    assert m.signature.intact is False
+    _not_authentic(m)
+    assert "not intact" in m.sdi.authentic_reason
+
+
+def test_sdi_envelope_signed_by_a_self_made_ca_is_not_authentic(pki) -> None:
+    original = b.compose(sender="sdi03@pec.fatturapa.it", to=["azienda@pec.test"],
+                         subject=mail_subject("NS", 6782414), text="x",
+                         attachments=[(*_ns_file(), "application/xml")])
+    raw = b.transport_envelope(original, provider=pki.rogue)
+    m = inspect(raw, trust=pki.trust)
+    assert m.signature.intact is True and m.signature.trusted is False
+    _not_authentic(m)
+    assert "not trusted" in m.sdi.authentic_reason
+
+
+def test_genuine_envelope_from_a_non_sdi_sender_is_not_authentic_sdi(pki) -> None:
+    """Anyone with a PEC box can mail an NS file: only SdI's certified address counts."""
+    original = b.compose(sender="truffatore@pec.test", to=["azienda@pec.test"],
+                         subject=mail_subject("NS", 6782414), text="x",
+                         attachments=[(*_ns_file(), "application/xml")])
+    m = inspect(b.transport_envelope(original, provider=pki.sha256), trust=pki.trust)
+    assert m.signature.intact and m.signature.trusted
+    _not_authentic(m)
+    assert m.sdi.sdi_address is None
+    assert "not an sdiNN@pec.fatturapa.it address" in m.sdi.authentic_reason
