@@ -1,14 +1,18 @@
 """Model → FatturaPA XML (FPA12/FPR12 schema 1.2.3, FSM10 schema 1.0.2).
 
 The writer serializes exactly what the model says, in the XSD's element order; it does not
-"fix" the document (tests build deliberately wrong invoices with it). `summarize_vat` and
-`line_total` help callers build a consistent document (DatiRiepilogo computed from the lines
-the way SdI recomputes it), so that a written invoice passes the XSD and the SdI checks.
+"fix" the document (tests build deliberately wrong invoices with it). One exception: text
+outside Latin-1 (typographic quotes, the euro sign, control characters), which no FatturaPA
+string type accepts, is spelled in Latin-1 (`latin_text`) instead of making the file invalid.
+`summarize_vat` and `line_total` help callers build a consistent document (DatiRiepilogo
+computed from the lines the way SdI recomputes it), so that a written invoice passes the
+XSD and the SdI checks.
 """
 
 from __future__ import annotations
 
 import base64
+import unicodedata
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -108,10 +112,43 @@ def summarize_vat(
 # --- the writer ---
 
 
+# --- text: FatturaPA's free-text types accept Latin-1 only (Basic Latin + Latin-1 Supplement)
+
+_TYPOGRAPHIC = str.maketrans({
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u2032": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"',
+    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
+    "\u2015": "-", "\u2212": "-", "\u2022": "-", "\u2026": "...", "\u20ac": "EUR",
+    "\u2122": "TM", "\u2009": " ", "\u202f": " ", "\u2007": " ", "\u200b": "",
+    "\ufeff": "",
+})
+
+
+def latin_text(text: str) -> str:
+    """`text` as FatturaPA can carry it: typographic quotes, dashes, ellipsis and the euro
+    sign (what word processors and web forms put in descriptions) become their Latin-1
+    spelling ('...', "EUR"); other characters outside Latin-1 lose their accents (NFKD) or
+    become "?"; control characters XML cannot hold become a space. Latin-1 text is
+    returned unchanged, so such values round-trip exactly."""
+    if text.isascii() and text.isprintable():
+        return text
+    out = []
+    for ch in text.translate(_TYPOGRAPHIC):
+        code = ord(ch)
+        if code < 0x20:
+            out.append(ch if ch in "\t\n\r" else " ")
+        elif code <= 0xFF:
+            out.append(ch)
+        else:
+            base = "".join(c for c in unicodedata.normalize("NFKD", ch) if ord(c) <= 0xFF)
+            out.append(base or "?")
+    return "".join(out)
+
+
 def _sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
     el = etree.SubElement(parent, tag)
     if text is not None:
-        el.text = text
+        el.text = text if text.isascii() and text.isprintable() else latin_text(text)
     return el
 
 
