@@ -9,7 +9,9 @@ and `Store(...)` does so on first start, so nobody has to remember `wpec db upgr
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,11 +47,40 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # to roll back one failure alone): take it over, and begin transactions ourselves.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    _enable_wal(cursor)
+    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.close()
+
+
+def _is_busy(exc: BaseException) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED (and their extended codes)
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def _enable_wal(cursor, timeout_s: float = SQLITE_BUSY_TIMEOUT_MS / 1000) -> None:
+    """Switch the file to WAL, retrying while another connection holds the database.
+
+    Why: the switch needs an exclusive lock, and when two connections race for it (several
+    workers opening a fresh store at once) SQLite reports "database is locked" at once,
+    without calling the busy handler (it would deadlock). So we retry here, with backoff,
+    for as long as the busy timeout promises every other statement may wait.
+    """
+    deadline = time.monotonic() + timeout_s
+    delay = 0.002
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
 
 
 def _sqlite_begin(conn) -> None:
@@ -94,11 +125,16 @@ def upgrade(url_or_engine: str | Engine, revision: str = "heads") -> None:
     engine = make_engine(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
     try:
         with _upgrade_lock, engine.connect() as conn:
+            # Several workers may start at once: one migrates, the others wait and then find
+            # nothing to do. PostgreSQL: an advisory lock held for the whole upgrade.
+            # SQLite: one BEGIN IMMEDIATE transaction around every revision (env.py commits
+            # it). Alembic alone commits after each revision on SQLite, which let a second
+            # worker read "at 0001" in that gap and then fail on "table already exists".
             if conn.dialect.name == "postgresql":
-                # Several workers may start at once: one migrates, the others wait and then
-                # find nothing to do (SQLite gets the same from BEGIN IMMEDIATE).
                 conn.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK_ID})")
                 conn.commit()
+            elif conn.dialect.name == "sqlite":
+                conn.begin()
             cfg = _alembic_config(engine)
             cfg.attributes["connection"] = conn
             try:

@@ -176,3 +176,45 @@ def test_workers_starting_together_migrate_once(db_url: str) -> None:
         assert current_revisions(store.engine)
     finally:
         store.close()
+
+
+def test_opening_while_another_process_writes_waits_for_wal(tmp_path) -> None:
+    """The first switch to WAL needs an exclusive lock; while another connection holds the
+    write lock SQLite answers "database is locked" at once (no busy handler), which made
+    workers starting together fail at random. Opening the store must wait instead."""
+    import sqlite3
+
+    path = tmp_path / "wpec.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE busy (x)")  # a rollback-journal file, not yet WAL
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO busy VALUES (1)")
+    release = threading.Timer(0.3, lambda: other.execute("COMMIT"))
+    release.start()
+    try:
+        store = Store(f"sqlite:///{path}")
+        try:
+            with store.engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert current_revisions(store.engine)
+        finally:
+            store.close()
+    finally:
+        release.join()
+        other.close()
+
+
+def test_sqlite_upgrade_commits_every_revision_at_once(tmp_path) -> None:
+    """Alembic alone commits after each revision on SQLite: in that gap a second worker read
+    "at 0001", then failed on "table already exists". One transaction leaves no gap."""
+    from sqlalchemy import event
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'wpec.db'}")
+    commits: list[int] = []
+    event.listen(engine, "commit", lambda _conn: commits.append(1))
+    try:
+        upgrade(engine)
+        assert current_revisions(engine) & {"0001_core", "0002_outbox"}
+        assert len(commits) == 1
+    finally:
+        engine.dispose()
