@@ -16,8 +16,6 @@ lost and none is sent twice.
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import threading
 import time
 import uuid
@@ -233,7 +231,6 @@ class AccountRunner:
                 client.send(raw, sender=sender, recipient=recipient)
                 outcome: Outcome = ACCEPTED
                 ambiguous = False
-                _crash_point()
             except Exception as exc:  # classified below
                 try:
                     outcome = classify_exception(exc)
@@ -446,25 +443,6 @@ class AccountRunner:
                        f"{verdict.reason} at look {looks}; looking again in {wait:.0f} s "
                        f"(resent only after {st.verify_checks} empty looks over "
                        f"{st.verify_window:.0f} s)", wait=max(wait, 0.05))
-
-
-_KILL_ENV = "WPEC_TEST_KILL_AFTER_SMTP"
-_kill_lock = threading.Lock()
-_smtp_successes = 0
-
-
-def _crash_point() -> None:
-    """Test hook: with WPEC_TEST_KILL_AFTER_SMTP=N the process SIGKILLs itself right after the
-    N-th accepted SMTP submission, before recording it: the one window where a crash could
-    cause a duplicate. The crash tests use it to land a real kill exactly there."""
-    global _smtp_successes
-    limit = os.environ.get(_KILL_ENV)
-    if not limit:
-        return
-    with _kill_lock:
-        _smtp_successes += 1
-        if _smtp_successes >= int(limit):
-            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def run_outbox(outbox: Outbox, *, until_empty: bool = False, account: str | None = None,

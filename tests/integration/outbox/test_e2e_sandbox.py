@@ -13,11 +13,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+from tests.integration.outbox.helpers import sync_until
 from wpec_invoicing.config import load_config
 from wpec_invoicing.mailbox.sync import Mailbox
 from wpec_invoicing.outbox.queue import Outbox
@@ -61,19 +61,12 @@ def wpec(config: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
 
 
-def sent_count(outbox: Outbox) -> int:
-    with outbox.store.session() as s:
-        return s.scalar(select(func.count()).select_from(OutboxItem)
-                        .where(OutboxItem.status == "sent")) or 0
-
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+def killed_run(config: Path, mode: str, n: int) -> subprocess.Popen:
+    """`wpec outbox run --until-empty`, SIGKILLed at an exact point (see killwrap.py)."""
+    return subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("killwrap.py")), mode, str(n),
+         "outbox", "run", "--until-empty", "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def test_every_message_exactly_once_through_throttling_blocks_drops_and_kills(any_sandbox,
@@ -90,30 +83,28 @@ def test_every_message_exactly_once_through_throttling_blocks_drops_and_kills(an
     ids = {q.message_id for q in queued}
     assert len(ids) == MESSAGES
 
-    # The provider allows less than we are configured for: 451 refusals, we must adapt.
-    sb.set_throttle(SENDER, messages_per_minute=120, burst=3, style="451")
+    throttle = sb.provider.throttle
 
-    # Kill 1: a real SIGKILL right after the provider accepted a message, before we record it.
-    p = wpec(config_path, "outbox", "run", "--until-empty",
-             env={"WPEC_TEST_KILL_AFTER_SMTP": "3"})
-    assert p.wait(timeout=60) == -signal.SIGKILL
+    def phase(style: str, mode: str, n: int) -> int:
+        """One `wpec outbox run` under the provider's `style` of refusal, SIGKILLed at the
+        `mode` point of its n-th submission; returns the provider's refusals meanwhile."""
+        before = throttle.refusals
+        # Two at once, then one every 3 s: our limiter (4/s) certainly meets the refusal.
+        sb.set_throttle(SENDER, messages_per_minute=20, burst=2, style=style, block_seconds=1)
+        p = killed_run(config_path, mode, n)
+        assert p.wait(timeout=90) == -signal.SIGKILL, p.stderr.read().decode()
+        return throttle.refusals - before
 
-    # A temporary block of our IP (Aruba style) and one dropped connection mid-DATA.
-    sb.set_throttle(SENDER, messages_per_minute=120, burst=2, style="block", block_seconds=1)
+    # Kill 1 (451s): right after the provider's 250, before we record it.
+    assert phase("451", "after", 3) > 0, "no 451 was met"
+    # Kill 2 (Aruba-style temporary block + one connection dropped mid-DATA): again after a 250.
     sb.drop_next_data()
-    before = sent_count(outbox)
-    p = wpec(config_path, "outbox", "run", "--until-empty")
-    wait_for(lambda: sent_count(outbox) >= before + 4, 60, "four more sends")
-    p.send_signal(signal.SIGKILL)  # kill 2: wherever it is
-    p.wait(timeout=10)
-
-    # Legalmail style: 550 "Class Of Service" - Too much traffic from this sender.
+    assert phase("block", "after", 3) > 0, "no temporary block was met"
+    assert len(sb.provider.events_of("dropped")) == 1, "the connection was not dropped"
+    # Kill 3 (Legalmail's 550 "Class Of Service"): claimed and committed, killed before the
+    # SMTP call: recovery must find nothing and send it (once) after its empty looks.
+    assert phase("550", "before", 4) > 0, "no 550 was met"
     sb.set_throttle(SENDER, messages_per_minute=120, burst=2, style="550")
-    before = sent_count(outbox)
-    p = wpec(config_path, "outbox", "run", "--until-empty")
-    wait_for(lambda: sent_count(outbox) >= before + 3, 60, "three more sends")
-    p.send_signal(signal.SIGKILL)  # kill 3
-    p.wait(timeout=10)
 
     # The last run finishes the job.
     p = wpec(config_path, "outbox", "run", "--until-empty", "--json")
@@ -136,12 +127,18 @@ def test_every_message_exactly_once_through_throttling_blocks_drops_and_kills(an
     assert set(delivered.values()) == {1}, "a recipient got a message twice"
 
     # The sync brings the receipts in: every item ends delivered, with the crash visible.
-    Mailbox(config, config.account(), outbox.store).sync()
+    def states_now() -> collections.Counter:
+        with outbox.store.session() as s:
+            return collections.Counter(s.scalars(select(OutboxItem.provider_state)))
+
+    sync_until(Mailbox(config, config.account(), outbox.store).sync,
+               lambda: states_now() == {"delivered": MESSAGES}, what="every consegna")
     with outbox.store.session() as s:
-        states = collections.Counter(s.scalars(select(OutboxItem.provider_state)))
+        states = states_now()
         events = collections.Counter(s.scalars(select(OutboxEvent.event)))
     assert states == {"delivered": MESSAGES}
-    assert events["orphaned"] >= 1  # kill 1 left one in flight: recovered from receipts
+    assert events["orphaned"] >= 3  # each kill left one in flight: recovered from receipts
+    assert events["requeued"] >= 1  # kill 3's claimed-but-unsent one: resent after the looks
     assert events["uncertain"] == 1  # the dropped connection: decided by the receipts
     assert events["throttled"] + events["blocked"] >= 1
     assert events["sent"] == MESSAGES
