@@ -306,3 +306,73 @@ def test_create_send_and_follow_on_both_databases(sandbox, tmp_path, db_url):
     assert status["status"] == {"sent": 7}
     assert status["provider"] == {"delivered": 7}
     assert status["sdi"] == {"delivered": 4}
+
+
+def test_invoice_create_send_queues_and_sends_a_refused_batch_queues_nothing(sandbox, tmp_path):
+    config = configure(sandbox, tmp_path)
+    customer = {"name": "Cliente Demo S.p.A.", "vat": "IT12345678903", "street": "Corso Italia",
+                "postal_code": "20122", "city": "Milano"}
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([
+        {"customer": customer, "lines": [{"description": "Buona", "unit_price": "10.00"}]},
+        {"customer": customer, "lines": [{"description": "Zero senza natura",
+                                          "unit_price": "10", "vat_rate": "0"}]}]))
+
+    def accepted() -> int:  # the company's own submissions (SdI's answers are counted too)
+        return sum(e.sender == COMPANY for e in sandbox.provider.events_of("accettazione"))
+
+    accepted_before = accepted()
+    refused = wpec(config, "invoice", "create", "--from", str(bad), "--send")
+    assert refused.returncode == 1 and "00400" in refused.stderr
+    assert json.loads(wpec(config, "outbox", "status", "--json").stdout)["items"] == 0
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps([{"customer": customer, "lines": [
+        {"description": f"Voce {i}", "unit_price": "10.00"}]} for i in range(2)]))
+    sent = wpec(config, "invoice", "create", "--from", str(good), "--send", "--json")
+    assert sent.returncode == 0, sent.stderr
+    out = [json.loads(line) for line in sent.stdout.splitlines()]
+    assert [o["queued"]["file_name"] for o in out[:2]] == ["IT01234567897_00001.xml",
+                                                          "IT01234567897_00002.xml"]
+    assert out[2]["run"]["sent"] == 2 and out[2]["run"]["remaining"] == 0
+    status = json.loads(wpec(config, "outbox", "status", "--json").stdout)
+    assert status["status"] == {"sent": 2}
+    # Only the two good ones reached the provider: the refused batch sent nothing.
+    assert accepted() == accepted_before + 2
+
+
+def test_outbox_run_shows_a_progress_bar_on_a_terminal(sandbox, tmp_path):
+    """On a real pseudo-terminal (not a pipe) `wpec outbox run` draws rich's bar with the
+    count of messages done."""
+    import os
+    import pty
+    import select as io_select
+
+    path = configure(sandbox, tmp_path)
+    with Outbox(load_config(path)) as outbox:
+        outbox.enqueue([outbox.prepare_mail(CLIENTE, f"Avviso {i}", "x") for i in range(3)])
+    leader, follower = pty.openpty()
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100"}
+    for name in ("NO_COLOR", "TERM_PROGRAM", "CI", "GITHUB_ACTIONS"):
+        env.pop(name, None)
+    proc = subprocess.Popen([sys.executable, "-m", "wpec_invoicing", "outbox", "run",
+                             "--until-empty", "--config", str(path)],
+                            stdin=follower, stdout=follower, stderr=follower, env=env)
+    os.close(follower)
+    output = b""
+    while True:
+        ready, _, _ = io_select.select([leader], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(leader)
+    assert proc.wait(timeout=60) == 0, output.decode(errors="replace")
+    text = output.decode(errors="replace")
+    assert "sending" in text and "━" in text  # rich's bar, drawn
+    assert "3/3" in text  # MofNCompleteColumn: done / total
+    assert "sent 3, failed 0" in text
