@@ -6,10 +6,14 @@ a reviewable diff of this file. Functions take the normalized document and a con
 yield (path, message) pairs; the reader turns paths into line numbers.
 
 Not here because they need SdI's registers or history: 00002 (duplicate file name),
-00100/00101/00103/00104 (certificate status; the
+00101/00103/00104 (certificate status; the
 signer's trust is reported in `signature.trusted`, not as a check: a caller's trust store
 usually holds PEC providers' CAs, not the qualified signature CAs SdI knows),
 00312, 00320, 00324–00326, 00404 (duplicate across files), 00477 (declaration of intent).
+00100 (signing certificate expired) only where it can be decided honestly: with a trust
+store, when the CMS verdict says the signer's OWN certificate had expired at the signing
+time the signature carries. Without a trust store, or without a signing time, nothing is
+claimed (an expiry "now" says nothing about a file signed years ago).
 00300–00306 are checked for their local part only: syntax and check digit/character.
 
 00102 and XAdES (a choice, stated here because a demanding user needs to know it): we verify
@@ -187,6 +191,19 @@ def c00003(doc, ctx):
             None,
             f"file of {ctx.size} bytes is over SdI's limit of 5 MB ({MAX_FILE_BYTES} bytes)",
         )
+
+
+def c00100(doc, ctx):
+    sig = ctx.signature
+    if sig is None or sig.intact is not True or sig.trusted is not False:
+        return
+    signer, reason = sig.signer, sig.reason or ""
+    if (
+        signer
+        and sig.signing_time is not None
+        and reason.startswith(f"certificate {signer!r} had expired at signing time")
+    ):
+        yield None, f"signing certificate expired at the signing time: {reason}"
 
 
 def c00102(doc, ctx):
@@ -750,6 +767,8 @@ def c00409(doc, ctx):
 CHECKS: tuple[Check, ...] = (
     Check("00001", "file name not valid", c00001, needs_document=False, when=F_FILE_NAME),
     Check("00003", "file over 5 MB", c00003, needs_document=False, when=F_TOO_BIG),
+    Check("00100", "signing certificate expired at the signing time (with a trust store)",
+          c00100, needs_document=False, when=F_SIGNATURE),
     Check("00102", "signature not valid", c00102, needs_document=False,
           when=F_SIGNATURE),
     Check("00200", "file not conforming to the format (XSD)", c00200, needs_document=False,

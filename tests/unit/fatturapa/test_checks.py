@@ -12,6 +12,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from wpec_invoicing.cms import TrustStore
 from wpec_invoicing.fatturapa import (
     CHECKS,
     Address,
@@ -112,8 +113,28 @@ def _sized(target: int):
     return build
 
 
+def _signed_by(expired: bool):
+    """A p7m signed now by a certificate of the test CA that expired 20 days ago (or not)."""
+    def build(signer):
+        from datetime import UTC, datetime, timedelta
+
+        from wpec_invoicing.cms import sign_attached
+        from wpec_invoicing.cms.certs import issue_certificate, make_ca
+
+        ca_key, ca_cert = make_ca("Expiry Test CA")
+        start = datetime.now(UTC) - timedelta(days=30)
+        key, cert = issue_certificate(ca_key, ca_cert, "Firmatario Scaduto",
+                                      not_before=start, days=10 if expired else 60)
+        p7m = sign_attached(write_invoice(sample_invoice(format="FPA12")), key, cert)
+        return p7m, {"file_name": "IT01234567897_00001.xml.p7m",
+                     "trust": TrustStore([ca_cert])}
+
+    return build
+
+
 # code -> (failing case, passing case); each case: signer -> (bytes, read_invoice kwargs)
 CASES = {
+    "00100": (_signed_by(expired=True), _signed_by(expired=False)),
     "00003": (_sized(5 * 1024 * 1024 + 1), _sized(5 * 1024 * 1024)),
     "00001": (
         lambda s: (write_invoice(BASE), {"file_name": "fattura marzo.xml"}),
@@ -296,7 +317,7 @@ def test_every_check_has_cases():
 @pytest.mark.parametrize("code", [c.code for c in CHECKS])
 def test_check_fails_on_the_bad_file(code, signer):
     data, kwargs = CASES[code][0](signer)
-    report = read_invoice(data, trust=signer.trust, **kwargs)
+    report = read_invoice(data, **{"trust": signer.trust, **kwargs})
     assert code in report.codes, report.checks
     assert not report.valid
     hit = next(c for c in report.checks if c.code == code)
@@ -308,7 +329,7 @@ def test_check_fails_on_the_bad_file(code, signer):
 @pytest.mark.parametrize("code", [c.code for c in CHECKS])
 def test_check_passes_on_the_good_file(code, signer):
     data, kwargs = CASES[code][1](signer)
-    report = read_invoice(data, trust=signer.trust, **kwargs)
+    report = read_invoice(data, **{"trust": signer.trust, **kwargs})
     assert code not in report.codes, report.checks
 
 
@@ -334,3 +355,13 @@ def test_check_start_dates_are_honoured():
     after = read_invoice(write_invoice(doc), received=date(2021, 1, 1))
     assert "00445" not in before.codes
     assert "00445" in after.codes
+
+
+def test_00100_is_not_claimed_without_a_trust_store(signer):
+    data, kwargs = CASES["00100"][0](signer)
+    report = read_invoice(data, file_name=kwargs["file_name"])  # no trust store: not decided
+    assert "00100" not in report.codes
+    assert report.signature.intact is True and report.signature.trusted is None
+    with_trust = read_invoice(data, **kwargs)
+    assert with_trust.codes == ("00100",)
+    assert "Firmatario Scaduto" in with_trust.checks[0].message
