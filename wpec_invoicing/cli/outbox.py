@@ -89,8 +89,7 @@ def _queue_and_maybe_run(outbox, fn, *, run: bool, as_json: bool) -> None:
     if run and queued:
         result = _run(outbox, until_empty=False, account=None, max_seconds=None,
                       as_json=as_json)
-        if result.failed:
-            raise typer.Exit(1)
+        _exit_for(result)
     elif queued and not as_json:
         console.print(f"{len(queued)} message(s) queued; `wpec outbox run` sends them.")
 
@@ -99,6 +98,7 @@ def _run(outbox, *, until_empty: bool, account: str | None, max_seconds: float |
          as_json: bool):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
+    _preflight(outbox, account)
     console = _console()
     if as_json or not console.is_terminal:
         result = outbox.run(until_empty=until_empty, account=account, max_seconds=max_seconds)
@@ -112,6 +112,9 @@ def _run(outbox, *, until_empty: bool, account: str | None, max_seconds: float |
 
             result = outbox.run(until_empty=until_empty, account=account,
                                 max_seconds=max_seconds, progress=progress)
+    reasons = _waiting_reasons(outbox, account) if result.remaining and not result.sent else []
+    # Nothing went out and the server could not even be reached: not "throttling", a failure.
+    result.unreachable = any(r.startswith("connection problem") for r in reasons)
     if as_json:
         _print_json({"run": result.to_json()})
     else:
@@ -122,8 +125,49 @@ def _run(outbox, *, until_empty: bool, account: str | None, max_seconds: float |
         for name in result.paused_accounts:
             console.print(f"[red]account {escape(name)} is paused[/] (see `wpec outbox status`)")
         for error in result.errors:
-            console.print(f"[red]stopped:[/] {error}", markup=False)
+            console.print(f"[red]stopped:[/] {escape(error)}")
+        for reason in reasons:
+            console.print(f"still queued because: {reason}", markup=False)
+        if result.unreachable:
+            servers = ", ".join(f"{a.name}: {a.smtp.host}:{a.smtp.port} ({a.smtp.tls})"
+                                for a in _accounts(outbox, account) if a.smtp is not None)
+            console.print(f"[red]cannot reach the SMTP server[/] ({escape(servers)}); "
+                          "nothing is lost: the next `wpec outbox run` retries")
     return result
+
+
+def _accounts(outbox, account: str | None) -> list[Any]:
+    return [outbox.account(account)] if account else list(outbox.config.accounts)
+
+
+def _preflight(outbox, account: str | None) -> None:
+    """Local settings first: a missing password file or a bad ca_file is a config error said
+    as such, before any item is claimed (sending would otherwise record it as an uncertain
+    submission)."""
+    accounts = _accounts(outbox, account)
+    if not accounts:
+        outbox.account(None)  # the clear "no [[accounts]] configured" error
+    for acc in accounts:
+        if acc.smtp is None:
+            continue
+        acc.password()
+        acc.smtp.ssl_context()
+
+
+def _waiting_reasons(outbox, account: str | None) -> list[str]:
+    """The distinct last errors of the items still waiting (why nothing went out)."""
+    from sqlalchemy import select
+
+    from wpec_invoicing.outbox.queue import ACTIVE_STATUSES
+    from wpec_invoicing.store.outbox_models import OutboxItem
+
+    query = select(OutboxItem.last_error).where(OutboxItem.status.in_(ACTIVE_STATUSES),
+                                                OutboxItem.last_error.is_not(None))
+    if account:
+        query = query.where(OutboxItem.account == account)
+    with outbox.store.session() as s:
+        errors = s.scalars(query.distinct().limit(3)).all()
+    return [str(e) for e in errors]
 
 
 # -- wpec send --------------------------------------------------------------------------------
@@ -317,8 +361,13 @@ def outbox_run(
     with _outbox(config) as outbox:
         result = _run(outbox, until_empty=until_empty, account=account,
                       max_seconds=max_seconds, as_json=as_json)
-    if result.paused_accounts:
-        raise typer.Exit(4)
+    _exit_for(result)
+
+
+def _exit_for(result) -> None:
+    """The same exit codes for `outbox run` and the sends that run it (`send`, `--send`)."""
+    if result.paused_accounts or result.unreachable:
+        raise typer.Exit(4)  # like an unreachable IMAP server for sync
     if result.errors:
         raise typer.Exit(3)
     if result.failed:

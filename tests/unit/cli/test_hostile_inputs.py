@@ -181,3 +181,45 @@ def test_sandbox_options_are_checked_before_anything_starts(wpec, tmp_path, args
     result = wpec(*(a.replace("{file}", str(plain)) for a in args))
     assert_clean_failure(result, args[2])
     assert not (tmp_path / "sandbox").exists()
+
+
+def _sending_config(tmp_path: Path, *, secret_name: str | None = None) -> None:
+    (tmp_path / "main.pw").write_text("secret\n")
+    (tmp_path / "wpec.toml").write_text(
+        '[company]\nname = "Azienda Demo S.r.l."\nvat = "IT01234567897"\n'
+        'fiscal_code = "01234567897"\n'
+        '[[accounts]]\nname = "main"\naddress = "azienda@pec.example.it"\n'
+        f'password_file = "{secret_name or "main.pw"}"\n'
+        'smtp = { host = "127.0.0.1", port = 1, tls = "implicit" }\n')
+
+
+def _queue_one(wpec) -> None:
+    from wpec_invoicing.resources import data_dir
+
+    queued = wpec("send", "--queue-only", str(data_dir() / "demo" / "IT01234567897_00001.xml"))
+    assert queued.returncode == 0, queued.output
+
+
+def test_outbox_run_against_a_closed_smtp_port_fails_and_says_where(wpec, tmp_path):
+    """It used to exit 0 with "throttled 1": the operator could not tell the server was down."""
+    _sending_config(tmp_path)
+    _queue_one(wpec)
+    result = wpec("outbox", "run")
+    assert_clean_failure(result, "cannot reach the SMTP server", "127.0.0.1:1",
+                         "Connection refused")
+    assert result.returncode == 4
+    status = wpec("outbox", "status", "--json")
+    assert '"queued": 1' in status.output  # nothing lost
+
+
+def test_outbox_run_with_a_missing_password_file_is_a_config_error_nothing_marked_sent(
+        wpec, tmp_path):
+    """It printed a traceback, exited 0 and left the item as an "uncertain" submission."""
+    _sending_config(tmp_path)
+    _queue_one(wpec)
+    _sending_config(tmp_path, secret_name="gone.pw")
+    result = wpec("outbox", "run")
+    assert_clean_failure(result, "password_file", "gone.pw")
+    assert result.returncode == 2
+    status = wpec("outbox", "status", "--json")
+    assert '"status": {"queued": 1}' in status.output
