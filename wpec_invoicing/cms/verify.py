@@ -32,6 +32,12 @@ if TYPE_CHECKING:
     from .trust import TrustStore
 
 
+# The reason prefix of a verdict reached through a last-line-of-defence catch: a bug in this
+# code (an unexpected exception), never an expected verdict on bad input. Fuzz tests assert
+# it is never reached.
+INTERNAL_ERROR = "internal error: "
+
+
 class CmsError(ValueError):
     """The bytes are not a CMS SignedData we can open (not a verdict: there is nothing to judge)."""
 
@@ -56,6 +62,11 @@ class SignatureVerdict:
     def absent(cls, reason: str | None = None) -> SignatureVerdict:
         """The verdict for "there is no signature" (intact and trusted unknown)."""
         return cls(present=False, intact=None, reason=reason)
+
+    @property
+    def internal_error(self) -> bool:
+        """True when the check crashed internally (a bug here, not a verdict on the input)."""
+        return bool(self.reason) and self.reason.startswith(INTERNAL_ERROR)  # type: ignore[union-attr]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -170,7 +181,7 @@ def _attr(signed_attrs: Any, name: str) -> Any:
 
 
 def _check(
-    parsed: _Parsed, content: bytes, trust: TrustStore | None
+    parsed: _Parsed, content: bytes | bytearray | memoryview, trust: TrustStore | None
 ) -> SignatureVerdict:
     """Judge every signer of a parsed SignedData against `content`.
 
@@ -192,7 +203,7 @@ def _check(
 
 
 def _check_signer(
-    parsed: _Parsed, si: Any, content: bytes, trust: TrustStore | None
+    parsed: _Parsed, si: Any, content: bytes | bytearray | memoryview, trust: TrustStore | None
 ) -> SignatureVerdict:
     signer: str | None = None
     signing_time: datetime | None = None
@@ -276,7 +287,7 @@ def _check_signer(
 
 
 def verify_detached(
-    content: bytes, signature: bytes, *, trust: TrustStore | None = None
+    content: bytes | bytearray | memoryview, signature: bytes, *, trust: TrustStore | None = None
 ) -> SignatureVerdict:
     """Verify a detached (S/MIME `application/pkcs7-signature`) signature over `content`.
 
@@ -287,14 +298,20 @@ def verify_detached(
     try:
         if not signature:
             return SignatureVerdict.absent("no signature data")
+        if not isinstance(content, bytes | bytearray | memoryview):
+            return SignatureVerdict(present=True, intact=False,
+                                    reason="signed content is not bytes")
         try:
             parsed = _parse(signature)
         except CmsError as exc:
             return SignatureVerdict(present=True, intact=False, reason=str(exc))
-        return _check(parsed, bytes(content), trust)
+        # hashed and verified in place: a memoryview of a 50 MB message is never copied
+        return _check(parsed, content, trust)
     except Exception as exc:  # last line of defence: a verdict, never a crash
         return SignatureVerdict(
-            present=True, intact=False, reason=f"signature cannot be checked: {_short(exc)}"
+            present=True, intact=False,
+            reason=f"{INTERNAL_ERROR}signature cannot be checked: {type(exc).__name__}: "
+                   f"{_short(exc)}",
         )
 
 
@@ -314,8 +331,10 @@ def open_signed_data(
         )
     try:
         verdict = _check(parsed, parsed.content, trust)
-    except Exception as exc:
+    except Exception as exc:  # last line of defence: a verdict, never a crash
         verdict = SignatureVerdict(
-            present=True, intact=False, reason=f"signature cannot be checked: {_short(exc)}"
+            present=True, intact=False,
+            reason=f"{INTERNAL_ERROR}signature cannot be checked: {type(exc).__name__}: "
+                   f"{_short(exc)}",
         )
     return parsed.content, verdict

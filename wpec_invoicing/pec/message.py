@@ -37,7 +37,11 @@ from wpec_invoicing.sdi.payload import (
 if TYPE_CHECKING:
     from wpec_invoicing.cms import SignatureVerdict, TrustStore
 
-__all__ = ["Attachment", "Bounce", "PecMessage", "inspect", "list_attachments"]
+__all__ = ["INTERNAL_ERROR", "Attachment", "Bounce", "PecMessage", "inspect", "list_attachments"]
+
+# The problem prefix of a message `inspect` could not judge because of a bug in this code (an
+# unexpected exception caught by the last line of defence), as opposed to bad input.
+INTERNAL_ERROR = "unreadable: internal error: "
 
 
 # A file whose encoded body is larger than this is hashed in chunks and its bytes decoded
@@ -128,6 +132,11 @@ class PecMessage:
     def readable(self) -> bool:
         """False when the bytes were not a message at all (nothing could be read)."""
         return not any(p.startswith("unreadable:") for p in self.problems)
+
+    @property
+    def internal_error(self) -> str | None:
+        """The problem text when `inspect` crashed internally (a bug, not bad input)."""
+        return next((p for p in self.problems if p.startswith(INTERNAL_ERROR)), None)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -354,7 +363,8 @@ def inspect(raw: bytes, *, trust: TrustStore | None = None) -> PecMessage:
     try:
         return _inspect(raw, trust)
     except Exception as exc:  # last line of defence: a verdict, never a crash of the batch
-        return _unreadable(f"unreadable: {type(exc).__name__}: {exc}")
+        # Marked as ours (a bug), not the input's: tests and fuzzers assert it is never hit.
+        return _unreadable(f"{INTERNAL_ERROR}{type(exc).__name__}: {exc}")
 
 
 def _unreadable(reason: str) -> PecMessage:

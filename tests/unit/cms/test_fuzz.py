@@ -35,6 +35,8 @@ def samples(pki):
 def _assert_verdict(verdict):
     assert isinstance(verdict, SignatureVerdict)
     assert isinstance(verdict.present, bool)
+    # a real verdict, not the last-line-of-defence catch (which would hide a crash)
+    assert not verdict.internal_error, verdict.reason
     if verdict.intact is False:
         assert verdict.reason  # never "not intact" without saying why
     verdict.to_json()
@@ -94,3 +96,26 @@ def test_non_bytes_signature_gives_a_verdict():
     assert verify_detached(CONTENT, "not bytes").intact is False  # type: ignore[arg-type]
     with pytest.raises(CmsError):
         open_signed_data("not bytes")  # type: ignore[arg-type]
+
+
+def test_the_last_line_of_defence_is_marked_as_an_internal_error(samples, monkeypatch):
+    """The catch-all keeps a batch going but must be told apart from a verdict on the input
+    (else the fuzz tests above could not fail on a crash). A crash cannot be provoked with
+    real input once fixed, so one is injected here."""
+    from wpec_invoicing.cms import verify
+
+    def crash(*_args, **_kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(verify, "_check", crash)
+    detached = verify_detached(CONTENT, samples["detached"])
+    assert detached.intact is False and detached.internal_error
+    assert detached.reason.startswith("internal error: ") and "boom" in detached.reason
+    _data, attached = open_signed_data(samples["attached"])
+    assert attached.intact is False and attached.internal_error
+
+
+def test_non_bytes_content_is_a_verdict_not_an_internal_error(samples):
+    verdict = verify_detached("text", samples["detached"])  # type: ignore[arg-type]
+    assert verdict.intact is False and not verdict.internal_error
+    assert verdict.reason == "signed content is not bytes"

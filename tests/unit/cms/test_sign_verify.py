@@ -178,6 +178,25 @@ def test_no_signed_attributes_signature_over_content(pki):
     assert verdict.intact is True
     assert verdict.signing_time is None
     assert verify_detached(CONTENT + b" ", sig).intact is False
+    assert verify_detached(memoryview(CONTENT), sig).intact is True
+
+
+def test_memoryview_content_is_verified_in_place(pki):
+    """The envelope hands a view of the received message: it is hashed without a copy."""
+    import tracemalloc
+
+    big = b"0123456789abcdef\r\n" * ((8 << 20) // 18)  # ~8 MB
+    sig = sign_detached(big, pki.key, pki.cert)
+    view = memoryview(big)
+    tracemalloc.start()
+    try:
+        verdict = verify_detached(view, sig)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert verdict.intact is True
+    assert peak < len(big) // 4, f"{peak} bytes allocated to verify {len(big)} bytes"
+    assert verify_detached(view[:-1], sig).intact is False
 
 
 def test_explicit_signing_time_is_reported(pki):

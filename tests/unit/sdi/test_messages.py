@@ -187,3 +187,64 @@ def test_round_trip_property(key, ident, descr, codes) -> None:
         n = SdiNotification(kind=kind, family=family, identificativo_sdi=ident, descrizione=descr,
                             esito="EC02")
     assert decode_notification(None, build_notification(n)) == n
+
+
+# ------------------------------------------------------------------ fuzz: mutated notifications
+
+def _samples() -> list[bytes]:
+    out = [REAL_B2B_SCARTO]
+    for family, kind in sorted(ROOTS):
+        out.append(build_notification(SdiNotification(
+            kind=kind, family=family, identificativo_sdi="7339338",
+            nome_file=None if kind in ("EC", "SE") else "IT01234567890_11111.xml",
+            data_ora_ricezione=WHEN if kind in ("RC", "NS", "MC", "AT") else None,
+            data_ora_consegna=WHEN if kind == "RC" else None,
+            message_id="1",
+            errors=(SdiError("00200", "File non conforme", "x"),) if kind == "NS" else (),
+            esito={"NE": "EC01", "EC": "EC01", "SE": "EN01"}.get(kind),
+            riferimento_fattura=RiferimentoFattura("7", 2026, 1)
+            if kind in ("NE", "EC", "SE", "DT") else None,
+            codice_destinatario="0000000" if kind == "MT" else None,
+            formato="FPR12" if kind == "MT" else None,
+            tentativi_invio=1 if kind == "MT" else None,
+        )))
+    return out
+
+
+SAMPLES = _samples()
+_values = st.text(max_size=40) | st.sampled_from([
+    "", " ", "-1", "0", "99999999999999999999999", "2026-13-45T25:61:61", "2026-11-03",
+    "2026-11-03T10:00:05.123+25:00", "abc", "EC99", "1e9", "\u00e8", "NaN",
+])
+
+
+@settings(max_examples=300)
+@given(
+    sample=st.sampled_from(SAMPLES),
+    edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=4),
+    texts=st.lists(st.tuples(st.integers(0, 10**6), _values), max_size=4),
+    cut=st.none() | st.integers(0, 10**6),
+)
+def test_mutated_real_notifications_raise_only_notification_error(
+    sample: bytes, edits, texts, cut
+) -> None:
+    """Near-valid input reaches the field decoders (dates, numbers, lists): whatever it is,
+    a value or a NotificationError comes out, never another exception."""
+    data = bytearray(sample)
+    # replace the text of some elements (between '>' and '<') with hostile values
+    for pos, value in texts:
+        gt = data.find(b">", pos % len(data))
+        lt = data.find(b"<", gt + 1) if gt >= 0 else -1
+        if gt >= 0 and lt > gt:
+            data[gt + 1:lt] = value.encode("utf-8")
+    for pos, value in edits:
+        if data:
+            data[pos % len(data)] = value
+    if cut is not None:
+        data = data[: cut % (len(data) + 1)]
+    try:
+        n = decode_notification("IT01234567890_11111_NS_001.xml", bytes(data))
+    except NotificationError as exc:
+        assert str(exc)
+        return
+    n.to_json()
