@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from wpec_invoicing.pec import Kind, inspect
 from wpec_invoicing.pec import builder as b
 from wpec_invoicing.pec.daticert import Destinatario
+from wpec_invoicing.pec.mime import parse_entity
 
 IDENT = "opec288.20261103100000.01838.310.1.63@pec.test"
 WHEN = datetime(2026, 11, 3, 10, 0, 5, tzinfo=timezone(timedelta(hours=1)))
@@ -166,22 +167,45 @@ def test_trust_is_a_separate_verdict(pki, original) -> None:
     assert unknown.intact is True and unknown.trusted is None
 
 
-@pytest.mark.parametrize("opaque", [False, True])
-def test_one_flipped_byte_in_the_signed_part_breaks_intact(pki, original, opaque) -> None:
-    raw = _receipt(Kind.AVVENUTA_CONSEGNA, original, pki.sha256, opaque=opaque)
-    if opaque:
-        # flip one base64 letter well inside the content (before the signer info at the end)
-        index = raw.index(b"\r\n\r\n") + 400
-    else:
-        index = raw.index(b"</identificativo>") if b"</identificativo>" in raw else (
-            raw.index(b"Content-Type: multipart/mixed") + 300
-        )
+def test_one_flipped_byte_in_the_signed_part_breaks_intact(pki, original) -> None:
+    raw = _receipt(Kind.AVVENUTA_CONSEGNA, original, pki.sha256)
+    index = raw.index(b"Content-Type: multipart/mixed") + 300
     tampered = bytearray(raw)
     tampered[index] = ord("A") if tampered[index] != ord("A") else ord("B")
     m = inspect(bytes(tampered), trust=pki.trust)
     assert m.signature.present is True
     assert m.signature.intact is False
-    assert m.signature.reason
+    assert "does not match the signed sha256 messageDigest" in (m.signature.reason or "")
+
+
+def _reencode_opaque(raw: bytes, change) -> bytes:
+    """The opaque message with its encapsulated content passed through `change` and the
+    CMS re-encoded (signature untouched): what a forger editing the content would send."""
+    from asn1crypto import cms
+
+    top = parse_entity(raw)
+    info = cms.ContentInfo.load(top.decoded())
+    encap = info["content"]["encap_content_info"]
+    encap["content"] = change(encap["content"].native)
+    return raw[: top.body_start] + b._b64(info.dump(force=True))
+
+
+@pytest.mark.parametrize("where", [0.1, 0.5, 0.9])
+def test_one_changed_byte_of_the_opaque_content_breaks_intact(pki, original, where) -> None:
+    raw = _receipt(Kind.AVVENUTA_CONSEGNA, original, pki.sha256, opaque=True)
+    # control: re-encoding alone keeps the signature intact (the test edits only content)
+    same = inspect(_reencode_opaque(raw, lambda c: c), trust=pki.trust)
+    assert same.signature.intact is True and same.kind is Kind.AVVENUTA_CONSEGNA
+
+    def flip(content: bytes) -> bytes:
+        index = int(len(content) * where)
+        return content[:index] + bytes([content[index] ^ 0x01]) + content[index + 1:]
+
+    m = inspect(_reencode_opaque(raw, flip), trust=pki.trust)
+    assert m.signature.present is True
+    assert m.signature_mode == "opaque"
+    assert m.signature.intact is False
+    assert "does not match the signed sha256 messageDigest" in (m.signature.reason or "")
 
 
 def test_signature_of_another_message_is_not_intact(pki, original) -> None:
@@ -217,9 +241,9 @@ _when = st.datetimes(
 ).map(lambda d: d.replace(microsecond=0))
 
 
-@settings(max_examples=25)
+@settings(max_examples=30)
 @given(
-    kind=st.sampled_from([*RECEIPTS, Kind.POSTA_CERTIFICATA]),
+    kind=st.sampled_from([*RECEIPTS, Kind.POSTA_CERTIFICATA, Kind.ANOMALIA]),
     sender=_addr,
     to=st.lists(_addr, min_size=1, max_size=3, unique=True),
     subject=_subject,
@@ -228,12 +252,14 @@ _when = st.datetimes(
     digest=st.sampled_from(["sha256", "sha1"]),
     alternative=st.booleans(),
     opaque=st.booleans(),
+    list_wrapped=st.booleans(),
+    with_daticert=st.booleans(),
     errore_esteso=st.none() | st.from_regex(r"[0-9]\.[0-9]\.[0-9] - [A-Za-z ]{0,30}[a-z]",
                                             fullmatch=True),
 )
 def test_builder_to_reader_round_trip(
     pki, kind, sender, to, subject, when, receipt_type, digest, alternative, opaque,
-    errore_esteso,
+    list_wrapped, with_daticert, errore_esteso,
 ) -> None:
     provider = pki.sha256 if digest == "sha256" else pki.sha1
     original = b.compose(sender=sender, to=to, subject=subject, text="x",
@@ -241,12 +267,21 @@ def test_builder_to_reader_round_trip(
     if kind is Kind.POSTA_CERTIFICATA:
         raw = b.transport_envelope(original, provider=provider, identificativo=IDENT,
                                    timestamp=when, alternative=alternative, opaque=opaque)
+    elif kind is Kind.ANOMALIA:
+        raw = b.anomaly_envelope(original, provider=provider, identificativo=IDENT,
+                                 timestamp=when, alternative=alternative, opaque=opaque,
+                                 with_daticert=with_daticert,
+                                 reason=errore_esteso or "non PEC")
     else:
         raw = b.receipt(kind, original, provider=provider, identificativo=IDENT, timestamp=when,
                         receipt_type=receipt_type, consegna=to[0], alternative=alternative,
                         opaque=opaque, errore_esteso=errore_esteso)
+    if list_wrapped:
+        raw = b.list_wrap(raw)
     m = inspect(raw, trust=pki.trust)
     assert m.kind is kind
+    assert m.list_wrapped is list_wrapped
+    assert m.signature_mode == ("opaque" if opaque else "detached")
     assert m.signature.intact and m.signature.trusted
     assert m.subject is not None and m.original_subject == subject
     assert m.sender == sender
@@ -254,10 +289,21 @@ def test_builder_to_reader_round_trip(
     assert m.timestamp == when and m.timestamp.utcoffset() == when.utcoffset()
     assert m.ref_message_id == "<rt.1@client.example>"
     assert m.identificativo == IDENT
+    assert m.problems == ()
+    if kind in (Kind.POSTA_CERTIFICATA, Kind.ANOMALIA):
+        assert m.original == original
+    if kind is Kind.ANOMALIA and not with_daticert:
+        assert m.daticert is None
+        assert m.error is None
+        return
     d = m.daticert
     assert d is not None
-    assert d.destinatari == tuple(Destinatario(a) for a in to)
+    assert d.destinatari == tuple(
+        Destinatario(a, "certificato") if kind is Kind.ANOMALIA else Destinatario(a) for a in to
+    )
     assert d.oggetto == subject
-    if kind is not Kind.POSTA_CERTIFICATA:
+    if kind is Kind.ANOMALIA:
+        assert m.error == "altro"
+        assert m.error_detail == (errore_esteso or "non PEC")
+    elif kind is not Kind.POSTA_CERTIFICATA:
         assert m.error_detail == errore_esteso
-    assert m.problems == ()
