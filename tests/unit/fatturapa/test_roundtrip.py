@@ -217,7 +217,7 @@ doc_fsm = st.builds(
 )
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
 @given(doc_ord | doc_fsm)
 def test_read_of_write_is_identity(doc):
     report = read_invoice(write_invoice(doc))

@@ -24,7 +24,7 @@ def _check(data: bytes, doc, **kwargs) -> None:
     assert report.document == doc
 
 
-@settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, suppress_health_check=[HealthCheck.too_slow])
 @given(valid_ordinary("FPR12"))
 def test_valid_fpr12_models_write_valid_xml(doc):
     _check(write_invoice(doc), doc)
