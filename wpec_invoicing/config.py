@@ -284,8 +284,20 @@ class ExporterConfig(_Strict):
 class OutboxConfig(BaseModel):
     """Settings of the active cycle (owned by the outbox). Tolerant: the outbox adds fields."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
     acceptance_timeout_minutes: float = Field(default=30, gt=0)
+    # The sender's tunables (None: its built-in default). Declared here so a wrong type or a
+    # negative delay is a config error naming the key, not a crash or a busy loop mid-run.
+    receipt_type: Literal["completa", "breve", "sintetica"] | None = None
+    retry_base_seconds: float | None = Field(default=None, gt=0)
+    retry_cap_seconds: float | None = Field(default=None, gt=0)
+    block_pause_seconds: float | None = Field(default=None, ge=0)
+    verify_after_seconds: float | None = Field(default=None, gt=0)
+    verify_window_seconds: float | None = Field(default=None, ge=0)
+    verify_checks: int | None = Field(default=None, ge=1, le=100)
+    stale_claim_seconds: float | None = Field(default=None, gt=0)
+    max_attempts: int | None = Field(default=None, ge=1)
+    idle_poll_seconds: float | None = Field(default=None, gt=0, le=60)
 
 
 class Config(_Strict):

@@ -223,3 +223,13 @@ def test_outbox_run_with_a_missing_password_file_is_a_config_error_nothing_marke
     assert result.returncode == 2
     status = wpec("outbox", "status", "--json")
     assert '"status": {"queued": 1}' in status.output
+
+
+def test_outbox_tunables_of_the_wrong_type_are_config_errors(wpec, tmp_path):
+    """`retry_base_seconds = "abc"` crashed mid-run; a negative one made `outbox run` spin."""
+    _sending_config(tmp_path)
+    with (tmp_path / "wpec.toml").open("a") as fh:
+        fh.write('[outbox]\nretry_base_seconds = "abc"\nidle_poll_seconds = -5\n')
+    result = wpec("outbox", "run")
+    assert_clean_failure(result, "outbox.retry_base_seconds", "outbox.idle_poll_seconds")
+    assert result.returncode == 2
