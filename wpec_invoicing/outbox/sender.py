@@ -413,7 +413,6 @@ class AccountRunner:
             self.on_done()
         return True
 
-
     def _not_found_yet(self, s, item: OutboxItem, verdict: Verdict, now) -> Verdict:
         """One empty look is not proof: keep looking before deciding "not sent".
 
