@@ -105,6 +105,7 @@ def _verdict_is_sane(report: InvoiceReport) -> None:
     """A real verdict: not the reader's last-resort catch of a crash (`internal_error`),
     not a check that crashed on a value, and consistent with itself."""
     assert not report.internal_error, report.error
+    assert not getattr(report.signature, "internal_error", False), report.signature
     assert not any("could not evaluate" in c.message for c in report.checks), report.checks
     json.dumps(report.to_json())
     if report.valid:
