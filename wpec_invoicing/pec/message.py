@@ -379,12 +379,46 @@ def _unreadable(reason: str) -> PecMessage:
     )
 
 
+_BASE64_DER = re.compile(rb"MI[I-L][A-Za-z0-9+/]{20,}\r?$", re.M)
+
+
+def _looks_like(raw: bytes, start: int) -> str | None:
+    """What a file that is no mail at all looks like (an invoice, a .p7m, a zip given to
+    `pec inspect` by mistake), from its first bytes; None when it may be a message.
+
+    The header parser skips garbage lines (a real message's stray line must not sink it), so
+    without this an XML invoice reads as a header-only `non-pec` message (`<p:Fattura...`
+    has a colon) and the user is told nothing."""
+    head = raw[start : start + 256]
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
+        return "zip"
+    if head.startswith(b"%PDF-"):
+        return "pdf"
+    if len(head) > 1 and head[0] == 0x30 and 0x80 <= head[1] <= 0x84:
+        return "p7m"  # DER/BER SEQUENCE: CMS (or other ASN.1), never the start of a mail
+    if _BASE64_DER.match(head):
+        return "p7m (base64)"
+    text = head.lstrip()
+    if text.startswith(b"<"):
+        lowered = text[:15].lower()
+        return "html" if lowered.startswith((b"<html", b"<!doctype html")) else "xml"
+    if b"\x00" in head:
+        return "binary data"
+    return None
+
+
 def _inspect(raw: bytes, trust: TrustStore | None) -> PecMessage:
     if not isinstance(raw, bytes | bytearray | memoryview):
         return _unreadable("unreadable: not bytes")
     raw = bytes(raw)  # the same object when it is bytes already
     # blank lines before the header (saved files) are skipped by offset, not by copying
-    top = parse_entity(raw, _LEADING_BLANKS.match(raw).end())  # type: ignore[union-attr]
+    start = _LEADING_BLANKS.match(raw).end()  # type: ignore[union-attr]
+    looks = _looks_like(raw, start)
+    if looks is not None:
+        return _unreadable(f"unreadable: not an RFC 5322 message: looks like {looks}")
+    top = parse_entity(raw, start)
     headers = top.headers
     if not headers.names():
         return _unreadable("unreadable: no header fields (not an RFC 5322 message)")

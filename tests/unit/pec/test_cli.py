@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from wpec_invoicing.cms import sign_attached
 from wpec_invoicing.cms.certs import cert_to_pem
 from wpec_invoicing.pec import builder as b
 from wpec_invoicing.sdi import SdiError, SdiNotification, build_notification
@@ -55,6 +56,17 @@ def corpus(tmp_path_factory, pki, original) -> dict[str, Path]:
         paths[name] = path
     (folder / "junk.eml").write_bytes(b"\x00\xff garbage")
     paths["junk"] = folder / "junk.eml"
+    # files that are no mail at all, given by mistake (an invoice, a signed invoice, a zip)
+    invoice = b'<?xml version="1.0"?>\n<p:FatturaElettronica xmlns:p="urn:x" versione="FPR12"/>'
+    not_mail = {
+        "IT01234567890_00007.xml": invoice,
+        "IT01234567890_00007.xml.p7m": sign_attached(invoice, pki.sha256.signer.key,
+                                                     pki.sha256.signer.cert),
+        "fatture.zip": b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + b"\x00" * 40,
+    }
+    for name, data in not_mail.items():
+        (folder / name).write_bytes(data)
+        paths[name] = folder / name
     paths["trust_dir"] = folder / "trust"
     paths["trust_file"] = folder / "trust" / "ca.pem"
     return paths
@@ -97,6 +109,23 @@ def test_unreadable_files_exit_two_and_the_rest_still_reported(corpus, tmp_path)
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["read_error"] is not None for r in records] == [True, True, False]
     assert records[2]["kind"] == "avvenuta-consegna"
+
+
+@pytest.mark.parametrize(
+    ("name", "looks"),
+    [("IT01234567890_00007.xml", "xml"), ("IT01234567890_00007.xml.p7m", "p7m"),
+     ("fatture.zip", "zip")],
+)
+def test_a_file_that_is_no_mail_is_refused_with_what_it_looks_like(corpus, name, looks) -> None:
+    result = run_wpec(str(corpus[name]), str(corpus["receipt"]), "--json")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    reason = f"not an RFC 5322 message: looks like {looks}"
+    assert f"{name}: {reason}" in result.stderr
+    bad, good = (json.loads(line) for line in result.stdout.splitlines())
+    assert bad["read_error"] == reason
+    assert bad["problems"] == [f"unreadable: {reason}"]
+    assert good["read_error"] is None and good["kind"] == "avvenuta-consegna"
 
 
 def test_human_output_and_bad_trust_store(corpus, tmp_path) -> None:

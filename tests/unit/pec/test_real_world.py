@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from wpec_invoicing.pec import Kind, inspect
 from wpec_invoicing.pec import builder as b
 
@@ -261,3 +263,27 @@ def test_unreadable_daticert_date_falls_back_to_the_date_header() -> None:
     m = inspect(raw)
     assert m.timestamp == datetime(2018, 11, 13, 16, 39, 27, tzinfo=timezone(timedelta(hours=1)))
     assert any("bad date" in p for p in m.problems)
+
+
+@pytest.mark.parametrize(
+    ("data", "looks"),
+    [
+        (b'<?xml version="1.0"?>\n<p:FatturaElettronica xmlns:p="urn:x"/>', "xml"),
+        (b'\xef\xbb\xbf<p:FatturaElettronica xmlns:p="urn:x"/>', "xml"),
+        (b"<!DOCTYPE html><html><body>x</body></html>", "html"),
+        (b"0\x82\x05\x10\x06\t*\x86H\x86\xf7\r\x01\x07\x02", "p7m"),
+        (b"MIIGdwYJKoZIhvcNAQcCoIIGaDCCBmQCAQExDzANBglghkgBZQMEAgEFADCB\r\n", "p7m (base64)"),
+        (b"PK\x03\x04\x14\x00\x00\x00", "zip"),
+        (b"%PDF-1.7\n%\xe2\xe3", "pdf"),
+        (b"\x00\x01\x02 binary", "binary data"),
+    ],
+)
+def test_files_that_are_no_mail_say_what_they_look_like(data: bytes, looks: str) -> None:
+    m = inspect(data)
+    assert m.kind is Kind.NON_PEC and not m.readable
+    assert m.problems == (f"unreadable: not an RFC 5322 message: looks like {looks}",)
+
+
+def test_a_message_starting_with_a_received_line_is_still_a_message() -> None:
+    m = inspect(b"Received: from x\r\nFrom: a@b.it\r\nSubject: 0\x82 x\r\n\r\n<b>hi</b>\r\n")
+    assert m.readable and m.problems == () and m.sender == "a@b.it"
