@@ -86,3 +86,11 @@ def test_a_broken_notification_is_reported_not_raised() -> None:
 def test_any_input_gives_a_verdict(sender, files) -> None:
     result = sdi_payload(sender, files)
     assert result is None or result.kind
+
+
+def test_the_sdi_layer_alone_never_calls_a_payload_authentic() -> None:
+    """Only the PEC layer sees the signed envelope: a payload decoded from files is a claim."""
+    payload = sdi_payload("sdi03@pec.fatturapa.it", [("IT01234567890_00007_NS_001.xml", NS)])
+    assert payload is not None and payload.kind == "NS"
+    assert payload.authentic is False and payload.authentic_reason
+    assert payload.to_json()["authentic"] is False
