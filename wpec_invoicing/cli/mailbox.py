@@ -19,7 +19,8 @@ ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="wpec.toml to use (default: $WPEC_CONFIG, ./wpec.toml)."),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document to stdout.")]
+JsonOpt = Annotated[bool, typer.Option("--json",
+                                       help="Print one JSON document (one line) to stdout.")]
 
 
 def _config(path: Path | None):  # -> Config
@@ -39,7 +40,8 @@ def _err(message: str) -> None:
 
 
 def _dump(data: Any) -> None:
-    json.dump(data, sys.stdout, ensure_ascii=False, indent=2, default=str)
+    """One JSON document on ONE line: parseable whole and line by line (like every --json)."""
+    json.dump(data, sys.stdout, ensure_ascii=False, default=str)
     sys.stdout.write("\n")
 
 

@@ -297,7 +297,7 @@ def selftest(
     failed = [c for c in checks if not c.ok]
     if json_out:
         print(json.dumps({"ok": not failed, "imap": imap, "checks": [
-            {"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks]}, indent=2))
+            {"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks]}))
     else:
         for c in checks:
             _err(f"  {'ok  ' if c.ok else 'FAIL'} {c.name}" + ("" if c.ok else f": {c.detail}"))
@@ -385,7 +385,7 @@ def make_invoices(
         records.append({"file": inv.file_name, "valid": inv.valid, "defect": inv.defect,
                         "supplier": inv.supplier})
     if json_out:
-        print(json.dumps(records, indent=2))
+        print(json.dumps(records))
     else:
         bad = sum(1 for r in records if not r["valid"])
         _err(f"{len(records)} invoices written to {out} ({bad} with defects)")

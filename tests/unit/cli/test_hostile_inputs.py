@@ -233,3 +233,28 @@ def test_outbox_tunables_of_the_wrong_type_are_config_errors(wpec, tmp_path):
     result = wpec("outbox", "run")
     assert_clean_failure(result, "outbox.retry_base_seconds", "outbox.idle_poll_seconds")
     assert result.returncode == 2
+
+
+@pytest.mark.parametrize("args", [
+    ("invoices", "list", "--json"),
+    ("import", "--json", "{garbage}", "{missing}"),
+    ("invoice", "validate", "--json", "{garbage}", "{missing}"),
+    ("sandbox", "make-invoices", "--json", "--out", "made", "--count", "2"),
+    ("outbox", "status", "--json"),
+], ids=lambda a: " ".join(a[:2]))
+def test_json_output_is_json_on_every_line_even_on_errors(tmp_path, args):
+    """`--json` documents were pretty-printed over many lines: a `while read line` consumer
+    got fragments. Every line of stdout must parse, bad inputs included."""
+    import json
+
+    garbage = tmp_path / "garbage.xml"
+    garbage.write_bytes(b"\x00\xff not xml")
+    args = tuple(a.replace("{garbage}", str(garbage)).replace("{missing}", "missing.xml")
+                 for a in args)
+    result = subprocess.run([sys.executable, "-m", "wpec_invoicing", *args], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=30, check=False)
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert lines, result.stderr
+    for line in lines:
+        json.loads(line)
