@@ -129,3 +129,22 @@ def folder_contents(host: str, port: int, ca_path: str, login: str, password: st
             data = client.fetch(uids, ["BODY.PEEK[]", "FLAGS"]) if uids else {}
             out[name] = [(d[b"BODY[]"], d[b"FLAGS"]) for d in data.values()]
     return out
+
+
+def folder_uids(host: str, port: int, ca_path: str, login: str, password: str
+                ) -> dict[str, tuple[int, dict[int, bytes]]]:
+    """Every folder's UIDVALIDITY and its messages by UID: {folder: (uidvalidity, {uid: raw})}."""
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=str(ca_path))
+    out: dict[str, tuple[int, dict[int, bytes]]] = {}
+    with IMAPClient(host, port=port, ssl=True, ssl_context=ctx) as client:
+        client.login(login, password)
+        for flags, _delim, name in client.list_folders():
+            if b"\\Noselect" in flags or b"\\NonExistent" in flags:
+                continue
+            info = client.select_folder(name, readonly=True)
+            uids = client.search("ALL")
+            data = client.fetch(uids, ["BODY.PEEK[]"]) if uids else {}
+            out[name] = (int(info[b"UIDVALIDITY"]), {uid: d[b"BODY[]"] for uid, d in data.items()})
+    return out
