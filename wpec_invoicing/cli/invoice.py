@@ -38,9 +38,10 @@ def _load_trust(path: Path | None):
     if path is None:
         return None
     from wpec_invoicing.cms import TrustStore
+    from wpec_invoicing.inputs import read_file
 
     try:
-        data = path.read_bytes()
+        data = read_file(path, max_bytes=MAX_FILE_BYTES)
     except OSError as exc:
         raise InputError(f"cannot read trust store {path}: {exc.strerror or exc}") from exc
     try:

@@ -414,8 +414,15 @@ def demo_command(
 ) -> None:
     """Run the whole job on a local sandbox: send invoices, receive some, follow everything."""
     from wpec_invoicing.demo import run_demo
+    from wpec_invoicing.errors import WpecError
+    from wpec_invoicing.sandbox import SandboxError
 
-    summary = run_demo(directory, imap=imap, log=None if as_json else _console().print)
+    if imap not in ("embedded", "dovecot"):
+        raise InputError(f"--imap must be 'embedded' or 'dovecot', not {imap!r}")
+    try:
+        summary = run_demo(directory, imap=imap, log=None if as_json else _console().print)
+    except SandboxError as exc:  # e.g. Dovecot not installed, a port taken
+        raise WpecError(f"demo: the sandbox cannot start: {exc}") from None
     if as_json:
         _print_json(summary.to_json())
     else:

@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
 def load_trust_store(path: Path) -> Any:
     """A TrustStore from a PEM file, or from every .pem/.crt/.cer file of a folder."""
     from wpec_invoicing.cms import TrustStore
-    from wpec_invoicing.inputs import read_file
+    from wpec_invoicing.inputs import check_regular, read_file
 
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in _PEM_SUFFIXES)
@@ -43,7 +43,13 @@ def load_trust_store(path: Path) -> Any:
     elif path.is_file():
         files = [path]
     else:
-        raise InputError(f"trust store {path}: no such file or folder")
+        try:
+            check_regular(path)
+        except OSError as exc:
+            if isinstance(exc, FileNotFoundError) and not path.is_symlink():
+                raise InputError(f"trust store {path}: no such file or folder") from None
+            raise InputError(f"trust store {path}: {exc.strerror or exc}") from None
+        files = [path]
     data = b""
     for file in files:
         try:

@@ -76,10 +76,12 @@ FILE_COMMANDS = [
     ("invoices", "load-suppliers", "{f}"),
     ("import", "{f}"),
     ("sandbox", "inject-invoice", "{f}", "--dir", "sb"),
+    ("invoice", "validate", "--trust", "{f}", "x.xml"),
+    ("pec", "inspect", "--trust", "{f}", "x.eml"),
 ]
 
 
-@pytest.mark.parametrize("command", FILE_COMMANDS, ids=lambda c: " ".join(c[:2]))
+@pytest.mark.parametrize("command", FILE_COMMANDS, ids=lambda c: " ".join(c[:3]))
 def test_a_fifo_instead_of_a_file_is_refused_not_waited_on(wpec, fifo, command):
     result = wpec(*(a.replace("{f}", str(fifo)) for a in command))
     assert_clean_failure(result, "pipe.xml", "not a regular file")
@@ -174,6 +176,7 @@ def test_an_invoice_id_out_of_range_is_a_usage_error(wpec, tmp_path):
     ("sandbox", "up", "--sdi-delay", "nan"),
     ("sandbox", "up", "--preavviso-after", "-1"),
     ("sandbox", "up", "--smtp-port", "99999"),
+    ("demo", "--imap", "bogus"),  # was an internal error (SandboxError)
 ])
 def test_sandbox_options_are_checked_before_anything_starts(wpec, tmp_path, args):
     plain = tmp_path / "plain.txt"
