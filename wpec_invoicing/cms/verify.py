@@ -192,18 +192,19 @@ def _check(
     count = len(signer_infos)
     if count == 0:
         return SignatureVerdict.absent("CMS SignedData carries no signer")
-    first = _check_signer(parsed, signer_infos[0], content, trust)
+    first = _check_signer(parsed, 0, content, trust)
     if first.intact is False:
         return first
     for index in range(1, count):
-        other = _check_signer(parsed, signer_infos[index], content, None)
+        other = _check_signer(parsed, index, content, None)
         if other.intact is False:
             return replace(other, reason=f"signer {index + 1} of {count}: {other.reason}")
     return first
 
 
 def _check_signer(
-    parsed: _Parsed, si: Any, content: bytes | bytearray | memoryview, trust: TrustStore | None
+    parsed: _Parsed, index: int, content: bytes | bytearray | memoryview,
+    trust: TrustStore | None,
 ) -> SignatureVerdict:
     signer: str | None = None
     signing_time: datetime | None = None
@@ -221,6 +222,8 @@ def _check_signer(
         )
 
     try:
+        # asn1crypto parses lazily: a damaged SignerInfo raises on first access, here
+        si = parsed.signed_data["signer_infos"][index]
         digest_name = si["digest_algorithm"]["algorithm"].native
         cert, carried = _find_signer_cert(parsed.signed_data, si["sid"])
         if cert is not None:

@@ -119,3 +119,21 @@ def test_non_bytes_content_is_a_verdict_not_an_internal_error(samples):
     verdict = verify_detached("text", samples["detached"])  # type: ignore[arg-type]
     assert verdict.intact is False and not verdict.internal_error
     assert verdict.reason == "signed content is not bytes"
+
+
+@pytest.mark.parametrize("which", ["detached", "attached"])
+def test_a_damaged_signer_info_is_a_verdict(samples, which):
+    """Found by the fuzz test once the catch-all was marked: asn1crypto parses a SignerInfo
+    lazily, so its damage surfaced outside the per-signer checks."""
+    import re
+
+    blob = bytearray(samples[which])
+    offset = [m.start() for m in re.finditer(rb"\x30\x82..\x02\x01\x01\x30", bytes(blob),
+                                              re.S)][-1]  # the (only) SignerInfo
+    blob[offset] = 0  # SEQUENCE tag -> a primitive tag
+    verdict = verify_detached(CONTENT, bytes(blob), trust=samples["store"])
+    assert verdict.intact is False and not verdict.internal_error, verdict.reason
+    assert verdict.reason.startswith("damaged signer information")
+    if which == "attached":
+        _content, opened = open_signed_data(bytes(blob))
+        assert opened.intact is False and not opened.internal_error, opened.reason
