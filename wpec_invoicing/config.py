@@ -261,7 +261,26 @@ class ExporterConfig(_Strict):
     timeout_seconds: float = Field(default=10, gt=0)
     max_attempts: int = Field(default=5, ge=1, le=50)
     backoff_seconds: float = Field(default=1.0, ge=0)
+    # A webhook without a secret posts unsigned: the receiver cannot tell our posts from
+    # anyone else's. Allowed only when written out on purpose.
+    unsigned: bool = False
     options: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _webhook_is_signed(self) -> ExporterConfig:
+        if self.secret_env and self.secret_file:
+            raise ValueError("give either secret_env or secret_file, not both")
+        if self.type == "webhook":
+            secret = bool(self.secret_env or self.secret_file)
+            if not secret and not self.unsigned:
+                raise ValueError(
+                    f"exporter {self.name!r}: a webhook needs secret_env or secret_file (the "
+                    "receiver checks X-Wpec-Signature with it); to post unsigned on purpose "
+                    "write unsigned = true")
+            if secret and self.unsigned:
+                raise ValueError(f"exporter {self.name!r}: unsigned = true and a secret: "
+                                 "choose one")
+        return self
 
     def secret(self) -> bytes | None:
         if self.secret_env:

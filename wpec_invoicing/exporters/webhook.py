@@ -1,9 +1,11 @@
 """Webhook exporter: POST each invoice as JSON, HMAC-SHA256 signed, retried with backoff.
 
 The body is the invoice record plus the original file in base64 (`file_base64`). Headers:
-`X-Wpec-Signature: sha256=<hex HMAC of the body with the shared secret>`,
-`X-Wpec-Timestamp` (also covered by the HMAC: `<timestamp>.<body>`, against replays) and
-`X-Wpec-Delivery` (stable per invoice, so the receiver can drop a repeat). 2xx = delivered;
+`X-Wpec-Signature: sha256=<hex HMAC-SHA256, with the shared secret, of "<timestamp>.<body>">`
+(the timestamp is part of the signed bytes, so a captured post cannot be replayed later with a
+new timestamp), `X-Wpec-Timestamp` (that timestamp: Unix seconds) and `X-Wpec-Delivery`
+(stable per invoice, so the receiver can drop a repeat). A secret is required: the config
+refuses a webhook without one unless `unsigned = true` is written on purpose. 2xx = delivered;
 408/425/429/5xx and network errors are retried with exponential backoff and jitter (honouring
 Retry-After); other 4xx fail at once (retrying cannot help).
 """
@@ -40,6 +42,10 @@ class WebhookExporter:
                               "to loopback)")
         self.cfg = cfg
         self.secret = cfg.secret()
+        if not self.secret and not getattr(cfg, "unsigned", False):
+            # An empty variable or file must not silently turn signing off.
+            raise ConfigError(f"exporter {cfg.name!r}: the webhook secret is empty or missing "
+                              "(set secret_env / secret_file, or write unsigned = true)")
         self.sleep = time.sleep
 
     def export(self, items: list[ExportItem]) -> list[ExportOutcome]:

@@ -135,7 +135,8 @@ def test_webhook_permanent_failure_is_reported_and_retried_next_run(
         tmp_path: Path, factory) -> None:
     bad = Receiver(fail_first=10_000, status=400)
     config, store = _setup(tmp_path, None, factory, [
-        {"name": "hook", "type": "webhook", "url": bad.url, "backoff_seconds": 0.01}])
+        {"name": "hook", "type": "webhook", "url": bad.url, "backoff_seconds": 0.01,
+         "unsigned": True}])
     try:
         result = run_exports(config, store)[0]
         assert result.failed == 3 and bad.attempts == 3  # 400: no pointless retries
@@ -176,3 +177,31 @@ def test_export_cli_since_and_clear_errors(tmp_path: Path, factory) -> None:
     assert now[0]["exported"] == 1
     unknown = wpec("export", "--exporter", "nope")
     assert unknown.returncode == 2 and "no exporter named 'nope'" in unknown.stderr
+
+
+def test_webhook_without_a_secret_is_refused_unless_unsigned_on_purpose(
+        tmp_path: Path, factory, monkeypatch) -> None:
+    from wpec_invoicing.errors import ConfigError
+
+    good = Receiver()
+    try:
+        with pytest.raises(ConfigError, match="a webhook needs secret_env or secret_file"):
+            make_config(tmp_path, extra={"exporters": [
+                {"name": "hook", "type": "webhook", "url": good.url}]})
+        # An empty secret must not silently switch signing off either.
+        monkeypatch.setenv("WPEC_TEST_EMPTY_SECRET", "")
+        config, store = _setup(tmp_path, None, factory, [
+            {"name": "hook", "type": "webhook", "url": good.url,
+             "secret_env": "WPEC_TEST_EMPTY_SECRET"}])
+        try:
+            with pytest.raises(ConfigError, match="webhook secret is empty"):
+                run_exports(config, store)
+            assert good.attempts == 0
+            unsigned = config.model_copy(update={"exporters": [config.exporters[0].model_copy(
+                update={"secret_env": None, "unsigned": True})]})
+            assert run_exports(unsigned, store)[0].exported == 3
+            assert all("X-Wpec-Signature" not in headers for headers, _b in good.received)
+        finally:
+            store.close()
+    finally:
+        good.close()

@@ -98,6 +98,10 @@ def test_password_is_read_at_use_time(tmp_path: Path, monkeypatch) -> None:
         (('type = "jsonl"', 'type = "jsonl"\nstatuses = ["done"]'), "exporters[0].statuses[0]"),
         (('data_dir = "data"', 'store_url = "postgresql://u:hunter2@db/x"'),
          "store_url: the URL carries a password"),
+        (('type = "jsonl"', 'type = "webhook"\nurl = "https://erp.example.it/h"'),
+         "exporters[0]: exporter 'jsonl': a webhook needs secret_env or secret_file"),
+        (('type = "jsonl"', 'type = "webhook"\nurl = "https://erp.example.it/h"\n'
+          'secret_env = "S"\nunsigned = true'), "unsigned = true and a secret: choose one"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
