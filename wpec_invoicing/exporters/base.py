@@ -14,6 +14,7 @@ import importlib
 import logging
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -116,9 +117,9 @@ def run_exports(config: Any, store: Any, *, names: list[str] | None = None,
             try:
                 outcomes = exporter.export(items)
             except Exception as exc:  # one exporter failing never loses the bookkeeping
-                log.warning("exporter %s failed: %s", cfg.name, exc)
-                outcomes = [ExportOutcome(i.invoice_id, False, f"{type(exc).__name__}: {exc}")
-                            for i in items]
+                why = _describe(exc)
+                log.warning("exporter %s failed: %s", cfg.name, why)
+                outcomes = [ExportOutcome(i.invoice_id, False, why) for i in items]
             with store.session() as s:
                 for out in outcomes:
                     if not out.ok:
@@ -141,6 +142,21 @@ def run_exports(config: Any, store: Any, *, names: list[str] | None = None,
                                                       RuleAction.status == "pending")):
             row.status, row.done_at = "done", utcnow()
     return results
+
+
+def _describe(exc: Exception) -> str:
+    """What went wrong, readable: a file-system error says which path and why."""
+    if isinstance(exc, OSError) and exc.filename:
+        return f"cannot write {exc.filename}: {exc.strerror or exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def ensure_folder(path: Path) -> None:
+    """The exporter's `path` must be a folder (created when missing)."""
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(20, "exists and is not a folder (the exporter's path must "
+                                     "be a folder)", str(path))
+    path.mkdir(parents=True, exist_ok=True)
 
 
 def _start_of(day: date):  # -> datetime

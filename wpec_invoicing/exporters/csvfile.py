@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from wpec_invoicing.exporters.base import ExportItem, ExportOutcome
+from wpec_invoicing.exporters.base import ExportItem, ExportOutcome, ensure_folder
 
 INVOICE_COLUMNS = [
     "id", "status", "file_name", "identificativo_sdi", "supplier_vat", "supplier_fiscal_code",
@@ -38,7 +38,7 @@ class CsvExporter:
             os.fsync(handle.fileno())
 
     def export(self, items: list[ExportItem]) -> list[ExportOutcome]:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        ensure_folder(self.folder)
         invoices, lines = [], []
         for item in items:
             rec = dict(item.record)

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from wpec_invoicing.exporters.base import ExportItem, ExportOutcome
+from wpec_invoicing.exporters.base import ExportItem, ExportOutcome, ensure_folder
 from wpec_invoicing.rules.files import safe_name, write_file
 
 
@@ -18,7 +18,7 @@ class JsonlExporter:
         self.copy_files = bool(cfg.options.get("copy_files", True))
 
     def export(self, items: list[ExportItem]) -> list[ExportOutcome]:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        ensure_folder(self.folder)
         lines = []
         for item in items:
             record = dict(item.record)

@@ -261,3 +261,18 @@ def test_json_output_is_json_on_every_line_even_on_errors(tmp_path, args):
     assert lines, result.stderr
     for line in lines:
         json.loads(line)
+
+
+def test_an_exporter_path_that_is_a_file_says_so_and_keeps_the_invoices_pending(wpec, tmp_path):
+    """It printed `FileExistsError: [Errno 17] File exists` per invoice."""
+    from wpec_invoicing.resources import data_dir
+
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "wpec.toml").write_text(  # an exporter's relative path is under data_dir
+        f'[[exporters]]\nname = "j"\ntype = "jsonl"\npath = "{tmp_path / "afile"}"\n'
+        'statuses = ["verified", "needs-review", "refused"]\n')
+    imported = wpec("import", str(data_dir() / "demo" / "IT01234567897_00001.xml"))
+    assert imported.returncode == 0, imported.output
+    result = wpec("export")
+    assert_clean_failure(result, "afile", "is not a folder")
+    assert result.returncode == 1
