@@ -18,6 +18,12 @@ log = logging.getLogger(__name__)
 
 OBSERVERS: list[str] = ["wpec_invoicing.outbox.correlate:on_message"]
 
+# Checks run once at the end of every sync pass (`wpec sync`, and each `--watch` round), each
+# imported lazily and called as `fn(session, config) -> int` (alerts raised) in its own
+# transaction. Why here: a PEC box that is only synced (no `wpec outbox run` in cron) must
+# still warn when a sent message got no acceptance receipt in time.
+AFTER_SYNC: list[str] = ["wpec_invoicing.mailbox.observers:outbox_overdue"]
+
 Observer = Callable[[Any, Any, Any], None]
 _cache: dict[str, Observer | None] = {}
 
@@ -65,3 +71,32 @@ def notify(session: Any, stored_message: Any, pec_message: Any,
                         getattr(stored_message, "id", "?"), exc)
             errors.append(f"{spec}: {type(exc).__name__}: {exc}")
     return errors
+
+
+def outbox_overdue(session: Any, config: Any) -> int:
+    """The outbox's acceptance-timeout alert (`[outbox] acceptance_timeout_minutes`): one
+    alert per message sent longer ago than that with no acceptance receipt yet."""
+    from datetime import timedelta
+
+    check = load_observer("wpec_invoicing.outbox.correlate:check_overdue")
+    if check is None:
+        return 0
+    minutes = float(getattr(config.outbox, "acceptance_timeout_minutes", 30))
+    return int(check(session, timedelta(minutes=minutes)) or 0)
+
+
+def after_sync(store: Any, config: Any, checks: list[str] | None = None) -> tuple[int, list[str]]:
+    """Run the AFTER_SYNC checks; (alerts raised, error texts). A failing check is logged and
+    never fails the sync: what was fetched and processed is already committed."""
+    alerts, errors = 0, []
+    for spec in AFTER_SYNC if checks is None else checks:
+        try:
+            fn = load_observer(spec)
+            if fn is None:
+                continue
+            with store.session() as session:
+                alerts += int(fn(session, config) or 0)
+        except Exception as exc:
+            log.warning("after-sync check %s failed: %s", spec, exc)
+            errors.append(f"{spec}: {type(exc).__name__}: {exc}")
+    return alerts, errors

@@ -8,7 +8,8 @@ The order is the product's core promise ("nothing received is ever lost"):
    the folder's new last UID are committed in one transaction;
 3. then each archived-but-unprocessed message is classified and its rules applied, committed
    per message (server actions are only *logged* as pending in that transaction);
-4. only then are the pending flags/moves performed on the server and marked done.
+4. only then are the pending flags/moves performed on the server and marked done;
+5. last, the after-sync checks (`observers.AFTER_SYNC`: the outbox's no-acceptance alert).
 
 A crash anywhere leaves a state the next run completes: a blob without a record is fetched
 again (same sha256 → same blob), an archived message is processed, a pending action is done.
@@ -33,6 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wpec_invoicing.mailbox.imap import FolderError, ImapConnection, ImapError
+from wpec_invoicing.mailbox.observers import after_sync
 from wpec_invoicing.rules.engine import plan_server_actions, rule_for_stored
 from wpec_invoicing.store.archive import sha256_hex
 from wpec_invoicing.store.models import FolderState, Message, MessageLocation, RuleAction
@@ -73,6 +75,7 @@ class SyncResult:
     exported: int = 0
     invoices: int = 0  # supplier invoices registered
     quarantined: int = 0  # attachments refused by the accepted-formats allow-list
+    alerts: int = 0  # raised by the after-sync checks (e.g. sent PEC with no acceptance)
 
     @property
     def archived(self) -> int:
@@ -94,6 +97,7 @@ class SyncResult:
             "exported": self.exported,
             "invoices": self.invoices,
             "quarantined": self.quarantined,
+            "alerts": self.alerts,
             "folders": [f.__dict__ for f in self.folders],
         }
 
@@ -170,6 +174,7 @@ class Mailbox:
             result.quarantined = self.processor.quarantined - before[1]
             for folder in usable:
                 result.server_actions += self._server_actions(imap, folder)
+            result.alerts, _errors = after_sync(self.store, self.config)
         except imaplib.IMAP4.error as exc:
             # What was archived and committed stays; the next run goes on from there.
             kind = "connection lost" if isinstance(exc, imaplib.IMAP4.abort) else "server error"
