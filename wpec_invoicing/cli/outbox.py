@@ -317,13 +317,20 @@ def mail_send(
     )
     from wpec_invoicing.outbox.queue import Refusal
 
+    texts = {}
+    for option, path in (("--template", template), ("--recipients", recipients)):
+        try:
+            texts[option] = _read_input(path).decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise InputError(f"{option} {path}: not UTF-8 text") from None
     try:
-        tpl = parse_template(_read_input(template).decode("utf-8-sig"))
-        rows, column = read_recipients(_read_input(recipients).decode("utf-8-sig"))
-    except UnicodeDecodeError:
-        raise InputError("recipients and template must be UTF-8 text") from None
+        tpl = parse_template(texts["--template"])
     except TemplateError as exc:
-        raise InputError(str(exc)) from None
+        raise InputError(f"--template {template}: {exc}") from None
+    try:
+        rows, column = read_recipients(texts["--recipients"])
+    except TemplateError as exc:
+        raise InputError(f"--recipients {recipients}: {exc}") from None
     if not rows:
         raise InputError(f"{recipients}: no recipients in it")
     if attach_dir is not None and not attach_dir.is_dir():

@@ -55,6 +55,14 @@ def parse_template(text: str) -> Template:
         template.fields  # noqa: B018 - parse now so a broken `{` is reported here
     except ValueError as exc:
         raise TemplateError(f"template: {exc}") from None
+    # Placeholders are plain `{column}`: a format spec or conversion (`{name:>999999999}`)
+    # could make one message gigabytes long, and nobody needs it in a letter.
+    for text in (template.subject, template.body):
+        for _lit, name, spec, conv in string.Formatter().parse(text):
+            if name is not None and (spec or conv):
+                shown = name + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "")
+                raise TemplateError(f"template: {{{shown}}}: placeholders are plain "
+                                    "{column}, without format specs or conversions")
     return template
 
 

@@ -276,3 +276,19 @@ def test_an_exporter_path_that_is_a_file_says_so_and_keeps_the_invoices_pending(
     result = wpec("export")
     assert_clean_failure(result, "afile", "is not a folder")
     assert result.returncode == 1
+
+
+@pytest.mark.parametrize(("template", "recipients", "needles"), [
+    # a width of a billion characters made `mail send` hang and eat memory
+    (b"Subject: x\n\n{name:>999999999}\n", b"pec,name\na@pec.example.it,M\n",
+     ("--template", "t.txt", "format specs")),
+    (b"\xff\xfe binary", b"pec\na@pec.example.it\n", ("--template", "t.txt", "not UTF-8")),
+    (b"Subject: x\n\nbody\n", b"\xff\xfe binary", ("--recipients", "r.csv", "not UTF-8")),
+    (b"no subject\n", b"pec\na@pec.example.it\n", ("--template", "t.txt", "Subject:")),
+], ids=["huge-width", "binary-template", "binary-recipients", "no-subject"])
+def test_mail_send_bad_template_or_recipients_say_which_file(wpec, tmp_path, template,
+                                                             recipients, needles):
+    (tmp_path / "t.txt").write_bytes(template)
+    (tmp_path / "r.csv").write_bytes(recipients)
+    result = wpec("mail", "send", "--queue-only", "--recipients", "r.csv", "--template", "t.txt")
+    assert_clean_failure(result, *needles)
