@@ -188,7 +188,13 @@ class Mailbox:
     def watch(self, *, stop: threading.Event | None = None, idle_seconds: float = 60.0,
               max_backoff: float = 300.0,
               on_result: Callable[[SyncResult], None] | None = None) -> None:
-        """Sync, then IDLE on the first folder and sync again on news; reconnect with backoff."""
+        """Sync, then IDLE on the first folder and sync again on news; reconnect with backoff.
+
+        IMAP IDLE watches one selected folder per connection, so only `folders[0]` (INBOX by
+        default) wakes the watcher at once. Every round is a full pass, though: after each
+        IDLE notification *or* timeout (`idle_seconds`) all configured folders are polled,
+        so mail in the others arrives within `idle_seconds` (one connection, not one each).
+        """
         stop = stop or threading.Event()
         backoff = 1.0
         while not stop.is_set():

@@ -114,3 +114,46 @@ def test_watch_idles_and_survives_a_dropped_connection(dovecot_server, mailbox, 
         thread.join(timeout=10)
         store.close()
     assert not thread.is_alive()
+
+
+def test_watch_polls_every_folder_each_round(dovecot_server, mailbox, factory,
+                                             tmp_path: Path) -> None:
+    """IDLE watches only the first folder; the second one is polled after each IDLE timeout.
+    Each round also runs the after-sync checks (the outbox's no-acceptance alert)."""
+    from tests.integration.ingest.test_after_sync import add_sent_item
+
+    login, password = mailbox
+    append("127.0.0.1", dovecot_server.imaps_port, dovecot_server.ca_path, login, password,
+           [], folder="PEC/Altro")  # create the second folder
+    config = make_config(tmp_path, login=login, imap={
+        "host": "127.0.0.1", "port": dovecot_server.imaps_port,
+        "ca_file": str(dovecot_server.ca_path), "password": password})
+    config = config.model_copy(update={"accounts": [config.account().model_copy(
+        update={"folders": ["INBOX", "PEC/Altro"]})]})
+    store = open_store(config)
+    add_sent_item(store, minutes_ago=120, n=1)
+    stop = threading.Event()
+    results = []
+    box = Mailbox(config, config.account(), store)
+    thread = threading.Thread(target=box.watch, kwargs={
+        "stop": stop, "idle_seconds": 0.5, "on_result": results.append}, daemon=True)
+
+    def folders() -> set[str]:
+        from wpec_invoicing.store.models import MessageLocation
+
+        with store.session() as s:
+            return set(s.scalars(select(MessageLocation.folder)))
+
+    try:
+        thread.start()
+        assert _wait_for(lambda: results), "the first sync never ran"
+        assert results[0].alerts == 1  # the watch round raised the overdue alert
+        append("127.0.0.1", dovecot_server.imaps_port, dovecot_server.ca_path, login, password,
+               [factory.receipt()], folder="PEC/Altro")
+        assert _wait_for(lambda: folders() == {"PEC/Altro"}), "the second folder is not polled"
+        assert all(not f.error for r in results for f in r.folders)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        store.close()
+    assert not thread.is_alive()
