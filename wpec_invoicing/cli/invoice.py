@@ -101,6 +101,11 @@ def _exit_code(reports: list[InvoiceReport]) -> int:
     return EXIT_VALID
 
 
+def _short(text: str, limit: int = 300) -> str:
+    """A message quoting a 2 MB <Descrizione> must not flood the terminal (JSON keeps it)."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
 def _human(console: Console, r: InvoiceReport) -> None:
     if not r.readable:
         console.print(f"[red]UNREADABLE[/] {escape(r.file_name)}: {escape(r.error or '')}")
@@ -120,14 +125,14 @@ def _human(console: Console, r: InvoiceReport) -> None:
     )
     for e in r.schema_errors[:10]:
         where = f"line {e.line}: " if e.line else ""
-        console.print(f"    schema: {where}{e.message}", markup=False)
+        console.print(f"    schema: {where}{_short(e.message)}", markup=False)
     if len(r.schema_errors) > 10:
         console.print(f"    schema: … {len(r.schema_errors) - 10} more")
     for c in r.checks:
         where = f" (line {c.line})" if c.line else ""
-        console.print(f"    {c.code}{where}: {c.message}", markup=False)
+        console.print(f"    {c.code}{where}: {_short(c.message)}", markup=False)
     for w in r.warnings:
-        console.print(f"    warning: {w}", markup=False)
+        console.print(f"    warning: {_short(str(w))}", markup=False)
 
 
 @invoice_app.command("validate")

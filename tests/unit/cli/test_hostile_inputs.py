@@ -292,3 +292,19 @@ def test_mail_send_bad_template_or_recipients_say_which_file(wpec, tmp_path, tem
     (tmp_path / "r.csv").write_bytes(recipients)
     result = wpec("mail", "send", "--queue-only", "--recipients", "r.csv", "--template", "t.txt")
     assert_clean_failure(result, *needles)
+
+
+def test_a_huge_value_in_an_invoice_does_not_flood_the_human_output(wpec, tmp_path):
+    """A 100 000-character <Descrizione> was quoted whole, twice, by validate's messages."""
+    import re
+
+    from wpec_invoicing.resources import data_dir
+
+    xml = (data_dir() / "demo" / "IT01234567897_00001.xml").read_bytes()
+    xml = re.sub(rb"<Descrizione>[^<]*</Descrizione>", b"<Descrizione>" + b"x" * 100_000
+                 + b"</Descrizione>", xml, count=1)
+    (tmp_path / "IT01234567897_00001.xml").write_bytes(xml)
+    result = wpec("invoice", "validate", "IT01234567897_00001.xml")
+    assert result.returncode == 1, result.output[:500]
+    assert "characters)" in result.output
+    assert len(result.output) < 5000
