@@ -85,6 +85,24 @@ def test_duplicates_by_sdi_id_and_by_number(env, factory) -> None:
     assert "IdentificativoSdI" in same_sdi.reasons[0]["message"]
 
 
+def test_same_file_under_another_name_is_the_same_record(env, factory) -> None:
+    """A file-hash duplicate: the same bytes renamed (a re-sent copy, a manual rename) are
+    caught by hash, whatever the name; nothing new is created, the first name is kept."""
+    from sqlalchemy import func, select
+
+    _config, store = env
+    with store.session() as s:
+        load_suppliers_text(s, SUPPLIERS)
+    data = factory.invoice_xml("H-1")
+    first, created = _register(env, data, name=f"{SUPPLIER_VAT}_00001.xml")
+    assert created and first.status == "verified"
+    renamed, created = _register(env, data, name=f"{SUPPLIER_VAT}_0000Z.xml")
+    assert not created and renamed.id == first.id
+    assert renamed.file_name == f"{SUPPLIER_VAT}_00001.xml" and renamed.status == "verified"
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(ReceivedInvoice)) == 1
+
+
 def test_inconsistent_totals_need_review(env, factory) -> None:
     _config, store = env
     with store.session() as s:

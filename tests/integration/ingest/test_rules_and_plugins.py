@@ -4,6 +4,7 @@ plugins by entry point (a real dist-info on sys.path, as an installed plugin has
 from __future__ import annotations
 
 import importlib
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -94,6 +95,40 @@ def test_actions_by_name_and_unknown_action_is_logged(tmp_path: Path, factory) -
         assert log["test_greet"].status == "done" and log["test_greet"].detail == "said ciao"
         assert log["no_such_action"].status == "failed"
         assert "unknown rule action" in log["no_such_action"].detail
+    finally:
+        store.close()
+
+
+def test_custom_path_templates_place_the_saved_files(tmp_path: Path, factory) -> None:
+    """A configured save-path template (global, and one per kind) decides the folders; every
+    value is made a safe single name (a "/" in a subject never makes a sub-folder)."""
+    config = make_config(tmp_path, extra={"rules": {
+        "path": "{kind}/{date:%Y-%m}/{id}-{sha}",
+        "kinds": {
+            "posta-certificata": {"save": ["header", "attachments"],
+                                  "path": "contratti/{sender}/{subject}"},
+            "sdi-invoice": {"save": ["attachments"]},
+        }}})
+    store = open_store(config)
+    try:
+        ids = _store_all(store, [
+            factory.certified(subject="Contratto 42/bis", attachments=[
+                ("contratto.pdf", "application/pdf", b"%PDF-1.4\n%test\n")]),
+            factory.sdi_invoice()])
+        Processor(config, store.archive, observers=[]).process_many(store, ids)
+        root = config.rules.save_dir
+        contract = root / "contratti" / "fornitore@pec.example.it" / "bis"
+        assert (contract / "header.json").is_file()
+        assert (contract / "attachments" / "contratto.pdf").is_file()
+        with store.session() as s:
+            sha = s.get(Message, ids[1]).sha256
+        invoice_dirs = list((root / "sdi-invoice").glob(f"*/{ids[1]}-{sha[:12]}"))
+        assert len(invoice_dirs) == 1, sorted(map(str, root.rglob("*")))
+        assert re.fullmatch(r"\d{4}-\d{2}", invoice_dirs[0].parent.name)
+        assert list((invoice_dirs[0] / "attachments").glob("*.xml"))
+        files = [p for p in root.rglob("*") if p.is_file()]
+        assert all(p.is_relative_to(root / "contratti") or p.is_relative_to(invoice_dirs[0])
+                   for p in files), files
     finally:
         store.close()
 

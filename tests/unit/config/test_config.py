@@ -144,3 +144,19 @@ def test_cli_bad_config_is_one_clear_message(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "accounts[0].imap.port" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_cli_config_option_beats_the_environment(tmp_path: Path) -> None:
+    """`--config` wins over `$WPEC_CONFIG` (here a broken file that would fail the run)."""
+    broken = write(tmp_path, GOOD.replace("port = 10993", "port = -1"))
+    chosen = tmp_path / "chosen.toml"
+    chosen.write_text('data_dir = "from-cli"\n', encoding="utf-8")
+    env = {**os.environ, CONFIG_ENV: str(broken)}
+    result = subprocess.run(
+        [sys.executable, "-m", "wpec_invoicing", "invoices", "list", "--json",
+         "--config", str(chosen)],
+        capture_output=True, text=True, env=env, cwd=tmp_path, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+    assert (tmp_path / "from-cli" / "wpec.db").is_file()
+    assert not (tmp_path / "data").exists()  # the env file's data_dir was never used
