@@ -114,6 +114,10 @@ class AccountConfig(_Strict):
                 raise ConfigError(
                     f"account {self.name!r}: environment variable {self.password_env} is not set"
                 )
+            if not value:
+                raise ConfigError(
+                    f"account {self.name!r}: environment variable {self.password_env} is empty"
+                )
             return value
         if self.password_file:
             from wpec_invoicing.inputs import read_file
@@ -574,7 +578,7 @@ def load_config(path: Path | str | None = None) -> Config:
     except OSError as exc:
         raise ConfigError(f"cannot read config file {chosen}: {exc.strerror or exc}") from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        data = tomllib.loads(raw.decode("utf-8-sig"))  # Windows editors write a BOM
     except UnicodeDecodeError:
         raise ConfigError(f"{chosen}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:

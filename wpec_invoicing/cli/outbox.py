@@ -365,6 +365,8 @@ def outbox_run(
     as_json: JsonOpt = False,
 ) -> None:
     """Send what is queued: throttled, retried, never twice (safe to kill and re-run)."""
+    if max_seconds is not None and not (max_seconds > 0 and max_seconds != float("inf")):
+        raise InputError(f"--max-seconds {max_seconds}: must be a number of seconds above 0")
     with _outbox(config) as outbox:
         result = _run(outbox, until_empty=until_empty, account=account,
                       max_seconds=max_seconds, as_json=as_json)

@@ -308,3 +308,27 @@ def test_a_huge_value_in_an_invoice_does_not_flood_the_human_output(wpec, tmp_pa
     assert result.returncode == 1, result.output[:500]
     assert "characters)" in result.output
     assert len(result.output) < 5000
+
+
+def test_a_wpec_toml_saved_with_a_bom_is_read(wpec, tmp_path):
+    """Notepad's UTF-8 BOM made the file 'not valid TOML (line 1, column 1)'."""
+    (tmp_path / "wpec.toml").write_bytes(b'\xef\xbb\xbfdata_dir = "elsewhere"\n')
+    result = wpec("invoices", "list", "--json")
+    assert result.returncode == 0, result.output
+    assert (tmp_path / "elsewhere").is_dir()
+
+
+def test_an_empty_password_variable_is_a_config_error(wpec, tmp_path, monkeypatch):
+    monkeypatch.setenv("WPEC_TEST_EMPTY_PW", "")
+    (tmp_path / "wpec.toml").write_text(
+        '[[accounts]]\nname = "main"\naddress = "a@pec.example.it"\n'
+        'password_env = "WPEC_TEST_EMPTY_PW"\nimap = { host = "127.0.0.1", port = 1 }\n')
+    result = wpec("sync")
+    assert_clean_failure(result, "WPEC_TEST_EMPTY_PW", "is empty")
+
+
+@pytest.mark.parametrize("value", ["-5", "nan"])
+def test_outbox_run_max_seconds_must_be_positive(wpec, value):
+    result = wpec("outbox", "run", "--max-seconds", value)
+    assert_clean_failure(result, "--max-seconds")
+    assert result.returncode == 2
