@@ -332,3 +332,22 @@ def test_outbox_run_max_seconds_must_be_positive(wpec, value):
     result = wpec("outbox", "run", "--max-seconds", value)
     assert_clean_failure(result, "--max-seconds")
     assert result.returncode == 2
+
+
+def test_supplier_text_with_brackets_is_shown_verbatim(wpec, tmp_path):
+    """A supplier named `ACME [/]` crashed `invoices show` (MarkupError in the reasons);
+    `[bold]` in a name or a line description vanished from the tables."""
+    from wpec_invoicing.resources import data_dir
+
+    xml = (data_dir() / "demo" / "IT01234567897_00001.xml").read_bytes()
+    xml = xml.replace(b"<Denominazione>Fornitore Demo S.r.l.</Denominazione>",
+                      b"<Denominazione>ACME [/] [bold]x</Denominazione>", 1)
+    xml = xml.replace(b"<Descrizione>Ricambi: filtro aria</Descrizione>",
+                      b"<Descrizione>[red]filtro</Descrizione>", 1)
+    (tmp_path / "IT01234567897_00009.xml").write_bytes(xml)
+    assert wpec("import", "IT01234567897_00009.xml").returncode == 0
+    for args in (("invoices", "show", "1"), ("invoice", "show", "IT01234567897_00009.xml")):
+        result = wpec(*args)
+        assert result.exception is None, repr(result.exception)
+        assert result.returncode == 0, result.output
+        assert "ACME [/] [bold]x" in result.output and "[red]filtro" in result.output
