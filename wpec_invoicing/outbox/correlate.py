@@ -60,6 +60,30 @@ def on_message(session: Session, stored_message: Any, pec_message: Any) -> None:
         _on_sdi(session, stored_message, pec_message)
 
 
+def _unproven(pec: Any) -> str | None:
+    """Why this receipt proves nothing, or None when a provider really signed it.
+
+    A receipt moves an item's state only as evidence: an unsigned, tampered or untrusted
+    "ACCETTAZIONE" (anyone can write that Subject) must not mark an invoice accepted. With no
+    trust store configured, `trusted` is unknown and an intact signature is taken as it is.
+    """
+    sig = getattr(pec, "signature", None)
+    if sig is None or not getattr(sig, "present", False):
+        return "it carries no provider signature"
+    if sig.intact is not True:
+        return f"its provider signature is not intact ({sig.reason or 'no reason given'})"
+    if sig.trusted is False:
+        return f"its signer is not a trusted PEC provider ({sig.reason or 'no reason given'})"
+    return None
+
+
+def _ignore_unproven(session: Session, item: OutboxItem, what: str, problem: str) -> None:
+    log.warning("%s for outbox item %s ignored: %s", what, item.id, problem)
+    raise_alert(session, "unproven-message",
+                f"{what} about {item.file_name or item.message_id} ignored: {problem}",
+                account=item.account, item_id=item.id)
+
+
 def _already_recorded(session: Session, item: OutboxItem, stored_message: Any) -> bool:
     msg_id = getattr(stored_message, "id", None)
     if msg_id is None:
@@ -86,6 +110,10 @@ def _find_by_receipt(session: Session, pec: Any) -> OutboxItem | None:
 def _on_receipt(session: Session, stored: Any, pec: Any, kind: str) -> None:
     item = _find_by_receipt(session, pec)
     if item is None or _already_recorded(session, item, stored):
+        return
+    problem = _unproven(pec)
+    if problem:
+        _ignore_unproven(session, item, f"a {kind} receipt", problem)
         return
     now = utcnow()
     ident = getattr(pec, "identificativo", None)
@@ -162,6 +190,12 @@ def _on_sdi(session: Session, stored: Any, pec: Any) -> None:
                               payload.identificativo_sdi)
     if item is None:
         log.info("SdI %s for %s matches nothing we sent", kind, nome_file or payload.file_name)
+        return
+    if getattr(payload, "authentic", False) is not True:
+        # Only a signed PEC envelope whose certified sender is SdI proves an SdI outcome; a
+        # look-alike must neither change the invoice's state nor teach us an SdI address.
+        _ignore_unproven(session, item, f"an SdI {kind}",
+                         getattr(payload, "authentic_reason", None) or "not authentic")
         return
     _learn_sdi_address(session, item.account, payload.sdi_address or getattr(pec, "sender", None))
     if _already_recorded(session, item, stored):

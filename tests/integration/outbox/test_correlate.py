@@ -211,3 +211,42 @@ def test_sdi_files_over_5_mb_are_refused_before_queuing(outbox):
     refusal = outbox.prepare_invoice_file(too_big, "IT01234567897_00009.xml")
     assert isinstance(refusal, Refusal)
     assert refusal.reasons[0].startswith("00003")
+
+
+def _tamper(raw: bytes) -> bytes:
+    """Change one character of the daticert.xml part, inside the provider-signed bytes."""
+    start = raw.index(b"\r\n\r\n", raw.index(b'daticert.xml')) + 4
+    swapped = b"B" if raw[start:start + 1] != b"B" else b"C"
+    return raw[:start] + swapped + raw[start + 1:]
+
+
+def _alerts(outbox):
+    with outbox.store.session() as s:
+        return [(a.kind, a.message) for a in s.scalars(select(OutboxAlert))]
+
+
+def test_a_tampered_receipt_moves_nothing_and_raises_an_alert(outbox):
+    raw, queued = queue_invoice(outbox)
+    receipt = builder.accettazione(raw, provider=provider(), identificativo="opec9.x@pec")
+    forged = _tamper(receipt)
+    pec = store_and_observe(outbox, forged)
+    assert pec.kind.value == "accettazione" and pec.signature.intact is False
+    item, events = item_of(outbox, queued.id)
+    assert item.provider_state is None and item.accepted_at is None
+    assert [e for e in events if e.source == "provider"] == []
+    [(kind, message)] = _alerts(outbox)
+    assert kind == "unproven-message" and "not intact" in message
+
+
+def test_a_tampered_sdi_rejection_moves_nothing_and_teaches_no_address(outbox):
+    _raw, queued = queue_invoice(outbox)
+    genuine = sdi_envelope(queued.file_name, "NS", errors=(SdiError("00305", "IdCodice"),))
+    forged = _tamper(genuine)
+    pec = store_and_observe(outbox, forged)
+    assert pec.sdi is not None and pec.sdi.authentic is False
+    item, events = item_of(outbox, queued.id)
+    assert item.sdi_state == "sent" and not item.sdi_errors
+    assert [e for e in events if e.source == "sdi"] == []
+    assert outbox.status()["accounts"][0]["sdi_address"] in (None, "sdi01@pec.fatturapa.it")
+    [(kind, message)] = _alerts(outbox)
+    assert kind == "unproven-message" and "SdI NS" in message
