@@ -169,6 +169,10 @@ def up(
         routing[code.strip().upper()] = address.strip().lower()
     throttles, quotas = _parse_limits(throttle or [], quota or [], block_seconds)
     directory = directory.resolve()
+    running = control.running_state(directory)
+    if running is not None:  # two providers on one mail store would corrupt it
+        raise InputError(f"a sandbox is already running in {directory} (pid {running['pid']}); "
+                         "stop it first or choose another --dir")
     outcome = None if pa_outcome.upper() == "NONE" else pa_outcome.upper()
     sb = _start(directory, imap, sdi_pa_outcome=outcome, sdi_delay=sdi_delay,
                 sdi_directory=routing, smtp_implicit_port=smtp_port,
@@ -330,6 +334,10 @@ def inject_invoice(
     except OSError as exc:
         raise InputError(f"{file}: cannot read ({exc.strerror})") from None
     file_name = name or file.name
+    if not file_name.strip() or file_name in (".", "..") or any(c in file_name
+                                                                for c in "/\\\x00"):
+        raise InputError(f"--name {file_name!r}: a plain file name is needed (SdI names files "
+                         "like IT01234567890_00001.xml), not a path")
     if directory.exists() and not directory.is_dir():
         raise InputError(f"--dir {directory}: exists and is not a folder")
     directory = directory.resolve()

@@ -91,9 +91,14 @@ def serve_spool(directory: Path, sandbox: Any) -> int:
         try:
             spec = json.loads(request.read_text(encoding="utf-8"))
             data = data_path.read_bytes()
+            if sandbox.registry.get(str(spec["to"])) is None:
+                raise LookupError(f"--to {spec['to']}: no such mailbox in the sandbox "
+                                  f"({', '.join(sorted(sandbox.accounts))})")
             ident = sandbox.inject_invoice(data, str(spec["file_name"]), to=str(spec["to"]))
             result: dict[str, Any] = {"identificativo_sdi": ident, "to": spec["to"],
                                       "file_name": spec["file_name"]}
+        except LookupError as exc:
+            result = {"error": str(exc).strip("'\"")}
         except Exception as exc:  # one bad request must not stop the sandbox
             result = {"error": f"{type(exc).__name__}: {exc}"}
         for path in (request, data_path):

@@ -351,3 +351,28 @@ def test_supplier_text_with_brackets_is_shown_verbatim(wpec, tmp_path):
         assert result.exception is None, repr(result.exception)
         assert result.returncode == 0, result.output
         assert "ACME [/] [bold]x" in result.output and "[red]filtro" in result.output
+
+
+def test_a_second_sandbox_on_a_running_sandbox_folder_is_refused(wpec, tmp_path):
+    """A second `sandbox up` on the same --dir ran a second provider on the same mail store
+    and, when it stopped, erased the first one's state file."""
+    import json
+
+    from wpec_invoicing.sandbox import control
+
+    folder = tmp_path / "sb"
+    folder.mkdir()
+    # The state file is how sandboxes find each other; this (live) process plays the first.
+    (folder / control.STATE_FILE).write_text(json.dumps({"pid": os.getpid()}))
+    result = wpec("sandbox", "up", "--dir", str(folder))
+    assert_clean_failure(result, "already running", str(os.getpid()))
+    assert json.loads((folder / control.STATE_FILE).read_text())["pid"] == os.getpid()
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "a/b.xml", ".."])
+def test_inject_invoice_name_must_be_a_plain_file_name(wpec, tmp_path, name):
+    (tmp_path / "IT01234567897_00001.xml").write_text("<x/>")
+    result = wpec("sandbox", "inject-invoice", "IT01234567897_00001.xml", "--name", name,
+                  "--dir", "sb")
+    assert_clean_failure(result, "--name", "plain file name")
+    assert not (tmp_path / "sb").exists()
