@@ -355,6 +355,10 @@ class Processor:
         if sdi.metadata_file and sdi.metadata_file in files:
             metadata = (sdi.metadata_file, files[sdi.metadata_file])
         envelope = pec.signature.to_json() if getattr(pec, "signature", None) else None
+        if envelope is not None:
+            # Whether SdI really delivered it (certified SdI sender, intact provider signature).
+            envelope["sdi_authentic"] = getattr(sdi, "authentic", None)
+            envelope["sdi_authentic_reason"] = getattr(sdi, "authentic_reason", None)
         ids = []
         for name in sdi.invoice_files:
             data = files.get(name)

@@ -232,6 +232,11 @@ def verify(session: Session, config: Any, inv: ReceivedInvoice, doc: Any, report
             review.append({"code": "envelope-untrusted",
                            "message": "the PEC envelope was not signed by a trusted provider"
                            + (f": {env.get('reason')}" if env.get("reason") else "")})
+        elif env.get("sdi_authentic") is False:
+            review.append({"code": "not-from-sdi",
+                           "message": "the message only looks like an SdI delivery"
+                           + (f": {env['sdi_authentic_reason']}"
+                              if env.get("sdi_authentic_reason") else "")})
 
     review.extend(totals_problems(doc))
 

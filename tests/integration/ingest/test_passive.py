@@ -129,6 +129,17 @@ def test_broken_envelope_signature_needs_review(env, factory) -> None:
     assert "digest mismatch" in inv.reasons[0]["message"]
 
 
+def test_invoice_in_a_message_that_only_looks_like_sdi_needs_review(env, factory) -> None:
+    _config, store = env
+    with store.session() as s:
+        load_suppliers_text(s, SUPPLIERS)
+    inv, _ = _register(env, factory.invoice_xml("S-2"), envelope_signature={
+        "present": True, "intact": True, "trusted": None, "reason": None,
+        "sdi_authentic": False, "sdi_authentic_reason": "certified sender is not SdI"})
+    assert inv.status == "needs-review" and _codes(inv) == {"not-from-sdi"}
+    assert "certified sender is not SdI" in inv.reasons[0]["message"]
+
+
 def test_lotto_keeps_every_line(env, factory) -> None:
     from wpec_invoicing.fatturapa import write_invoice
     from wpec_invoicing.fatturapa.samples import sample_invoice
