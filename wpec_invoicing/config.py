@@ -286,6 +286,17 @@ class ExporterConfig(_Strict):
                                  "choose one")
         return self
 
+    @field_validator("url")
+    @classmethod
+    def _no_password_in_url(cls, value: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if value and urlsplit(value).password:
+            raise ValueError("the URL carries a password (user:password@): leave it out; the "
+                             "receiver checks the X-Wpec-Signature made with secret_env or "
+                             "secret_file")
+        return value
+
     def secret(self) -> bytes | None:
         if self.secret_env:
             value = os.environ.get(self.secret_env)

@@ -376,3 +376,13 @@ def test_inject_invoice_name_must_be_a_plain_file_name(wpec, tmp_path, name):
                   "--dir", "sb")
     assert_clean_failure(result, "--name", "plain file name")
     assert not (tmp_path / "sb").exists()
+
+
+def test_a_webhook_url_with_a_password_is_refused_without_echoing_it(wpec, tmp_path):
+    """Secrets never sit in wpec.toml: store_url was checked, the webhook url was not."""
+    (tmp_path / "wpec.toml").write_text(
+        '[[exporters]]\nname = "w"\ntype = "webhook"\n'
+        'url = "https://user:s3cr3t@hooks.example.it/in"\nunsigned = true\n')
+    result = wpec("export")
+    assert_clean_failure(result, "exporters[0].url", "password")
+    assert "s3cr3t" not in result.output
