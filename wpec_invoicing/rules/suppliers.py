@@ -60,6 +60,20 @@ def load_suppliers_csv(session: Session, path: Path) -> LoadResult:
     return load_suppliers_text(session, text, source=str(path))
 
 
+def _rows(reader: csv.DictReader, source: str, result: LoadResult):
+    """(line number, row) pairs; a line the csv module cannot read is one error, not the end
+    of the load (e.g. a field over the csv field limit)."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            result.errors.append(f"{source}:{reader.line_num + 1}: {exc}")
+            continue
+        yield reader.line_num, row
+
+
 def load_suppliers_text(session: Session, text: str, *, source: str = "csv") -> LoadResult:
     sample = text[:4096]
     try:
@@ -67,12 +81,15 @@ def load_suppliers_text(session: Session, text: str, *, source: str = "csv") -> 
     except csv.Error:
         dialect = csv.excel
     reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-    fields = {(f or "").strip().lower() for f in reader.fieldnames or []}
+    try:
+        fields = {(f or "").strip().lower() for f in reader.fieldnames or []}
+    except csv.Error as exc:
+        raise InputError(f"{source}: header row: {exc}") from None
     if not fields & {"vat", "fiscal_code"}:
         raise InputError(f"{source}: the header row needs a 'vat' or 'fiscal_code' column "
                          f"(found: {', '.join(sorted(fields)) or 'nothing'})")
     result = LoadResult()
-    for lineno, row in enumerate(reader, start=2):
+    for lineno, row in _rows(reader, source, result):
         row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
         vat = normalize_vat(row.get("vat"))
         cf = (row.get("fiscal_code") or "").upper() or None

@@ -386,3 +386,13 @@ def test_a_webhook_url_with_a_password_is_refused_without_echoing_it(wpec, tmp_p
     result = wpec("export")
     assert_clean_failure(result, "exporters[0].url", "password")
     assert "s3cr3t" not in result.output
+
+
+def test_a_supplier_csv_line_over_the_csv_field_limit_is_one_error_not_a_crash(wpec, tmp_path):
+    """A 200 000-character field was an internal error (csv.Error) and stopped the load."""
+    (tmp_path / "s.csv").write_text("vat,name\nIT01234567897," + "x" * 200_000
+                                    + "\nIT12345678903,Ok\n")
+    result = wpec("invoices", "load-suppliers", "s.csv")
+    assert result.exception is None, repr(result.exception)
+    assert "s.csv:2: field larger than field limit" in result.output
+    assert "1 added" in result.output
