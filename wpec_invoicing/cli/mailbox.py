@@ -226,9 +226,12 @@ def sync_command(
             results.append(result)
     finally:
         store.close()
+    # A folder that could not be read, or a message kept but not processed (its error is
+    # recorded on it), is a failure for a cron job to notice: exit 1, the batch went on.
+    failed = any(f.error for r in results for f in r.folders) or any(r.errors for r in results)
     if json_out:
         _dump([r.to_json() for r in results])
-        if any(f.error for r in results for f in r.folders):
+        if failed:
             raise typer.Exit(1)
         return
     for r in results:
@@ -239,7 +242,10 @@ def sync_command(
         for f in r.folders:
             if f.error:
                 _err(f"  {f.error}")
-    if any(f.error for r in results for f in r.folders):
+        if r.errors:
+            _err(f"  {r.errors} message(s) archived but not fully processed; each keeps its "
+                 "error (see the lines above) and its raw bytes in the archive")
+    if failed:
         raise typer.Exit(1)
 
 
