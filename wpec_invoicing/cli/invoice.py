@@ -296,10 +296,13 @@ def attachments(
     if not items:
         console.print(f"{path}: no attachments", markup=False)
         raise typer.Exit(EXIT_VALID)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--output {out}: exists and is not a folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(f"cannot create {out}: {exc.strerror or exc}") from exc
+        raise InputError(f"--output {out}: cannot create the folder: "
+                         f"{exc.strerror or exc}") from None
     root = out.resolve()
     for n, a in enumerate(items, start=1):
         name = safe_file_name(a.name, f"attachment-{n}")

@@ -396,3 +396,12 @@ def test_a_supplier_csv_line_over_the_csv_field_limit_is_one_error_not_a_crash(w
     assert result.exception is None, repr(result.exception)
     assert "s.csv:2: field larger than field limit" in result.output
     assert "1 added" in result.output
+
+
+def test_attachments_into_a_file_says_it_is_not_a_folder(wpec, tmp_path):
+    from wpec_invoicing.resources import data_dir
+
+    (tmp_path / "out").write_text("x")
+    result = wpec("invoice", "attachments",
+                  str(data_dir() / "demo" / "IT01234567897_00001.xml"), "-o", "out")
+    assert_clean_failure(result, "--output out", "not a folder")
