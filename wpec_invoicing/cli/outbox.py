@@ -228,6 +228,14 @@ def invoice_create(
         raise InputError(f"{source}: {exc}") from None
     if not records:
         raise InputError(f"{source}: no invoices in it")
+    if out is not None:  # checked before anything is queued
+        if out.exists() and not out.is_dir():
+            raise InputError(f"--out {out}: exists and is not a folder")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"--out {out}: cannot create the folder: "
+                             f"{exc.strerror or exc}") from None
     with _outbox(config) as outbox:
         def create():
             queued = outbox.create_invoices(records, supplier=supplier, account=account)
