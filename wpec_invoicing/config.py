@@ -30,9 +30,10 @@ _SECRET_KEYS = {"password", "pass", "passwd", "secret", "token", "api_key"}
 
 
 class _Strict(BaseModel):
-    """Unknown keys are errors: a typo must not silently fall back to a default."""
+    """Unknown keys are errors: a typo must not silently fall back to a default. TOML's `inf`
+    and `nan` are refused too (an infinite timeout crashed the socket layer)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class TlsMode(StrEnum):

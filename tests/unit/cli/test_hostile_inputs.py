@@ -416,3 +416,14 @@ def test_invoice_create_out_into_a_file_is_refused_before_queueing(wpec, tmp_pat
                   str(data_dir() / "demo-send" / "invoices.json"), "--out", "out")
     assert_clean_failure(result, "--out out", "not a folder")
     assert '"items": 0' in wpec("outbox", "status", "--json").output
+
+
+def test_an_infinite_timeout_is_a_config_error(wpec, tmp_path, monkeypatch):
+    """TOML's `inf` passed `gt=0` and crashed the socket layer (OverflowError)."""
+    monkeypatch.setenv("WPEC_TEST_PW", "x")
+    (tmp_path / "wpec.toml").write_text(
+        '[[accounts]]\nname = "main"\naddress = "a@pec.example.it"\npassword_env = "WPEC_TEST_PW"\n'
+        'imap = { host = "127.0.0.1", port = 1, timeout_seconds = inf }\n')
+    result = wpec("sync")
+    assert_clean_failure(result, "accounts[0].imap.timeout_seconds")
+    assert result.returncode == 2
