@@ -79,7 +79,7 @@ class LimitsConfig(_Strict):
 
     messages_per_minute: float = Field(default=60, gt=0)
     burst: int = Field(default=10, ge=1)
-    concurrency: int = Field(default=2, ge=1)
+    concurrency: int = Field(default=2, ge=1, le=50)  # one SMTP connection + thread each
     max_message_mb: float = Field(default=30, gt=0)
 
 
