@@ -78,8 +78,13 @@ def import_paths(config: Any, store: Any, paths: list[Path], *,
             else:
                 summary.add(entry.label, "skipped", "not an invoice, message or archive")
         except Exception as exc:  # one bad input never stops the batch
-            log.exception("import of %s failed", entry.label)
-            summary.add(entry.label, "invalid", f"{type(exc).__name__}: {exc}")
+            # The summary says what and why, once; the traceback only for debugging.
+            log.debug("import of %s failed", entry.label, exc_info=True)
+            if isinstance(exc, OSError) and exc.filename:
+                why = f"{exc.filename}: {exc.strerror or exc}"
+            else:
+                why = f"{type(exc).__name__}: {exc}"
+            summary.add(entry.label, "invalid", why)
     return summary
 
 

@@ -427,3 +427,18 @@ def test_an_infinite_timeout_is_a_config_error(wpec, tmp_path, monkeypatch):
     result = wpec("sync")
     assert_clean_failure(result, "accounts[0].imap.timeout_seconds")
     assert result.returncode == 2
+
+
+def test_an_import_that_cannot_store_prints_one_line_not_a_traceback(tmp_path):
+    """With wpec-data/archive being a file, import printed a full traceback per input."""
+    from wpec_invoicing.resources import data_dir
+
+    (tmp_path / "wpec-data").mkdir()
+    (tmp_path / "wpec-data" / "archive").write_text("not a folder")
+    result = subprocess.run([sys.executable, "-m", "wpec_invoicing", "import",
+                             str(data_dir() / "demo" / "IT01234567897_00001.xml")],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=30,
+                            check=False)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "archive" in result.stderr and "Not a directory" in result.stderr
