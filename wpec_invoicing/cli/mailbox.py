@@ -212,7 +212,9 @@ def sync_command(
     from wpec_invoicing.mailbox.sync import Mailbox, run_pending_exports
 
     cfg = _config(config)
-    accounts = [cfg.account(account)] if account else list(cfg.accounts) or [cfg.account()]
+    # `--account ""` is a name that matches nothing, not "every account".
+    accounts = ([cfg.account(account)] if account is not None
+                else list(cfg.accounts) or [cfg.account()])
     store = _store(cfg)
     results = []
     try:

@@ -137,7 +137,7 @@ def _run(outbox, *, until_empty: bool, account: str | None, max_seconds: float |
 
 
 def _accounts(outbox, account: str | None) -> list[Any]:
-    return [outbox.account(account)] if account else list(outbox.config.accounts)
+    return [outbox.account(account)] if account is not None else list(outbox.config.accounts)
 
 
 def _preflight(outbox, account: str | None) -> None:

@@ -442,3 +442,11 @@ def test_an_import_that_cannot_store_prints_one_line_not_a_traceback(tmp_path):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr, result.stderr
     assert "archive" in result.stderr and "Not a directory" in result.stderr
+
+
+@pytest.mark.parametrize("command", [("sync",), ("outbox", "run")])
+def test_an_empty_account_name_matches_nothing(wpec, tmp_path, command):
+    """`--account ""` used to mean "every account"."""
+    _sending_config(tmp_path)
+    result = wpec(*command, "--account", "")
+    assert_clean_failure(result, "no account named ''")
