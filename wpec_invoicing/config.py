@@ -332,6 +332,7 @@ class OutboxConfig(BaseModel):
     verify_checks: int | None = Field(default=None, ge=1, le=100)
     stale_claim_seconds: float | None = Field(default=None, gt=0)
     max_attempts: int | None = Field(default=None, ge=1)
+    max_connect_failures: int | None = Field(default=None, ge=1, le=1000)
     idle_poll_seconds: float | None = Field(default=None, gt=0, le=60)
 
 

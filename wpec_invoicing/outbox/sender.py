@@ -69,6 +69,10 @@ class Settings:
         self.stale_after = timedelta(seconds=float(opt("stale_claim_seconds", 600.0)))
         self.max_item_failures = int(opt("max_attempts", 1000))
         self.idle_poll = float(opt("idle_poll_seconds", 0.5))
+        # Consecutive failures to even connect (refused, no route, TLS mismatch) after which
+        # the run stops for that account: waiting (--until-empty) for a server that is down
+        # was a silent endless loop. The items stay queued for the next run.
+        self.max_connect_failures = max(1, int(opt("max_connect_failures", 5)))
 
 
 class AccountRunner:
@@ -93,6 +97,7 @@ class AccountRunner:
         self.token = uuid.uuid4().hex[:8]
         self.me = claimant_id(self.token)
         self.in_flight = 0
+        self.connect_failures = 0
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> None:
@@ -242,10 +247,29 @@ class AccountRunner:
                     outcome = Outcome(OutcomeKind.THROTTLED, None,
                                       f"internal error: {type(exc).__name__}: {exc}")
                     ambiguous = True
+            self._count_connect_failure(client, outcome, ambiguous)
             self._record(item_id, outcome, ambiguous)
         finally:
             with self.claim_lock:
                 self.in_flight -= 1
+
+    def _count_connect_failure(self, client: SmtpClient, outcome: Outcome,
+                               ambiguous: bool) -> None:
+        """Stop this account's run after `max_connect_failures` connections in a row that
+        failed before any SMTP reply (nothing was sent, so nothing is uncertain)."""
+        unreachable = (client.last_phase == "connect" and outcome.code is None and not ambiguous
+                       and outcome.kind is OutcomeKind.THROTTLED)
+        with self.claim_lock:
+            self.connect_failures = self.connect_failures + 1 if unreachable else 0
+            give_up = self.connect_failures >= self.settings.max_connect_failures
+        if give_up and not self.stop.is_set():
+            smtp = self.account.smtp
+            with self.result_lock:
+                self.result.errors.append(
+                    f"{self.account.name}: SMTP {smtp.host}:{smtp.port} unreachable "
+                    f"{self.connect_failures} times in a row ({outcome.reason}); the items "
+                    "stay queued for the next run")
+            self.stop.set()
 
     def _record(self, item_id: int, outcome: Outcome, ambiguous: bool) -> None:
         st = self.settings

@@ -450,3 +450,15 @@ def test_an_empty_account_name_matches_nothing(wpec, tmp_path, command):
     _sending_config(tmp_path)
     result = wpec(*command, "--account", "")
     assert_clean_failure(result, "no account named ''")
+
+
+def test_outbox_run_until_empty_gives_up_on_a_server_that_is_down(wpec, tmp_path):
+    """--until-empty against a closed port was a silent endless loop."""
+    _sending_config(tmp_path)
+    with (tmp_path / "wpec.toml").open("a") as fh:
+        fh.write("[outbox]\nretry_base_seconds = 0.1\nmax_connect_failures = 2\n")
+    _queue_one(wpec)
+    result = wpec("outbox", "run", "--until-empty")
+    assert_clean_failure(result, "127.0.0.1:1 unreachable 2 times in a row",
+                         "stay queued")
+    assert result.returncode == 4
