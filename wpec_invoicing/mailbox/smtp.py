@@ -77,6 +77,7 @@ class SmtpClient:
         """Open and authenticate a fresh connection (closing any previous one)."""
         self.close()
         s = self.settings
+        password = s.password()  # a local problem (no password file) before any socket
         if s.tls == "implicit":
             conn: smtplib.SMTP = smtplib.SMTP_SSL(
                 s.host, s.port, timeout=s.timeout, context=self._context
@@ -93,7 +94,7 @@ class SmtpClient:
         else:
             raise ValueError(f"unknown TLS mode {s.tls!r} (expected implicit or starttls)")
         try:
-            conn.login(s.username, s.password())
+            conn.login(s.username, password)
         except BaseException:
             _quiet_close(conn)
             raise

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_, select, update
 
+from wpec_invoicing.errors import WpecError
 from wpec_invoicing.mailbox.smtp import SmtpClient, SmtpSettings
 from wpec_invoicing.outbox.compose import replace_recipient
 from wpec_invoicing.outbox.outcomes import (
@@ -241,12 +242,18 @@ class AccountRunner:
                     outcome = classify_exception(exc)
                     ambiguous = (client.last_phase == "data" and outcome.code is None
                                  and outcome.kind is OutcomeKind.THROTTLED)
-                except Exception:  # not an SMTP/network failure: we cannot tell what went out
-                    log.exception("unexpected error sending item %s", item_id)
-                    client.check_alive()
-                    outcome = Outcome(OutcomeKind.THROTTLED, None,
-                                      f"internal error: {type(exc).__name__}: {exc}")
-                    ambiguous = True
+                except Exception:  # not an SMTP/network failure
+                    if client.last_phase == "connect" and isinstance(exc, WpecError):
+                        # e.g. the password file vanished mid-run: nothing left this machine
+                        log.warning("item %s not sent: %s", item_id, exc)
+                        outcome = Outcome(OutcomeKind.THROTTLED, None, str(exc))
+                        ambiguous = False
+                    else:  # we cannot tell what went out: the receipts will decide
+                        log.exception("unexpected error sending item %s", item_id)
+                        client.check_alive()
+                        outcome = Outcome(OutcomeKind.THROTTLED, None,
+                                          f"internal error: {type(exc).__name__}: {exc}")
+                        ambiguous = True
             self._count_connect_failure(client, outcome, ambiguous)
             self._record(item_id, outcome, ambiguous)
         finally:
