@@ -369,6 +369,10 @@ class Config(_Strict):
         if url.password:
             raise ValueError("the URL carries a password: leave it out and give it to "
                              "PostgreSQL via PGPASSWORD or a ~/.pgpass file")
+        backend = url.get_backend_name()
+        if backend not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError(f"unsupported database {backend!r}: the store runs on SQLite "
+                             "(sqlite:///path) or PostgreSQL (postgresql://user@host/db)")
         return value
 
     @model_validator(mode="after")

@@ -462,3 +462,10 @@ def test_outbox_run_until_empty_gives_up_on_a_server_that_is_down(wpec, tmp_path
     assert_clean_failure(result, "127.0.0.1:1 unreachable 2 times in a row",
                          "stay queued")
     assert result.returncode == 4
+
+
+def test_an_unsupported_database_is_named_in_the_config_error(wpec, tmp_path):
+    """`mysql://...` said only "No module named 'MySQLdb'"."""
+    (tmp_path / "wpec.toml").write_text('store_url = "mysql://localhost/db"\n')
+    result = wpec("invoices", "list")
+    assert_clean_failure(result, "store_url", "unsupported database 'mysql'")
