@@ -406,8 +406,12 @@ class Config(_Strict):
     def account(self, name: str | None = None) -> AccountConfig:
         """The named account (or the only/first one); a clear error when there is none."""
         if not self.accounts:
-            where = str(self.source) if self.source else " or ".join(self.searched) or "defaults"
-            raise ConfigError(f"no [[accounts]] configured (config looked for: {where})")
+            if self.source is None:
+                where = " or ".join(self.searched) or "./wpec.toml"
+                raise ConfigError(f"no [[accounts]] configured: no configuration file found "
+                                  f"(looked for {where}); give --config PATH or set "
+                                  f"${CONFIG_ENV}")
+            raise ConfigError(f"no [[accounts]] configured in {self.source}")
         if name is None:
             return self.accounts[0]
         for account in self.accounts:

@@ -469,3 +469,13 @@ def test_an_unsupported_database_is_named_in_the_config_error(wpec, tmp_path):
     (tmp_path / "wpec.toml").write_text('store_url = "mysql://localhost/db"\n')
     result = wpec("invoices", "list")
     assert_clean_failure(result, "store_url", "unsupported database 'mysql'")
+
+
+@pytest.mark.parametrize("command", [("sync",), ("outbox", "run"), ("send", "x.xml")])
+def test_no_config_at_all_says_what_to_do(wpec, tmp_path, command):
+    (tmp_path / "x.xml").write_bytes(b"<x/>")
+    result = wpec(*command)
+    assert_clean_failure(result)
+    if command[0] != "send":  # send refuses the file first
+        assert "no configuration file found" in result.output
+        assert "--config" in result.output and str(tmp_path / "wpec.toml") in result.output
