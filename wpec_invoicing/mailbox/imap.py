@@ -224,7 +224,11 @@ def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
 
 def _text(exc: Exception) -> str:
     value = exc.args[0] if exc.args else str(exc)
-    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+    text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+    # imapclient hands over the server's bytes already repr()'d: b'[AUTHENTICATIONFAILED] ...'
+    if len(text) > 3 and text[:2] in ("b'", 'b"') and text[-1] == text[1]:
+        text = text[2:-1]
+    return text
 
 
 def _close_quietly(client: IMAPClient) -> None:

@@ -33,3 +33,20 @@ def test_sync_exits_1_when_messages_could_not_be_processed(sandbox, tmp_path: Pa
     assert result.returncode == 1, (result.stdout, result.stderr)
     summary = json.loads(result.stdout)[0]
     assert summary["archived"] == 1 and summary["errors"] == 1  # kept, with its error
+
+
+def test_a_refused_login_is_one_readable_line(sandbox, tmp_path: Path) -> None:
+    """The server's text was shown as a Python bytes repr: b'[AUTHENTICATIONFAILED] ...'."""
+    import re
+
+    work = tmp_path / "work"
+    config = sandbox.write_config(work / "wpec.toml")
+    config.write_text(re.sub(r'password_file = ".*"', 'password_env = "WPEC_TEST_WRONG_PW"',
+                             config.read_text(), count=1))
+    env = {k: v for k, v in os.environ.items() if k != "WPEC_CONFIG"}
+    env["WPEC_TEST_WRONG_PW"] = "not-the-password"
+    result = subprocess.run([sys.executable, "-m", "wpec_invoicing", "sync"], cwd=work, env=env,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 4, result.stderr
+    assert "login refused for" in result.stderr and "b'" not in result.stderr
+    assert "not-the-password" not in result.stderr
