@@ -317,10 +317,18 @@ class ExporterConfig(_Strict):
 
 
 class OutboxConfig(BaseModel):
-    """Settings of the active cycle (owned by the outbox). Tolerant: the outbox adds fields."""
+    """Settings of the active cycle (read by the outbox). Every key is declared, so a typo such
+    as `retry_base_secods` is an error naming the key, never a setting silently ignored."""
 
-    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     acceptance_timeout_minutes: float = Field(default=30, gt=0)
+    # Invoices built from data: the company's CedentePrestatore details, the number format,
+    # and the PEM key/certificate that sign FPA12 files (paths relative to this file).
+    supplier: dict[str, str | int | None] | None = None
+    invoice_number_format: str | None = None
+    sign_all: bool | None = None
+    signing_key_file: str | None = None
+    signing_cert_file: str | None = None
     # The sender's tunables (None: its built-in default). Declared here so a wrong type or a
     # negative delay is a config error naming the key, not a crash or a busy loop mid-run.
     receipt_type: Literal["completa", "breve", "sintetica"] | None = None

@@ -40,7 +40,6 @@ type = "jsonl"
 
 [outbox]
 acceptance_timeout_minutes = 15
-some_future_setting = "tolerated"
 """
 
 
@@ -63,7 +62,6 @@ def test_good_config_paths_are_relative_to_the_file(tmp_path: Path) -> None:
     assert cfg.rules.kinds["posta-certificata"].actions[0].action == "auto_reply"
     assert cfg.exporters[0].path == tmp_path / "data" / "export" / "jsonl"
     assert cfg.outbox.acceptance_timeout_minutes == 15
-    assert cfg.outbox.model_extra == {"some_future_setting": "tolerated"}
     assert cfg.source == (tmp_path / "wpec.toml").resolve()
 
 
@@ -160,3 +158,13 @@ def test_cli_config_option_beats_the_environment(tmp_path: Path) -> None:
     assert result.stdout.strip() == "[]"
     assert (tmp_path / "from-cli" / "wpec.db").is_file()
     assert not (tmp_path / "data").exists()  # the env file's data_dir was never used
+
+
+def test_a_misspelt_outbox_setting_is_an_error_naming_the_key(tmp_path: Path) -> None:
+    import pytest
+
+    from wpec_invoicing.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, GOOD + "retry_base_secods = 5\n"))
+    assert "retry_base_secods" in str(info.value)
