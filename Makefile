@@ -4,15 +4,25 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup system-deps demo test lint bench clean
+.PHONY: setup native system-deps demo test lint bench clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed native
 
-$(VENV)/.installed: pyproject.toml
+# The package in editable mode; its compiled accelerators are built by `native` (setup.py),
+# not here, so that they are compiled once and then only when a source changes.
+$(VENV)/.installed: pyproject.toml setup.py
 	bash scripts/bootstrap-python.sh "$(PYTHON)" "$(VENV)"
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	WPEC_BUILD_NATIVE=0 $(BIN)/pip install -q -e '.[test]'
 	touch $@
+
+# Compiled twins of the hot paths (C compiler needed; without one, plain Python, same results).
+# Incremental: only what changed is recompiled. The compiler's chatter goes to build/native.log.
+native: $(VENV)/.installed
+	@mkdir -p build
+	@$(BIN)/python setup.py build_ext --inplace > build/native.log 2>&1 \
+	  || { tail -n 30 build/native.log; echo "building the accelerators failed (see build/native.log)"; }
+	@$(BIN)/python -c "from wpec_invoicing.fatturapa import native; print('accelerators:', 'compiled' if native.NATIVE else 'NOT built: running as plain Python (see build/native.log)')"
 
 # Real servers the tests talk to (Dovecot, PostgreSQL, OpenSSL): installed when missing.
 system-deps:
@@ -32,4 +42,5 @@ bench: setup system-deps
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) wpec-data .pytest_cache .hypothesis
+	rm -rf $(VENV) wpec-data .pytest_cache .hypothesis build
+	find wpec_invoicing -name '*.so' -delete

@@ -1,0 +1,134 @@
+"""The compiled twins (`_native.pyx`) give exactly what their pure-Python references give.
+
+Each compiled function is compared with its twin on generated input: the valid-file
+extractor on valid invoices (and on the variants that must send both to the tolerant path),
+the check digit on any string. A last test runs the whole CLI in a child process with the
+compiled code switched off (WPEC_PURE_PYTHON=1) and compares its verdicts, byte for byte,
+with the compiled run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lxml import etree
+
+from tests.unit.fatturapa.strategies import valid_ordinary
+from tests.unit.fatturapa.test_roundtrip import doc_ord
+from wpec_invoicing.fatturapa import extract_valid as ev
+from wpec_invoicing.fatturapa import identifiers, native, write_invoice
+from wpec_invoicing.fatturapa.model import VatId
+from wpec_invoicing.fatturapa.samples import sample_invoice
+from wpec_invoicing.fatturapa.schema import hardened_parser, validate
+from wpec_invoicing.fatturapa.treewalk import Unexpected, make_py
+from wpec_invoicing.resources import data_dir
+
+PURE = bool(os.environ.get("WPEC_PURE_PYTHON"))
+needs_native = pytest.mark.skipif(
+    native.compiled is None, reason="compiled twins switched off by WPEC_PURE_PYTHON"
+)
+
+
+def test_the_compiled_twins_are_built():
+    """`make test` builds them (`make native`); a stale or missing build must not pass
+    silently as 'plain Python' in CI."""
+    if PURE:
+        assert native.compiled is None
+        return
+    assert native.NATIVE, "the compiled accelerators are not built: run `make native`"
+    for module in ("checks", "identifiers", "naming", "reader"):
+        mod = __import__(f"wpec_invoicing.fatturapa.{module}", fromlist=["_"])
+        assert Path(mod.__file__).suffix == ".so", f"{module} runs uncompiled"
+
+
+def _outcome(extractor, root):
+    try:
+        return extractor(root)
+    except Unexpected:
+        return "unexpected"
+    except (KeyError, TypeError, AttributeError, ValueError, ArithmeticError):
+        return "unexpected"  # extract_valid turns these into Unexpected for both twins
+
+
+def _same(data: bytes) -> None:
+    root = etree.fromstring(data, hardened_parser())
+    pure = _outcome(ev._document, root)
+    compiled = _outcome(native.compiled.extract_valid, root)
+    assert compiled == pure
+    assert repr(compiled) == repr(pure)
+
+
+@needs_native
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_ordinary())
+def test_compiled_extractor_matches_the_python_one_on_valid_invoices(doc):
+    data = write_invoice(doc)
+    root = etree.fromstring(data, hardened_parser())
+    assert validate(root)[1] == []
+    _same(data)
+
+
+@needs_native
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow])
+@given(doc_ord)
+def test_compiled_extractor_matches_the_python_one_on_any_shape(doc):
+    data = write_invoice(doc)
+    _same(data)
+    _same(data.replace(b"<Descrizione>", b"<Descrizione> \n\xc2\xa0"))  # NBSP: str.strip
+    _same(data.replace(b"<Descrizione>", b"<Descrizione><![CDATA[a]]>b<![CDATA[c]]>"))
+    _same(data.replace(b"</IdCodice>", b"<!-- c --></IdCodice>"))
+    _same(data.replace(b"</Numero>", b"<?pi x?></Numero>"))
+    _same(data.replace(b"<IdPaese>IT</IdPaese>", b"<IdPaese/>", 1))
+
+
+@needs_native
+def test_compiled_extractor_on_large_and_lotto_samples():
+    for lines, bodies in ((1, 1), (200, 2)):
+        _same(write_invoice(sample_invoice(lines=lines, bodies=bodies)))
+
+
+@needs_native
+@given(st.text(max_size=12) | st.from_regex(r"[0-9]{10}", fullmatch=True))
+def test_compiled_check_digit_matches_the_python_one(first10):
+    compiled = native.compiled.partita_iva_check_digit(first10)
+    if compiled is None:  # not ASCII digits: the Python code decides
+        assert not (first10.isascii() and first10.isdigit()) or first10 == ""
+        return
+    assert compiled == identifiers._check_digit_slow(first10)
+
+
+@needs_native
+def test_compiled_make_builds_the_same_value():
+    a = native.compiled.make(VatId, {"country": "IT", "code": "1"})
+    b = make_py(VatId, {"country": "IT", "code": "1"})
+    assert a == b and hash(a) == hash(b) and repr(a) == repr(b)
+    with pytest.raises(Exception, match="cannot assign"):
+        a.code = "2"  # still frozen
+
+
+def _validate_json(env: dict) -> list[dict]:
+    files = sorted(str(p) for p in (data_dir() / "demo").rglob("*") if p.is_file()
+                   and p.suffix in (".xml", ".p7m"))
+    assert len(files) >= 6
+    run = subprocess.run(
+        [sys.executable, "-m", "wpec_invoicing", "invoice", "validate", "--json", *files],
+        capture_output=True, env=env, timeout=120, check=False,
+    )
+    assert run.returncode in (0, 1), run.stderr.decode()
+    return [json.loads(line) for line in run.stdout.decode().splitlines()]
+
+
+@needs_native
+def test_pure_python_and_compiled_runs_give_the_same_verdicts():
+    env = {k: v for k, v in os.environ.items() if k != "WPEC_PURE_PYTHON"}
+    compiled = _validate_json(env)
+    pure = _validate_json({**env, "WPEC_PURE_PYTHON": "1"})
+    assert compiled == pure
+    assert any(not r["valid"] for r in compiled) and any(r["valid"] for r in compiled)

@@ -1,0 +1,26 @@
+"""The compiled twins (`_native.pyx`), or None where they were not built.
+
+`compiled` is the extension module when it was built at install time (it needs a C compiler;
+without one the package installs and runs as plain Python, slower, with the same results)
+and not switched off: `WPEC_PURE_PYTHON=1` in the environment forces the Python twins, to
+measure them or to rule the compiled code out when chasing a bug. The tests run both.
+"""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+
+
+def _load() -> ModuleType | None:
+    if os.environ.get("WPEC_PURE_PYTHON"):
+        return None
+    try:
+        from wpec_invoicing.fatturapa import _native
+    except ImportError:
+        return None
+    return _native
+
+
+compiled: ModuleType | None = _load()
+NATIVE = compiled is not None
