@@ -34,11 +34,11 @@ demo: setup
 lint: setup
 	$(BIN)/ruff check .
 
-test: setup system-deps
+test: system-deps setup
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
-bench: setup system-deps
+bench: system-deps setup
 	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:

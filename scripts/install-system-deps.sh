@@ -3,6 +3,7 @@
 #   dovecot-imapd  (the real IMAP server of the integration tests and of `sandbox --imap dovecot`)
 #   postgresql     (the store and ingestion tests run on SQLite and on PostgreSQL)
 #   openssl        (the tests also make CAdES fixtures with `openssl cms`, as real signers do)
+#   gcc, python3-dev (the compiled accelerators, `make native`; without them: plain Python)
 # Without root or apt it says what is missing; the tests that need it then report themselves
 # as skipped with the reason, never as passed.
 set -uo pipefail
@@ -10,6 +11,13 @@ need=()
 [ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v openssl >/dev/null || need+=(openssl)
+command -v cc >/dev/null || need+=(gcc)
+python=${PYTHON:-python3}
+include=$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)
+# Debian's own python3 takes its headers from python3-dev; another build ships its own
+if [ -n "$include" ] && [ ! -e "$include/Python.h" ] && [ "$include" != "${include#/usr/include/}" ]; then
+  need+=(python3-dev)
+fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "installing system packages: ${need[*]}"

@@ -178,11 +178,12 @@ def _supplier_path(doc: InvoiceDocument) -> str:
 
 def c00001(doc, ctx):
     if ctx.file_name is not None and not is_valid_file_name(ctx.file_name):
-        yield (
+        return [(
             None,
             f"file name {ctx.file_name!r} is not <IdPaese><IdCodice>_<progressivo>"
             ".xml|.xml.p7m|.zip",
-        )
+        )]
+    return ()
 
 
 def c00003(doc, ctx):
@@ -254,40 +255,49 @@ def _cf_ok(ctx: CheckContext, code: str) -> bool:
     return is_valid_codice_fiscale(code)
 
 
+# The checks every file goes through return their findings (a list, or () for none)
+# instead of yielding them: a generator per check and per file is measurable on the hot path.
+# `run_checks` iterates either.
+
+
 def c00300(doc, ctx):
     s = doc.transmission.sender
     if s.country == "IT" and not (_piva_ok(ctx, s.code) or _cf_ok(ctx, s.code)):
-        yield (
+        return [(
             "FatturaElettronicaHeader/DatiTrasmissione/IdTrasmittente/IdCodice",
             f"IdTrasmittente IdCodice not valid: {s.code!r}",
-        )
+        )]
+    return ()
 
 
 def _vat_check(ctx: CheckContext, party: Party, path: str, who: str):
     vat = party.vat
     if vat is not None and vat.country == "IT" and not _piva_ok(ctx, vat.code):
-        yield f"{path}/IdFiscaleIVA/IdCodice", f"{who} IdCodice not valid: {party.vat.code!r}"
+        return [(f"{path}/IdFiscaleIVA/IdCodice", f"{who} IdCodice not valid: {vat.code!r}")]
+    return ()
 
 
 def _cf_check(ctx: CheckContext, party: Party, path: str, who: str):
     if party.fiscal_code is not None and not _cf_ok(ctx, party.fiscal_code):
-        yield f"{path}/CodiceFiscale", f"{who} CodiceFiscale not valid: {party.fiscal_code!r}"
+        return [(f"{path}/CodiceFiscale",
+                 f"{who} CodiceFiscale not valid: {party.fiscal_code!r}")]
+    return ()
 
 
 def c00301(doc, ctx):
-    yield from _vat_check(ctx, doc.supplier, _supplier_path(doc), "CedentePrestatore")
+    return _vat_check(ctx, doc.supplier, _supplier_path(doc), "CedentePrestatore")
 
 
 def c00302(doc, ctx):
-    yield from _cf_check(ctx, doc.supplier, _supplier_path(doc), "CedentePrestatore")
+    return _cf_check(ctx, doc.supplier, _supplier_path(doc), "CedentePrestatore")
 
 
 def c00305(doc, ctx):
-    yield from _vat_check(ctx, doc.customer, _customer_path(doc), "CessionarioCommittente")
+    return _vat_check(ctx, doc.customer, _customer_path(doc), "CessionarioCommittente")
 
 
 def c00306(doc, ctx):
-    yield from _cf_check(ctx, doc.customer, _customer_path(doc), "CessionarioCommittente")
+    return _cf_check(ctx, doc.customer, _customer_path(doc), "CessionarioCommittente")
 
 
 _CD_PATH = "FatturaElettronicaHeader/DatiTrasmissione/CodiceDestinatario"
@@ -297,7 +307,8 @@ _CD_RE = re.compile(r"[A-Z0-9]{6,7}")
 def c00311(doc, ctx):
     cd = doc.transmission.codice_destinatario
     if not _CD_RE.fullmatch(cd or ""):
-        yield _CD_PATH, f"CodiceDestinatario not valid: {cd!r}"
+        return [(_CD_PATH, f"CodiceDestinatario not valid: {cd!r}")]
+    return ()
 
 
 def c00313(doc, ctx):
@@ -313,16 +324,19 @@ def c00427(doc, ctx):
     cd = doc.transmission.codice_destinatario or ""
     fmt = doc.transmission.formato
     if (fmt == "FPA12" and len(cd) == 7) or (fmt in ("FPR12", "FSM10") and len(cd) == 6):
-        yield _CD_PATH, f"CodiceDestinatario of {len(cd)} characters not allowed with {fmt}"
+        return [(_CD_PATH,
+                 f"CodiceDestinatario of {len(cd)} characters not allowed with {fmt}")]
+    return ()
 
 
 def c00428(doc, ctx):
     if doc.transmission.formato != doc.format:
-        yield (
+        return [(
             "FatturaElettronicaHeader/DatiTrasmissione/FormatoTrasmissione",
             f"FormatoTrasmissione {doc.transmission.formato!r} inconsistent with "
             f"versione {doc.format!r}",
-        )
+        )]
+    return ()
 
 
 # ---------------------------------------------------------------- content
@@ -384,7 +398,8 @@ def c00415(doc, ctx):
 
 def c00417(doc, ctx):
     if doc.customer.vat is None and not doc.customer.fiscal_code:
-        yield _customer_path(doc), "customer has neither IdFiscaleIVA nor CodiceFiscale"
+        return [(_customer_path(doc), "customer has neither IdFiscaleIVA nor CodiceFiscale")]
+    return ()
 
 
 def c00418(doc, ctx):
@@ -401,62 +416,103 @@ def c00418(doc, ctx):
 
 
 def c00403(doc, ctx):
+    out = []
     for bp, b in _bodies(doc, ctx):
         if b.date is not None and b.date > ctx.received:
-            yield f"{_dgd(bp)}/Data", f"Data {b.date} is after the reception date {ctx.received}"
+            out.append((f"{_dgd(bp)}/Data",
+                        f"Data {b.date} is after the reception date {ctx.received}"))
+    return out
 
 
-@dataclass
 class _Facts:
     """What several checks ask of a body's lines, gathered in one pass (a 200-line invoice
-    would otherwise be walked a dozen times). Decimal hashes and compares by value, so 22,
-    22.0 and 22.00 are one key."""
+    would otherwise be walked a dozen times), with the body's feature bits (`Check.when`).
+    Decimal hashes and compares by value, so 22, 22.0 and 22.00 are one key. A plain class
+    with slots: built once per body per read, on the hot path."""
 
-    sums: dict  # (rate, natura) of lines and cassa → PrezzoTotale + ImportoContributoCassa
-    withholding: bool  # a line has Ritenuta SI
-    discounts: bool  # a line has ScontoMaggiorazione
-    rates: set  # every AliquotaIVA (lines, cassa, summaries)
-    naturas: set  # every Natura (lines, cassa, summaries)
-    summary_mismatch: bool  # a rate or Natura of lines/cassa vs DatiRiepilogo without match
+    __slots__ = ("discounts", "features", "naturas", "rates", "sums", "withholding")
 
-
-_NONE = frozenset({None})
-_NO_NATURA = frozenset({None, ""})
+    def __init__(self, sums: dict, withholding: bool, discounts: bool, rates: set,
+                 naturas: set, features: int):
+        self.sums = sums  # (rate, natura) of lines and cassa → PrezzoTotale + contributo
+        self.withholding = withholding  # a line has Ritenuta SI
+        self.discounts = discounts  # a line has ScontoMaggiorazione
+        self.rates = rates  # every AliquotaIVA (lines, cassa, summaries)
+        self.naturas = naturas  # every Natura (lines, cassa, summaries)
+        self.features = features  # the body's F_* bits (see `_features`)
 
 
 def _facts(b: Body, ctx: CheckContext) -> _Facts:
     key = ("facts", id(b))
     facts = ctx.cache.get(key)
     if facts is None:
-        sums: dict = {}
-        withholding = discounts = False
-        get = sums.get
-        for ln in b.lines:
-            k = (ln.vat_rate, ln.natura)
-            sums[k] = get(k, ZERO) + (ln.total_price or ZERO)
-            if ln.withholding:
-                withholding = True
-            if ln.discounts:
-                discounts = True
-        for pf in b.pension_funds:
-            k = (pf.vat_rate, pf.natura)
-            sums[k] = get(k, ZERO) + (pf.amount or ZERO)
-        used_rates = {r for r, _ in sums}
-        summary_rates = {s.rate for s in b.vat_summary}
-        rates = used_rates | summary_rates
-        used_naturas = {n for _, n in sums}
-        summary_naturas = {s.natura for s in b.vat_summary}
-        naturas = used_naturas | summary_naturas
-        # what 00419, 00443 and 00444 look for: used rates without a summary, summary rates
-        # without a use, used naturas without a summary
-        mismatch = bool(
-            (used_rates - summary_rates - _NONE)
-            or (summary_rates - used_rates - _NONE)
-            or (used_naturas - summary_naturas - _NO_NATURA)
-        )
-        facts = _Facts(sums, withholding, discounts, rates, naturas, mismatch)
-        ctx.cache[key] = facts
+        facts = ctx.cache[key] = _gather(b)
     return facts
+
+
+def _gather(b: Body) -> _Facts:
+    sums: dict = {}
+    withholding = discounts = False
+    get = sums.get
+    for ln in b.lines:
+        k = (ln.vat_rate, ln.natura)
+        sums[k] = get(k, ZERO) + (ln.total_price or ZERO)
+        if ln.withholding:
+            withholding = True
+        if ln.discounts:
+            discounts = True
+    for pf in b.pension_funds:
+        k = (pf.vat_rate, pf.natura)
+        sums[k] = get(k, ZERO) + (pf.amount or ZERO)
+    f = 0
+    summary_rates = set()
+    summary_naturas = set()
+    for sm in b.vat_summary:
+        rate, natura = sm.rate, sm.natura
+        summary_rates.add(rate)
+        summary_naturas.add(natura)
+        if natura:
+            f |= F_SUMMARY_NATURA
+        if rate is not None and rate == ZERO:
+            f |= F_SUMMARY_ZERO
+    rates = set(summary_rates)
+    naturas = set(summary_naturas)
+    used_rates = set()
+    not_td16 = b.document_type != "TD16"
+    for rate, natura in sums:
+        used_rates.add(rate)
+        rates.add(rate)
+        naturas.add(natura)
+        if natura:
+            if rate is not None and rate != ZERO and not_td16:
+                f |= F_NATURA_WITH_RATE
+            if natura not in summary_naturas:
+                f |= F_SUMMARY_MISMATCH  # a used Natura without its DatiRiepilogo (00444)
+        elif rate is not None and rate == ZERO:
+            f |= F_ZERO_NO_NATURA
+        if rate is not None and rate not in summary_rates:
+            f |= F_SUMMARY_MISMATCH  # a used rate without its DatiRiepilogo (00419)
+    for rate in summary_rates:
+        if rate is not None and rate not in used_rates:
+            f |= F_SUMMARY_MISMATCH  # a DatiRiepilogo rate that nothing uses (00443)
+    for rate in rates:
+        if rate is not None and ZERO < rate < ONE_EURO:
+            f |= F_FRACTION_RATE
+    if withholding:
+        f |= F_WITHHOLDING
+    if discounts:
+        f |= F_LINE_DISCOUNT
+    if b.pension_funds:
+        f |= F_CASSA
+    if b.linked_documents:
+        f |= F_LINKED
+    if b.discounts:
+        f |= F_DOC_DISCOUNT
+    if not naturas.isdisjoint(_GENERIC_NATURA):
+        f |= F_GENERIC_NATURA
+    if b.document_type in _SPECIAL_TYPES:
+        f |= F_SPECIAL_TYPE
+    return _Facts(sums, withholding, discounts, rates, naturas, f)
 
 
 def _used(b: Body, ctx: CheckContext) -> set[tuple[Decimal | None, str | None]]:
@@ -517,36 +573,44 @@ def c00420(doc, ctx):
 
 
 def c00421(doc, ctx):
+    out = []
     for bp, b in _bodies(doc, ctx):
         for i, s in enumerate(b.vat_summary, start=1):
-            if None in (s.rate, s.taxable, s.tax):
+            if s.rate is None or s.taxable is None or s.tax is None:
                 continue
-            expected = s.taxable * s.rate / 100
+            expected = s.taxable * s.rate * CENT  # exact, as / 100 (and cheaper)
             if abs(expected - s.tax) > ONE_EURO:
-                yield (
+                out.append((
                     _summary_path(bp, i, "Imposta"),
                     f"Imposta {s.tax} is not ImponibileImporto × AliquotaIVA / 100 "
                     f"= {expected.quantize(CENT)} (tolerance ±1.00)",
-                )
+                ))
+    return out
 
 
 def c00422(doc, ctx):
+    out = []
     for bp, b in _bodies(doc, ctx):
         for i, s in enumerate(b.vat_summary, start=1):
             if s.rate is None or s.taxable is None:
                 continue
             total = _sums(b, ctx).get((s.rate, s.natura), ZERO)
-            total += (s.expenses or ZERO) + (s.rounding or ZERO)
+            if s.expenses is not None:
+                total += s.expenses
+            if s.rounding is not None:
+                total += s.rounding
             if abs(total - s.taxable) > ONE_EURO:
-                yield (
+                out.append((
                     _summary_path(bp, i, "ImponibileImporto"),
                     f"ImponibileImporto {s.taxable} differs from the sum of lines and cassa "
                     f"for AliquotaIVA {s.rate}{' ' + s.natura if s.natura else ''}: "
                     f"{total.quantize(CENT)} (tolerance ±1.00)",
-                )
+                ))
+    return out
 
 
 def c00423(doc, ctx):
+    out = []
     for bp, b in _bodies(doc, ctx):
         for i, ln in enumerate(b.lines, start=1):
             if ln.unit_price is None or ln.total_price is None:
@@ -560,11 +624,12 @@ def c00423(doc, ctx):
                 continue  # that is 00438
             expected = line_total(ln.unit_price, ln.quantity, ln.discounts)
             if abs(expected - ln.total_price) > CENT:
-                yield (
+                out.append((
                     f"{_line_path(doc, bp, i)}/PrezzoTotale",
                     f"PrezzoTotale {ln.total_price} is not PrezzoUnitario × Quantita with "
                     f"discounts = {expected} (tolerance ±0.01)",
-                )
+                ))
+    return out
 
 
 def _rates(doc: InvoiceDocument, bp: str, b: Body):
@@ -590,10 +655,20 @@ def c00424(doc, ctx):
                 )
 
 
+def _has_digit(text: str) -> bool:
+    # str.isdigit, as SdI's "at least one numeric character"; compiled, a loop beats any()
+    for ch in text:  # noqa: SIM110
+        if ch.isdigit():
+            return True
+    return False
+
+
 def c00425(doc, ctx):
+    out = []
     for bp, b in _bodies(doc, ctx):
-        if not any(ch.isdigit() for ch in b.number or ""):
-            yield f"{_dgd(bp)}/Numero", f"Numero {b.number!r} contains no digit"
+        if not _has_digit(b.number or ""):
+            out.append((f"{_dgd(bp)}/Numero", f"Numero {b.number!r} contains no digit"))
+    return out
 
 
 def c00429(doc, ctx):
@@ -742,10 +817,11 @@ def c00476(doc, ctx):
     s_country = s.vat.country if s.vat else "IT"
     c_country = c.vat.country if c.vat else "IT"
     if s_country != "IT" and c_country != "IT":
-        yield (
+        return [(
             f"{_customer_path(doc)}/IdFiscaleIVA/IdPaese",
             f"supplier ({s_country}) and customer ({c_country}) cannot both be foreign",
-        )
+        )]
+    return ()
 
 
 def c00409(doc, ctx):
@@ -863,37 +939,7 @@ def _features(doc: InvoiceDocument | None, ctx: CheckContext) -> int:
     if len(bodies) > 1:
         f |= F_LOTTO
     for _bp, b in bodies:
-        facts = _facts(b, ctx)
-        for r, n in facts.sums:
-            if n:
-                if r is not None and r != ZERO and b.document_type != "TD16":
-                    f |= F_NATURA_WITH_RATE
-            elif r is not None and r == ZERO:
-                f |= F_ZERO_NO_NATURA
-        if facts.summary_mismatch:
-            f |= F_SUMMARY_MISMATCH
-        if facts.withholding:
-            f |= F_WITHHOLDING
-        if facts.discounts:
-            f |= F_LINE_DISCOUNT
-        if b.pension_funds:
-            f |= F_CASSA
-        if b.linked_documents:
-            f |= F_LINKED
-        if b.discounts:
-            f |= F_DOC_DISCOUNT
-        for s in b.vat_summary:
-            if s.natura:
-                f |= F_SUMMARY_NATURA
-            if s.rate is not None and s.rate == ZERO:
-                f |= F_SUMMARY_ZERO
-        for r in facts.rates:
-            if r is not None and ZERO < r < ONE_EURO:
-                f |= F_FRACTION_RATE
-        if facts.naturas & _GENERIC_NATURA:
-            f |= F_GENERIC_NATURA
-        if b.document_type in _SPECIAL_TYPES:
-            f |= F_SPECIAL_TYPE
+        f |= _facts(b, ctx).features
     return f
 
 

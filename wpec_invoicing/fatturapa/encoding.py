@@ -57,7 +57,9 @@ def has_doctype(data: bytes) -> bool:
     if enc and enc != "utf-8":
         text = body.decode(enc, errors="replace")
         return re.search(r"<!\s*(DOCTYPE|ENTITY)", text, re.IGNORECASE) is not None
-    if b"<!" not in body:  # no comment, CDATA or declaration anywhere: one memchr-fast scan
+    # No "!" anywhere, so no comment, CDATA or declaration: one memchr scan settles the common
+    # file (searching "<!" itself stops at every "<", which costs far more).
+    if b"!" not in body:
         return False
     m = _FIRST_TAG.search(body)
     prolog = body[: m.start()] if m else body

@@ -26,7 +26,9 @@ from wpec_invoicing.fatturapa.container import CONTAINER_XML, ContainerError, un
 from wpec_invoicing.fatturapa.extract import extract
 from wpec_invoicing.fatturapa.extract_valid import Unexpected, extract_valid
 from wpec_invoicing.fatturapa.model import FORMATS, InvoiceDocument
+from wpec_invoicing.fatturapa.native import compiled
 from wpec_invoicing.fatturapa.schema import SchemaError
+from wpec_invoicing.fatturapa.treewalk import make_py
 from wpec_invoicing.fatturapa.xades import NOT_VERIFIED as XADES_NOT_VERIFIED
 from wpec_invoicing.fatturapa.xades import inspect_signature as xades_inspect
 
@@ -304,7 +306,11 @@ def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
 
     # an enveloped XAdES signature: looked at before lenient mode drops foreign elements
     # (its QualifyingProperties), never verified (see `xades`)
-    ds_signature = next(root.iterchildren(_DS_SIGNATURE), None)
+    # (no xmldsig namespace in an ASCII-compatible file: no signature, without a tree search)
+    if xml[:1] == b"<" and b"xmldsig#" not in xml:
+        ds_signature = None
+    else:
+        ds_signature = next(root.iterchildren(_DS_SIGNATURE), None)
     xades = ds_signature is not None
     if xades and signature is None:
         signature = xades_inspect(ds_signature)
@@ -385,9 +391,6 @@ def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
     })
 
 
-def _make(cls, values: dict):
-    """A frozen dataclass value from a dict of all its fields, without the frozen `__init__`
-    (one `object.__setattr__` per field); equal in every way to `cls(**values)`."""
-    obj = object.__new__(cls)
-    object.__setattr__(obj, "__dict__", values)
-    return obj
+# A frozen dataclass value from a dict of all its fields, without the frozen `__init__` (one
+# `object.__setattr__` per field); equal in every way to `cls(**values)`.
+_make = compiled.make if compiled is not None else make_py
