@@ -132,3 +132,19 @@ def test_pure_python_and_compiled_runs_give_the_same_verdicts():
     pure = _validate_json({**env, "WPEC_PURE_PYTHON": "1"})
     assert compiled == pure
     assert any(not r["valid"] for r in compiled) and any(r["valid"] for r in compiled)
+
+
+@needs_native
+def test_the_fatturapa_suite_passes_as_plain_python():
+    """Where nothing could be compiled the package runs its Python twins: the whole format
+    suite must pass that way too (in a child process, with the compiled code switched off)."""
+    here = Path(__file__).resolve().parent
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(here),
+         "-k", "not plain_python"],
+        capture_output=True, env={**os.environ, "WPEC_PURE_PYTHON": "1"}, timeout=600,
+        check=False, cwd=here.parents[2],
+    )
+    tail = run.stdout.decode(errors="replace")[-2000:]
+    assert run.returncode == 0, tail
+    assert " passed" in tail and " failed" not in tail
