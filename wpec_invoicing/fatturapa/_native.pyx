@@ -12,7 +12,8 @@ costs dominate: one lxml proxy object per element, one interpreter dispatch per 
   precondition is the same: the tree passed the XSD. A shape the schema excludes raises
   `Unexpected` (the caller then uses the tolerant extractor).
 - `make(cls, values)`: `treewalk.make_py` in C.
-- `partita_iva_check_digit(first10)`: `identifiers.partita_iva_check_digit` in C.
+- `partita_iva_check_digit(first10)`, `is_valid_partita_iva(code)`: their `identifiers`
+  twins in C.
 """
 
 from cpython.unicode cimport PyUnicode_DecodeUTF8
@@ -95,6 +96,37 @@ def partita_iva_check_digit(str first10 not None):
                 d -= 9
         total += d
     return (10 - total % 10) % 10
+
+
+def is_valid_partita_iva(code):
+    """`identifiers.is_valid_partita_iva` for a str (None for anything else: the Python
+    twin decides): 11 ASCII digits, not all zeros, with the right check digit."""
+    if type(code) is not str:
+        return None
+    cdef str s = code
+    if len(s) != 11:
+        return False
+    cdef Py_ssize_t i
+    cdef int total = 0, d
+    cdef bint zeros = True
+    cdef Py_UCS4 ch
+    for i in range(11):
+        ch = s[i]
+        if ch < u'0' or ch > u'9':
+            return False
+        d = <int> ch - 48
+        if d:
+            zeros = False
+        if i == 10:
+            break
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    if zeros:
+        return False
+    return (10 - total % 10) % 10 == <int> s[10] - 48
 
 
 # ---------------------------------------------------------------- the tree

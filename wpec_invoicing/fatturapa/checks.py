@@ -236,22 +236,13 @@ def c00200(doc, ctx):
 
 
 def _piva_ok(ctx: CheckContext, code: str) -> bool:
-    """`is_valid_partita_iva`, computed once per value within one file (IdTrasmittente, the
-    supplier's VAT number and its CodiceFiscale are usually the same digits). Per read only:
-    never across files."""
-    key = ("piva", code)
-    ok = ctx.cache.get(key)
-    if ok is None:
-        ok = ctx.cache[key] = is_valid_partita_iva(code)
-    return ok
+    """`is_valid_partita_iva`. Not remembered within the file: the compiled check costs
+    less than a cache lookup would."""
+    return is_valid_partita_iva(code)
 
 
 def _cf_ok(ctx: CheckContext, code: str) -> bool:
-    """`is_valid_codice_fiscale`, sharing `_piva_ok` for the 11-digit (company) form."""
-    if code:
-        upper = code.upper()
-        if len(upper) == 11:
-            return _piva_ok(ctx, upper)
+    """`is_valid_codice_fiscale`."""
     return is_valid_codice_fiscale(code)
 
 
@@ -427,18 +418,15 @@ def c00403(doc, ctx):
 class _Facts:
     """What several checks ask of a body's lines, gathered in one pass (a 200-line invoice
     would otherwise be walked a dozen times), with the body's feature bits (`Check.when`).
-    Decimal hashes and compares by value, so 22, 22.0 and 22.00 are one key. A plain class
-    with slots: built once per body per read, on the hot path."""
+    Decimal compares by value, so 22, 22.0 and 22.00 are one key. A plain class with slots:
+    built once per body per read, on the hot path."""
 
-    __slots__ = ("discounts", "features", "naturas", "rates", "sums", "withholding")
+    __slots__ = ("discounts", "features", "sums", "withholding")
 
-    def __init__(self, sums: dict, withholding: bool, discounts: bool, rates: set,
-                 naturas: set, features: int):
+    def __init__(self, sums: dict, withholding: bool, discounts: bool, features: int):
         self.sums = sums  # (rate, natura) of lines and cassa → PrezzoTotale + contributo
         self.withholding = withholding  # a line has Ritenuta SI
         self.discounts = discounts  # a line has ScontoMaggiorazione
-        self.rates = rates  # every AliquotaIVA (lines, cassa, summaries)
-        self.naturas = naturas  # every Natura (lines, cassa, summaries)
         self.features = features  # the body's F_* bits (see `_features`)
 
 
@@ -448,6 +436,17 @@ def _facts(b: Body, ctx: CheckContext) -> _Facts:
     if facts is None:
         facts = ctx.cache[key] = _gather(b)
     return facts
+
+
+def _rate_bits(rate, natura) -> int:
+    """F_FRACTION_RATE and F_GENERIC_NATURA of one (rate, natura) of a line, cassa or
+    DatiRiepilogo."""
+    f = 0
+    if rate is not None and ZERO < rate < ONE_EURO:
+        f |= F_FRACTION_RATE
+    if natura in _GENERIC_NATURA:
+        f |= F_GENERIC_NATURA
+    return f
 
 
 def _gather(b: Body) -> _Facts:
@@ -464,25 +463,23 @@ def _gather(b: Body) -> _Facts:
     for pf in b.pension_funds:
         k = (pf.vat_rate, pf.natura)
         sums[k] = get(k, ZERO) + (pf.amount or ZERO)
+    # lists, not sets: a body has a handful of distinct rates; `in` compares by value
     f = 0
-    summary_rates = set()
-    summary_naturas = set()
+    summary_rates = []
+    summary_naturas = []
     for sm in b.vat_summary:
         rate, natura = sm.rate, sm.natura
-        summary_rates.add(rate)
-        summary_naturas.add(natura)
+        summary_rates.append(rate)
+        summary_naturas.append(natura)
         if natura:
             f |= F_SUMMARY_NATURA
         if rate is not None and rate == ZERO:
             f |= F_SUMMARY_ZERO
-    rates = set(summary_rates)
-    naturas = set(summary_naturas)
-    used_rates = set()
+        f |= _rate_bits(rate, natura)
+    used_rates = []
     not_td16 = b.document_type != "TD16"
     for rate, natura in sums:
-        used_rates.add(rate)
-        rates.add(rate)
-        naturas.add(natura)
+        used_rates.append(rate)
         if natura:
             if rate is not None and rate != ZERO and not_td16:
                 f |= F_NATURA_WITH_RATE
@@ -492,12 +489,10 @@ def _gather(b: Body) -> _Facts:
             f |= F_ZERO_NO_NATURA
         if rate is not None and rate not in summary_rates:
             f |= F_SUMMARY_MISMATCH  # a used rate without its DatiRiepilogo (00419)
+        f |= _rate_bits(rate, natura)
     for rate in summary_rates:
         if rate is not None and rate not in used_rates:
             f |= F_SUMMARY_MISMATCH  # a DatiRiepilogo rate that nothing uses (00443)
-    for rate in rates:
-        if rate is not None and ZERO < rate < ONE_EURO:
-            f |= F_FRACTION_RATE
     if withholding:
         f |= F_WITHHOLDING
     if discounts:
@@ -508,11 +503,9 @@ def _gather(b: Body) -> _Facts:
         f |= F_LINKED
     if b.discounts:
         f |= F_DOC_DISCOUNT
-    if not naturas.isdisjoint(_GENERIC_NATURA):
-        f |= F_GENERIC_NATURA
     if b.document_type in _SPECIAL_TYPES:
         f |= F_SPECIAL_TYPE
-    return _Facts(sums, withholding, discounts, rates, naturas, f)
+    return _Facts(sums, withholding, discounts, f)
 
 
 def _used(b: Body, ctx: CheckContext) -> set[tuple[Decimal | None, str | None]]:
@@ -645,7 +638,7 @@ def _rates(doc: InvoiceDocument, bp: str, b: Body):
 def c00424(doc, ctx):
     leaf = "DatiIVA/Aliquota" if doc.format == "FSM10" else "AliquotaIVA"
     for bp, b in _bodies(doc, ctx):
-        if not any(r is not None and ZERO < r < ONE_EURO for r in _facts(b, ctx).rates):
+        if not _facts(b, ctx).features & F_FRACTION_RATE:
             continue
         for path, rate, _natura in _rates(doc, bp, b):
             if rate is not None and ZERO < rate < ONE_EURO:
@@ -719,7 +712,7 @@ _GENERIC_NATURA = {"N2", "N3", "N6"}
 
 def c00445(doc, ctx):
     for bp, b in _bodies(doc, ctx):
-        if not _facts(b, ctx).naturas & _GENERIC_NATURA:
+        if not _facts(b, ctx).features & F_GENERIC_NATURA:
             continue
         for path, _rate, natura in _rates(doc, bp, b):
             if natura in _GENERIC_NATURA:

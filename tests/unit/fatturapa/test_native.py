@@ -148,3 +148,23 @@ def test_the_fatturapa_suite_passes_as_plain_python():
     tail = run.stdout.decode(errors="replace")[-2000:]
     assert run.returncode == 0, tail
     assert " passed" in tail and " failed" not in tail
+
+
+@needs_native
+@given(st.text(max_size=13) | st.from_regex(r"[0-9]{11}", fullmatch=True)
+       | st.builds(identifiers.make_partita_iva, st.from_regex(r"[0-9]{10}", fullmatch=True)))
+def test_compiled_partita_iva_matches_the_python_one(code):
+    compiled = native.compiled.is_valid_partita_iva(code)
+    saved = identifiers._native_is_valid_partita_iva
+    identifiers._native_is_valid_partita_iva = None
+    try:
+        pure = identifiers.is_valid_partita_iva(code)
+    finally:
+        identifiers._native_is_valid_partita_iva = saved
+    assert compiled == pure
+
+
+@needs_native
+def test_compiled_partita_iva_leaves_other_types_to_python():
+    assert native.compiled.is_valid_partita_iva(None) is None
+    assert identifiers.is_valid_partita_iva(None) is False
