@@ -5,3 +5,10 @@ exporters, sandbox) → storage (store) → formats (fatturapa, sdi, pec, cms: p
 """
 
 __version__ = "0.1.0"
+
+import os as _os
+
+if _os.environ.get("WPEC_PURE_PYTHON"):  # plain Python, compiled accelerators ignored
+    from wpec_invoicing._pure_python import install as _install
+
+    _install()
