@@ -19,7 +19,7 @@ from datetime import date
 
 from lxml import etree
 
-from wpec_invoicing.fatturapa import read_invoice, write_invoice
+from wpec_invoicing.fatturapa import native, read_invoice, write_invoice
 from wpec_invoicing.fatturapa.checks import CheckContext, run_checks
 from wpec_invoicing.fatturapa.extract_valid import extract_valid
 from wpec_invoicing.fatturapa.model import NAMESPACE_ORDINARIA
@@ -116,6 +116,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=6.0, help="per invoice size")
     ap.add_argument("--breakdown", action="store_true", help="where our time per file goes")
     args = ap.parse_args()
+    how = "compiled accelerators" if native.NATIVE else "plain Python (no build, or forced)"
+    print(f"ours: {how}")
     print(f"{'invoice':<12}{'bytes':>9}{'baseline f/s':>15}{'ours f/s':>12}{'ratio':>8}")
     worst = None
     for lines in (1, 200):
