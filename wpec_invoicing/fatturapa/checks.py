@@ -235,17 +235,6 @@ def c00200(doc, ctx):
 # ---------------------------------------------------------------- identifiers (local part)
 
 
-def _piva_ok(ctx: CheckContext, code: str) -> bool:
-    """`is_valid_partita_iva`. Not remembered within the file: the compiled check costs
-    less than a cache lookup would."""
-    return is_valid_partita_iva(code)
-
-
-def _cf_ok(ctx: CheckContext, code: str) -> bool:
-    """`is_valid_codice_fiscale`."""
-    return is_valid_codice_fiscale(code)
-
-
 # The checks every file goes through return their findings (a list, or () for none)
 # instead of yielding them: a generator per check and per file is measurable on the hot path.
 # `run_checks` iterates either.
@@ -253,7 +242,7 @@ def _cf_ok(ctx: CheckContext, code: str) -> bool:
 
 def c00300(doc, ctx):
     s = doc.transmission.sender
-    if s.country == "IT" and not (_piva_ok(ctx, s.code) or _cf_ok(ctx, s.code)):
+    if s.country == "IT" and not (is_valid_partita_iva(s.code) or is_valid_codice_fiscale(s.code)):
         return [(
             "FatturaElettronicaHeader/DatiTrasmissione/IdTrasmittente/IdCodice",
             f"IdTrasmittente IdCodice not valid: {s.code!r}",
@@ -261,34 +250,34 @@ def c00300(doc, ctx):
     return ()
 
 
-def _vat_check(ctx: CheckContext, party: Party, path: str, who: str):
+def _vat_check(party: Party, path: str, who: str):
     vat = party.vat
-    if vat is not None and vat.country == "IT" and not _piva_ok(ctx, vat.code):
+    if vat is not None and vat.country == "IT" and not is_valid_partita_iva(vat.code):
         return [(f"{path}/IdFiscaleIVA/IdCodice", f"{who} IdCodice not valid: {vat.code!r}")]
     return ()
 
 
-def _cf_check(ctx: CheckContext, party: Party, path: str, who: str):
-    if party.fiscal_code is not None and not _cf_ok(ctx, party.fiscal_code):
+def _cf_check(party: Party, path: str, who: str):
+    if party.fiscal_code is not None and not is_valid_codice_fiscale(party.fiscal_code):
         return [(f"{path}/CodiceFiscale",
                  f"{who} CodiceFiscale not valid: {party.fiscal_code!r}")]
     return ()
 
 
 def c00301(doc, ctx):
-    return _vat_check(ctx, doc.supplier, _supplier_path(doc), "CedentePrestatore")
+    return _vat_check(doc.supplier, _supplier_path(doc), "CedentePrestatore")
 
 
 def c00302(doc, ctx):
-    return _cf_check(ctx, doc.supplier, _supplier_path(doc), "CedentePrestatore")
+    return _cf_check(doc.supplier, _supplier_path(doc), "CedentePrestatore")
 
 
 def c00305(doc, ctx):
-    return _vat_check(ctx, doc.customer, _customer_path(doc), "CessionarioCommittente")
+    return _vat_check(doc.customer, _customer_path(doc), "CessionarioCommittente")
 
 
 def c00306(doc, ctx):
-    return _cf_check(ctx, doc.customer, _customer_path(doc), "CessionarioCommittente")
+    return _cf_check(doc.customer, _customer_path(doc), "CessionarioCommittente")
 
 
 _CD_PATH = "FatturaElettronicaHeader/DatiTrasmissione/CodiceDestinatario"
