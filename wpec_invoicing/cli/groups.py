@@ -18,6 +18,7 @@ db_app = _group("The store: migrations.")
 invoices_app = _group("Invoices received (passive cycle) and their verification state.")
 outbox_app = _group("The persistent outbox: run it, see its state.")
 mail_app = _group("Mass PEC sending of documents other than invoices.")
+messages_app = _group("Messages in the store: those whose processing failed, and retrying them.")
 
 GROUPS: dict[str, typer.Typer] = {
     "invoice": invoice_app,
@@ -27,4 +28,5 @@ GROUPS: dict[str, typer.Typer] = {
     "db": db_app,
     "outbox": outbox_app,
     "mail": mail_app,
+    "messages": messages_app,
 }
