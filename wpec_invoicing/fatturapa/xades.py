@@ -19,15 +19,18 @@ signature value over SignedInfo, the SigningCertificate(V2) digest). What we dec
 - only same-document references are followed (`URI=""` and `#id`): a reference to
   anything else is refused (`intact=False`) and nothing is ever fetched; the trees are
   re-parsed by signxml with our hardened parser (no network, no entities, no DTD);
-- what we cannot verify exactly gives `intact=None` with the reason, never a guess: an
-  unknown canonicalization, transform, digest or signature algorithm (an XPath filter, for
-  example), and inclusive canonicalization (C14N 1.0/1.1) when the root or the signature
-  carry `xml:*` attributes — lxml has no C14N 1.1 and signxml's subtree copies lose inherited
-  `xml:*` attributes; without them both give the same bytes, so C14N 1.1 is accepted there;
+- what we cannot verify exactly gives `intact=None` with the reason, never a guess: a
+  standard canonicalization, transform, digest or signature algorithm that signxml does not
+  implement (`KNOWN_UNSUPPORTED`: an XPath filter, C14N 2.0, ...), and inclusive
+  canonicalization (C14N 1.0/1.1) when the root or the signature carry `xml:*` attributes —
+  lxml has no C14N 1.1 and signxml's subtree copies lose inherited `xml:*` attributes;
+  without them both give the same bytes, so C14N 1.1 is accepted there. An identifier that
+  is no algorithm at all is `intact=False` (a garbled URI must not turn a tampered invoice's
+  00102 into a warning);
 - SHA-1 (signature method or reference digest) is verified and, when intact, reported with a
   warning (`SHA1_WEAK`). Why not refuse: SHA-1 still has no practical second-preimage
   attack, so a third party cannot alter a SHA-1-signed invoice undetected, and old archives
-  are full of them; the CAdES side accepts SHA-1 for the same reason. Why warn: collisions
+  are full of them (the CAdES side accepts SHA-1 too, for legacy PEC signers). Why warn: collisions
   let a signer prepare two documents with one signature, and current Italian rules for
   qualified signatures require SHA-256 or stronger, so SdI may refuse it today.
 
@@ -62,6 +65,25 @@ SIGNED_PROPERTIES_TYPE = "http://uri.etsi.org/01903#SignedProperties"
 
 _DS = f"{{{NS_DS}}}"
 _XML = f"{{{NS_XML}}}"
+
+
+# Standard algorithms signxml cannot compute: a signature using one is not verifiable here
+# (intact None). An identifier that is neither these nor one signxml knows is not an algorithm
+# at all (intact False): otherwise garbling a URI of a tampered file would buy it a warning
+# instead of 00102.
+KNOWN_UNSUPPORTED = frozenset({
+    "http://www.w3.org/2010/xml-c14n2",
+    "http://www.w3.org/TR/1999/REC-xpath-19991116",
+    "http://www.w3.org/2002/06/xmldsig-filter2",
+    "http://www.w3.org/TR/1999/REC-xslt-19991116",
+    "http://www.w3.org/2000/09/xmldsig#base64",
+    "http://www.w3.org/2002/07/decrypt#XML",
+    "http://www.w3.org/2007/05/xmldsig-more#rsa-pss",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-md5",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-ripemd160",
+    "http://www.w3.org/2001/04/xmldsig-more#md5",
+    "http://www.w3.org/2001/04/xmlenc#ripemd160",
+})
 
 
 class _Unverifiable(Exception):
@@ -118,7 +140,14 @@ def inspect_signature(sig: etree._Element) -> SignatureVerdict:
     from wpec_invoicing.cms import SignatureVerdict
 
     problems: list[str] = []
-    refs = sig.findall(f"{_DS}SignedInfo/{_DS}Reference")
+    for name in ("SignedInfo", "SignatureValue", "KeyInfo"):
+        # one of each (the XML-DSig schema): a second SignedInfo could show a whole-document
+        # reference that the verified (first) one does not have
+        count = len(sig.findall(f"{_DS}{name}"))
+        if count > 1:
+            problems.append(f"{count} {name} elements (one expected)")
+    info = sig.find(f"{_DS}SignedInfo")
+    refs = info.findall(f"{_DS}Reference") if info is not None else []
     if not any(r.get("URI") == "" for r in refs):
         problems.append('no Reference to the whole document (URI="")')
     value = "".join((sig.findtext(f"{_DS}SignatureValue") or "").split())
@@ -166,12 +195,14 @@ def _algorithm(el: etree._Element | None, what: str, enum: type) -> object:
     try:
         return enum(name)
     except Exception:
-        raise _Unverifiable(f"unsupported {what} {name!r}") from None
+        if name in KNOWN_UNSUPPORTED:
+            raise _Unverifiable(f"unsupported {what} {name!r}") from None
+        raise _Broken(f"unknown {what} {name[:80]!r} (not an XML-DSig algorithm)") from None
 
 
 def _check_references(sig: etree._Element) -> None:
     """Same-document references only, the whole-document one enveloped (see the module doc)."""
-    for ref in sig.iterfind(f"{_DS}SignedInfo/{_DS}Reference"):
+    for ref in sig.find(f"{_DS}SignedInfo").iterfind(f"{_DS}Reference"):
         uri = ref.get("URI")
         if uri is None:
             raise _Unverifiable("a Reference without URI (application-defined content)")
@@ -297,8 +328,6 @@ def _judge(root, sig, cert, hashes, trust) -> tuple[SignatureVerdict, tuple[str,
                       f"(SignedInfo or SignatureValue altered, or signed with another key){detail}"
                       ) from None
     except InvalidInput as exc:
-        if str(exc).startswith("Unrecognized"):
-            raise _Unverifiable(str(exc)) from None
         raise _Broken(f"not a valid XAdES signature: {exc}") from None
     except UnsupportedAlgorithm as exc:
         raise _Unverifiable(f"unsupported algorithm: {exc}") from None
