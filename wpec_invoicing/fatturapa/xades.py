@@ -26,7 +26,8 @@ signature value over SignedInfo, the SigningCertificate(V2) digest). What we dec
   lxml has no C14N 1.1 and signxml's subtree copies lose inherited `xml:*` attributes;
   without them both give the same bytes, so C14N 1.1 is accepted there. An identifier that
   is no algorithm at all is `intact=False` (a garbled URI must not turn a tampered invoice's
-  00102 into a warning);
+  00102 into a warning). Also None: a XAdES namespace other than 1.3.2 (the old 1.1.1/1.2.2
+  ones), and `#WithComments` on `URI=""` in a document with comments (the URI drops them);
 - SHA-1 (signature method or reference digest) is verified and, when intact, reported with a
   warning (`SHA1_WEAK`). Why not refuse: SHA-1 still has no practical second-preimage
   attack, so a third party cannot alter a SHA-1-signed invoice undetected, and old archives
@@ -55,6 +56,7 @@ if TYPE_CHECKING:  # pragma: no cover
 NS_DS = "http://www.w3.org/2000/09/xmldsig#"
 NS_XML = "http://www.w3.org/XML/1998/namespace"
 XADES_PREFIX = "http://uri.etsi.org/01903/"
+NS_XADES_132 = "http://uri.etsi.org/01903/v1.3.2#"
 NOT_VERIFIED = "enveloped XAdES signature found but not verified"
 SHA1_WEAK = (
     "the XAdES signature uses SHA-1, a weak hash: it verifies, but SdI may refuse it "
@@ -188,7 +190,8 @@ def inspect_signature(sig: etree._Element) -> SignatureVerdict:
 
 
 def _algorithm(el: etree._Element | None, what: str, enum: type) -> object:
-    """The signxml enum member of an Algorithm attribute (_Unverifiable if unknown)."""
+    """The signxml enum member of an Algorithm attribute: _Unverifiable for a standard one
+    signxml lacks, _Broken for a missing one or an identifier that is no algorithm."""
     name = el.get("Algorithm") if el is not None else None
     if not name:
         raise _Broken(f"no {what} Algorithm")
@@ -198,6 +201,15 @@ def _algorithm(el: etree._Element | None, what: str, enum: type) -> object:
         if name in KNOWN_UNSUPPORTED:
             raise _Unverifiable(f"unsupported {what} {name!r}") from None
         raise _Broken(f"unknown {what} {name[:80]!r} (not an XML-DSig algorithm)") from None
+
+
+def _check_version(sig: etree._Element) -> None:
+    """signxml reads the XAdES 1.3.2 namespace (which 1.4.1 keeps for these elements)."""
+    for obj in sig.iterchildren(f"{_DS}Object"):
+        for el in obj:
+            if _local(el) == "QualifyingProperties" and _ns(el) != NS_XADES_132:
+                raise _Unverifiable(f"XAdES namespace {_ns(el)!r} (only {NS_XADES_132!r} "
+                                    "is verified here)")
 
 
 def _check_references(sig: etree._Element) -> None:
@@ -239,6 +251,11 @@ def _check_algorithms(root: etree._Element, sig: etree._Element) -> list[str]:
                 ref_c14n.append(_algorithm(transform, "transform", CanonicalizationMethod))
         # a reference without a canonicalization transform is canonicalized inclusively
         c14n += ref_c14n or [CanonicalizationMethod.CANONICAL_XML_1_0]
+        if (ref.get("URI") == "" and any(m.value.endswith("#WithComments") for m in ref_c14n)
+                and next(root.iter(etree.Comment), None) is not None):
+            # URI="" drops comments before any transform (XML-DSig 4.3.3.3); signxml keeps them
+            raise _Unverifiable('a #WithComments canonicalization of URI="" in a document '
+                                "with comments (not computed exactly here)")
     inclusive = any(not m.value.startswith("http://www.w3.org/2001/10/xml-exc-c14n#")
                     for m in c14n)
     if inclusive and _has_xml_attributes(root, sig):
@@ -369,6 +386,7 @@ def verify_signature(
     if shaped.intact is False:
         return shaped, ()
     try:
+        _check_version(sig)
         _check_references(sig)
         hashes = _check_algorithms(root, sig)
         return _judge(root, sig, _certificates(sig)[0], hashes, trust)

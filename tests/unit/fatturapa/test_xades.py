@@ -354,6 +354,24 @@ def test_inclusive_c14n_under_xml_attributes_is_not_verified(signer, fpa12_xml):
     assert "00102" not in read_invoice(signed).codes
 
 
+def test_an_older_xades_namespace_is_not_verified_not_failed(signed):
+    xml = signed.replace(b"http://uri.etsi.org/01903/v1.3.2#", b"http://uri.etsi.org/01903/v1.2.2#")
+    report = read_invoice(xml, file_name=GOOD_NAME)
+    assert report.signature.intact is None and "v1.2.2" in report.signature.reason
+    assert "00102" not in report.codes
+
+
+def test_with_comments_on_the_whole_document_is_not_verified_when_it_has_comments(
+    signer, fpa12_xml,
+):
+    xml = fpa12_xml.replace(b"<FatturaElettronicaBody>", b"<!-- nota --><FatturaElettronicaBody>")
+    signed = xades_sign(xml, signer.key, signer.cert, c14n=C14N_10 + "#WithComments")
+    sig = read_invoice(signed).signature
+    assert sig.intact is None and "#WithComments" in sig.reason
+    without = xades_sign(fpa12_xml, signer.key, signer.cert, c14n=C14N_10 + "#WithComments")
+    assert read_invoice(without).signature.intact is True
+
+
 def test_sha1_verifies_with_a_warning(signer, fpa12_xml):
     xml = xades_sign(fpa12_xml, signer.key, signer.cert, method="rsa-sha1", digest="sha1",
                      signer_class=_LegacySha1Signer)
