@@ -345,6 +345,9 @@ def _judge(root, sig, cert, hashes, trust) -> tuple[SignatureVerdict, tuple[str,
                       f"(SignedInfo or SignatureValue altered, or signed with another key){detail}"
                       ) from None
     except InvalidInput as exc:
+        if "xades:SignedProperties" in str(exc):
+            raise _Broken("SignedInfo has no reference to the XAdES SignedProperties (the "
+                          "signing time and certificate are not signed)") from None
         raise _Broken(f"not a valid XAdES signature: {exc}") from None
     except UnsupportedAlgorithm as exc:
         raise _Unverifiable(f"unsupported algorithm: {exc}") from None

@@ -15,6 +15,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
@@ -51,6 +52,14 @@ class _NamesAnotherCertificate(XAdESSigner):
             signed_signature_properties, sig_root,
             replace(signing_settings, cert_chain=[self.other]),
         )
+
+
+class _LeavesSignedPropertiesUnsigned(XAdESSigner):
+    """A XAdES whose SignedInfo does not reference its SignedProperties."""
+
+    def _add_reference_to_signed_info(self, sig_root, node_to_reference, **attrs):
+        if attrs.get("Type") != "http://uri.etsi.org/01903#SignedProperties":
+            super()._add_reference_to_signed_info(sig_root, node_to_reference, **attrs)
 
 
 def xades_sign(
@@ -251,19 +260,22 @@ def test_a_certificate_other_than_the_one_signed_properties_names_is_00102(signe
     assert report.codes == ("00102",)
 
 
+def test_unsigned_signed_properties_are_00102(signer, fpa12_xml):
+    xml = xades_sign(fpa12_xml, signer.key, signer.cert,
+                     signer_class=_LeavesSignedPropertiesUnsigned)
+    report = read_invoice(xml)
+    assert report.signature.intact is False
+    assert "no reference to the XAdES SignedProperties" in report.signature.reason
+    assert report.codes == ("00102",)
+
+
 def test_a_certificate_swapped_in_keyinfo_is_00102(signer, signed):
     _key, impostor = issue_certificate(signer.key, signer.ca_cert, "Impostore")
-    der = impostor.public_bytes(serialization_der())
+    der = impostor.public_bytes(Encoding.DER)
     swapped = re.sub(rb"<ds:X509Certificate>[^<]+<",
                      b"<ds:X509Certificate>" + base64.b64encode(der) + b"<", signed)
     sig = read_invoice(swapped).signature
     assert sig.intact is False and "Impostore" in sig.signer
-
-
-def serialization_der():
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    return Encoding.DER
 
 
 def test_the_structural_refusals_still_hold(signed):
