@@ -16,16 +16,15 @@ time the signature carries. Without a trust store, or without a signing time, no
 claimed (an expiry "now" says nothing about a file signed years ago).
 00300–00306 are checked for their local part only: syntax and check digit/character.
 
-00102 and XAdES (a choice, stated here because a demanding user needs to know it): we verify
-CAdES (.p7m) signatures, we do NOT verify enveloped XAdES ones. A `ds:Signature` that is not
-even shaped like XAdES-BES (reference to the whole document, signature value, a parsable
-signing certificate, QualifyingProperties; see `xades.py`) counts as a broken signature
-(00102), so an arbitrary element never satisfies FPA12's "must be signed". A well-shaped one
-satisfies it, but the report never hides that it was not checked: `signature.intact` is None
-(null in JSON) and a warning says "enveloped XAdES signature found but not verified". We do
-not fail it either: refusing every real XAdES-signed PA invoice for a check we cannot run
-would make `valid` useless for them; callers that need certainty require
-`signature.intact is True` (a verified CAdES signature).
+00102 and XAdES: enveloped XAdES signatures are verified like CAdES (.p7m) ones (see
+`xades.py`): signature value, the reference to the whole document, the signed properties and
+the signing certificate they name. A `ds:Signature` that is not even shaped like XAdES-BES, or
+that does not verify (e.g. the invoice was modified after signing), is a broken signature
+(00102), so an arbitrary element never satisfies FPA12's "must be signed". What cannot be
+verified exactly here (an XPath transform, an unknown algorithm) is neither failed nor hidden:
+`signature.intact` is None (null in JSON), a warning says "enveloped XAdES signature found but
+not verified" with the reason, and the FPA12 counts as signed; callers that need certainty
+require `signature.intact is True`.
 
 Paths are the element paths of FatturaPA (`FatturaElettronicaBody[1]/DatiBeniServizi/
 DettaglioLinee[2]/AliquotaIVA`), 1-based indexes on repeated elements.

@@ -29,8 +29,8 @@ from wpec_invoicing.fatturapa.model import FORMATS, InvoiceDocument
 from wpec_invoicing.fatturapa.native import compiled
 from wpec_invoicing.fatturapa.schema import SchemaError
 from wpec_invoicing.fatturapa.treewalk import make_py
-from wpec_invoicing.fatturapa.xades import NOT_VERIFIED as XADES_NOT_VERIFIED
-from wpec_invoicing.fatturapa.xades import inspect_signature as xades_inspect
+from wpec_invoicing.fatturapa.xades import not_verified_warning as xades_not_verified
+from wpec_invoicing.fatturapa.xades import verify_signature as xades_verify
 
 if TYPE_CHECKING:  # pragma: no cover
     from wpec_invoicing.cms import SignatureVerdict, TrustStore
@@ -222,7 +222,8 @@ def read_invoice(
     """Read, validate and check one invoice file. Never raises on bad input.
 
     `file_name` enables check 00001; `received` is SdI's reception date for 00403 and the
-    start dates of newer checks (default: today); `trust` is passed to the p7m verification.
+    start dates of newer checks (default: today); `trust` judges the signer of a p7m or XAdES
+    signature.
     """
     try:
         return _read(data, file_name, lenient, trust, received or date.today())
@@ -304,8 +305,8 @@ def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
     if not isinstance(root.tag, str):  # pragma: no cover - fromstring returns an element
         return _unreadable(file_name, "no root element", container=container)
 
-    # an enveloped XAdES signature: looked at before lenient mode drops foreign elements
-    # (its QualifyingProperties), never verified (see `xades`)
+    # an enveloped XAdES signature: verified on the tree as parsed, before lenient mode drops
+    # foreign elements (its QualifyingProperties) or strips blanks (see `xades`)
     # (no xmldsig namespace in an ASCII-compatible file: no signature, without a tree search)
     if xml[:1] == b"<" and b"xmldsig#" not in xml:
         ds_signature = None
@@ -313,10 +314,11 @@ def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
         ds_signature = next(root.iterchildren(_DS_SIGNATURE), None)
     xades = ds_signature is not None
     if xades and signature is None:
-        signature = xades_inspect(ds_signature)
+        signature, xades_warnings = xades_verify(root, ds_signature, trust=trust)
         base["signature"] = signature
+        warnings.extend(xades_warnings)
         if signature.intact is None:
-            warnings.append(XADES_NOT_VERIFIED)
+            warnings.append(xades_not_verified(signature))
 
     # 4. the schema (strict: on the file as received) and 5. the model. A file that passed
     # the XSD has the shape the schema promises, so its model is read by the one-walk

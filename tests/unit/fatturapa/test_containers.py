@@ -193,21 +193,26 @@ def test_an_arbitrary_ds_signature_does_not_sign_an_fpa12(lenient):
 
 
 @pytest.mark.parametrize("lenient", [False, True])
-def test_enveloped_xades_is_reported_present_but_not_verified(signer, lenient):
+def test_a_well_shaped_xades_with_a_forged_value_is_00102(signer, lenient):
+    """Shaped like XAdES-BES (what signing tools produce) but not signed: it is verified now
+    (see test_xades.py for real signatures), so the forged value is 00102, not a warning."""
     from cryptography.hazmat.primitives.serialization import Encoding
 
     from wpec_invoicing.fatturapa import xades
 
     xml = _enveloped(_xades(signer.cert.public_bytes(Encoding.DER)))
     report = read_invoice(xml, file_name="IT01234567897_00001.xml", lenient=lenient)
-    assert report.valid, (report.schema_errors, report.checks)  # shaped like XAdES: no 00102
+    assert report.schema_valid, report.schema_errors
+    assert report.codes == ("00102",)
+    assert not report.valid
     sig = report.signature
-    assert sig.present and sig.intact is None and sig.trusted is None
+    assert sig.present and sig.intact is False and sig.trusted is None
     assert "Mario Rossi" in sig.signer
     assert sig.signing_time.isoformat() == "2026-01-15T10:00:00+01:00"
-    assert [w for w in report.warnings if "XAdES" in w or "foreign" in w] == [xades.NOT_VERIFIED]
-    assert xades.NOT_VERIFIED.startswith("enveloped XAdES signature found but not verified")
-    assert report.to_json()["signature"]["intact"] is None
+    assert "signature value does not verify" in sig.reason
+    assert "signature value does not verify" in report.checks[0].message
+    assert not [w for w in report.warnings if w.startswith(xades.NOT_VERIFIED)]
+    assert report.to_json()["signature"]["intact"] is False
 
 
 def test_zip_is_refused_with_a_pointer_to_import():
