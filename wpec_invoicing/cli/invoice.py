@@ -150,7 +150,7 @@ def validate(
     ] = False,
     trust: Annotated[
         Path | None,
-        typer.Option("--trust", help="PEM file of CA certificates to judge p7m signers by."),
+        typer.Option("--trust", help="PEM file of CAs to judge signers by (p7m, XAdES)."),
     ] = None,
 ) -> None:
     """Validate invoice files: XSD, SdI checks, signature. Exit 0 valid, 1 invalid, 2 unreadable."""

@@ -92,7 +92,7 @@ class CheckContext:
     schema_errors: tuple = ()  # SchemaError values (00200)
     signature: object | None = None  # SignatureVerdict or None (00102)
     container: str | None = None  # "xml", "p7m-der", "p7m-base64"
-    xades: bool = False  # an enveloped ds:Signature in the XML (not verified here)
+    xades: bool = False  # an enveloped ds:Signature in the XML (verified into `signature`)
     cache: dict = field(default_factory=dict, compare=False, repr=False)  # per-body facts
 
 
