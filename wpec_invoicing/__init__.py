@@ -8,7 +8,8 @@ __version__ = "0.1.0"
 
 import os as _os
 
-if _os.environ.get("WPEC_PURE_PYTHON"):  # plain Python, compiled accelerators ignored
+# WPEC_PURE_PYTHON=1: plain Python, the compiled accelerators ignored (see _pure_python.py)
+if _os.environ.get("WPEC_PURE_PYTHON", "") not in ("", "0"):
     from wpec_invoicing._pure_python import install as _install
 
     _install()

@@ -189,8 +189,12 @@ cdef tuple _map(xmlNode* parent, const char* name, _Reader read):
     `tuple(map(read, _all(d, name)))`)."""
     cdef list out = []
     cdef xmlNode* c = _next_named(parent.children, name)
+    cdef xmlNode* n
     while c is not NULL:
-        out.append(read(c))
+        n = _container(c)
+        if n is NULL:  # the twin's reader fails on an empty one (None has no .get)
+            raise Unexpected(f"an empty {name.decode()}")
+        out.append(read(n))
         c = _next_named(c.next, name)
     return tuple(out)
 

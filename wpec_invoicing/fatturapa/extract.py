@@ -61,6 +61,22 @@ def _local(tag: object) -> str | None:
     return tag.rpartition("}")[2]
 
 
+def _chars(el: _El) -> str | None:
+    """The character data of a value element. A comment or processing instruction inside a
+    value is not part of it (the XSD validates `2<!---->8.06` as 28.06, and an XML signature
+    over the document without comments signs 28.06), so the text it split off is put back;
+    `.text` alone would read 2. An element with element children is no value: its `.text`."""
+    text = el.text
+    if len(el) == 0:  # no child at all (len counts comments and PIs too): the common case
+        return text
+    parts = [text or ""]
+    for c in el:
+        if isinstance(c.tag, str):
+            return text
+        parts.append(c.tail or "")
+    return "".join(parts)
+
+
 class _F:
     """The children of one element by (unqualified) name: one pass over the children, then
     dict lookups. About seven times faster than repeated `findtext`, and extraction is the
@@ -87,7 +103,7 @@ class _F:
         c = self.d.get(name)
         if c is None:
             return None
-        text = c.text
+        text = _chars(c)
         if not text:
             return None
         text = text.strip()
@@ -109,14 +125,14 @@ class _F:
             return []
         out = []
         for c in self.el.findall(name):
-            text = (c.text or "").strip()
+            text = (_chars(c) or "").strip()
             if text:
                 out.append(text)
         return out
 
     @staticmethod
     def convert_dec(ctx: _Ctx, el: _El, name: str) -> Decimal | None:
-        raw = (el.text or "").strip()
+        raw = (_chars(el) or "").strip()
         if not raw:
             return None
         try:
@@ -131,7 +147,7 @@ class _F:
 
     @staticmethod
     def convert_date(ctx: _Ctx, el: _El, name: str) -> date | None:
-        raw = (el.text or "").strip()
+        raw = (_chars(el) or "").strip()
         if not raw:
             return None
         try:
@@ -308,26 +324,26 @@ def _line(ctx: _Ctx, el: _El) -> Line:
             continue
         kind, name = spec
         if kind == 0:
-            text = c.text
+            text = _chars(c)
             try:
                 value = Decimal(text)  # Decimal() itself ignores surrounding blanks
                 v[name] = value if value.is_finite() else _F.convert_dec(ctx, c, c.tag)
             except (InvalidOperation, TypeError):
                 v[name] = _F.convert_dec(ctx, c, c.tag)
         elif kind == 1:
-            text = (c.text or "").strip()
+            text = (_chars(c) or "").strip()
             if text:
                 v[name] = text
         elif kind == 2:
             v[name] = _F.convert_date(ctx, c, c.tag)
         elif name == "number":
-            raw = (c.text or "").strip()
+            raw = (_chars(c) or "").strip()
             try:
                 v["number"] = int(raw)
             except ValueError:
                 ctx.warn(c, f"NumeroLinea is not an integer: {raw!r}")
         elif name == "withholding":
-            v["withholding"] = (c.text or "").strip().upper() == "SI"
+            v["withholding"] = (_chars(c) or "").strip().upper() == "SI"
         elif name == "discounts":
             d = _F(c)
             v["discounts"] += (

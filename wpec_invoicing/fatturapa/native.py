@@ -13,7 +13,7 @@ from types import ModuleType
 
 
 def _load() -> ModuleType | None:
-    if os.environ.get("WPEC_PURE_PYTHON"):
+    if os.environ.get("WPEC_PURE_PYTHON", "") not in ("", "0"):
         return None
     try:
         from wpec_invoicing.fatturapa import _native

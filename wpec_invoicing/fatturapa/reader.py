@@ -307,8 +307,11 @@ def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
 
     # an enveloped XAdES signature: verified on the tree as parsed, before lenient mode drops
     # foreign elements (its QualifyingProperties) or strips blanks (see `xades`)
-    # (no xmldsig namespace in an ASCII-compatible file: no signature, without a tree search)
-    if xml[:1] == b"<" and b"xmldsig#" not in xml:
+    # No tree search when the bytes prove there is none: an ASCII-compatible file (not UTF-16
+    # or UCS-4, whose second byte is NUL) without any character reference (`xmldsig&#35;`
+    # spells the same namespace) that never names the xmldsig namespace.
+    if (xml[:1] == b"<" and xml[1:2] != b"\x00" and b"&#" not in xml
+            and b"xmldsig#" not in xml):
         ds_signature = None
     else:
         ds_signature = next(root.iterchildren(_DS_SIGNATURE), None)

@@ -28,6 +28,13 @@ signature value over SignedInfo, the SigningCertificate(V2) digest). What we dec
   is no algorithm at all is `intact=False` (a garbled URI must not turn a tampered invoice's
   00102 into a warning). Also None: a XAdES namespace other than 1.3.2 (the old 1.1.1/1.2.2
   ones), and `#WithComments` on `URI=""` in a document with comments (the URI drops them);
+- more than `MAX_REFERENCES` references are not verified (intact None): each one makes
+  signxml canonicalize its target again, so a self-signed file with thousands would cost
+  minutes; the whole-document reference removing the signature with the XPath Filter 2.0
+  transform (what several Italian signing tools write) is not computed here either;
+- `intact=None` is no proof either way: anyone can write a signature we cannot verify. The
+  file keeps `valid` (SdI verifies such signatures), with the warning; a caller that needs
+  proof requires `intact is True`, exactly as before this module verified anything;
 - SHA-1 (signature method or reference digest) is verified and, when intact, reported with a
   warning (`SHA1_WEAK`). Why not refuse: SHA-1 still has no practical second-preimage
   attack, so a third party cannot alter a SHA-1-signed invoice undetected, and old archives
@@ -212,9 +219,17 @@ def _check_version(sig: etree._Element) -> None:
                                     "is verified here)")
 
 
+MAX_REFERENCES = 8  # XAdES-BES has 2 or 3; each one costs a canonicalization of its target
+
+
 def _check_references(sig: etree._Element) -> None:
     """Same-document references only, the whole-document one enveloped (see the module doc)."""
-    for ref in sig.find(f"{_DS}SignedInfo").iterfind(f"{_DS}Reference"):
+    refs = sig.find(f"{_DS}SignedInfo").findall(f"{_DS}Reference")
+    if len(refs) > MAX_REFERENCES:
+        # each whole-document reference re-canonicalizes the whole file: a self-signed file
+        # with a thousand of them would cost minutes
+        raise _Unverifiable(f"{len(refs)} references (at most {MAX_REFERENCES} are verified)")
+    for ref in refs:
         uri = ref.get("URI")
         if uri is None:
             raise _Unverifiable("a Reference without URI (application-defined content)")
@@ -227,6 +242,11 @@ def _check_references(sig: etree._Element) -> None:
             )
         algorithms = [t.get("Algorithm") for t in ref.iterfind(f"{_DS}Transforms/{_DS}Transform")]
         if uri == "" and ENVELOPED not in algorithms:
+            if any(a in KNOWN_UNSUPPORTED for a in algorithms):
+                # e.g. the XPath Filter 2.0 "subtract /descendant::ds:Signature" that Italian
+                # signing tools use instead of the enveloped transform: not computed here
+                raise _Unverifiable('the Reference to the whole document (URI="") removes the '
+                                    "signature with a filter transform not computed here")
             raise _Broken('the Reference to the whole document (URI="") lacks the '
                           "enveloped-signature transform")
 

@@ -7,8 +7,10 @@ puts such messages back to "archived" and runs exactly the processing a sync run
 account each message was fetched from, so the server actions of its rules are queued for
 that account as they would have been (the next sync carries them out).
 
-Should the process stop between the two steps, the messages are "archived": the next sync
-or retry processes them. A message that fails again gets its new reason and stays "error".
+The configuration (trust store included) is loaded before any status changes, so a retry
+that cannot start leaves everything as it was. Should the process die between the two
+steps, the messages are "archived" again: the next sync processes them (with that sync's
+account). A message that fails again gets its new reason and stays "error".
 """
 
 from __future__ import annotations
@@ -89,6 +91,10 @@ def retry_failed(store: Any, config: Any, message_ids: list[int] | None = None, 
     are in "error"; others are left alone) and say how each one went."""
     from wpec_invoicing.rules.engine import Processor
 
+    # Everything that can refuse (the configuration, the trust store) before any status
+    # changes: a retry that cannot run leaves the messages as they were, reasons included.
+    processor = processor or Processor(config, store.archive)
+    accounts = {a.name: a for a in getattr(config, "accounts", [])}
     query = (select(Message).where(Message.status == "error")
              .options(selectinload(Message.locations)).order_by(Message.id))
     if message_ids is not None:
@@ -101,8 +107,6 @@ def retry_failed(store: Any, config: Any, message_ids: list[int] | None = None, 
             msg.status, msg.error, msg.processed_at = "archived", None, None
     if not by_account:
         return []
-    processor = processor or Processor(config, store.archive)
-    accounts = {a.name: a for a in getattr(config, "accounts", [])}
     for name, ids in by_account.items():
         account = accounts.get(name) if name is not None else None
         for start in range(0, len(ids), RETRY_CHUNK):

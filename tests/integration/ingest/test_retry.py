@@ -132,3 +132,24 @@ def test_retry_queues_the_rules_server_actions_for_the_messages_account(
                 [("Posta", "pending")] if account_known else [])
     finally:
         store.close()
+
+
+def test_a_retry_that_cannot_start_leaves_the_failed_messages_as_they_were(
+        tmp_path: Path, factory) -> None:
+    _write_config(tmp_path, "")
+    config = make_config(tmp_path)
+    store = open_store(config)
+    try:
+        msg_id = _failed_message(config, store, factory.receipt())
+    finally:
+        store.close()
+    good = (tmp_path / "wpec.toml").read_text(encoding="utf-8")
+    # a trust store that cannot be read: the processing cannot even be set up
+    (tmp_path / "wpec.toml").write_text('trust_store = "missing.pem"\n' + good,
+                                        encoding="utf-8")
+    run = wpec(tmp_path, "messages", "retry", "--all")
+    assert run.returncode == 2 and "missing.pem" in run.stderr, run.stderr
+    (tmp_path / "wpec.toml").write_text(good, encoding="utf-8")
+    rows = json.loads(wpec(tmp_path, "messages", "list", "--json").stdout)
+    assert [(r["id"], r["status"]) for r in rows] == [(msg_id, "error")]
+    assert "archive has no blob" in rows[0]["error"]

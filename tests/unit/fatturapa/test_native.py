@@ -30,7 +30,7 @@ from wpec_invoicing.fatturapa.schema import hardened_parser, validate
 from wpec_invoicing.fatturapa.treewalk import Unexpected, make_py
 from wpec_invoicing.resources import data_dir
 
-PURE = bool(os.environ.get("WPEC_PURE_PYTHON"))
+PURE = os.environ.get("WPEC_PURE_PYTHON", "") not in ("", "0")
 needs_native = pytest.mark.skipif(
     native.compiled is None, reason="compiled twins switched off by WPEC_PURE_PYTHON"
 )
@@ -170,3 +170,26 @@ def test_compiled_partita_iva_matches_the_python_one(code):
 def test_compiled_partita_iva_leaves_other_types_to_python():
     assert native.compiled.is_valid_partita_iva(None) is None
     assert identifiers.is_valid_partita_iva(None) is False
+
+
+@needs_native
+def test_an_empty_repeated_container_sends_both_twins_to_the_tolerant_path():
+    data = write_invoice(sample_invoice(lines=2))
+    start, end = data.index(b"<DatiRiepilogo>"), data.index(b"</DatiRiepilogo>") + 16
+    root = etree.fromstring(data[:start] + b"<DatiRiepilogo/>" + data[end:], hardened_parser())
+    assert _outcome(native.compiled.extract_valid, root) == "unexpected"
+    assert _outcome(ev._document, root) == "unexpected"
+
+
+def test_wpec_pure_python_0_is_the_same_as_unset():
+    def native_in_child(value: str | None) -> str:
+        env = {k: v for k, v in os.environ.items() if k != "WPEC_PURE_PYTHON"}
+        if value is not None:
+            env["WPEC_PURE_PYTHON"] = value
+        return subprocess.run(
+            [sys.executable, "-c",
+             "from wpec_invoicing.fatturapa import native; print(native.NATIVE)"],
+            capture_output=True, text=True, env=env, timeout=60, check=False).stdout.strip()
+
+    assert native_in_child("0") == native_in_child(None) == "True"
+    assert native_in_child("1") == "False"

@@ -454,3 +454,51 @@ def test_garbage_in_any_element_of_the_signature_is_a_verdict(signed, text):
         assert report.signature.intact is not True or _signed_parts(
             etree.tostring(copy)) == _signed_parts(signed)
     assert elements
+
+
+# ------------------------------------------------------------- found in the audit (fixed)
+
+
+def test_a_comment_inside_a_signed_value_does_not_change_the_value_read(signed):
+    """URI="" signs the document without comments, so the signature still verifies: the
+    value read must be the one signed (and the one the XSD validated), 28.06, not "2"."""
+    assert b"<ImportoTotaleDocumento>28.06<" in signed
+    report = read_invoice(signed.replace(b"<ImportoTotaleDocumento>28.06<",
+                                         b"<ImportoTotaleDocumento>2<!---->8.06<"),
+                          file_name=GOOD_NAME)
+    assert report.signature.intact is True
+    assert str(report.document.bodies[0].total) == "28.06"
+
+
+def test_the_xmldsig_namespace_written_with_a_character_reference_is_still_found(signed):
+    spelled = signed.replace(b"xmldsig#", b"xmldsig&#35;")
+    report = read_invoice(spelled, file_name=GOOD_NAME)
+    assert report.signature is not None and report.signature.intact is True
+    assert "00102" not in report.codes
+    tampered = spelled.replace(b"<ImportoTotaleDocumento>28.06<",
+                               b"<ImportoTotaleDocumento>128.06<")
+    assert read_invoice(tampered, file_name=GOOD_NAME).signature.intact is False
+
+
+def test_a_filter2_whole_document_reference_is_not_verified_not_called_broken(signed):
+    """Italian signing tools remove the signature with XPath Filter 2.0 ("subtract
+    /descendant::ds:Signature") instead of the enveloped transform: not computed here, so
+    not verified (a warning), and certainly not reported as a broken signature."""
+    filter2 = (b'<ds:Transform Algorithm="http://www.w3.org/2002/06/xmldsig-filter2">'
+               b'<dsig-xpath:XPath xmlns:dsig-xpath="http://www.w3.org/2002/06/xmldsig-filter2"'
+               b' Filter="subtract">/descendant::ds:Signature</dsig-xpath:XPath></ds:Transform>')
+    enveloped = re.search(rb'<ds:Transform Algorithm="[^"]*enveloped-signature"\s*/>', signed)
+    assert enveloped is not None
+    report = read_invoice(signed.replace(enveloped.group(0), filter2, 1), file_name=GOOD_NAME)
+    assert report.signature.intact is None
+    assert "00102" not in report.codes
+    assert not _no_not_verified(report)
+
+
+def test_too_many_references_are_not_canonicalized_one_by_one(signed):
+    ref = re.search(rb"<ds:Reference URI=\"\"[^>]*>.*?</ds:Reference>", signed, re.S)
+    assert ref is not None
+    many = signed.replace(ref.group(0), ref.group(0) * 50, 1)
+    report = read_invoice(many, file_name=GOOD_NAME)
+    assert report.signature.intact is None
+    assert "references" in report.signature.reason
