@@ -221,6 +221,29 @@ def _check_version(sig: etree._Element) -> None:
 
 MAX_REFERENCES = 8  # XAdES-BES has 2 or 3; each one costs a canonicalization of its target
 
+NS_FILTER2 = "http://www.w3.org/2002/06/xmldsig-filter2"
+XPATH_10 = "http://www.w3.org/TR/1999/REC-xpath-19991116"
+
+
+def removes_signatures(transform: etree._Element) -> bool:
+    """True for the two ways Italian signing tools write "the document without its
+    signatures" instead of the enveloped transform, exactly as they write them: XPath Filter
+    2.0 `subtract` `/descendant::ds:Signature`, or the XPath 1.0 filter
+    `not(ancestor-or-self::ds:Signature)` (ds bound to xmldsig). With one signature in the
+    document both select what the enveloped transform does; any other XPath is not computed."""
+    algorithm = transform.get("Algorithm")
+    children = [c for c in transform if isinstance(c.tag, str)]
+    if len(children) != 1 or children[0].nsmap.get("ds") != NS_DS:
+        return False
+    xpath = "".join((children[0].text or "").split())
+    if algorithm == NS_FILTER2:
+        return (children[0].tag == f"{{{NS_FILTER2}}}XPath"
+                and children[0].get("Filter") == "subtract"
+                and xpath == "/descendant::ds:Signature")
+    if algorithm == XPATH_10:
+        return children[0].tag == f"{_DS}XPath" and xpath == "not(ancestor-or-self::ds:Signature)"
+    return False
+
 
 def _check_references(sig: etree._Element) -> None:
     """Same-document references only, the whole-document one enveloped (see the module doc)."""
@@ -240,7 +263,15 @@ def _check_references(sig: etree._Element) -> None:
                 f"a Reference to a resource outside the document ({uri[:80]!r}): not fetched, "
                 "an invoice signature may only sign the invoice itself"
             )
-        algorithms = [t.get("Algorithm") for t in ref.iterfind(f"{_DS}Transforms/{_DS}Transform")]
+        transforms = list(ref.iterfind(f"{_DS}Transforms/{_DS}Transform"))
+        algorithms = [t.get("Algorithm") for t in transforms]
+        if any(removes_signatures(t) for t in transforms):
+            if uri != "":
+                raise _Unverifiable(f"a signature-removing filter on the reference {uri[:60]!r}")
+            if sum(1 for _ in sig.getroottree().iter(f"{_DS}Signature")) != 1:
+                raise _Unverifiable("a signature-removing filter in a document with several "
+                                    "signatures (not computed here)")
+            continue
         if uri == "" and ENVELOPED not in algorithms:
             if any(a in KNOWN_UNSUPPORTED for a in algorithms):
                 # e.g. the XPath Filter 2.0 "subtract /descendant::ds:Signature" that Italian
@@ -267,7 +298,7 @@ def _check_algorithms(root: etree._Element, sig: etree._Element) -> list[str]:
                                  DigestAlgorithm).name)
         ref_c14n = []
         for transform in ref.iterfind(f"{_DS}Transforms/{_DS}Transform"):
-            if transform.get("Algorithm") != ENVELOPED:
+            if transform.get("Algorithm") != ENVELOPED and not removes_signatures(transform):
                 ref_c14n.append(_algorithm(transform, "transform", CanonicalizationMethod))
         # a reference without a canonicalization transform is canonicalized inclusively
         c14n += ref_c14n or [CanonicalizationMethod.CANONICAL_XML_1_0]
@@ -310,7 +341,7 @@ def _reference_kind(sig: etree._Element, uri: str) -> str:
 def _run_signxml(root: etree._Element, cert: x509.Certificate) -> object:
     """signxml's verification of the first `ds:Signature` child of `root` with `cert`."""
     from signxml.algorithms import SignatureMethod
-    from signxml.xades import XAdESSignatureConfiguration, XAdESVerifier
+    from signxml.xades import XAdESSignatureConfiguration
 
     from wpec_invoicing.fatturapa.schema import hardened_parser
 
@@ -323,10 +354,29 @@ def _run_signxml(root: etree._Element, cert: x509.Certificate) -> object:
         # integrity is not a question of dates: trust judges them at the signing time
         verification_time=cert.not_valid_before_utc,
     )
-    return XAdESVerifier().verify(
+    return _verifier_class()().verify(
         root, x509_cert=cert, expect_config=config, validate_schema=False,
         parser=hardened_parser(),
     )
+
+
+def _verifier_class() -> type:
+    """signxml's XAdESVerifier, taught the signature-removing filters (`removes_signatures`):
+    such a transform removes the signature, as the enveloped one does, before signxml's own
+    transforms (which skip what they do not know). signxml is pinned to 5.x for this
+    override of its reference-transform step."""
+    from signxml.util import _remove_sig
+    from signxml.xades import XAdESVerifier
+
+    class _Verifier(XAdESVerifier):
+        def _apply_transforms(self, payload, *, transforms_node, signature):
+            if transforms_node is not None and any(
+                    removes_signatures(t) for t in transforms_node.iterfind(f"{_DS}Transform")):
+                _remove_sig(signature, idempotent=True)
+            return super()._apply_transforms(payload, transforms_node=transforms_node,
+                                             signature=signature)
+
+    return _Verifier
 
 
 def _sha1_digests() -> frozenset:

@@ -480,16 +480,51 @@ def test_the_xmldsig_namespace_written_with_a_character_reference_is_still_found
     assert read_invoice(tampered, file_name=GOOD_NAME).signature.intact is False
 
 
-def test_a_filter2_whole_document_reference_is_not_verified_not_called_broken(signed):
-    """Italian signing tools remove the signature with XPath Filter 2.0 ("subtract
-    /descendant::ds:Signature") instead of the enveloped transform: not computed here, so
-    not verified (a warning), and certainly not reported as a broken signature."""
-    filter2 = (b'<ds:Transform Algorithm="http://www.w3.org/2002/06/xmldsig-filter2">'
-               b'<dsig-xpath:XPath xmlns:dsig-xpath="http://www.w3.org/2002/06/xmldsig-filter2"'
-               b' Filter="subtract">/descendant::ds:Signature</dsig-xpath:XPath></ds:Transform>')
-    enveloped = re.search(rb'<ds:Transform Algorithm="[^"]*enveloped-signature"\s*/>', signed)
-    assert enveloped is not None
-    report = read_invoice(signed.replace(enveloped.group(0), filter2, 1), file_name=GOOD_NAME)
+FILTER2 = ('<ds:Transform xmlns:ds="http://www.w3.org/2000/09/xmldsig#" '
+           'Algorithm="http://www.w3.org/2002/06/xmldsig-filter2">'
+           '<dsf:XPath xmlns:dsf="http://www.w3.org/2002/06/xmldsig-filter2" Filter="subtract">'
+           '{xpath}</dsf:XPath></ds:Transform>')
+XPATH10 = ('<ds:Transform xmlns:ds="http://www.w3.org/2000/09/xmldsig#" '
+           'Algorithm="http://www.w3.org/TR/1999/REC-xpath-19991116">'
+           '<ds:XPath>{xpath}</ds:XPath></ds:Transform>')
+
+
+class FilteringSigner(XAdESSigner):
+    """Writes the whole-document reference's transform the way Italian signing tools do (a
+    signature-removing XPath filter) instead of the enveloped one; the digest is the same."""
+
+    transform = FILTER2.format(xpath="/descendant::ds:Signature")
+
+    def _build_transforms_for_reference(self, *, transforms_node, reference, **kw):
+        if reference.URI != "":
+            return super()._build_transforms_for_reference(
+                transforms_node=transforms_node, reference=reference, **kw)
+        transforms_node.append(etree.fromstring(self.transform))
+        return None
+
+
+@pytest.mark.parametrize("transform", [
+    FILTER2.format(xpath="/descendant::ds:Signature"),
+    XPATH10.format(xpath="not(ancestor-or-self::ds:Signature)"),
+])
+def test_signatures_removed_by_an_xpath_filter_verify(signer, fpa12_xml, transform):
+    signed = xades_sign(fpa12_xml, signer.key, signer.cert, signer_class=FilteringSigner,
+                        transform=transform)
+    assert b"xmldsig-filter2" in signed or b"REC-xpath-19991116" in signed
+    assert b"enveloped-signature" not in signed.split(b"SignedProperties")[0]
+    report = read_invoice(signed, file_name=GOOD_NAME)
+    assert report.signature.intact is True, report.signature.reason
+    assert report.valid and _no_not_verified(report)
+    tampered = signed.replace(b"<ImportoTotaleDocumento>28.06<",
+                              b"<ImportoTotaleDocumento>128.06<")
+    broken = read_invoice(tampered, file_name=GOOD_NAME)
+    assert broken.signature.intact is False and "00102" in broken.codes
+
+
+def test_another_xpath_filter_is_not_verified_not_called_broken(signer, fpa12_xml):
+    signed = xades_sign(fpa12_xml, signer.key, signer.cert, signer_class=FilteringSigner,
+                        transform=FILTER2.format(xpath="/descendant::ds:Object"))
+    report = read_invoice(signed, file_name=GOOD_NAME)
     assert report.signature.intact is None
     assert "00102" not in report.codes
     assert not _no_not_verified(report)
