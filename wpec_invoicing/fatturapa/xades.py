@@ -30,8 +30,12 @@ signature value over SignedInfo, the SigningCertificate(V2) digest). What we dec
   ones), and `#WithComments` on `URI=""` in a document with comments (the URI drops them);
 - more than `MAX_REFERENCES` references are not verified (intact None): each one makes
   signxml canonicalize its target again, so a self-signed file with thousands would cost
-  minutes; the whole-document reference removing the signature with the XPath Filter 2.0
-  transform (what several Italian signing tools write) is not computed here either;
+  minutes;
+- the whole-document reference may remove the signature with the enveloped transform or,
+  as Italian signing tools write it, with the XPath filter that does the same
+  (`removes_signatures`: Filter 2.0 `subtract /descendant::ds:Signature` or XPath 1.0
+  `not(ancestor-or-self::ds:Signature)`, in a document with one signature); any other XPath
+  is not computed (intact None);
 - `intact=None` is no proof either way: anyone can write a signature we cannot verify. The
   file keeps `valid` (SdI verifies such signatures), with the warning; a caller that needs
   proof requires `intact is True`, exactly as before this module verified anything;
