@@ -65,9 +65,7 @@ cdef extern from "Python.h":
 
 def make(type cls not None, dict values not None):
     """A frozen dataclass value from a dict of exactly its fields (see `treewalk.make_py`)."""
-    obj = cls.__new__(cls)
-    PyObject_GenericSetAttr(obj, "__dict__", values)
-    return obj
+    return _mk(cls, values)
 
 
 cdef inline object _mk(type cls, dict values):

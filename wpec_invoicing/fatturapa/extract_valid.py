@@ -46,9 +46,8 @@ from wpec_invoicing.fatturapa.model import (
     Withholding,
 )
 from wpec_invoicing.fatturapa.native import compiled
-from wpec_invoicing.fatturapa.treewalk import MANY, Unexpected, make_py, walk
-
-_mk = compiled.make if compiled is not None else make_py
+from wpec_invoicing.fatturapa.native import make as _mk
+from wpec_invoicing.fatturapa.treewalk import MANY, Unexpected, walk
 
 _date = date.fromisoformat
 _CONVERSION_ERRORS = (KeyError, TypeError, AttributeError, ValueError, ArithmeticError)

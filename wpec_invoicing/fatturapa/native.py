@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from types import ModuleType
 
+from wpec_invoicing.fatturapa.treewalk import make_py
+
 
 def _load() -> ModuleType | None:
     if os.environ.get("WPEC_PURE_PYTHON", "") not in ("", "0"):
@@ -24,3 +26,8 @@ def _load() -> ModuleType | None:
 
 compiled: ModuleType | None = _load()
 NATIVE = compiled is not None
+
+# A frozen dataclass value from a dict of all its fields, without the frozen `__init__` (one
+# `object.__setattr__` per field): the compiled twin where it was built. One choice for every
+# caller (extract_valid, reader).
+make = compiled.make if compiled is not None else make_py

@@ -26,9 +26,8 @@ from wpec_invoicing.fatturapa.container import CONTAINER_XML, ContainerError, un
 from wpec_invoicing.fatturapa.extract import extract
 from wpec_invoicing.fatturapa.extract_valid import Unexpected, extract_valid
 from wpec_invoicing.fatturapa.model import FORMATS, InvoiceDocument
-from wpec_invoicing.fatturapa.native import compiled
+from wpec_invoicing.fatturapa.native import make as _make
 from wpec_invoicing.fatturapa.schema import SchemaError
-from wpec_invoicing.fatturapa.treewalk import make_py
 from wpec_invoicing.fatturapa.xades import not_verified_warning as xades_not_verified
 from wpec_invoicing.fatturapa.xades import verify_signature as xades_verify
 
@@ -395,7 +394,3 @@ def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
         "lenient": lenient,
     })
 
-
-# A frozen dataclass value from a dict of all its fields, without the frozen `__init__` (one
-# `object.__setattr__` per field); equal in every way to `cls(**values)`.
-_make = compiled.make if compiled is not None else make_py
