@@ -12,8 +12,7 @@ costs dominate: one lxml proxy object per element, one interpreter dispatch per 
   precondition is the same: the tree passed the XSD. A shape the schema excludes raises
   `Unexpected` (the caller then uses the tolerant extractor).
 - `make(cls, values)`: `treewalk.make_py` in C.
-- `partita_iva_check_digit(first10)`, `is_valid_partita_iva(code)`: their `identifiers`
-  twins in C.
+- `is_valid_partita_iva(code)`: its `identifiers` twin in C.
 """
 
 from cpython.unicode cimport PyUnicode_DecodeUTF8
@@ -75,25 +74,6 @@ cdef inline object _mk(type cls, dict values):
 
 
 # ---------------------------------------------------------------- identifiers
-
-
-def partita_iva_check_digit(str first10 not None):
-    """The check digit of ten ASCII digits (see `identifiers.partita_iva_check_digit`);
-    anything else is left to the Python version, which raises or computes as it does."""
-    cdef Py_ssize_t i, n = len(first10)
-    cdef int total = 0, d
-    cdef Py_UCS4 ch
-    for i in range(n):
-        ch = first10[i]
-        if ch < u'0' or ch > u'9':
-            return None  # not ASCII digits: the caller's slow path decides
-        d = <int> ch - 48
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return (10 - total % 10) % 10
 
 
 def is_valid_partita_iva(code):

@@ -36,10 +36,6 @@ _DOUBLED = str.maketrans("0123456789", "0246813579")
 def partita_iva_check_digit(first10: str) -> int:
     if not (first10.isascii() and first10.isdigit()):
         return _check_digit_slow(first10)  # "" or other digits; int() raises on non-digits
-    return _ascii_check_digit(first10)
-
-
-def _ascii_check_digit_py(first10: str) -> int:
     # byte values minus 48 are the digits: one C-level sum instead of a loop of int()
     odd = first10[0::2]
     even = first10[1::2].translate(_DOUBLED)
@@ -47,10 +43,7 @@ def _ascii_check_digit_py(first10: str) -> int:
     return (10 - total % 10) % 10
 
 
-# the compiled twins where they were built (`native.py`)
-_ascii_check_digit = (
-    compiled.partita_iva_check_digit if compiled is not None else _ascii_check_digit_py
-)
+# the compiled twin where it was built (`native.py`)
 _native_is_valid_partita_iva = compiled.is_valid_partita_iva if compiled is not None else None
 
 

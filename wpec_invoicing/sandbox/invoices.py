@@ -35,12 +35,7 @@ from wpec_invoicing.fatturapa import (
     summarize_vat,
     write_invoice,
 )
-from wpec_invoicing.fatturapa.identifiers import partita_iva_check_digit
-
-
-def valid_partita_iva(first10: str) -> str:
-    """An 11-digit partita IVA with the right check digit."""
-    return first10 + str(partita_iva_check_digit(first10))
+from wpec_invoicing.fatturapa.identifiers import make_partita_iva as valid_partita_iva
 
 
 def _supplier(first10: str, name: str, street: str, cap: str, city: str, prov: str) -> Party:

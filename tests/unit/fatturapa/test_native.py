@@ -97,16 +97,6 @@ def test_compiled_extractor_on_large_and_lotto_samples():
 
 
 @needs_native
-@given(st.text(max_size=12) | st.from_regex(r"[0-9]{10}", fullmatch=True))
-def test_compiled_check_digit_matches_the_python_one(first10):
-    compiled = native.compiled.partita_iva_check_digit(first10)
-    if compiled is None:  # not ASCII digits: the Python code decides
-        assert not (first10.isascii() and first10.isdigit()) or first10 == ""
-        return
-    assert compiled == identifiers._check_digit_slow(first10)
-
-
-@needs_native
 def test_compiled_make_builds_the_same_value():
     a = native.compiled.make(VatId, {"country": "IT", "code": "1"})
     b = make_py(VatId, {"country": "IT", "code": "1"})
