@@ -1,0 +1,59 @@
+"""Pydantic models shared by every use-case area: pages and cursors.
+
+Money is `Decimal` (serialised as a string by the API), dates `date`, times aware `datetime`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from wpec_invoicing.app.errors import InvalidRequest
+
+T = TypeVar("T")
+
+MAX_LIMIT = 500
+DEFAULT_LIMIT = 50
+
+
+class Model(BaseModel):
+    """Base of the application's result models: immutable, built from attributes too."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a listing and the cursor of the next (None on the last page)."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+def encode_cursor(values: dict[str, Any]) -> str:
+    """An opaque cursor from the keyset values of the last row of a page."""
+    raw = json.dumps(values, separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+    """The keyset values a cursor carries; a tampered or foreign cursor is an InvalidRequest."""
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+    except (ValueError, TypeError) as exc:
+        raise InvalidRequest(f"cursor {cursor!r} is not one this server gave out") from exc
+    if not isinstance(values, dict):
+        raise InvalidRequest(f"cursor {cursor!r} is not one this server gave out")
+    return values
+
+
+def check_limit(limit: int) -> int:
+    """A page size within 1..MAX_LIMIT, or an InvalidRequest naming the bound."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidRequest(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
+    return limit
