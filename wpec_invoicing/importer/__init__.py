@@ -95,13 +95,14 @@ def _import_invoice(config, store, entry, summary, metadata, trust, register_inv
     report = read_report(data, entry.name, trust)
     if not report.readable or report.document is None:
         summary.add(entry.label, "invalid",
-                    f"not a FatturaPA invoice: {getattr(report, 'error', None) or 'unreadable'}")
+                    f"not a FatturaPA invoice: {getattr(report, 'error', None) or 'unreadable'}",
+                    codes=list(report.codes) or None)
         return
     meta = metadata.get(entry.name.lower())
     with store.session() as s:
         inv, created = register_invoice(
             s, config, store.archive, data, file_name=entry.name, source="import",
-            source_path=entry.label, metadata=meta, trust=trust)
+            source_path=entry.label, metadata=meta, trust=trust, report=report)
         inv_id, status = inv.id, inv.status
         dup = any(r.get("code") == "duplicate" for r in inv.reasons or [])
     if not created:
@@ -131,9 +132,10 @@ def _import_eml(store, processor, entry, summary, store_raw_message):
     with store.session() as s:
         msg = s.get(Message, msg_id)
         kind = msg.kind
+        problems = list((msg.details or {}).get("problems") or []) or None
         invoices = [i.id for i in s.query(ReceivedInvoice).filter_by(message_id=msg_id)]
     if not ok:
         summary.add(entry.label, "invalid", msg.error, message_id=msg_id)
         return
     summary.add(entry.label, "imported", message_id=msg_id, kind=kind,
-                invoice_ids=invoices or None)
+                invoice_ids=invoices or None, problems=problems)

@@ -63,6 +63,7 @@ class Attachment:
     sha256: str
     source: bytes | Part = field(repr=False, compare=False)
     original_name: str | None = None
+    truncated: bool = False  # its base64 was cut short: `data` is only what arrived
 
     @property
     def data(self) -> bytes:
@@ -75,7 +76,16 @@ class Attachment:
             "content_type": self.content_type,
             "size": self.size,
             "sha256": self.sha256,
+            "truncated": self.truncated,
         }
+
+    @property
+    def problem(self) -> str | None:
+        """What is wrong with the file itself, as a message problem (None when nothing)."""
+        if not self.truncated:
+            return None
+        return (f"attachment truncated: {self.name} (its base64 was cut short; "
+                f"only {self.size} bytes arrived)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +241,8 @@ def list_attachments(raw: bytes | Part) -> tuple[Attachment, ...]:
             source = part.decoded()
             size, sha256 = len(source), hashlib.sha256(source).hexdigest()
         attachments.append(Attachment(name=safe, content_type=ctype, size=size, sha256=sha256,
-                                      source=source, original_name=name))
+                                      source=source, original_name=name,
+                                      truncated=part.truncated))
     return tuple(attachments)
 
 
@@ -517,6 +528,8 @@ def _inspect(raw: bytes, trust: TrustStore | None) -> PecMessage:
         attachments = list_attachments(top)
     else:
         attachments = ()
+
+    problems.extend(a.problem for a in attachments if a.truncated)
 
     sdi: SdiPayload | None = None
     if attachments and kind in (Kind.POSTA_CERTIFICATA, Kind.NON_PEC):

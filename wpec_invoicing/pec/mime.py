@@ -293,6 +293,20 @@ class Part:
             return binascii.a2b_qp(self.body_view)
         return self.body
 
+    @property
+    def truncated(self) -> bool:
+        """True when a base64 body was cut short: its base64 characters do not make whole
+        groups of four (a sender or a server dropped the end). `decoded()` still returns what
+        is there, so the caller must say that it is incomplete. Counted without copying the
+        body (line breaks and blanks are the only separators base64 bodies carry)."""
+        if self.transfer_encoding != "base64":
+            return False
+        buf, start, end = self.buf, self.body_start, self.end
+        size = end - start
+        for separator in (b"\n", b"\r", b" ", b"\t"):
+            size -= buf.count(separator, start, end)
+        return size % 4 != 0
+
     def digest(self, chunk: int = 1 << 20) -> tuple[int, str]:
         """(size, sha256 hex) of `decoded()`, without holding a big body decoded.
 

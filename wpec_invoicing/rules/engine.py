@@ -326,6 +326,9 @@ class Processor:
         if not pec.readable:
             # Malformed (no header, not MIME…): kept and recorded with why, never retried.
             outcome.errors.insert(0, "; ".join(pec.problems) or "unreadable message")
+        else:
+            # A file cut short is kept as it arrived, and the message says it is incomplete.
+            outcome.errors.extend(a.problem for a in pec.attachments if a.truncated)
         outcome.errors.extend(errors)
         msg.status = "processed"
         msg.processed_at = utcnow()

@@ -73,9 +73,35 @@ def _signature_json(report: Any) -> dict | None:
 
 
 def read_report(data: bytes, file_name: str | None, trust: Any) -> Any:
+    """The verdict on a received file: strict, as `wpec invoice validate` judges it (encoding,
+    schema, SdI checks, with their codes), with the invoice read leniently.
+
+    Reading may be lenient, judging may not: a file the strict reader rejects is "not valid"
+    with the strict reasons, even when the lenient reader can repair it; what the lenient
+    reader repaired is listed among the warnings, and when only the lenient reader finds
+    the invoice (the strict one could not read it) its reading is the one kept. A valid file
+    is read once."""
+    from dataclasses import replace
+
     from wpec_invoicing.fatturapa import read_invoice
 
-    return read_invoice(data, file_name=file_name, lenient=True, trust=trust)
+    strict = read_invoice(data, file_name=file_name, trust=trust)
+    if strict.valid:
+        return strict
+    lenient = read_invoice(data, file_name=file_name, lenient=True, trust=trust)
+    repairs = tuple(w for w in lenient.warnings if w not in strict.warnings)
+    if strict.document is None and lenient.document is not None:
+        return replace(strict, document=lenient.document, format=lenient.format, error=None,
+                       warnings=strict.warnings + repairs, checks=strict.checks or (
+                           _unreadable_check(strict),))
+    return replace(strict, warnings=strict.warnings + repairs)
+
+
+def _unreadable_check(report: Any) -> Any:
+    """The strict verdict of a file only the lenient reader could read, as an SdI check."""
+    from wpec_invoicing.fatturapa import CheckResult
+
+    return CheckResult("00200", f"file not conforming to the format: {report.error}")
 
 
 def register_invoice(
@@ -92,8 +118,10 @@ def register_invoice(
     identificativo_sdi: str | None = None,
     envelope_signature: dict | None = None,
     trust: Any = None,
+    report: Any = None,
 ) -> tuple[ReceivedInvoice, bool]:
-    """Store and verify one invoice file; (record, created). Same bytes again → (old, False)."""
+    """Store and verify one invoice file; (record, created). Same bytes again → (old, False).
+    `report` is `read_report`'s verdict on `data` when the caller already has it."""
     digest = archive.put(data)
     existing = session.scalar(select(ReceivedInvoice).where(ReceivedInvoice.file_sha256 == digest))
     if existing is not None:
@@ -109,7 +137,8 @@ def register_invoice(
             identificativo_sdi = _identificativo_from_metadata(meta_name, meta_bytes)
     inv.identificativo_sdi = identificativo_sdi
     try:
-        report = read_report(data, file_name, trust)
+        if report is None:
+            report = read_report(data, file_name, trust)
     except Exception as exc:  # the reader promises not to raise; be safe anyway
         log.exception("invoice reader failed on %s", file_name)
         report = None
