@@ -33,7 +33,10 @@ from wpec_invoicing.config import config_from_dict  # noqa: E402
 from wpec_invoicing.mailbox.sync import Mailbox  # noqa: E402
 from wpec_invoicing.sandbox.ca import SandboxCA  # noqa: E402
 from wpec_invoicing.sandbox.dovecot import DovecotServer, DovecotUser  # noqa: E402
+from wpec_invoicing.startup import start  # noqa: E402
 from wpec_invoicing.store.db import Store  # noqa: E402
+
+start()  # as `wpec sync` runs: with the outbox's observer registered
 
 USERS = {"bench@pec.sandbox.test": "bench-pw", "big@pec.sandbox.test": "big-pw"}
 

@@ -38,3 +38,12 @@ def pytest_configure(config):
             "compiled modules are older than their source (run `make native`): "
             + ", ".join(stale)
         )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _services_started():
+    """As every program does at start-up (`wpec_invoicing.startup.start()`): the services
+    wired together, so a sync in a test feeds the outbox as `wpec sync` does."""
+    from wpec_invoicing.startup import start
+
+    start()

@@ -208,6 +208,7 @@ def run_demo(directory: Path | None = None, *, imap: str = "embedded",
     from wpec_invoicing.outbox.queue import Outbox, Refused
     from wpec_invoicing.rules.suppliers import load_suppliers_text
     from wpec_invoicing.sandbox import Sandbox
+    from wpec_invoicing.startup import start
 
     say = log or (lambda _msg: None)
     started = time.monotonic()
@@ -254,6 +255,7 @@ def run_demo(directory: Path | None = None, *, imap: str = "embedded",
                 sb.inject_invoice(xml, name)
             say(f"{len(to_receive)} supplier invoices on their way through SdI")
 
+            start()  # receipts and SdI notifications reach the outbox through the sync
             mailbox = Mailbox(config, account, store)
             deadline = time.monotonic() + SETTLE_SECONDS
             exported = 0

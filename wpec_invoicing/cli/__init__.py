@@ -3,6 +3,9 @@
 Every command module registers itself on the top-level app or on a group of `groups.py`.
 `main()` turns any exception that reaches it into one clear line and a non-zero exit code:
 a user never sees a traceback (set WPEC_DEBUG=1 to get one).
+
+May import: `app/` (and, until each command is converted, the services it calls); never
+`store/` or SQLAlchemy.
 """
 
 import os
@@ -33,6 +36,9 @@ for _module in (invoice, pec, sandbox, mailbox, outbox, messages):
 
 def main() -> None:
     """Console entry point."""
+    from wpec_invoicing.startup import start
+
+    start()  # the services wired together (ingestion's observers)
     try:
         app()
     except WpecError as exc:

@@ -7,6 +7,9 @@ or a hostile member name (`../../x`, `/etc/x`, `C:\\x`) is refused and reported,
 written. Re-importing the same files creates nothing new (the archive and the store are keyed
 by sha256). The summary counts `imported`, `duplicates`, `invalid`, `skipped`, `refused`, and
 says what happened to each input.
+
+May import: `ingest` (every `.eml` takes the ingestion pipeline), `rules`, `store`,
+formats, `config`, `inputs`, `errors`; never `app/` or the interfaces.
 """
 
 from __future__ import annotations
@@ -32,8 +35,7 @@ _METADATA = re.compile(r"_MT_[A-Za-z0-9]{1,3}\.xml$", re.I)
 def import_paths(config: Any, store: Any, paths: list[Path], *,
                  progress: Callable[[int, int, str], None] | None = None) -> ImportSummary:
     """Import everything under `paths`; see the module docstring."""
-    from wpec_invoicing.mailbox.sync import store_raw_message
-    from wpec_invoicing.rules.engine import Processor, load_trust
+    from wpec_invoicing.ingest import Pipeline
     from wpec_invoicing.rules.passive import register_invoice
     from wpec_invoicing.sdi import decode_notification
 
@@ -41,8 +43,8 @@ def import_paths(config: Any, store: Any, paths: list[Path], *,
         raise InputError("nothing to import: give at least one file or folder")
     summary = ImportSummary()
     entries = collect(paths, summary)
-    trust = load_trust(config)
-    processor = Processor(config, store.archive, trust=trust)
+    pipeline = Pipeline.for_config(config, store)
+    trust = pipeline.ctx.trust
 
     # Metadata files first, so each invoice meets its _MT_ wherever it sits.
     metadata: dict[str, tuple[str, bytes]] = {}
@@ -69,7 +71,7 @@ def import_paths(config: Any, store: Any, paths: list[Path], *,
         lower = entry.name.lower()
         try:
             if lower.endswith(".eml"):
-                _import_eml(store, processor, entry, summary, store_raw_message)
+                _import_eml(store, pipeline, entry, summary)
             elif _NOTIFICATION.search(entry.name):
                 summary.add(entry.label, "skipped", "SdI notification, not an invoice")
             elif lower.endswith(INVOICE_EXT):
@@ -115,18 +117,15 @@ def _import_invoice(config, store, entry, summary, metadata, trust, register_inv
         summary.add(entry.label, "imported", invoice_id=inv_id, status=status)
 
 
-def _import_eml(store, processor, entry, summary, store_raw_message):
+def _import_eml(store, pipeline, entry, summary):
     data = entry.load()
     if b":" not in data[:2000]:
         summary.add(entry.label, "invalid", "not an RFC 5322 message")
         return
-    with store.session() as s:
-        msg, created = store_raw_message(s, store.archive, data, source="import")
-        msg_id = msg.id
+    msg_id, created, ok = pipeline.ingest_raw(data, source="import")
     if not created:
         summary.add(entry.label, "duplicate", "message already in the store", message_id=msg_id)
         return
-    ok = processor.process_stored(store, msg_id)
     from wpec_invoicing.store.models import Message, ReceivedInvoice
 
     with store.session() as s:

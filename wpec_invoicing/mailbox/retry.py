@@ -4,7 +4,8 @@ Nothing received is ever lost: a message that could not be classified or whose r
 (the archive unreadable at that moment, a bug since fixed, a message over the classification
 limit) stays in the store with status "error" and the reason, and the batch went on. `retry`
 puts such messages back to "archived" and runs exactly the processing a sync runs, with the
-account each message was fetched from, so the server actions of its rules are queued for
+account each message was fetched from (the ingestion pipeline, `ingest.Pipeline`, from its
+second stage on), so the server actions of its rules are queued for
 that account as they would have been (the next sync carries them out).
 
 The configuration (trust store included) is loaded before any status changes, so a retry
@@ -86,14 +87,14 @@ def statuses(store: Any, message_ids: list[int]) -> dict[int, str]:
 
 
 def retry_failed(store: Any, config: Any, message_ids: list[int] | None = None, *,
-                 processor: Any = None) -> list[RetryOutcome]:
+                 pipeline: Any = None) -> list[RetryOutcome]:
     """Process again the messages in "error" (all of them, or those of `message_ids` that
     are in "error"; others are left alone) and say how each one went."""
-    from wpec_invoicing.rules.engine import Processor
+    from wpec_invoicing.ingest import Pipeline
 
     # Everything that can refuse (the configuration, the trust store) before any status
     # changes: a retry that cannot run leaves the messages as they were, reasons included.
-    processor = processor or Processor(config, store.archive)
+    pipeline = pipeline or Pipeline.for_config(config, store)
     accounts = {a.name: a for a in getattr(config, "accounts", [])}
     query = (select(Message).where(Message.status == "error")
              .options(selectinload(Message.locations)).order_by(Message.id))
@@ -110,7 +111,7 @@ def retry_failed(store: Any, config: Any, message_ids: list[int] | None = None, 
     for name, ids in by_account.items():
         account = accounts.get(name) if name is not None else None
         for start in range(0, len(ids), RETRY_CHUNK):
-            processor.process_many(store, ids[start:start + RETRY_CHUNK], account=account)
+            pipeline.process_many(ids[start:start + RETRY_CHUNK], account=account)
     retried = sorted(i for ids in by_account.values() for i in ids)
     with store.session() as session:
         rows = session.execute(select(Message.id, Message.status, Message.error)

@@ -9,7 +9,12 @@ The order is the product's core promise ("nothing received is ever lost"):
 3. then each archived-but-unprocessed message is classified and its rules applied, committed
    per message (server actions are only *logged* as pending in that transaction);
 4. only then are the pending flags/moves performed on the server and marked done;
-5. last, the after-sync checks (`observers.AFTER_SYNC`: the outbox's no-acceptance alert).
+5. last, the after-sync checks registered at start-up (`ingest.observers`: the outbox's
+   no-acceptance alert).
+
+Steps 1-2 store the raw bytes with their server locations (the pipeline's first stage, in
+batches); step 3 is the rest of the ingestion pipeline (`ingest.Pipeline`), the same one the
+importer and the retry run.
 
 A crash anywhere leaves a state the next run completes: a blob without a record is fetched
 again (same sha256 → same blob), an archived message is processed, a pending action is done.
@@ -31,12 +36,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
+from wpec_invoicing.ingest.act import queue_server_actions
+from wpec_invoicing.ingest.observers import run_after_sync
 from wpec_invoicing.mailbox.imap import FolderError, ImapConnection, ImapError
-from wpec_invoicing.mailbox.observers import after_sync
-from wpec_invoicing.rules.engine import plan_server_actions, rule_for_stored
-from wpec_invoicing.store.archive import sha256_hex
+from wpec_invoicing.rules.kinds import rule_for_stored
+from wpec_invoicing.rules.plan import Location, server_actions
 from wpec_invoicing.store.models import FolderState, Message, MessageLocation, RuleAction
 
 log = logging.getLogger(__name__)
@@ -109,15 +114,15 @@ def _now() -> datetime:
 class Mailbox:
     """The sync of one account: `Mailbox(config, account, store).sync()`."""
 
-    def __init__(self, config, account, store, *, processor=None,
+    def __init__(self, config, account, store, *, pipeline=None,
                  password: str | None = None, hooks: dict[str, Callable] | None = None) -> None:
-        from wpec_invoicing.rules.engine import Processor
+        from wpec_invoicing.ingest import Pipeline
 
         self.config = config
         self.account = account
         self.store = store
         self.archive = store.archive
-        self.processor = processor or Processor(config, store.archive)
+        self.pipeline = pipeline or Pipeline.for_config(config, store)
         self.password = password
         # Test hooks (e.g. crash injection): name → fn(**info), called at fixed points.
         self.hooks = hooks or {}
@@ -167,14 +172,14 @@ class Mailbox:
                 except FolderError as exc:
                     log.warning("%s: %s", self.account.name, exc)
                     result.folders.append(FolderResult(folder, error=str(exc)))
-            before = (self.processor.invoices, self.processor.quarantined)
+            before = (self.pipeline.invoices, self.pipeline.quarantined)
             processed, errors = self.process_pending()
             result.processed, result.errors = processed, errors
-            result.invoices = self.processor.invoices - before[0]
-            result.quarantined = self.processor.quarantined - before[1]
+            result.invoices = self.pipeline.invoices - before[0]
+            result.quarantined = self.pipeline.quarantined - before[1]
             for folder in usable:
                 result.server_actions += self._server_actions(imap, folder)
-            result.alerts, _errors = after_sync(self.store, self.config)
+            result.alerts, _errors = run_after_sync(self.store, self.config)
         except imaplib.IMAP4.error as exc:
             # What was archived and committed stays; the next run goes on from there.
             kind = "connection lost" if isinstance(exc, imaplib.IMAP4.abort) else "server error"
@@ -308,7 +313,9 @@ class Mailbox:
                     # Another copy of a message already processed (a second folder, a
                     # renumbered folder): it gets the same server actions, nothing else.
                     s.flush()
-                    plan_server_actions(s, msg, rule_for_stored(self.config, msg.kind), loc)
+                    queue_server_actions(s, msg.id, server_actions(
+                        rule_for_stored(self.config, msg.kind),
+                        [Location(loc.id, loc.account, loc.folder)], self.account.name))
             state = s.scalar(select(FolderState).where(
                 FolderState.account == self.account.name, FolderState.folder == folder))
             if state is not None and state.uidvalidity == uidvalidity:
@@ -331,7 +338,7 @@ class Mailbox:
         processed = errors = 0
         for start in range(0, len(ids), PROCESS_CHUNK):
             chunk = ids[start:start + PROCESS_CHUNK]
-            for ok in self.processor.process_many(self.store, chunk, account=self.account):
+            for ok in self.pipeline.process_many(chunk, account=self.account):
                 processed += 1
                 errors += 0 if ok else 1
             for message_id in chunk:
@@ -444,17 +451,3 @@ def run_pending_exports(config, store) -> int:
     if all(t for t in targets):
         names = sorted({n for t in targets for n in t.split(",") if n})
     return sum(r.exported for r in run_exports(config, store, names=names))
-
-
-def store_raw_message(session: Session, archive, raw: bytes, *,
-                      source: str) -> tuple[Message, bool]:
-    """Archive `raw` and return its record (created=True when new). Used by the importer."""
-    digest = archive.put(raw)
-    msg = session.scalar(select(Message).where(Message.sha256 == digest))
-    if msg is not None:
-        return msg, False
-    msg = Message(sha256=digest, size=len(raw), status="archived", source=source)
-    session.add(msg)
-    session.flush()
-    assert digest == sha256_hex(raw)
-    return msg, True

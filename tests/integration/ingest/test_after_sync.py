@@ -53,10 +53,11 @@ def _broken_check(session, config) -> int:
 def test_a_failing_after_sync_check_never_fails_the_sync(dovecot_server, mailbox,
                                                          tmp_path: Path, monkeypatch) -> None:
     """A check that raises is logged, not fatal, and the checks after it still run."""
-    from wpec_invoicing.mailbox import observers
+    from wpec_invoicing.ingest import observers
 
-    monkeypatch.setattr(observers, "AFTER_SYNC", [f"{__name__}:_broken_check",
-                                                  *observers.AFTER_SYNC])
+    # Registered first: the check registered at start-up still runs after it.
+    checks = observers.after_sync_checks()
+    monkeypatch.setattr(observers, "_AFTER_SYNC", {"broken": _broken_check, **dict(checks)})
     login, password = mailbox
     config = make_config(tmp_path, login=login, imap={
         "host": "127.0.0.1", "port": dovecot_server.imaps_port,

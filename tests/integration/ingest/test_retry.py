@@ -17,9 +17,8 @@ import pytest
 from sqlalchemy import select
 
 from tests.integration.ingest.conftest import make_config, open_store
+from wpec_invoicing.ingest import Pipeline, store_raw_message
 from wpec_invoicing.mailbox.retry import retry_failed
-from wpec_invoicing.mailbox.sync import store_raw_message
-from wpec_invoicing.rules.engine import Processor
 from wpec_invoicing.store.models import Message, MessageLocation, RuleAction
 
 IMAP = {"host": "127.0.0.1", "port": 1, "password": "unused"}  # never contacted here
@@ -51,7 +50,7 @@ def _failed_message(config, store, raw: bytes, *, account: str | None = None) ->
     blob = store.archive.path(digest)
     hidden = blob.with_name(blob.name + ".away")
     blob.rename(hidden)
-    assert Processor(config, store.archive).process_many(store, [msg_id]) == [False]
+    assert Pipeline.for_config(config, store).process_many([msg_id]) == [False]
     hidden.rename(blob)  # the disk is back
     return msg_id
 
@@ -70,7 +69,7 @@ def test_cli_lists_the_failed_message_and_retries_it(tmp_path: Path, db_url: str
             msg, _ = store_raw_message(s, store.archive, factory.plain(), source="imap")
             gone_id, gone_sha = msg.id, msg.sha256
         store.archive.path(gone_sha).unlink()
-        Processor(config, store.archive).process_many(store, [gone_id])
+        Pipeline.for_config(config, store).process_many([gone_id])
     finally:
         store.close()
 

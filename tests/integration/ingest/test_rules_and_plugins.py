@@ -13,10 +13,9 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.integration.ingest.conftest import make_config, open_store
-from wpec_invoicing.mailbox.sync import store_raw_message
-from wpec_invoicing.rules import engine
+from wpec_invoicing.ingest import Pipeline, store_raw_message
+from wpec_invoicing.rules import kinds
 from wpec_invoicing.rules.actions import register_action
-from wpec_invoicing.rules.engine import Processor
 from wpec_invoicing.store.models import Message, RuleAction, Supplier
 
 CALLS: list[str] = []
@@ -50,11 +49,9 @@ def test_malformed_messages_and_failing_observers_never_stop_the_batch(
         garbage = [b"\x00\xff\xfe not a message", b"", b"\r\n\r\n", b"Subject: x\r\n" * 3]
         good = factory.mixed(4)
         ids = _store_all(store, garbage[:1] + good[:2] + garbage[1:] + good[2:])
-        here = "tests.integration.ingest.test_rules_and_plugins"
-        processor = Processor(config, store.archive, observers=[
-            f"{here}:failing_observer", f"{here}:counting_observer",
-            "no.such.module:on_message"])
-        results = processor.process_many(store, ids)
+        pipeline = Pipeline.for_config(config, store, observers=[
+            ("failing", failing_observer), ("counting", counting_observer)])
+        results = pipeline.process_many(ids)
         assert all(results)  # recorded, not crashed
         with store.session() as s:
             rows = {m.id: m for m in s.scalars(select(Message))}
@@ -88,7 +85,7 @@ def test_actions_by_name_and_unknown_action_is_logged(tmp_path: Path, factory) -
     store = open_store(config)
     try:
         ids = _store_all(store, [factory.certified(subject="hello")])
-        Processor(config, store.archive, observers=[]).process_many(store, ids)
+        Pipeline.for_config(config, store, observers=[]).process_many(ids)
         assert seen == [("posta-certificata", "ciao")]
         with store.session() as s:
             log = {a.action: a for a in s.scalars(select(RuleAction))}
@@ -115,7 +112,7 @@ def test_custom_path_templates_place_the_saved_files(tmp_path: Path, factory) ->
             factory.certified(subject="Contratto 42/bis", attachments=[
                 ("contratto.pdf", "application/pdf", b"%PDF-1.4\n%test\n")]),
             factory.sdi_invoice()])
-        Processor(config, store.archive, observers=[]).process_many(store, ids)
+        Pipeline.for_config(config, store, observers=[]).process_many(ids)
         root = config.rules.save_dir
         contract = root / "contratti" / "fornitore@pec.example.it" / "bis"
         assert (contract / "header.json").is_file()
@@ -173,7 +170,7 @@ def plugin_site(tmp_path: Path, monkeypatch):
         "[wpec_invoicing.exporters]\nfolder = wpec_test_plugin:FolderExporter\n")
     monkeypatch.syspath_prepend(str(site))
     importlib.invalidate_caches()
-    monkeypatch.setattr(engine, "_DOCTYPES", None)
+    monkeypatch.setattr(kinds, "_DOCTYPES", None)
     yield site
     sys.modules.pop("wpec_test_plugin", None)
 
@@ -188,7 +185,7 @@ def test_plugin_document_type_and_exporter_by_entry_point(plugin_site, tmp_path:
     try:
         note = factory.certified(subject="DDT-4411", body="Documento di trasporto DDT-4411")
         ids = _store_all(store, [note])
-        Processor(config, store.archive, observers=[]).process_many(store, ids)
+        Pipeline.for_config(config, store, observers=[]).process_many(ids)
         with store.session() as s:
             msg = s.get(Message, ids[0])
             assert msg.kind == "delivery-note"

@@ -251,9 +251,9 @@ def test_a_missing_folder_is_reported_and_the_others_still_sync(dovecot_server, 
 
 def test_oversized_message_is_archived_not_classified(dovecot_server, mailbox, factory,
                                                       tmp_path: Path, monkeypatch) -> None:
-    from wpec_invoicing.rules import engine
+    from wpec_invoicing.ingest import pipeline
 
-    monkeypatch.setattr(engine, "MAX_PROCESS_BYTES", 2000)
+    monkeypatch.setattr(pipeline, "MAX_PROCESS_BYTES", 2000)
     login, password = mailbox
     big = factory.plain(body="y" * 5000)
     append("127.0.0.1", dovecot_server.imaps_port, dovecot_server.ca_path, login, password,

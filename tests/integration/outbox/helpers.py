@@ -43,7 +43,7 @@ def provider(domain: str = "pec.sandbox.test") -> builder.Provider:
 
 def store_and_observe(outbox: Outbox, raw: bytes):
     """What the sync does with one message: archive + record it, then call the observer."""
-    from wpec_invoicing.mailbox.sync import store_raw_message
+    from wpec_invoicing.ingest import store_raw_message
     from wpec_invoicing.outbox.correlate import on_message
 
     pec = inspect(raw)

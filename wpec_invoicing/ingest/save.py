@@ -1,0 +1,103 @@
+"""Carrying out a plan, part 1: the files a rule saves, and the quarantine.
+
+Saved files go where the accounting software picks them up (`rules.save_dir` + the path
+template), with safe names (`rules.files`). An attachment the accepted-formats allow-list
+refuses is kept in the archive and in the quarantine folder, and recorded with why: never
+where the accounting software looks.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from wpec_invoicing.rules.files import write_file
+from wpec_invoicing.store.models import QuarantinedAttachment, RuleAction
+
+log = logging.getLogger(__name__)
+
+
+def _header_block(raw: bytes) -> bytes:
+    end = raw.find(b"\r\n\r\n")
+    if end < 0:
+        end = raw.find(b"\n\n")
+    return raw if end < 0 else raw[:end]
+
+
+def headers(raw: bytes) -> list[list[str]]:
+    """The top header fields as [name, value] pairs (only the header block is parsed)."""
+    msg = email.message_from_bytes(_header_block(raw) + b"\r\n\r\n",
+                                   policy=email.policy.compat32)
+    return [[name, str(value)] for name, value in msg.items()]
+
+
+def bodies(raw: bytes) -> dict[str, bytes]:
+    """The readable body of a message: text/plain and text/html parts that are not files.
+
+    Walks the MIME tree with the PEC engine's lazy parser: a 50 MB attachment is sliced over,
+    never decoded or copied into an `email` object.
+    """
+    from wpec_invoicing.pec.mime import parse_entity
+
+    found: dict[str, bytes] = {}
+    stack = [(parse_entity(raw), 0)]
+    seen = 0
+    while stack and seen < 500:
+        part, depth = stack.pop(0)
+        seen += 1
+        if part.is_multipart:
+            if depth < 10:
+                stack.extend((child, depth + 1) for child in part.children())
+            continue
+        if part.filename() or part.disposition == "attachment":
+            continue
+        ext = {"text/plain": "txt", "text/html": "html"}.get(part.content_type)
+        if ext is None or ext in found:
+            continue
+        data = part.decoded()
+        charset = part.params.get("charset", "utf-8")
+        try:
+            text = data.decode(charset, "replace")
+        except LookupError:
+            text = data.decode("utf-8", "replace")
+        found[ext] = text.encode("utf-8")
+    return found
+
+
+def save_files(ctx: Any, session: Any, msg: Any, pec: Any, raw: bytes,
+               plan: Any) -> tuple[list[str], int]:
+    """Write what the plan saves; (paths saved, attachments quarantined)."""
+    folder: Path = plan.folder
+    saved: list[str] = []
+    quarantined = 0
+    if plan.save_header:
+        header = {"store_id": msg.id, "sha256": msg.sha256, "kind": plan.kind,
+                  "headers": headers(raw), "pec": msg.details}
+        saved.append(str(write_file(folder, "header.json", json.dumps(
+            header, ensure_ascii=False, indent=2, default=str).encode())))
+    if plan.save_body:
+        for ext, data in bodies(pec.original or raw).items():
+            saved.append(str(write_file(folder, f"body.{ext}", data)))
+    for att, verdict in plan.attachments:
+        if verdict.accepted:
+            saved.append(str(write_file(folder / "attachments", att.name, att.data)))
+            continue
+        quarantine(ctx, session, msg, att, verdict)
+        quarantined += 1
+    session.add(RuleAction(message_id=msg.id, action="save", target=str(folder),
+                           detail=f"{len(saved)} file(s)"
+                           + (f", {quarantined} quarantined" if quarantined else "")))
+    return saved, quarantined
+
+
+def quarantine(ctx: Any, session: Any, msg: Any, att: Any, verdict: Any) -> None:
+    digest = ctx.archive.put(att.data)
+    write_file(Path(ctx.config.quarantine_dir) / str(msg.id), att.name, att.data)
+    session.add(QuarantinedAttachment(
+        message_id=msg.id, file_name=att.name, sha256=digest, size=len(att.data),
+        declared_type=att.content_type, sniffed_type=verdict.sniffed, reason=verdict.reason))
+    log.warning("message %s: attachment %r quarantined: %s", msg.id, att.name, verdict.reason)

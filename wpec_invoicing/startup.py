@@ -1,0 +1,39 @@
+"""Start-up: the services wired together, once per process.
+
+The composition root. Ingestion tells other services about what it received through
+`ingest.observers`; which services listen is decided here, explicitly, by the program that
+runs them: the command line calls `start()` before any command, the API and the worker at
+their start, an embedding application before its first sync or import. Idempotent.
+
+May import anything below the interfaces; imports the services it wires lazily (inside the
+registered functions), so starting costs nothing to a command that never ingests.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from wpec_invoicing.ingest.observers import register_after_sync, register_observer
+
+
+def outbox_correlate(session: Any, stored_message: Any, pec_message: Any) -> None:
+    """Receipts and SdI notifications → the states of what the outbox sent."""
+    from wpec_invoicing.outbox.correlate import on_message
+
+    on_message(session, stored_message, pec_message)
+
+
+def outbox_overdue(session: Any, config: Any) -> int:
+    """The outbox's acceptance-timeout alert (`[outbox] acceptance_timeout_minutes`): one
+    alert per message sent longer ago than that with no acceptance receipt yet."""
+    from wpec_invoicing.outbox.correlate import check_overdue
+
+    minutes = float(getattr(config.outbox, "acceptance_timeout_minutes", 30))
+    return int(check_overdue(session, timedelta(minutes=minutes)) or 0)
+
+
+def start() -> None:
+    """Register the observers and after-sync checks of the services this package ships."""
+    register_observer("outbox.correlate", outbox_correlate)
+    register_after_sync("outbox.acceptance-timeout", outbox_overdue)
