@@ -1,6 +1,9 @@
 """CMS (PKCS#7) signatures: verify S/MIME and CAdES `.p7m`, sign, judge trust, make certs.
 
 Pure: bytes in, values out. PEC envelopes/receipts and signed invoices share this layer.
+
+May import: `errors`, `resources` and the other formats' pure helpers; never `store`,
+services, `app/` or the interfaces (no I/O: the caller reads the trust store's files).
 """
 
 from .sign import sign_attached, sign_detached

@@ -7,6 +7,9 @@ Pure: bytes in, values out. The public API:
 - `invoice_file_name(country, code, progressivo, ext="xml")`, `is_valid_file_name(name)`
 - the model: `InvoiceDocument`, `Transmission`, `Party`, `VatId`, `Address`, `Body`, `Line`, …
 - `CHECKS` (the SdI check table), `CheckResult`, `SchemaError`
+
+May import: `cms`, `errors`, `resources` (the bundled schemas); never `store`, services,
+`app/` or the interfaces (no I/O beyond the package's own schema files).
 """
 
 from wpec_invoicing.fatturapa.checks import CHECKS, CHECKS_BY_CODE, CheckResult

@@ -10,6 +10,10 @@ Modules: `queue` (Outbox: prepare, enqueue, run, status, history), `sender` (rat
 workers, retries, crash recovery), `recovery` (receipts and Sent folder decide), `correlate`
 (the sync's observer: receipts and SdI notifications → states), `ratelimit`, `outcomes`,
 `compose`, `invoices` (records → FatturaPA), `mailmerge`, `autoreply` (rule action).
+
+May import: `store`, `mailbox.smtp` and `mailbox.imap` (the protocols), `rules.actions`,
+formats, `config`, `errors`; never `ingest` or `mailbox.sync` (receipts reach it through the
+observer registered at start-up), `app/` or the interfaces.
 """
 
 from typing import Any

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wpec_invoicing.outbox.queue import account_state, add_event, aware, raise_alert, utcnow
+from wpec_invoicing.outbox.records import account_state, add_event, aware, raise_alert, utcnow
 from wpec_invoicing.sdi.lifecycle import (
     InvoiceState,
     advance,

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -21,20 +21,27 @@ from sqlalchemy.orm import Session
 
 from wpec_invoicing.errors import WpecError
 from wpec_invoicing.outbox.compose import build_message
+from wpec_invoicing.outbox.records import (  # noqa: F401 - re-exported: the outbox's API
+    ACTIVE_STATUSES,
+    RunResult,
+    account_state,
+    add_event,
+    aware,
+    raise_alert,
+    utcnow,
+)
 from wpec_invoicing.sdi.lifecycle import InvoiceState, invoice_base_name
 from wpec_invoicing.store.db import Store
 from wpec_invoicing.store.outbox_models import (
     OutboxAccount,
     OutboxAlert,
     OutboxCounter,
-    OutboxEvent,
     OutboxItem,
 )
 
 SDI_MAX_FILE_BYTES = 5 * 1024 * 1024  # SdI check 00003
 DEFAULT_SDI_ADDRESS = "sdi01@pec.fatturapa.it"
 # Base64 grows attachments by 4/3 plus line breaks; the provider measures the encoded message.
-ACTIVE_STATUSES = ("queued", "sending", "verify", "checking")
 
 
 class OutboxError(WpecError):
@@ -96,42 +103,6 @@ class QueuedItem:
     name: str
 
 
-@dataclass
-class RunResult:
-    """What one `Outbox.run()` did."""
-
-    sent: int = 0
-    failed: int = 0
-    retried: int = 0
-    throttled: int = 0
-    recovered: int = 0
-    remaining: int = 0
-    paused_accounts: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def aware(value: datetime | None) -> datetime | None:
-    """SQLite gives naive datetimes back; everything we write is UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
-def add_event(session: Session, item: OutboxItem, source: str, event: str,
-              detail: str | None = None, *, data: dict | None = None,
-              message_id: int | None = None) -> None:
-    session.add(OutboxEvent(item_id=item.id, source=source, event=event, detail=detail,
-                            data=data, message_id=message_id, at=utcnow()))
-
-
 def allocate(session: Session, name: str) -> int:
     """Next value of a monotonic counter. The row lock taken by the UPDATE serialises
     concurrent allocators (SQLite: the write lock; PostgreSQL: the row lock) until commit."""
@@ -164,25 +135,6 @@ def progressivo_for(n: int) -> str:
         n, r = divmod(n, 36)
         out = _B36[r] + out
     return out
-
-
-def account_state(session: Session, name: str) -> OutboxAccount:
-    state = session.get(OutboxAccount, name)
-    if state is None:
-        try:
-            with session.begin_nested():
-                state = OutboxAccount(name=name, paused=False)
-                session.add(state)
-        except IntegrityError:
-            state = session.get(OutboxAccount, name)
-    assert state is not None
-    return state
-
-
-def raise_alert(session: Session, kind: str, message: str, *, account: str | None = None,
-                item_id: int | None = None) -> None:
-    session.add(OutboxAlert(kind=kind, message=message, account=account, item_id=item_id,
-                            created_at=utcnow()))
 
 
 class Outbox:

@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, or_, select, update
 
@@ -33,7 +33,8 @@ from wpec_invoicing.outbox.outcomes import (
     OutcomeKind,
     classify_exception,
 )
-from wpec_invoicing.outbox.queue import (
+from wpec_invoicing.outbox.ratelimit import AdaptiveRateLimiter, backoff_delay
+from wpec_invoicing.outbox.records import (
     ACTIVE_STATUSES,
     RunResult,
     account_state,
@@ -42,13 +43,12 @@ from wpec_invoicing.outbox.queue import (
     raise_alert,
     utcnow,
 )
-from wpec_invoicing.outbox.ratelimit import AdaptiveRateLimiter, backoff_delay
 from wpec_invoicing.outbox.recovery import Verdict, claimant_alive, claimant_id, decide
 from wpec_invoicing.sdi.lifecycle import InvoiceState, advance
 from wpec_invoicing.store.outbox_models import OutboxEvent, OutboxItem
 
-if TYPE_CHECKING:
-    from wpec_invoicing.outbox.queue import Outbox
+# The `queue.Outbox` that runs this sender (not imported: the queue imports this module).
+Outbox = Any
 
 log = logging.getLogger(__name__)
 

@@ -2,6 +2,9 @@
 
 Pure: bytes in, values out. `inspect(raw)` reads any message; `wpec_invoicing.pec.builder`
 makes every kind a provider makes.
+
+May import: `cms`, `sdi`, `fatturapa`, `errors`; never `store`, services, `app/` or the
+interfaces (no I/O).
 """
 
 from wpec_invoicing.pec.daticert import Daticert, DaticertError, Destinatario, parse_daticert

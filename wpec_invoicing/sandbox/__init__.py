@@ -8,6 +8,10 @@
 
 Everything listens on 127.0.0.1; ports are chosen by the OS unless given. The folder keeps the
 CA, the passwords (mode 0600) and the mailboxes, so a restarted sandbox is the same provider.
+
+May import: formats (it builds real PEC and SdI traffic with `pec.builder`), `config`,
+`errors`; never `store`, the other services (it stands in for the outside world they talk
+to), `app/` or the interfaces.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from wpec_invoicing.pec import builder
 from wpec_invoicing.pec.mime import decode_words
 
 if TYPE_CHECKING:
-    from wpec_invoicing.sandbox.provider import Submission
+    from wpec_invoicing.sandbox.submission import Submission
 
 Provider = builder.Provider
 Signer = builder.Signer

@@ -35,6 +35,7 @@ from email.utils import getaddresses, parseaddr
 from wpec_invoicing.sandbox import pecmail
 from wpec_invoicing.sandbox.accounts import Account, AccountRegistry, Gestore
 from wpec_invoicing.sandbox.mailstore import DeliveryError, ImapMailstore
+from wpec_invoicing.sandbox.submission import Submission
 from wpec_invoicing.sandbox.throttle import Throttle
 
 _log = logging.getLogger(__name__)
@@ -44,23 +45,6 @@ EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 DEFAULT_MAX_TOTAL_BYTES = 30 * 1024 * 1024
 RECEIPT_TYPES = ("completa", "breve", "sintetica")
 MAX_EVENTS = 100_000
-
-
-@dataclass(frozen=True)
-class Submission:
-    """A message the provider took in charge: the facts every receipt about it repeats."""
-
-    identificativo: str
-    sender: str
-    recipients: tuple[str, ...]
-    raw: bytes
-    message_id: str | None
-    subject: str
-    timestamp: datetime
-    receipt_type: str
-    gestore: Gestore
-    # Recipients whose INBOX got the envelope (filled in as deliveries happen).
-    delivered: list[str] = field(default_factory=list, compare=False)
 
 
 @dataclass

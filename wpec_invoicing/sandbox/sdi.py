@@ -37,7 +37,8 @@ from typing import TYPE_CHECKING, Any
 from wpec_invoicing.sandbox.accounts import SDI_DEDICATED, SDI_DOMAIN
 
 if TYPE_CHECKING:
-    from wpec_invoicing.sandbox.provider import PecProvider, Submission
+    from wpec_invoicing.sandbox.provider import PecProvider
+    from wpec_invoicing.sandbox.submission import Submission
 
 _log = logging.getLogger(__name__)
 

@@ -1,5 +1,9 @@
 """SdI (Sistema di Interscambio) over PEC: notification files of both families, and what an SdI
-mail carries. Pure: bytes in, values out."""
+mail carries. Pure: bytes in, values out.
+
+May import: `cms`, `fatturapa`, `errors`; never `store`, services, `app/` or the
+interfaces (no I/O).
+"""
 
 from wpec_invoicing.sdi.messages import (
     B2B_NS,
