@@ -158,7 +158,7 @@ def _waiting_reasons(outbox, account: str | None) -> list[str]:
     """The distinct last errors of the items still waiting (why nothing went out)."""
     from sqlalchemy import select
 
-    from wpec_invoicing.outbox.queue import ACTIVE_STATUSES
+    from wpec_invoicing.outbox.records import ACTIVE_STATUSES
     from wpec_invoicing.store.outbox_models import OutboxItem
 
     query = select(OutboxItem.last_error).where(OutboxItem.status.in_(ACTIVE_STATUSES),

@@ -41,18 +41,10 @@ def bodies(raw: bytes) -> dict[str, bytes]:
     Walks the MIME tree with the PEC engine's lazy parser: a 50 MB attachment is sliced over,
     never decoded or copied into an `email` object.
     """
-    from wpec_invoicing.pec.mime import parse_entity
+    from wpec_invoicing.pec.mime import leaves, parse_entity
 
     found: dict[str, bytes] = {}
-    stack = [(parse_entity(raw), 0)]
-    seen = 0
-    while stack and seen < 500:
-        part, depth = stack.pop(0)
-        seen += 1
-        if part.is_multipart:
-            if depth < 10:
-                stack.extend((child, depth + 1) for child in part.children())
-            continue
+    for part, _depth in leaves(parse_entity(raw), max_depth=10, max_parts=500):
         if part.filename() or part.disposition == "attachment":
             continue
         ext = {"text/plain": "txt", "text/html": "html"}.get(part.content_type)

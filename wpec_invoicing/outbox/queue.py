@@ -21,13 +21,11 @@ from sqlalchemy.orm import Session
 
 from wpec_invoicing.errors import WpecError
 from wpec_invoicing.outbox.compose import build_message
-from wpec_invoicing.outbox.records import (  # noqa: F401 - re-exported: the outbox's API
-    ACTIVE_STATUSES,
+from wpec_invoicing.outbox.records import (
     RunResult,
     account_state,
     add_event,
     aware,
-    raise_alert,
     utcnow,
 )
 from wpec_invoicing.sdi.lifecycle import InvoiceState, invoice_base_name

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from wpec_invoicing.store.db import utcnow
 from wpec_invoicing.store.outbox_models import OutboxAccount, OutboxAlert, OutboxEvent, OutboxItem
 
 ACTIVE_STATUSES = ("queued", "sending", "verify", "checking")
@@ -36,10 +37,6 @@ class RunResult:
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def aware(value: datetime | None) -> datetime | None:

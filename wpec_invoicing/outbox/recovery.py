@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from wpec_invoicing.processes import pid_exists
 from wpec_invoicing.store.outbox_models import OutboxItem
 
 log = logging.getLogger(__name__)
@@ -56,13 +57,7 @@ def claimant_alive(claimed_by: str | None, claimed_at: datetime | None, *, now: 
         pid = int(pid_text)
         if pid == os.getpid():
             return True  # ourselves (a thread of this run)
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return _not_zombie(pid)
+        return pid_exists(pid) and _not_zombie(pid)
     if claimed_at is None:
         return False
     return now - claimed_at < stale_after

@@ -25,7 +25,7 @@ from wpec_invoicing.pec.kinds import (
     kind_from_subject,
     strip_prefix,
 )
-from wpec_invoicing.pec.mime import Part, parse_entity
+from wpec_invoicing.pec.mime import Part, leaves, parse_entity
 from wpec_invoicing.pec.names import safe_filename, unique_names
 from wpec_invoicing.sdi.payload import (
     SdiPayload,
@@ -211,15 +211,7 @@ def list_attachments(raw: bytes | Part) -> tuple[Attachment, ...]:
     enclosed messages as `.eml` (not opened). Names made safe and unique."""
     found: list[tuple[str | None, str, Part]] = []
     top = raw if isinstance(raw, Part) else parse_entity(raw)
-    stack: list[tuple[Part, int]] = [(top, 0)]
-    seen = 0
-    while stack and seen < MAX_PARTS:
-        part, depth = stack.pop(0)
-        seen += 1
-        if part.is_multipart:
-            if depth < 10:
-                stack.extend((child, depth + 1) for child in part.children())
-            continue
+    for part, depth in leaves(top, max_depth=10, max_parts=MAX_PARTS):
         name = part.filename()
         ctype = part.content_type
         if name is None and part.disposition != "attachment" and (
@@ -273,16 +265,9 @@ def _classify(
 
 def _bounce(original: bytes) -> Bounce | None:
     """The DSN fields of a bounce (multipart/report; report-type=delivery-status)."""
-    top = parse_entity(original)
-    stack: list[tuple[Part, int]] = [(top, 0)]
     status_part: Part | None = None
     returned: Part | None = None
-    while stack:
-        part, depth = stack.pop(0)
-        if part.is_multipart:
-            if depth < 4:
-                stack.extend((c, depth + 1) for c in part.children())
-            continue
+    for part, _depth in leaves(parse_entity(original), max_depth=4):
         if part.content_type in ("message/delivery-status", "message/global-delivery-status"):
             status_part = status_part or part
         elif part.content_type in ("message/rfc822", "text/rfc822-headers"):

@@ -16,6 +16,8 @@ import binascii
 import hashlib
 import io
 import re
+from collections import deque
+from collections.abc import Iterator
 from email.header import decode_header, make_header
 from email.utils import getaddresses, parseaddr
 
@@ -392,6 +394,24 @@ def parse_entity(raw: bytes, start: int = 0, end: int | None = None) -> Part:
 
 
 MAX_CHILDREN = 5000  # more parts than any real message has: the rest is left unread
+
+
+def leaves(top: Part, *, max_depth: int,
+           max_parts: int | None = None) -> Iterator[tuple[Part, int]]:
+    """The leaf parts of a MIME tree with their depth, breadth first (the order a reader
+    expects: the message's own text before what is nested in it). Multiparts deeper than
+    `max_depth` are not opened, and at most `max_parts` entities are visited (multiparts
+    included): a hostile message of a million parts costs a bounded walk."""
+    queue: deque[tuple[Part, int]] = deque([(top, 0)])
+    seen = 0
+    while queue and (max_parts is None or seen < max_parts):
+        part, depth = queue.popleft()
+        seen += 1
+        if part.is_multipart:
+            if depth < max_depth:
+                queue.extend((child, depth + 1) for child in part.children())
+            continue
+        yield part, depth
 
 
 def split_multipart(body: bytes, boundary: str) -> list[bytes]:

@@ -15,18 +15,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from wpec_invoicing.processes import pid_exists
+
 STATE_FILE = "sandbox.json"
 SPOOL_DIR = "spool"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def write_state(directory: Path, data: dict[str, Any]) -> None:
@@ -52,7 +44,7 @@ def running_state(directory: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     pid = state.get("pid")
-    if not isinstance(pid, int) or not _pid_alive(pid):
+    if not isinstance(pid, int) or not pid_exists(pid):
         return None
     return state
 

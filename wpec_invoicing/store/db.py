@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -32,6 +33,11 @@ class Base(DeclarativeBase):
 
 class StoreError(WpecError):
     """The store cannot be opened or migrated (URL, permissions, server down)."""
+
+
+def utcnow() -> datetime:
+    """Now, aware and in UTC: every timestamp the store writes."""
+    return datetime.now(UTC)
 
 
 def normalize_url(url: str) -> str:

@@ -9,7 +9,7 @@ folders, an .eml imported by hand) is one record with several locations, never t
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
@@ -28,11 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from wpec_invoicing.store.db import Base
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from wpec_invoicing.store.db import Base, utcnow
 
 
 class Message(Base):

@@ -14,7 +14,7 @@ WHY these shapes:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import (
     JSON,
@@ -29,11 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from wpec_invoicing.store.db import Base
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from wpec_invoicing.store.db import Base, utcnow
 
 
 class OutboxItem(Base):
