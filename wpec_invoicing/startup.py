@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from wpec_invoicing.ingest.observers import register_after_sync, register_observer
+from wpec_invoicing.rules.actions import register_action
 
 
 def outbox_correlate(session: Any, stored_message: Any, pec_message: Any) -> None:
@@ -33,7 +34,17 @@ def outbox_overdue(session: Any, config: Any) -> int:
     return int(check_overdue(session, timedelta(minutes=minutes)) or 0)
 
 
+def auto_reply(options: dict[str, Any]) -> Any:
+    """The `auto_reply` rule action (the outbox answers certified mail), built from its
+    options when a rule names it."""
+    from wpec_invoicing.outbox.autoreply import auto_reply_factory
+
+    return auto_reply_factory(options)
+
+
 def start() -> None:
-    """Register the observers and after-sync checks of the services this package ships."""
+    """Register the observers, after-sync checks and rule actions of the services this
+    package ships."""
     register_observer("outbox.correlate", outbox_correlate)
     register_after_sync("outbox.acceptance-timeout", outbox_overdue)
+    register_action("auto_reply", auto_reply)

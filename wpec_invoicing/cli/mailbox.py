@@ -174,7 +174,7 @@ def invoices_load_suppliers(
     config: ConfigOpt = None,
 ) -> None:
     """Load the supplier registry (known / blocked) from CSV, then re-verify open invoices."""
-    from wpec_invoicing.ingest import load_trust
+    from wpec_invoicing.ingest.context import load_trust
     from wpec_invoicing.rules.passive import reverify_open
     from wpec_invoicing.rules.suppliers import load_suppliers_csv
 

@@ -35,7 +35,7 @@ _METADATA = re.compile(r"_MT_[A-Za-z0-9]{1,3}\.xml$", re.I)
 def import_paths(config: Any, store: Any, paths: list[Path], *,
                  progress: Callable[[int, int, str], None] | None = None) -> ImportSummary:
     """Import everything under `paths`; see the module docstring."""
-    from wpec_invoicing.ingest import Pipeline
+    from wpec_invoicing.ingest.pipeline import Pipeline
     from wpec_invoicing.rules.passive import register_invoice
     from wpec_invoicing.sdi import decode_notification
 

@@ -19,9 +19,20 @@ May import: formats (`pec`, `sdi`, `fatturapa`, `cms`), `store`, `rules`, `confi
 ingestion through `observers`).
 """
 
-from wpec_invoicing.ingest.context import IngestContext, load_trust
-from wpec_invoicing.ingest.pipeline import MAX_PROCESS_BYTES, Outcome, Pipeline
-from wpec_invoicing.ingest.store_raw import store_raw_message
+from typing import Any
 
-__all__ = ["MAX_PROCESS_BYTES", "IngestContext", "Outcome", "Pipeline", "load_trust",
-           "store_raw_message"]
+# Lazy: `startup` registers observers through `ingest.observers` at every command's start,
+# and a command that never ingests must not pay for the store and the PEC engine.
+_EXPORTS = {
+    "IngestContext": "context", "load_trust": "context", "MAX_PROCESS_BYTES": "pipeline",
+    "Outcome": "pipeline", "Pipeline": "pipeline", "store_raw_message": "store_raw",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        from importlib import import_module
+
+        return getattr(import_module(f"wpec_invoicing.ingest.{_EXPORTS[name]}"), name)
+    raise AttributeError(name)

@@ -90,7 +90,7 @@ def retry_failed(store: Any, config: Any, message_ids: list[int] | None = None, 
                  pipeline: Any = None) -> list[RetryOutcome]:
     """Process again the messages in "error" (all of them, or those of `message_ids` that
     are in "error"; others are left alone) and say how each one went."""
-    from wpec_invoicing.ingest import Pipeline
+    from wpec_invoicing.ingest.pipeline import Pipeline
 
     # Everything that can refuse (the configuration, the trust store) before any status
     # changes: a retry that cannot run leaves the messages as they were, reasons included.

@@ -116,7 +116,7 @@ class Mailbox:
 
     def __init__(self, config, account, store, *, pipeline=None,
                  password: str | None = None, hooks: dict[str, Callable] | None = None) -> None:
-        from wpec_invoicing.ingest import Pipeline
+        from wpec_invoicing.ingest.pipeline import Pipeline
 
         self.config = config
         self.account = account

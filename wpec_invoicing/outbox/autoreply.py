@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from wpec_invoicing.rules.actions import ActionContext, register_action
+from wpec_invoicing.rules.actions import ActionContext
 
 ANSWERED_KINDS = ("posta-certificata", "anomalia")
 _NO_REPLY = re.compile(
@@ -125,5 +125,3 @@ def auto_reply_factory(options: dict[str, Any]):
 
     return action
 
-
-register_action("auto_reply", auto_reply_factory)

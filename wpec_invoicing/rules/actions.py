@@ -1,14 +1,15 @@
 """The rule action registry: named actions a `[rules.kinds.<kind>]` table can list.
 
-Why a registry: services above the rules (the outbox's `auto_reply`) and plugins add actions
-without the rules engine importing them eagerly (imports point down only). An action module is
-imported lazily the first time its name is used; at import it calls `register_action`.
+Why a registry: services beside the rules (the outbox's `auto_reply`) and plugins add actions
+without the rules importing them (imports point down only). The services' actions are
+registered at start-up (`wpec_invoicing.startup.start()`), plugins' by entry point (group
+`wpec_invoicing.actions`, loaded the first time an unknown name is asked for).
 
 An action is built once per rule from its TOML options, then called for each message with an
 `ActionContext`, inside the processing transaction (so what it writes to the store commits
 together with the message's classification, or not at all). It returns a short detail string
 for the action log, or None. It must not talk to the IMAP server: moves and flags are the
-engine's own, performed after commit.
+pipeline's own, performed by the sync after commit.
 
     def factory(options: dict[str, Any]) -> Action      # raise ValueError for bad options
     def action(ctx: ActionContext) -> str | None
@@ -16,15 +17,9 @@ engine's own, performed after commit.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-# Actions implemented by other areas, imported on first use (module registers the name).
-LAZY_ACTION_MODULES: dict[str, str] = {
-    "auto_reply": "wpec_invoicing.outbox.autoreply",
-}
 
 
 @dataclass
@@ -56,14 +51,12 @@ def register_action(name: str, factory: ActionFactory) -> None:
 
 
 def get_action_factory(name: str) -> ActionFactory:
-    if name not in _REGISTRY and name in LAZY_ACTION_MODULES:
-        importlib.import_module(LAZY_ACTION_MODULES[name])
     if name not in _REGISTRY:
         _load_entry_point_actions()
     try:
         return _REGISTRY[name]
     except KeyError:
-        known = ", ".join(sorted(set(_REGISTRY) | set(LAZY_ACTION_MODULES))) or "none"
+        known = ", ".join(sorted(_REGISTRY)) or "none"
         raise UnknownAction(f"unknown rule action {name!r} (known: {known})") from None
 
 
