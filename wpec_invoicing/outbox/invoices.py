@@ -237,10 +237,12 @@ def build_document(record: InvoiceRecord, *, supplier: Party, number: str, progr
         lines.append(Line(
             number=n, description=str(raw["description"]),
             quantity=qty.quantize(Decimal("0.01")) if qty is not None else None,
-            unit=raw.get("unit") or None,
+            unit=str(raw["unit"]) if raw.get("unit") else None,
             unit_price=price, total_price=line_total(price, qty),
             vat_rate=rate.quantize(Decimal("0.01")) if rate is not None else None,
-            natura=raw.get("natura") or None,
+            # text whatever JSON gave (a list here once crashed the VAT summary); the
+            # validation that follows judges the code
+            natura=str(raw["natura"]) if raw.get("natura") else None,
         ))
     summary = summarize_vat(lines)
     total = sum((s.taxable + s.tax for s in summary), Decimal("0"))
