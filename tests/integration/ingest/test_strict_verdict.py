@@ -15,6 +15,8 @@ from tests.integration.ingest.factory import SUPPLIER_VAT, Factory
 from tests.unit.fatturapa.test_encodings import DEFECTS
 from tests.unit.fatturapa.test_hostile import HOSTILE
 from wpec_invoicing.importer import import_paths
+from wpec_invoicing.ingest.pipeline import Pipeline
+from wpec_invoicing.ingest.store_raw import store_raw_message
 from wpec_invoicing.store.models import Message, ReceivedInvoice
 
 
@@ -91,6 +93,31 @@ def test_lenient_repairs_are_kept_as_warnings_and_the_invoice_needs_review(
             assert inv.status == "needs-review" and inv.valid is False
             assert [c["code"] for c in inv.report["checks"]] == ["00200"]
             assert any("windows-1252" in w for w in inv.report["warnings"])
+            assert inv.number  # read all the same
+    finally:
+        store.close()
+
+
+def test_an_invoice_delivered_by_pec_is_judged_strictly_too(tmp_path: Path,
+                                                           factory: Factory) -> None:
+    """The sync's passive path registers what SdI delivers with the same strict verdict."""
+    xml = factory.invoice_xml()
+    # blanks around a date: the lenient reader reads it, the strict verdict is 00200
+    quirky = xml.replace(b"<Data>2026-01-15</Data>", b"<Data> 2026-01-15 </Data>", 1)
+    assert quirky != xml
+    config = make_config(tmp_path)
+    store = open_store(config)
+    try:
+        with store.session() as s:
+            msg, _created = store_raw_message(s, store.archive, factory.sdi_invoice(quirky),
+                                              source="imap")
+            msg_id = msg.id
+        assert Pipeline.for_config(config, store).process_many([msg_id]) == [True]
+        with store.session() as s:
+            (inv,) = s.query(ReceivedInvoice).filter_by(message_id=msg_id).all()
+            assert inv.valid is False and inv.status == "needs-review"
+            assert [c["code"] for c in inv.report["checks"]] == ["00200"]
+            assert any("blanks" in w for w in inv.report["warnings"])
             assert inv.number  # read all the same
     finally:
         store.close()
