@@ -36,7 +36,6 @@ def import_paths(config: Any, store: Any, paths: list[Path], *,
                  progress: Callable[[int, int, str], None] | None = None) -> ImportSummary:
     """Import everything under `paths`; see the module docstring."""
     from wpec_invoicing.ingest.pipeline import Pipeline
-    from wpec_invoicing.rules.passive import register_invoice
     from wpec_invoicing.sdi import decode_notification
 
     if not paths:
@@ -44,7 +43,6 @@ def import_paths(config: Any, store: Any, paths: list[Path], *,
     summary = ImportSummary()
     entries = collect(paths, summary)
     pipeline = Pipeline.for_config(config, store)
-    trust = pipeline.ctx.trust
 
     # Metadata files first, so each invoice meets its _MT_ wherever it sits.
     metadata: dict[str, tuple[str, bytes]] = {}
@@ -75,8 +73,7 @@ def import_paths(config: Any, store: Any, paths: list[Path], *,
             elif _NOTIFICATION.search(entry.name):
                 summary.add(entry.label, "skipped", "SdI notification, not an invoice")
             elif lower.endswith(INVOICE_EXT):
-                _import_invoice(config, store, entry, summary, metadata, trust,
-                                register_invoice)
+                _import_invoice(pipeline, entry, summary, metadata)
             else:
                 summary.add(entry.label, "skipped", "not an invoice, message or archive")
         except Exception as exc:  # one bad input never stops the batch
@@ -90,24 +87,21 @@ def import_paths(config: Any, store: Any, paths: list[Path], *,
     return summary
 
 
-def _import_invoice(config, store, entry, summary, metadata, trust, register_invoice):
+def _import_invoice(pipeline, entry, summary, metadata):
     from wpec_invoicing.rules.passive import read_report
 
     data = entry.load()
-    report = read_report(data, entry.name, trust)
+    report = read_report(data, entry.name, pipeline.ctx.trust)
     if not report.readable or report.document is None:
         summary.add(entry.label, "invalid",
                     f"not a FatturaPA invoice: {getattr(report, 'error', None) or 'unreadable'}",
                     codes=list(report.codes) or None)
         return
-    meta = metadata.get(entry.name.lower())
-    with store.session() as s:
-        inv, created = register_invoice(
-            s, config, store.archive, data, file_name=entry.name, source="import",
-            source_path=entry.label, metadata=meta, trust=trust, report=report)
-        inv_id, status = inv.id, inv.status
-        dup = any(r.get("code") == "duplicate" for r in inv.reasons or [])
-    if not created:
+    registered, dup = pipeline.ingest_invoice_file(
+        data, file_name=entry.name, source="import", source_path=entry.label,
+        metadata=metadata.get(entry.name.lower()), report=report)
+    inv_id, status = registered.id, registered.status
+    if not registered.created:
         summary.add(entry.label, "duplicate", "already imported (same file)",
                     invoice_id=inv_id, status=status)
     elif dup:

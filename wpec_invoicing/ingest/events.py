@@ -1,11 +1,12 @@
-"""Stage 7: what happened to a message, recorded and told to whoever registered.
+"""Stage 7: what happened, recorded and told to whoever registered.
 
-One call per message, at the end of its processing, inside its transaction, with the facts:
-the message was stored and classified; each new supplier invoice was received with its
-verdict (verified, needs-review, refused). The registered observers (`observers`) hear about
-every message (the outbox correlates receipts and SdI notifications with what it sent);
-every event is logged. This is the one place where an event table is written, so that an
-operator's timeline and the pipeline cannot disagree.
+One call per message (or per invoice file imported on its own), at the end of its
+processing, inside its transaction, with the facts: the message was stored and classified;
+each new supplier invoice was received with its verdict (verified, needs-review, refused).
+The registered observers (`observers`) hear about every message (the outbox correlates
+receipts and SdI notifications with what it sent); every event is logged. This is the one
+place where an event table is written, so that an operator's timeline and the pipeline
+cannot disagree.
 """
 
 from __future__ import annotations
@@ -34,21 +35,31 @@ class Event:
     detail: str | None = None
 
 
-def events_of(msg: Any, kind: str, invoices: list[Any]) -> list[Event]:
-    """The events of one processed message (`invoices`: `ingest.invoices.Registered`)."""
-    found = [Event(MESSAGE_STORED, msg.id, detail=kind)]
+def invoice_events(message_id: int | None, invoices: list[Any]) -> list[Event]:
+    """The events of registered invoices (`ingest.invoices.Registered`): each new one was
+    received and got its verdict; the same file seen again is no news."""
+    found = []
     for inv in invoices:
-        if not inv.created:  # the same file again: nothing new happened to it
+        if not inv.created:
             continue
-        found.append(Event(INVOICE_RECEIVED, msg.id, inv.id))
-        found.append(Event(INVOICE_EVENTS.get(inv.status, f"invoice.{inv.status}"), msg.id,
-                           inv.id))
+        found.append(Event(INVOICE_RECEIVED, message_id, inv.id))
+        found.append(Event(INVOICE_EVENTS.get(inv.status, f"invoice.{inv.status}"),
+                           message_id, inv.id))
     return found
 
 
-def record_events(ctx: Any, session: Any, msg: Any, pec: Any, events: list[Event]) -> list[str]:
-    """Record the events and tell the observers; returns the observers' error texts."""
+def events_of(msg: Any, kind: str, invoices: list[Any]) -> list[Event]:
+    """The events of one processed message and the invoices it carried."""
+    return [Event(MESSAGE_STORED, msg.id, detail=kind), *invoice_events(msg.id, invoices)]
+
+
+def record_events(ctx: Any, session: Any, events: list[Event], *, message: Any = None,
+                  pec: Any = None) -> list[str]:
+    """Record the events and, for a message, tell the observers; returns the observers'
+    error texts (an invoice file imported on its own has no message to observe)."""
     for event in events:
         log.info("%s message=%s invoice=%s %s", event.name, event.message_id,
                  event.invoice_id, event.detail or "")
-    return notify(session, msg, pec, ctx.observers)
+    if message is None:
+        return []
+    return notify(session, message, pec, ctx.observers)

@@ -1,8 +1,9 @@
-"""Stage 4: the supplier invoices a message carries, registered and verified.
+"""Stage 4: supplier invoices registered and verified: those a message carries, or a file
+imported on its own.
 
-Each invoice file SdI delivered (with its `_MT_` metadata) is kept byte-for-byte and judged
-by `rules.passive.register_invoice`: the strict verdict, the company, the supplier registry,
-duplicates, totals, signatures (the envelope's verdict included).
+Each invoice file (with its SdI `_MT_` metadata when there is one) is kept byte-for-byte and
+judged by `rules.passive.register_invoice`: the strict verdict, the company, the supplier
+registry, duplicates, totals, signatures (the PEC envelope's verdict included).
 """
 
 from __future__ import annotations
@@ -40,3 +41,14 @@ def register_invoices(ctx: Any, session: Any, msg: Any, pec: Any,
             envelope_signature=envelope, trust=ctx.trust)
         found.append(Registered(inv.id, inv.status, created))
     return found
+
+
+def register_file(ctx: Any, session: Any, data: bytes, *, file_name: str, source: str,
+                  source_path: str | None = None, metadata: tuple[str, bytes] | None = None,
+                  report: Any = None) -> tuple[Registered, bool]:
+    """One invoice file that came without a message; (registered, duplicate of another)."""
+    inv, created = register_invoice(
+        session, ctx.config, ctx.archive, data, file_name=file_name, source=source,
+        source_path=source_path, metadata=metadata, trust=ctx.trust, report=report)
+    duplicate = any(r.get("code") == "duplicate" for r in inv.reasons or [])
+    return Registered(inv.id, inv.status, created), duplicate

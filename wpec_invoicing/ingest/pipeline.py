@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from wpec_invoicing.ingest.act import carry_out
 from wpec_invoicing.ingest.context import IngestContext
-from wpec_invoicing.ingest.events import events_of, record_events
-from wpec_invoicing.ingest.invoices import register_invoices
+from wpec_invoicing.ingest.events import events_of, invoice_events, record_events
+from wpec_invoicing.ingest.invoices import Registered, register_file, register_invoices
 from wpec_invoicing.ingest.recognise import describe, recognise
 from wpec_invoicing.ingest.store_raw import store_raw_message
 from wpec_invoicing.ingest.verify import envelope_verdict, message_problems
@@ -75,6 +75,20 @@ class Pipeline:
         if not created:
             return message_id, False, True
         return message_id, True, self.process_stored(message_id)
+
+    def ingest_invoice_file(self, data: bytes, *, file_name: str, source: str,
+                            source_path: str | None = None,
+                            metadata: tuple[str, bytes] | None = None,
+                            report: Any = None) -> tuple[Registered, bool]:
+        """An invoice file that came on its own (an import), not inside a message: the
+        stages that apply to it (register and verify, record events) in one transaction;
+        (what was registered, whether it duplicates an invoice already received)."""
+        with self.ctx.store.session() as session:
+            registered, duplicate = register_file(
+                self.ctx, session, data, file_name=file_name, source=source,
+                source_path=source_path, metadata=metadata, report=report)
+            record_events(self.ctx, session, invoice_events(None, [registered]))
+        return registered, duplicate
 
     def process_stored(self, message_id: int, *, account: Any = None) -> bool:
         """Process one archived message in its own transaction; False when it failed (the
@@ -162,7 +176,8 @@ class Pipeline:
         plan = decide(facts, ctx.config)
         done = carry_out(ctx, session, msg, pec, raw, plan, account=account,
                          doctype=seen.doctype)
-        errors = record_events(ctx, session, msg, pec, events_of(msg, seen.kind, registered))
+        errors = record_events(ctx, session, events_of(msg, seen.kind, registered),
+                               message=msg, pec=pec)
         outcome = Outcome(seen.kind, saved=done.saved, quarantined=done.quarantined,
                           invoices=[r.id for r in registered],
                           pending_server_actions=done.pending_server_actions,
