@@ -302,7 +302,10 @@ def _unqualified_copy(root: _El) -> _El:
     copy = deepcopy(root)
     for el in copy.iterdescendants():
         if isinstance(el.tag, str) and el.tag.startswith("{"):
-            el.tag = el.tag.rpartition("}")[2]
+            try:
+                el.tag = el.tag.rpartition("}")[2]
+            except ValueError:  # a name only a recovering parse makes (":x"): not ours
+                continue
     return copy
 
 

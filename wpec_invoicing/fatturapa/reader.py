@@ -147,13 +147,19 @@ _KNOWN_NS = {None, schema.NAMESPACE_ORDINARIA, schema.NAMESPACE_SEMPLIFICATA,
              "http://www.w3.org/2000/09/xmldsig#"}
 
 
+def _namespace(tag: str) -> str | None:
+    """The namespace of a tag (`etree.QName` refuses the odd names a recovering parse can
+    leave, like ":x")."""
+    return tag[1:tag.index("}")] if tag[:1] == "{" else None
+
+
 def _drop_foreign(root: etree._Element) -> list[str]:
     """Remove vendor elements in foreign namespaces (lenient mode); say how many."""
     foreign = [
         el for el in root.iter()
         if isinstance(el.tag, str) and el is not root
-        and etree.QName(el).namespace not in _KNOWN_NS
-        and etree.QName(el.getparent()).namespace in _KNOWN_NS
+        and _namespace(el.tag) not in _KNOWN_NS
+        and _namespace(el.getparent().tag) in _KNOWN_NS
         and el.getparent().tag != _DS_OBJECT  # ds:Object holds anything (XAdES properties)
     ]
     for el in foreign:
@@ -163,7 +169,7 @@ def _drop_foreign(root: etree._Element) -> list[str]:
         parent.remove(el)
     if not foreign:
         return []
-    names = sorted({etree.QName(el).namespace for el in foreign})
+    names = sorted({str(_namespace(el.tag)) for el in foreign})
     return [f"{len(foreign)} vendor element(s) in foreign namespaces ignored: {', '.join(names)}"]
 
 
