@@ -107,9 +107,10 @@ def repair(data: bytes) -> tuple[bytes, list[str]]:
     body, bom_enc = strip_bom(data)
 
     # A BOM of UTF-16/32: transcode to UTF-8 first (libxml2 copes, our regexes would not).
-    # Unless the bytes after it are plainly not UTF-16/32 (a `<` then no NUL: an
-    # ASCII-compatible document behind a mark some tool put there): then the mark goes.
-    if bom_enc and bom_enc != "utf-8" and body[:1] == b"<" and body[1:2] not in (b"\x00", b""):
+    # Unless the bytes after it are plainly not UTF-16/32 (XML's markup is ASCII, which
+    # UTF-16/32 write with NUL bytes: none at all at the start means an 8-bit document
+    # behind a mark some tool put there): then the mark goes.
+    if bom_enc and bom_enc != "utf-8" and len(body) >= 16 and b"\x00" not in body[:16]:
         fixes.append(f"a {bom_enc[:6].upper()} byte order mark in front of 8-bit bytes was dropped")
         bom_enc = None
     elif bom_enc and bom_enc != "utf-8":
