@@ -205,8 +205,8 @@ def _decode_references(value: str) -> str:
 
 def known_namespace(value: str) -> str | None:
     """The known namespace `value` stands for, when it is one plus stray characters (blanks,
-    quotes, punctuation a URI does not end or start with; references already decoded) or a
-    mangled FatturaPA URI (one naming `fatture/v1.2` or `fatture/v1.0`); None otherwise,
+    quotes, punctuation; references already decoded) or a mangled FatturaPA URI (one of the
+    Agenzia delle Entrate naming `fatture/v1.2` or `fatture/v1.0`); None otherwise,
     and None when `value` is exactly a known namespace (nothing to repair)."""
     if value in KNOWN_NAMESPACES:
         return None
@@ -217,6 +217,8 @@ def known_namespace(value: str) -> str | None:
         stray = value[:start] + value[start + len(good):]
         if not any(ch.isalnum() for ch in stray):
             return good
+    if "agenziaentrate" not in value and "ivaservizi" not in value:
+        return None  # a vendor's own namespace, whatever its path says
     for good, marker in ((NAMESPACE_ORDINARIA, "fatture/v1.2"),
                          (NAMESPACE_SEMPLIFICATA, "fatture/v1.0")):
         if marker in value:
