@@ -109,6 +109,12 @@ class _F:
             f = subs[name] = _F(self.d.get(name))
         return f
 
+    def elements(self, name: str) -> list[_El]:
+        """Every child of that name, in document order."""
+        if name not in self.d:
+            return []
+        return self.el.findall(name)
+
     def subs(self, name: str) -> list[_F]:
         if name not in self.d:
             return []
@@ -201,9 +207,15 @@ class _F:
 # A field reader: (warnings, the group element's children, its position among its repeats)
 # → the field's value.
 _FieldReader = Callable[[_Ctx, _F, int], object]
-# A group reader: (warnings, the element, its position) → the model value.
-_GroupReader = Callable[[_Ctx, _F, int], object]
+# A group reader: (warnings, the element or None when missing, its position) → the value.
+_GroupReader = Callable[[_Ctx, "_El | None", int], object]
 _READERS: dict[str, _GroupReader] = {}
+
+# Kinds read from a direct child in the one pass over the children (see `_build_group`),
+# and their value when the child is missing.
+_ABSENT = {"text": None, "str": "", "upper": "", "dec": None, "date": None, "int": None,
+           "number": 0, "si": False, "texts": (), "digits": (), "b64": b"", "one": None,
+           "required": None, "many": ()}
 
 
 def _group(name: str) -> _GroupReader:
@@ -214,19 +226,148 @@ def _group(name: str) -> _GroupReader:
     return reader
 
 
+def _text(c: _El) -> str | None:
+    text = _chars(c)
+    if not text:
+        return None
+    return text.strip() or None
+
+
+def _integer(ctx: _Ctx, c: _El, tag: str) -> int | None:
+    raw = _text(c)
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        ctx.warn(c, f"{tag} is not an integer: {raw!r}")
+        return None
+
+
+def _b64(ctx: _Ctx, c: _El, tag: str) -> bytes:
+    raw = _text(c) or ""
+    try:
+        return base64.b64decode("".join(raw.split()), validate=False)
+    except (binascii.Error, ValueError):
+        ctx.warn(c, f"{tag} is not valid base64")
+        return b""
+
+
+def _single(kind: str, tag: str, group: str | None) -> Callable[[_Ctx, _El], object]:
+    """How a single-valued field is read from its element."""
+    if kind == "text":
+        return lambda ctx, c: _text(c)
+    if kind == "str":
+        return lambda ctx, c: _text(c) or ""
+    if kind == "upper":
+        return lambda ctx, c: (_text(c) or "").upper()
+    if kind == "dec":
+        convert_dec = _F.convert_dec
+
+        def dec(ctx: _Ctx, c: _El) -> Decimal | None:
+            try:  # the common case first: Decimal() itself ignores surrounding blanks
+                value = Decimal(_chars(c))
+                if value.is_finite():
+                    return value
+            except (InvalidOperation, TypeError):
+                pass
+            return convert_dec(ctx, c, tag)  # blank, not a number, not finite: it says so
+        return dec
+    if kind == "date":
+        convert_date = _F.convert_date
+        return lambda ctx, c: convert_date(ctx, c, tag)
+    if kind == "int":
+        return lambda ctx, c: _integer(ctx, c, tag)
+    if kind == "number":
+        return lambda ctx, c: _integer(ctx, c, tag) or 0
+    if kind == "si":
+        return lambda ctx, c: (_text(c) or "").upper() == "SI"
+    if kind == "b64":
+        return lambda ctx, c: _b64(ctx, c, tag)
+    return lambda ctx, c: _group(group)(ctx, c, 1)  # type: ignore[arg-type]  # one, required
+
+
+def _item(kind: str) -> Callable[[_El], object]:
+    """How one occurrence of a repeated value is read (None: skipped)."""
+    if kind == "texts":
+        return _text
+
+    def digits(c: _El) -> int | None:
+        text = _text(c)
+        return int(text) if text is not None and text.isdigit() else None
+    return digits
+
+
+_SINGLE, _LIST, _MANY = 0, 1, 2
+
+
 def _build_group(name: str) -> _GroupReader:
+    """A group's reader. The fields read from direct children (most of them; all of a line,
+    the bulk of a big invoice) are filled in ONE pass over the children, by a table from
+    tag to field; the others (below a container, an attribute, the element's own name or
+    position) each by a small reader over `_F`. First occurrence wins, as in `_F`."""
     group = GROUPS[name]
     cls = getattr(model, group.model)
     defaults, required = field_defaults(cls)
     missing = required - {f.name for f in group.fields}
     if missing:  # a map that cannot build its model: a programming error, found at import
         raise TypeError(f"fields.GROUPS[{name!r}] does not read {sorted(missing)}")
-    steps = tuple((f.name, _field_reader(f)) for f in group.fields)
+    base = dict(defaults)  # the values of a group whose children are all missing
+    direct: dict[str, tuple] = {}  # tag → (field, mode, how, slot)
+    slots: dict[str, int] = {}  # a repeated field: how many tags ('A|B': A's before B's)
+    needed: list[tuple[str, str]] = []  # required groups: read from nothing when missing
+    others: list[tuple[str, _FieldReader]] = []
+    for f in group.fields:
+        if f.kind not in _ABSENT or "/" in f.path:
+            others.append((f.name, _field_reader(f)))
+            continue
+        base[f.name] = _ABSENT[f.kind]
+        tags = f.path.split("|")
+        for slot, tag in enumerate(tags):
+            if f.kind == "many":
+                direct[tag] = (f.name, _MANY, f.group, slot)
+            elif f.kind in ("texts", "digits"):
+                direct[tag] = (f.name, _LIST, _item(f.kind), 0)
+            else:
+                direct[tag] = (f.name, _SINGLE, _single(f.kind, tag, f.group), 0)
+        slots[f.name] = len(tags)
+        if f.kind == "required":
+            needed.append((f.name, f.group))  # type: ignore[arg-type]
 
-    def read(ctx: _Ctx, f: _F, position: int = 1):
-        values = defaults.copy()
-        for field_name, get in steps:
-            values[field_name] = get(ctx, f, position)
+    def read(ctx: _Ctx, el: _El | None, position: int = 1):
+        values = base.copy()
+        seen: set[str] = set()
+        lists: dict[str, list[list]] = {}
+        if el is not None:
+            for c in el:
+                spec = direct.get(c.tag)
+                if spec is None:
+                    continue
+                field_name, mode, how, slot = spec
+                if mode == _SINGLE:
+                    if field_name not in seen:
+                        seen.add(field_name)
+                        values[field_name] = how(ctx, c)
+                    continue
+                acc = lists.get(field_name)
+                if acc is None:
+                    acc = lists[field_name] = [[] for _ in range(slots[field_name])]
+                items = acc[slot]
+                if mode == _MANY:
+                    items.append(_group(how)(ctx, c, len(items) + 1))
+                else:
+                    value = how(c)
+                    if value is not None:
+                        items.append(value)
+        for field_name, acc in lists.items():
+            values[field_name] = tuple(v for items in acc for v in items)
+        for field_name, sub in needed:
+            if field_name not in seen:
+                values[field_name] = _group(sub)(ctx, None, 1)
+        if others:
+            f = _F(el)
+            for field_name, get in others:
+                values[field_name] = get(ctx, f, position)
         return _make(cls, values)
 
     return read
@@ -274,22 +415,22 @@ def _field_reader(field: Field) -> _FieldReader:
         return lambda ctx, f, pos: pos
     if kind == "flag":
         def flag(ctx: _Ctx, f: _F, pos: int):
-            return _group(group)(ctx, _F(None)) if _under(f, path).si(tag) else None
+            return _group(group)(ctx, None, 1) if _under(f, path).si(tag) else None
         return flag
     if kind == "one":
         def one(ctx: _Ctx, f: _F, pos: int):
             sub = _under(f, path).sub(tag)
-            return _group(group)(ctx, sub) if sub.present else None
+            return _group(group)(ctx, sub.el, 1) if sub.present else None
         return one
     if kind == "required":  # missing: read from an empty element (every value missing)
-        return lambda ctx, f, pos: _group(group)(ctx, _under(f, path).sub(tag))
+        return lambda ctx, f, pos: _group(group)(ctx, _under(f, path).sub(tag).el, 1)
     if kind == "many":
         tags = tag.split("|")
 
         def many(ctx: _Ctx, f: _F, pos: int):
             read, under = _group(group), _under(f, path)
-            return tuple(read(ctx, s, i) for t in tags
-                         for i, s in enumerate(under.subs(t), start=1))
+            return tuple(read(ctx, el, i) for t in tags
+                         for i, el in enumerate(under.elements(t), start=1))
         return many
     raise ValueError(f"unknown kind {kind!r} of field {field.name!r}")
 
@@ -321,7 +462,7 @@ def extract(root: _El) -> tuple[InvoiceDocument | None, list[str]]:
     group = ROOT_GROUPS.get(name or "")
     if group is None:
         return None, [f"the root element is {name!r}, not a FatturaPA invoice"]
-    return _group(group)(ctx, _F(root)), ctx.warnings
+    return _group(group)(ctx, root, 1), ctx.warnings
 
 
 for _name in GROUPS:  # every reader built (and every group checked) at import
