@@ -335,6 +335,7 @@ def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
             reason = syntax.message
             if root is not None:  # strict: say that a lenient read would get through
                 notes = ["read leniently, the file can be repaired: " + "; ".join(repairs)]
+                reason += " (a lenient read repairs it)"
             elif lenient and repairs:
                 reason += " (even after repairs)"
                 notes = repairs
