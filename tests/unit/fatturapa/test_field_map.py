@@ -84,3 +84,28 @@ def test_the_compiled_readers_are_generated_from_the_current_map():
     assert fieldgen.TARGET.read_text(encoding="utf-8") == fieldgen.generate()
     so = next(fieldgen.HERE.glob("_native.*.so"))
     assert so.stat().st_mtime >= fieldgen.TARGET.stat().st_mtime
+
+
+def test_reading_a_new_element_is_one_entry_in_the_map(monkeypatch):
+    """FPR12 lines carry RiferimentoAmministrazione, which the model does not read; mapping it
+    to `Line.legal_reference` is one entry, and all three readers follow (the compiled one
+    once regenerated: here its generated source is inspected)."""
+    from wpec_invoicing.fatturapa import extract as tolerant
+    from wpec_invoicing.fatturapa.fields import Field, Group
+    from wpec_invoicing.fatturapa.samples import sample_invoice
+
+    line = GROUPS["line"]
+    wider = Group(line.model, (*line.fields,
+                               Field("legal_reference", "RiferimentoAmministrazione", "text")))
+    monkeypatch.setitem(GROUPS, "line", wider)
+    monkeypatch.setattr(tolerant, "_READERS", {})
+    monkeypatch.setattr(ev, "_READERS", {})
+    xml = write_invoice(sample_invoice(lines=1)).replace(
+        b"</AliquotaIVA>", b"</AliquotaIVA><RiferimentoAmministrazione> RA-7 "
+                          b"</RiferimentoAmministrazione>", 1)
+    root = etree.fromstring(xml, hardened_parser())
+    assert validate(root)[1] == []
+    assert extract(root)[0].bodies[0].lines[0].legal_reference == "RA-7"
+    assert ev._document(root).bodies[0].lines[0].legal_reference == "RA-7"
+    source = fieldgen.generate(GROUPS)
+    assert '"legal_reference": _get(e, b"RiferimentoAmministrazione"),' in source
