@@ -157,49 +157,23 @@ class _F:
             return None
 
     def dec(self, ctx: _Ctx, name: str) -> Decimal | None:
-        raw = self.t(name)
-        if raw is None:
-            return None
-        try:
-            value = Decimal(raw)
-        except InvalidOperation:
-            ctx.warn(self.d.get(name), f"{name} is not a number: {raw!r}")
-            return None
-        if not value.is_finite():
-            ctx.warn(self.d.get(name), f"{name} is not a finite number: {raw!r}")
-            return None
-        return value
+        c = self.d.get(name)
+        return None if c is None else _F.convert_dec(ctx, c, name)
 
     def date(self, ctx: _Ctx, name: str) -> date | None:
-        raw = self.t(name)
-        if raw is None:
-            return None
-        try:
-            return date.fromisoformat(raw[:10])
-        except ValueError:
-            ctx.warn(self.d.get(name), f"{name} is not a date: {raw!r}")
-            return None
+        c = self.d.get(name)
+        return None if c is None else _F.convert_date(ctx, c, name)
 
     def int(self, ctx: _Ctx, name: str) -> int | None:
-        raw = self.t(name)
-        if raw is None:
-            return None
-        try:
-            return int(raw)
-        except ValueError:
-            ctx.warn(self.d.get(name), f"{name} is not an integer: {raw!r}")
-            return None
+        c = self.d.get(name)
+        return None if c is None else _integer(ctx, c, name)
 
     def si(self, name: str) -> bool:
         return (self.t(name) or "").upper() == "SI"
 
     def b64(self, ctx: _Ctx, name: str) -> bytes:
-        raw = self.t(name) or ""
-        try:
-            return base64.b64decode("".join(raw.split()), validate=False)
-        except (binascii.Error, ValueError):
-            ctx.warn(self.d.get(name), f"{name} is not valid base64")
-            return b""
+        c = self.d.get(name)
+        return b"" if c is None else _b64(ctx, c, name)
 
 
 # ---------------------------------------------------------------- readers from `fields.GROUPS`
