@@ -64,7 +64,9 @@ class InvoiceReport:
 
     @property
     def readable(self) -> bool:
-        """False when nothing could be read at all (not XML, not a p7m, not an invoice)."""
+        """False when the file cannot be read as it is: not a p7m, not an invoice, or not
+        well-formed XML whatever the cause (strict reading; lenient reading repairs what it
+        can first). `wpec invoice validate` exits 2 for these."""
         return self.error is None
 
     @property
