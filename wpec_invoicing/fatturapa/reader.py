@@ -245,7 +245,34 @@ def _recovered(data: bytes) -> tuple[etree._Element | None, list[str]]:
     shown = "; ".join(f"{e.message} (line {e.line})" for e in errors[:_RECOVERED_SHOWN])
     more = f" and {len(errors) - _RECOVERED_SHOWN} more" if len(errors) > _RECOVERED_SHOWN else ""
     return root, [f"the XML was not well-formed; the parser recovered from "
-                  f"{len(errors)} error(s): {shown}{more}"]
+                  f"{len(errors)} error(s): {shown}{more}", *_undeclared_entities(root)]
+
+
+def _undeclared_entities(root: etree._Element) -> list[str]:
+    """A recovered tree keeps references to entities nobody declared (`&egrave;` from a
+    web form) as entity nodes, which the XSD validator cannot handle: each is replaced by
+    its HTML character where it has one (what the author meant), else dropped."""
+    import html.entities
+
+    found = list(root.iter(etree.Entity))
+    if not found:
+        return []
+    replaced = []
+    for ent in found:
+        name = ent.text or ""  # "&egrave;"
+        char = html.entities.html5.get(name[1:], "") if name.endswith(";") else ""
+        parent, previous = ent.getparent(), ent.getprevious()
+        text = char + (ent.tail or "")
+        if previous is not None:
+            previous.tail = (previous.tail or "") + text
+        else:
+            parent.text = (parent.text or "") + text
+        parent.remove(ent)
+        replaced.append(f"{name} → {char!r}" if char else f"{name} dropped")
+    shown = ", ".join(replaced[:_RECOVERED_SHOWN])
+    more = (f" and {len(replaced) - _RECOVERED_SHOWN} more"
+            if len(replaced) > _RECOVERED_SHOWN else "")
+    return [f"{len(found)} undeclared entity reference(s) replaced: {shown}{more}"]
 
 
 def _repaired_root(data: bytes) -> tuple[etree._Element | None, list[str]]:

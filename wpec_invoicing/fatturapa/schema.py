@@ -126,8 +126,11 @@ def validate(tree: etree._ElementTree | etree._Element) -> tuple[str | None, lis
             )
         ]
     schema = schema_for(ns)
-    if schema.validate(root):
-        return ns, []
+    try:
+        if schema.validate(root):
+            return ns, []
+    except etree.XMLSchemaValidateError as exc:  # libxml2 gave up on the tree (not a verdict)
+        return ns, [SchemaError(root.sourceline, None, f"the XSD could not be applied: {exc}")]
     errors = [
         SchemaError(e.line or None, e.path or None, e.message) for e in schema.error_log
     ]

@@ -226,6 +226,15 @@ def test_the_recovering_parser_reads_a_bare_ampersand_and_says_so():
     assert report.document.bodies[0].number == "2026/1"
 
 
+def test_html_entities_are_what_the_author_meant_when_lenient():
+    data = XML.replace(b"Servizio di consulenza, voce 1", b"Caff&egrave; &bogus;ok")
+    assert not read_invoice(data).readable  # undeclared entities: not well-formed
+    report = read_invoice(data, lenient=True)
+    assert report.valid, (report.schema_errors, report.checks)
+    assert report.document.bodies[0].lines[0].description == "Caffè ok"
+    assert any("&egrave; → 'è'" in w and "&bogus; dropped" in w for w in report.warnings)
+
+
 def test_not_well_formed_and_not_an_invoice_keeps_the_clear_error():
     report = read_invoice(b"<html><body><p>Fattura & ricevuta</body>", lenient=True)
     assert not report.readable

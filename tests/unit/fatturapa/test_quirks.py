@@ -71,6 +71,7 @@ QUIRKS = {
         _first(b"Descrizione", b"Caff\xe8 ", utf8_only=True), True),
     "vendor element": (_vendor_element, True),
     "bare ampersand": (_first(b"Descrizione", b"A & B "), True),
+    "HTML entity": (_first(b"Descrizione", b"Caff&egrave;&nbsp;"), True),
     "comment inside a value": (_first(b"ImportoTotaleDocumento", b"", b"<!-- ok -->"), False),
     "CRLF line ends": (lambda xml: xml.replace(b"\n", b"\r\n"), False),
     "UTF-8 byte order mark": (lambda xml: codecs.BOM_UTF8 + xml, False),
