@@ -175,6 +175,29 @@ def _drop_foreign(root: etree._Element) -> list[str]:
     return [f"{len(foreign)} vendor element(s) in foreign namespaces ignored: {', '.join(names)}"]
 
 
+def _unqualify(root: etree._Element) -> list[str]:
+    """FatturaPA qualifies the root only; a vendor that writes a default namespace, or its
+    prefix on every element, qualifies them all, and the XSD refuses the file. Lenient
+    reading takes the elements in the FatturaPA namespace below the root as unqualified (in
+    place), and says so; the signature's elements (xmldsig) keep their namespace."""
+    tag = root.tag
+    ns = _namespace(tag) if isinstance(tag, str) else None
+    if ns not in (schema.NAMESPACE_ORDINARIA, schema.NAMESPACE_SEMPLIFICATA):
+        return []
+    if root.find("FatturaElettronicaHeader") is not None:
+        return []
+    prefix = f"{{{ns}}}"
+    moved = 0
+    for el in root.iterdescendants():
+        if isinstance(el.tag, str) and el.tag.startswith(prefix):
+            el.tag = el.tag[len(prefix):]
+            moved += 1
+    if not moved:
+        return []
+    return [f"{moved} element(s) below the root carried the FatturaPA namespace (a default "
+            "namespace or a prefix on every element); read as unqualified, as the XSD wants"]
+
+
 def _short_path(path: str) -> str:
     return re.sub(r"\*\[local-name\(\)\s*=\s*'([^']+)'\]", r"\1", path)
 
@@ -405,6 +428,7 @@ def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
     # the XSD has the shape the schema promises, so its model is read by the one-walk
     # extractor; anything else (and anything that surprises it) by the tolerant one.
     if lenient:
+        warnings.extend(_unqualify(root))
         document, extract_warnings = extract(root)
         if document is None:
             return _not_an_invoice(base, xml, warnings, extract_warnings, root)

@@ -5,8 +5,9 @@ it repaired.
 The quirks are the ones supplier files carry (see `encoding` and `reader`): junk before the
 prolog, byte order marks that do not match the bytes, a stray character after or inside a
 namespace URI however it is written (literal, entity or character reference), blanks around
-values, windows-1252 bytes in a file declared UTF-8, vendor elements, a bare `&` (only the
-recovering parser reads past it), comments inside values, CRLF line ends.
+values, windows-1252 bytes in a file declared UTF-8, vendor elements, a bare `&` or an HTML
+entity (only the recovering parser reads past them), every element in the FatturaPA namespace
+(default namespace or prefix), comments inside values, CRLF line ends.
 """
 
 from __future__ import annotations
@@ -57,6 +58,15 @@ def _vendor_element(xml: bytes) -> bytes:
                        1)
 
 
+def _default_namespace(xml: bytes) -> bytes:
+    xml = re.sub(rb"<(/?)p:(FatturaElettronica(?:Semplificata)?)\b", rb"<\1\2", xml)
+    return xml.replace(b"xmlns:p=", b"xmlns=", 1)
+
+
+def _prefix_everywhere(xml: bytes) -> bytes:
+    return re.sub(rb"<(/?)(?![A-Za-z_][\w.-]*:)([A-Za-z_])", rb"<\1p:\2", xml)
+
+
 # name: (spoil the bytes, a repair warning expected). Byte-level prefixes last: pairs apply
 # in this order, so a mark or junk lands in front as in real files.
 QUIRKS = {
@@ -72,13 +82,17 @@ QUIRKS = {
     "vendor element": (_vendor_element, True),
     "bare ampersand": (_first(b"Descrizione", b"A & B "), True),
     "HTML entity": (_first(b"Descrizione", b"Caff&egrave;&nbsp;"), True),
+    "default namespace on every element": (_default_namespace, True),
+    "prefix on every element": (_prefix_everywhere, True),
     "comment inside a value": (_first(b"ImportoTotaleDocumento", b"", b"<!-- ok -->"), False),
     "CRLF line ends": (lambda xml: xml.replace(b"\n", b"\r\n"), False),
     "UTF-8 byte order mark": (lambda xml: codecs.BOM_UTF8 + xml, False),
     "junk before the prolog": (lambda xml: b"\r\nContent-Type: text/xml\r\n\r\n" + xml, True),
     "UTF-16 byte order mark in front of 8-bit bytes": (lambda xml: b"\xff\xfe" + xml, True),
 }
-PAIRS = list(itertools.combinations(QUIRKS, 2))
+# Pairs that contradict each other (one removes the prefix the other writes everywhere).
+_EXCLUSIVE = {frozenset({"default namespace on every element", "prefix on every element"})}
+PAIRS = [p for p in itertools.combinations(QUIRKS, 2) if frozenset(p) not in _EXCLUSIVE]
 
 
 def _facts(report) -> list[tuple]:
