@@ -152,7 +152,7 @@ _KNOWN_NS = {None, schema.NAMESPACE_ORDINARIA, schema.NAMESPACE_SEMPLIFICATA,
 def _namespace(tag: str) -> str | None:
     """The namespace of a tag (`etree.QName` refuses the odd names a recovering parse can
     leave, like ":x")."""
-    return tag[1:tag.index("}")] if tag[:1] == "{" else None
+    return tag[1:].rpartition("}")[0] if tag[:1] == "{" else None
 
 
 def _drop_foreign(root: etree._Element) -> list[str]:
@@ -213,7 +213,7 @@ def _locate(root: etree._Element, path: str | None) -> int | None:
         return None
     steps = [st for st in path.split("/") if st]
     node = root
-    root_name = etree.QName(root).localname
+    root_name = root.tag.rpartition("}")[2]
     for k, step in enumerate(steps):
         m = _STEP.fullmatch(step)
         if not m:

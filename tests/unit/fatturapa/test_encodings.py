@@ -250,3 +250,12 @@ def test_xmldsig_namespace_with_a_stray_reference_is_restored_when_lenient():
     report = read_invoice(data, lenient=True)
     assert report.readable
     assert any("xmldsig#'" in w for w in report.warnings), report.warnings
+
+
+@pytest.mark.parametrize("lenient", [False, True])
+def test_a_namespace_holding_a_brace_is_a_verdict_not_a_crash(lenient):
+    """Found by hypothesis: `}` inside the URI makes lxml's tag `{ns}}...`, which
+    `etree.QName` refuses."""
+    report = read_invoice(XML.replace(b"xsd/fatture", b"xsd/}atture", 1), lenient=lenient)
+    assert not report.internal_error, report.error
+    assert not report.valid and "00200" in report.codes
