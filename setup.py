@@ -6,7 +6,9 @@ issue 2 is half the throughput of bare lxml parse + XSD, which is C. So:
 
 - `fatturapa/_native.pyx` builds the model of a valid invoice straight from libxml2's nodes
   through lxml's public C API (`lxml.includes`), and holds a few other hot functions; each
-  has a pure-Python twin that stays the reference and the fallback (see `fatturapa/native.py`);
+  has a pure-Python twin that stays the reference and the fallback (see `fatturapa/native.py`).
+  Its readers of the invoice's parts are generated here, before compiling, from the one
+  description of the invoice (`fatturapa/fields.py`) by `fatturapa/fieldgen.py`;
 - the hot pure-Python modules in `COMPILED` are compiled by Cython *unchanged*: the `.py` file
   stays the one source, runs as it is where nothing was compiled, and is what a reader reads.
 
@@ -39,6 +41,18 @@ COMPILED = {
 DIRECTIVES = {"language_level": 3, "annotation_typing": False, "binding": True}
 
 
+def _generate_field_readers() -> None:
+    """`fatturapa/_native_fields.pxi` from the field map (rewritten only when it changes)."""
+    import importlib.util
+
+    path = HERE / "wpec_invoicing" / "fatturapa" / "fieldgen.py"
+    spec = importlib.util.spec_from_file_location("_wpec_fieldgen", path)
+    assert spec is not None and spec.loader is not None
+    fieldgen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fieldgen)
+    fieldgen.write()
+
+
 def _extensions() -> list[Extension]:
     if os.environ.get("WPEC_BUILD_NATIVE") == "0":  # `make setup`: `make native` builds them
         return []
@@ -47,10 +61,12 @@ def _extensions() -> list[Extension]:
         from Cython.Build import cythonize
     except ImportError:  # a build without Cython (e.g. a plain sdist install): pure Python
         return []
+    _generate_field_readers()
     native = Extension(
         "wpec_invoicing.fatturapa._native",
         ["wpec_invoicing/fatturapa/_native.pyx"],
         include_dirs=lxml.get_include(),
+        depends=["wpec_invoicing/fatturapa/_native_fields.pxi"],
     )
     extensions = []
     for ext, directives in [(native, {}), *((Extension(p[:-3].replace("/", "."), [p]), d)

@@ -6,9 +6,11 @@ lxml parse + XSD, which is C) is not reachable in Python for a one-line invoice,
 costs dominate: one lxml proxy object per element, one interpreter dispatch per value.
 
 - `extract_valid(root)`: the model of an XSD-valid FPA12/FPR12 tree, read straight from
-  libxml2's nodes through lxml's public C API (`lxml.includes`). It mirrors
-  `extract_valid.py` function by function (same names, same order), which stays the
-  reference and the fallback; the tests compare the two on generated invoices. The
+  libxml2's nodes through lxml's public C API (`lxml.includes`). The readers of the groups
+  (`_g_document`, `_g_body`, `_g_line`...) are generated from the field map
+  (`fields.GROUPS`) by `fieldgen.py` into `_native_fields.pxi`, included below; this file
+  holds the helpers they call, each the twin of a step of `extract_valid.py`, which stays
+  the reference and the fallback; the tests compare the two on generated invoices. The
   precondition is the same: the tree passed the XSD. A shape the schema excludes raises
   `Unexpected` (the caller then uses the tolerant extractor).
 - `make(cls, values)`: `treewalk.make_py` in C.
@@ -29,7 +31,6 @@ from datetime import date
 from decimal import Decimal
 
 from wpec_invoicing.fatturapa.model import (
-    LINKED_KINDS,
     Address,
     ArticleCode,
     Attachment,
@@ -52,8 +53,6 @@ from wpec_invoicing.fatturapa.treewalk import Unexpected
 
 cdef object _date = date.fromisoformat
 cdef object _b64decode = base64.b64decode
-cdef tuple _LINKED_KINDS = tuple(k.encode() for k in LINKED_KINDS)
-cdef tuple _LINKED_NAMES = tuple(LINKED_KINDS)
 
 cdef extern from "Python.h":
     int PyObject_GenericSetAttr(object, object, object) except -1
@@ -255,6 +254,20 @@ cdef inline object _get_or_empty(xmlNode* parent, const char* name):
 # ---------------------------------------------------------------- values (as extract_valid.py)
 
 
+cdef xmlNode* _under(xmlNode* parent, const char* name) except NULL:
+    """A container the schema requires (the twin's `_under` step: `d[name]`, a dict)."""
+    cdef xmlNode* c = _container(_required(parent, name))
+    if c is NULL:
+        raise Unexpected(f"an empty {name.decode()}")
+    return c
+
+
+cdef object _one(xmlNode* n, _Reader read):
+    """An optional group: None when missing or blank (the twin's `d.get(name)` is None)."""
+    n = _container(n)
+    return None if n is NULL else read(n)
+
+
 cdef object _dec(object v):
     if v is None:
         return None
@@ -268,90 +281,16 @@ cdef object _day(object v):
     return None if v is None else _date(v[:10])
 
 
-cdef object _vat(xmlNode* d):
-    d = _container(d)
-    if d is NULL:
-        return None
-    country = _get(d, b"IdPaese")
-    return _mk(VatId, {"country": "" if country is None else country.upper(),
-                       "code": _get_or_empty(d, b"IdCodice")})
+cdef inline object _upper(object v):
+    return "" if v is None else v.upper()
 
 
-cdef object _address(xmlNode* d):
-    d = _container(d)
-    if d is NULL:
-        return None
-    return _mk(Address, {
-        "street": _get_or_empty(d, b"Indirizzo"),
-        "postal_code": _get_or_empty(d, b"CAP"),
-        "city": _get_or_empty(d, b"Comune"),
-        "country": _get_or_empty(d, b"Nazione"),
-        "number": _get(d, b"NumeroCivico"),
-        "province": _get(d, b"Provincia"),
-    })
+cdef inline object _int(object v):
+    return None if v is None else int(v)
 
 
-cdef object _party(xmlNode* p, bint regime):
-    cdef xmlNode* da = _required(p, b"DatiAnagrafici")
-    cdef xmlNode* an = _required(da, b"Anagrafica")
-    return _mk(Party, {
-        "vat": _vat(_child(da, b"IdFiscaleIVA")),
-        "fiscal_code": _get(da, b"CodiceFiscale"),
-        "company_name": _get(an, b"Denominazione"),
-        "first_name": _get(an, b"Nome"),
-        "last_name": _get(an, b"Cognome"),
-        "address": _address(_child(p, b"Sede")),
-        "regime_fiscale": _get(da, b"RegimeFiscale") if regime else None,
-    })
-
-
-cdef object _discount(xmlNode* d):
-    return _mk(Discount, {"kind": _get_or_empty(d, b"Tipo"),
-                          "percentage": _dec(_get(d, b"Percentuale")),
-                          "amount": _dec(_get(d, b"Importo"))})
-
-
-cdef tuple _discounts(xmlNode* parent):
-    return _map(parent, b"ScontoMaggiorazione", _discount)
-
-
-cdef object _article_code(xmlNode* a):
-    return _mk(ArticleCode, {"kind": _get_or_empty(a, b"CodiceTipo"),
-                             "value": _get_or_empty(a, b"CodiceValore")})
-
-
-cdef object _line(xmlNode* d):
-    ritenuta = _get(d, b"Ritenuta")
-    return _mk(Line, {
-        "number": int(_text(_required(d, b"NumeroLinea"))),
-        "description": _get_or_empty(d, b"Descrizione"),
-        "total_price": _dec(_get(d, b"PrezzoTotale")),
-        "vat_rate": _dec(_get(d, b"AliquotaIVA")),
-        "unit_price": _dec(_get(d, b"PrezzoUnitario")),
-        "quantity": _dec(_get(d, b"Quantita")),
-        "unit": _get(d, b"UnitaMisura"),
-        "natura": _get(d, b"Natura"),
-        "withholding": ritenuta is not None and ritenuta.upper() == "SI",
-        "discounts": _discounts(d),
-        "codes": _map(d, b"CodiceArticolo", _article_code),
-        "period_start": _day(_get(d, b"DataInizioPeriodo")),
-        "period_end": _day(_get(d, b"DataFinePeriodo")),
-        "vat_amount": None,
-        "legal_reference": None,
-    })
-
-
-cdef object _summary(xmlNode* s):
-    return _mk(VatSummary, {
-        "rate": _dec(_get(s, b"AliquotaIVA")),
-        "taxable": _dec(_get(s, b"ImponibileImporto")),
-        "tax": _dec(_get(s, b"Imposta")),
-        "natura": _get(s, b"Natura"),
-        "esigibilita": _get(s, b"EsigibilitaIVA"),
-        "legal_reference": _get(s, b"RiferimentoNormativo"),
-        "expenses": _dec(_get(s, b"SpeseAccessorie")),
-        "rounding": _dec(_get(s, b"Arrotondamento")),
-    })
+cdef inline bint _si(object v):
+    return v is not None and v.upper() == "SI"
 
 
 cdef tuple _texts(xmlNode* d, const char* name):
@@ -365,146 +304,30 @@ cdef tuple _texts(xmlNode* d, const char* name):
     return tuple(out)
 
 
-cdef object _linked_document(str kind, xmlNode* f):
-    return _mk(LinkedDocument, {
-        "kind": kind,
-        "id": _get_or_empty(f, b"IdDocumento"),
-        "date": _day(_get(f, b"Data")),
-        "line_numbers": tuple([int(t) for t in _texts(f, b"RiferimentoNumeroLinea")
-                               if t.isdigit()]),
-        "num_item": _get(f, b"NumItem"),
-        "codice_commessa": _get(f, b"CodiceCommessaConvenzione"),
-        "cup": _get(f, b"CodiceCUP"),
-        "cig": _get(f, b"CodiceCIG"),
-        "description": None,
-    })
+cdef tuple _digits(tuple texts):
+    return tuple([int(t) for t in texts if t.isdigit()])
 
 
-cdef tuple _linked(xmlNode* dg):
-    cdef list out = []
-    cdef Py_ssize_t i
-    cdef xmlNode* f
-    cdef xmlNode* c
-    cdef const char* name
-    for i in range(len(_LINKED_KINDS)):
-        name = <bytes> _LINKED_KINDS[i]
-        c = _next_named(dg.children, name)
-        while c is not NULL:
-            f = _container(c)
-            if f is NULL:
-                raise Unexpected("an empty linked document")
-            out.append(_linked_document(_LINKED_NAMES[i], f))
-            c = _next_named(c.next, name)
-    return tuple(out)
+cdef object _b64(str raw):
+    return _b64decode("".join(raw.split()), validate=False)
 
 
-cdef object _attachment(xmlNode* a):
-    raw = _get_or_empty(a, b"Attachment")
-    return _mk(Attachment, {
-        "name": _get_or_empty(a, b"NomeAttachment"),
-        "data": _b64decode("".join(raw.split()), validate=False),
-        "compression": _get(a, b"AlgoritmoCompressione"),
-        "format": _get(a, b"FormatoAttachment"),
-        "description": _get(a, b"DescrizioneAttachment"),
-    })
+cdef inline str _tag(xmlNode* e):
+    cdef const char* name = <const char*> e.name
+    return PyUnicode_DecodeUTF8(name, strlen(name), NULL)
 
 
-cdef object _payment_detail(xmlNode* d):
-    days = _get(d, b"GiorniTerminiPagamento")
-    return _mk(PaymentDetail, {
-        "method": _get_or_empty(d, b"ModalitaPagamento"),
-        "amount": _dec(_get(d, b"ImportoPagamento")),
-        "due_date": _day(_get(d, b"DataScadenzaPagamento")),
-        "iban": _get(d, b"IBAN"),
-        "bic": _get(d, b"BIC"),
-        "bank_name": _get(d, b"IstitutoFinanziario"),
-        "beneficiary": _get(d, b"Beneficiario"),
-        "term_days": None if days is None else int(days),
-    })
+cdef object _attr(object root, str name):
+    v = root.get(name)
+    return (v or "").strip()
 
 
-cdef object _payment(xmlNode* p):
-    return _mk(Payment, {
-        "conditions": _get_or_empty(p, b"CondizioniPagamento"),
-        "details": _map(p, b"DettaglioPagamento", _payment_detail),
-    })
-
-
-cdef object _withholding(xmlNode* w):
-    return _mk(Withholding, {
-        "kind": _get_or_empty(w, b"TipoRitenuta"),
-        "amount": _dec(_get(w, b"ImportoRitenuta")),
-        "rate": _dec(_get(w, b"AliquotaRitenuta")),
-        "causale_pagamento": _get_or_empty(w, b"CausalePagamento"),
-    })
-
-
-cdef object _pension_fund(xmlNode* c):
-    ritenuta = _get(c, b"Ritenuta")
-    return _mk(PensionFund, {
-        "kind": _get_or_empty(c, b"TipoCassa"),
-        "rate": _dec(_get(c, b"AlCassa")),
-        "amount": _dec(_get(c, b"ImportoContributoCassa")),
-        "vat_rate": _dec(_get(c, b"AliquotaIVA")),
-        "taxable": _dec(_get(c, b"ImponibileCassa")),
-        "withholding": ritenuta is not None and ritenuta.upper() == "SI",
-        "natura": _get(c, b"Natura"),
-    })
-
-
-cdef object _stamp_duty(xmlNode* dgd):
-    cdef xmlNode* bollo = _child(dgd, b"DatiBollo")
-    if bollo is NULL:
-        return None
-    bollo = _container(bollo)
-    if bollo is NULL:
-        raise Unexpected("an empty DatiBollo")
-    return _mk(StampDuty, {"amount": _dec(_get(bollo, b"ImportoBollo"))})
-
-
-cdef object _body(xmlNode* b):
-    cdef xmlNode* dg = _required(b, b"DatiGenerali")
-    cdef xmlNode* dbs = _required(b, b"DatiBeniServizi")
-    cdef xmlNode* dgd = _required(dg, b"DatiGeneraliDocumento")
-    return _mk(Body, {
-        "document_type": _get_or_empty(dgd, b"TipoDocumento"),
-        "currency": _get_or_empty(dgd, b"Divisa"),
-        "date": _day(_get(dgd, b"Data")),
-        "number": _get_or_empty(dgd, b"Numero"),
-        "lines": _map(dbs, b"DettaglioLinee", _line),
-        "vat_summary": _map(dbs, b"DatiRiepilogo", _summary),
-        "total": _dec(_get(dgd, b"ImportoTotaleDocumento")),
-        "rounding": _dec(_get(dgd, b"Arrotondamento")),
-        "causale": _texts(dgd, b"Causale"),
-        "withholdings": _map(dgd, b"DatiRitenuta", _withholding),
-        "pension_funds": _map(dgd, b"DatiCassaPrevidenziale", _pension_fund),
-        "stamp_duty": _stamp_duty(dgd),
-        "discounts": _discounts(dgd),
-        "payments": _map(b, b"DatiPagamento", _payment),
-        "linked_documents": _linked(dg),
-        "attachments": _map(b, b"Allegati", _attachment),
-    })
+include "_native_fields.pxi"
 
 
 def extract_valid(cetree._Element root not None):
     """The model of a schema-valid FatturaElettronica root (see `extract_valid.py`).
     Raises `Unexpected` when the tree is not shaped as the schema promises; conversion errors
     (a value that does not convert) are the caller's to turn into `Unexpected`."""
-    cdef xmlNode* r = root._c_node
-    _check_clean(r)
-    cdef xmlNode* header = _required(r, b"FatturaElettronicaHeader")
-    cdef xmlNode* dt = _required(header, b"DatiTrasmissione")
-    versione = root.get("versione")
-    return _mk(InvoiceDocument, {
-        "format": (versione or "").strip(),
-        "transmission": _mk(Transmission, {
-            "sender": _vat(_required(dt, b"IdTrasmittente")),
-            "progressivo": _get_or_empty(dt, b"ProgressivoInvio"),
-            "codice_destinatario": _get_or_empty(dt, b"CodiceDestinatario"),
-            "formato": _get_or_empty(dt, b"FormatoTrasmissione"),
-            "pec_destinatario": _get(dt, b"PECDestinatario"),
-        }),
-        "supplier": _party(_required(header, b"CedentePrestatore"), True),
-        "customer": _party(_required(header, b"CessionarioCommittente"), False),
-        "bodies": _map(r, b"FatturaElettronicaBody", _body),
-    })
+    _check_clean(root._c_node)
+    return _g_document(root)

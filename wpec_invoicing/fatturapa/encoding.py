@@ -1,10 +1,17 @@
 """Byte-level repairs of messy real-world XML, each one reported.
 
 Real supplier files carry junk before the prolog, a declared encoding that is not the one
-the bytes use (windows-1252 bytes declared as UTF-8), a namespace declaration with a stray
-quote or a mangled FatturaPA namespace URI. SdI refuses several of these; an importer still
-has to read what is there. `repair()` returns fixed bytes plus one human message per fix;
-the reader decides whether a fix is a warning (lenient) or an error (strict).
+the bytes use (windows-1252 bytes declared as UTF-8), a UTF-16 byte order mark in front of
+UTF-8 bytes, a namespace declaration with a stray quote or a mangled FatturaPA namespace URI.
+SdI refuses all of these; an importer still has to read what is there. `repair()` returns
+fixed bytes plus one human message per fix; the reader decides whether a fix is a warning
+(lenient) or makes the file unreadable (strict).
+
+A namespace URI can carry its stray character however the vendor's tool wrote it: a literal
+quote (`"...v1.2""`, not well-formed), or a reference (`"...v1.2&quot;"`, `&#34;`, `&#x22;`),
+which is well-formed XML declaring a namespace nobody knows. `fix_namespaces()` recognises
+both: a declaration whose value, references decoded, is a known namespace plus characters
+that cannot belong to a URI is restored to the known namespace.
 """
 
 from __future__ import annotations
@@ -13,6 +20,17 @@ import codecs
 import re
 
 from wpec_invoicing.fatturapa.model import NAMESPACE_ORDINARIA, NAMESPACE_SEMPLIFICATA
+
+XMLDSIG_NAMESPACE = "http://www.w3.org/2000/09/xmldsig#"
+# Every namespace an invoice legitimately declares: FatturaPA's two, and the enveloped
+# XAdES signature's (xmldsig, and XAdES 1.3.2 / 1.4.1 for its qualifying properties).
+KNOWN_NAMESPACES = (
+    NAMESPACE_ORDINARIA,
+    NAMESPACE_SEMPLIFICATA,
+    XMLDSIG_NAMESPACE,
+    "http://uri.etsi.org/01903/v1.3.2#",
+    "http://uri.etsi.org/01903/v1.4.1#",
+)
 
 BOMS = (
     (codecs.BOM_UTF8, "utf-8"),
@@ -26,7 +44,10 @@ _DECL_ANY = re.compile(rb"^<\?xml[^>]*\?>")
 _DOCTYPE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 # xmlns="uri"" or xmlns:p='uri'" : an attribute value followed by stray quote characters
 _STRAY_QUOTE = re.compile(rb"""(\sxmlns(?::[\w.-]+)?\s*=\s*(["'])[^"'<>]*\2)["'`]+""")
-_XMLNS_VALUE = re.compile(rb"""(\sxmlns(?::[\w.-]+)?\s*=\s*)(["'])([^"'<>]*)\2""")
+# a namespace declaration: group 1 up to the value, group 2 (double-quoted) or 3 (single)
+_XMLNS_VALUE = re.compile(rb"""(\sxmlns(?::[\w.-]+)?\s*=\s*)(?:"([^"<]*)"|'([^'<]*)')""")
+_REFERENCE = re.compile(r"&(?:#([0-9]{1,7})|#x([0-9A-Fa-f]{1,6})|(quot|apos|amp|lt|gt));")
+_PREDEFINED = {"quot": '"', "apos": "'", "amp": "&", "lt": "<", "gt": ">"}
 
 
 def strip_bom(data: bytes) -> tuple[bytes, str | None]:
@@ -86,7 +107,13 @@ def repair(data: bytes) -> tuple[bytes, list[str]]:
     body, bom_enc = strip_bom(data)
 
     # A BOM of UTF-16/32: transcode to UTF-8 first (libxml2 copes, our regexes would not).
-    if bom_enc and bom_enc != "utf-8":
+    # Unless the bytes after it are plainly not UTF-16/32 (XML's markup is ASCII, which
+    # UTF-16/32 write with NUL bytes: none at all at the start means an 8-bit document
+    # behind a mark some tool put there): then the mark goes.
+    if bom_enc and bom_enc != "utf-8" and len(body) >= 16 and b"\x00" not in body[:16]:
+        fixes.append(f"a {bom_enc[:6].upper()} byte order mark in front of 8-bit bytes was dropped")
+        bom_enc = None
+    elif bom_enc and bom_enc != "utf-8":
         try:
             body = body.decode(bom_enc).encode("utf-8")
             body = _set_declared_encoding(body, "UTF-8")
@@ -124,18 +151,13 @@ def repair(data: bytes) -> tuple[bytes, list[str]]:
             body = _set_declared_encoding(text.encode("utf-8"), "UTF-8")
             break
 
-    # Namespace declarations of the root: stray quotes, mangled FatturaPA URIs.
-    root_start, root_end = _root_start_tag(body)
-    if root_start >= 0:
-        tag = body[root_start:root_end]
-        fixed = _STRAY_QUOTE.sub(rb"\1", tag)
-        if fixed != tag:
-            fixes.append("a stray quote after a namespace declaration was removed")
-        fixed2 = _XMLNS_VALUE.sub(_fix_namespace_uri, fixed)
-        if fixed2 != fixed:
-            fixes.append("a malformed FatturaPA namespace URI was corrected")
-        if fixed2 != tag:
-            body = body[:root_start] + fixed2 + body[root_end:]
+    # Namespace declarations: stray quotes after the value, stray characters inside it.
+    fixed = _STRAY_QUOTE.sub(rb"\1", body)
+    if fixed != body:
+        fixes.append("a stray quote after a namespace declaration was removed")
+        body = fixed
+    body, ns_fixes = fix_namespaces(body)
+    fixes.extend(ns_fixes)
     return body, fixes
 
 
@@ -168,39 +190,73 @@ def utf8_declared_single_byte(data: bytes) -> tuple[bytes, str | None]:
     )
 
 
+def _decode_references(value: str) -> str:
+    """An attribute value as the parser reads it: character and predefined entity references
+    replaced (an unknown or out-of-range one is left as written)."""
+
+    def one(m: re.Match) -> str:
+        if m.group(3):
+            return _PREDEFINED[m.group(3)]
+        code = int(m.group(1)) if m.group(1) else int(m.group(2), 16)
+        return chr(code) if 0 < code <= 0x10FFFF else m.group(0)
+
+    return _REFERENCE.sub(one, value) if "&" in value else value
+
+
+def known_namespace(value: str) -> str | None:
+    """The known namespace `value` stands for, when it is one plus stray characters (blanks,
+    quotes, punctuation; references already decoded) or a mangled FatturaPA URI (one of the
+    Agenzia delle Entrate naming `fatture/v1.2` or `fatture/v1.0`); None otherwise,
+    and None when `value` is exactly a known namespace (nothing to repair)."""
+    if value in KNOWN_NAMESPACES:
+        return None
+    for good in KNOWN_NAMESPACES:
+        start = value.find(good)
+        if start < 0:
+            continue
+        stray = value[:start] + value[start + len(good):]
+        if not any(ch.isalnum() for ch in stray):
+            return good
+    if "agenziaentrate" not in value and "ivaservizi" not in value:
+        return None  # a vendor's own namespace, whatever its path says
+    for good, marker in ((NAMESPACE_ORDINARIA, "fatture/v1.2"),
+                         (NAMESPACE_SEMPLIFICATA, "fatture/v1.0")):
+        if marker in value:
+            return good
+    return None
+
+
 def _fix_namespace_uri(m: re.Match) -> bytes:
-    uri = m.group(3)
-    for good, marker in (
-        (NAMESPACE_ORDINARIA, b"fatture/v1.2"),
-        (NAMESPACE_SEMPLIFICATA, b"fatture/v1.0"),
-    ):
-        if marker in uri and uri != good.encode():
-            return m.group(1) + b'"' + good.encode() + b'"'
-    return m.group(0)
+    raw = m.group(2) if m.group(2) is not None else m.group(3)
+    good = known_namespace(_decode_references(raw.decode("latin-1")))
+    if good is None:
+        return m.group(0)
+    return m.group(1) + b'"' + good.encode() + b'"'
 
 
-def _root_start_tag(body: bytes) -> tuple[int, int]:
-    """Offsets of the root element's start tag (skipping prolog, comments, PIs)."""
-    pos = 0
-    n = len(body)
-    while pos < n:
-        lt = body.find(b"<", pos)
-        if lt < 0 or lt + 1 >= n:
-            return -1, -1
-        nxt = body[lt + 1 : lt + 2]
-        if nxt == b"?":
-            end = body.find(b"?>", lt)
-            pos = n if end < 0 else end + 2
-        elif body.startswith(b"<!--", lt):
-            end = body.find(b"-->", lt)
-            pos = n if end < 0 else end + 3
-        elif nxt == b"!":
-            end = body.find(b">", lt)
-            pos = n if end < 0 else end + 1
-        else:
-            end = body.find(b">", lt)
-            return (lt, n if end < 0 else end + 1)
-    return -1, -1
+def fix_namespaces(body: bytes) -> tuple[bytes, list[str]]:
+    """Restore every namespace declaration whose value is a known namespace plus stray
+    characters (literal or written as references: see the module docstring); returns the
+    bytes and one message per repaired URI. ASCII-compatible bytes only (the reader
+    transcodes UTF-16/32 first); anything else comes back unchanged."""
+    if b"xmlns" not in body:
+        return body, []
+    fixes: list[str] = []
+
+    def fix(m: re.Match) -> bytes:
+        out = _fix_namespace_uri(m)
+        if out != m.group(0):
+            raw = (m.group(2) if m.group(2) is not None else m.group(3)).decode("latin-1")
+            fixes.append(f"a malformed namespace URI {raw!r} was corrected to "
+                         f"{_namespace_of(out)!r}")
+        return out
+
+    fixed = _XMLNS_VALUE.sub(fix, body)
+    return fixed, fixes
+
+
+def _namespace_of(declaration: bytes) -> str:
+    return declaration.rsplit(b'"', 2)[1].decode("ascii")
 
 
 def _set_declared_encoding(body: bytes, encoding: str) -> bytes:

@@ -4,39 +4,28 @@ Navigation is by local name (so a vendor prefixing every element still reads), v
 stripped of surrounding blanks, and a value that cannot be converted (a date that is not a
 date, an amount that is not a number) becomes None with a warning instead of an exception:
 an importer must get everything that *is* there. Strictness is the validator's job.
+
+What is read, from where and as what is `fields.GROUPS` (the one description of the
+invoice, shared with `extract_valid` and the compiled reader): at import, each group becomes
+a list of small readers, one per field, and a missing element is an empty container, so a
+broken file still gives every value that is there.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from copy import deepcopy
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
-from wpec_invoicing.fatturapa.model import (
-    LINKED_KINDS,
-    Address,
-    ArticleCode,
-    Attachment,
-    Body,
-    Discount,
-    InvoiceDocument,
-    Line,
-    LinkedDocument,
-    Party,
-    Payment,
-    PaymentDetail,
-    PensionFund,
-    StampDuty,
-    Transmission,
-    VatId,
-    VatSummary,
-    Withholding,
-    fast_new,
-)
+from wpec_invoicing.fatturapa import model
+from wpec_invoicing.fatturapa.fields import GROUPS, ROOT_GROUPS, Field, containers, leaf
+from wpec_invoicing.fatturapa.model import InvoiceDocument, field_defaults
+from wpec_invoicing.fatturapa.native import make as _make
 
 _El = etree._Element
 
@@ -50,9 +39,6 @@ class _Ctx:
     def warn(self, el: _El | None, what: str) -> None:
         line = f" (line {el.sourceline})" if el is not None and el.sourceline else ""
         self.warnings.append(f"{what}{line}")
-
-
-_new = fast_new
 
 
 def _local(tag: object) -> str | None:
@@ -83,10 +69,11 @@ class _F:
     hot path of every read. A missing element is an empty `_F`, so callers need no None
     checks; values are stripped of surrounding blanks."""
 
-    __slots__ = ("d", "el")
+    __slots__ = ("d", "el", "subs_")
 
     def __init__(self, el: _El | None) -> None:
         self.el = el
+        self.subs_: dict | None = None
         d: dict = {}
         if el is not None:
             for c in el:
@@ -113,7 +100,20 @@ class _F:
         return self.t(name) or ""
 
     def sub(self, name: str) -> _F:
-        return _F(self.d.get(name))
+        """The first child of that name (remembered: several fields read below it)."""
+        subs = self.subs_
+        if subs is None:
+            subs = self.subs_ = {}
+        f = subs.get(name)
+        if f is None:
+            f = subs[name] = _F(self.d.get(name))
+        return f
+
+    def elements(self, name: str) -> list[_El]:
+        """Every child of that name, in document order."""
+        if name not in self.d:
+            return []
+        return self.el.findall(name)
 
     def subs(self, name: str) -> list[_F]:
         if name not in self.d:
@@ -157,397 +157,256 @@ class _F:
             return None
 
     def dec(self, ctx: _Ctx, name: str) -> Decimal | None:
-        raw = self.t(name)
-        if raw is None:
-            return None
-        try:
-            value = Decimal(raw)
-        except InvalidOperation:
-            ctx.warn(self.d.get(name), f"{name} is not a number: {raw!r}")
-            return None
-        if not value.is_finite():
-            ctx.warn(self.d.get(name), f"{name} is not a finite number: {raw!r}")
-            return None
-        return value
+        c = self.d.get(name)
+        return None if c is None else _F.convert_dec(ctx, c, name)
 
     def date(self, ctx: _Ctx, name: str) -> date | None:
-        raw = self.t(name)
-        if raw is None:
-            return None
-        try:
-            return date.fromisoformat(raw[:10])
-        except ValueError:
-            ctx.warn(self.d.get(name), f"{name} is not a date: {raw!r}")
-            return None
+        c = self.d.get(name)
+        return None if c is None else _F.convert_date(ctx, c, name)
 
     def int(self, ctx: _Ctx, name: str) -> int | None:
-        raw = self.t(name)
-        if raw is None:
-            return None
-        try:
-            return int(raw)
-        except ValueError:
-            ctx.warn(self.d.get(name), f"{name} is not an integer: {raw!r}")
-            return None
+        c = self.d.get(name)
+        return None if c is None else _integer(ctx, c, name)
 
     def si(self, name: str) -> bool:
         return (self.t(name) or "").upper() == "SI"
 
+    def b64(self, ctx: _Ctx, name: str) -> bytes:
+        c = self.d.get(name)
+        return b"" if c is None else _b64(ctx, c, name)
 
-def _vat(f: _F) -> VatId | None:
-    if not f.present:
+
+# ---------------------------------------------------------------- readers from `fields.GROUPS`
+
+# A field reader: (warnings, the group element's children, its position among its repeats)
+# → the field's value.
+_FieldReader = Callable[[_Ctx, _F, int], object]
+# A group reader: (warnings, the element or None when missing, its position) → the value.
+_GroupReader = Callable[[_Ctx, "_El | None", int], object]
+_READERS: dict[str, _GroupReader] = {}
+
+# Kinds read from a direct child in the one pass over the children (see `_build_group`),
+# and their value when the child is missing.
+_ABSENT = {"text": None, "str": "", "upper": "", "dec": None, "date": None, "int": None,
+           "number": 0, "si": False, "texts": (), "digits": (), "b64": b"", "one": None,
+           "required": None, "many": ()}
+
+
+def _group(name: str) -> _GroupReader:
+    """The reader of one group (built once, on first use: groups refer to each other)."""
+    reader = _READERS.get(name)
+    if reader is None:
+        reader = _READERS[name] = _build_group(name)
+    return reader
+
+
+def _text(c: _El) -> str | None:
+    text = _chars(c)
+    if not text:
         return None
-    return _new(VatId, country=f.r("IdPaese").upper(), code=f.r("IdCodice"))
+    return text.strip() or None
 
 
-def _address(f: _F) -> Address | None:
-    if not f.present:
+def _integer(ctx: _Ctx, c: _El, tag: str) -> int | None:
+    raw = _text(c)
+    if raw is None:
         return None
-    return _new(
-        Address,
-        street=f.r("Indirizzo"),
-        postal_code=f.r("CAP"),
-        city=f.r("Comune"),
-        country=f.r("Nazione"),
-        number=f.t("NumeroCivico"),
-        province=f.t("Provincia"),
-    )
+    try:
+        return int(raw)
+    except ValueError:
+        ctx.warn(c, f"{tag} is not an integer: {raw!r}")
+        return None
 
 
-def _names(f: _F) -> dict:
-    return {
-        "company_name": f.t("Denominazione"),
-        "first_name": f.t("Nome"),
-        "last_name": f.t("Cognome"),
-    }
+def _b64(ctx: _Ctx, c: _El, tag: str) -> bytes:
+    raw = _text(c) or ""
+    try:
+        return base64.b64decode("".join(raw.split()), validate=False)
+    except (binascii.Error, ValueError):
+        ctx.warn(c, f"{tag} is not valid base64")
+        return b""
 
 
-def _discounts(ctx: _Ctx, f: _F) -> tuple[Discount, ...]:
-    return tuple(
-        _new(Discount, kind=d.r("Tipo"), percentage=d.dec(ctx, "Percentuale"),
-                 amount=d.dec(ctx, "Importo"))
-        for d in f.subs("ScontoMaggiorazione")
-    )
+def _single(kind: str, tag: str, group: str | None) -> Callable[[_Ctx, _El], object]:
+    """How a single-valued field is read from its element."""
+    if kind == "text":
+        return lambda ctx, c: _text(c)
+    if kind == "str":
+        return lambda ctx, c: _text(c) or ""
+    if kind == "upper":
+        return lambda ctx, c: (_text(c) or "").upper()
+    if kind == "dec":
+        convert_dec = _F.convert_dec
 
-
-def _attachments(ctx: _Ctx, body: _F) -> tuple[Attachment, ...]:
-    out = []
-    for a in body.subs("Allegati"):
-        raw = a.t("Attachment") or ""
-        try:
-            data = base64.b64decode("".join(raw.split()), validate=False)
-        except (binascii.Error, ValueError):
-            ctx.warn(a.el, f"attachment {a.t('NomeAttachment')!r} is not valid base64")
-            data = b""
-        out.append(
-            _new(
-                Attachment,
-                name=a.r("NomeAttachment"),
-                data=data,
-                compression=a.t("AlgoritmoCompressione"),
-                format=a.t("FormatoAttachment"),
-                description=a.t("DescrizioneAttachment"),
-            )
-        )
-    return tuple(out)
-
-
-def _transmission(header: _F) -> Transmission:
-    dt = header.sub("DatiTrasmissione")
-    return _new(
-        Transmission,
-        sender=_vat(dt.sub("IdTrasmittente")) or _new(VatId, country="", code=""),
-        progressivo=dt.r("ProgressivoInvio"),
-        codice_destinatario=dt.r("CodiceDestinatario"),
-        formato=dt.r("FormatoTrasmissione"),
-        pec_destinatario=dt.t("PECDestinatario"),
-    )
-
-
-# --- FPA12 / FPR12 ---
-
-
-def _linked(ctx: _Ctx, dg: _F) -> tuple[LinkedDocument, ...]:
-    out = []
-    for kind in LINKED_KINDS:
-        for f in dg.subs(kind):
-            out.append(
-                _new(
-                    LinkedDocument,
-                    kind=kind,
-                    id=f.r("IdDocumento"),
-                    date=f.date(ctx, "Data"),
-                    line_numbers=tuple(
-                        int(t) for t in f.texts("RiferimentoNumeroLinea") if t.isdigit()
-                    ),
-                    num_item=f.t("NumItem"),
-                    codice_commessa=f.t("CodiceCommessaConvenzione"),
-                    cup=f.t("CodiceCUP"),
-                    cig=f.t("CodiceCIG"),
-                )
-            )
-    return tuple(out)
-
-
-# DettaglioLinee children → (kind, field). Kinds: 0 decimal, 1 text, 2 date, 3 other.
-_LINE_TAGS = {
-    "PrezzoTotale": (0, "total_price"),
-    "AliquotaIVA": (0, "vat_rate"),
-    "PrezzoUnitario": (0, "unit_price"),
-    "Quantita": (0, "quantity"),
-    "Descrizione": (1, "description"),
-    "UnitaMisura": (1, "unit"),
-    "Natura": (1, "natura"),
-    "DataInizioPeriodo": (2, "period_start"),
-    "DataFinePeriodo": (2, "period_end"),
-    "NumeroLinea": (3, "number"),
-    "Ritenuta": (3, "withholding"),
-    "ScontoMaggiorazione": (3, "discounts"),
-    "CodiceArticolo": (3, "codes"),
-}
-_LINE_EMPTY = {
-    "number": 0, "description": "", "total_price": None, "vat_rate": None, "unit_price": None,
-    "quantity": None, "unit": None, "natura": None, "withholding": False, "discounts": (),
-    "codes": (), "period_start": None, "period_end": None, "vat_amount": None,
-    "legal_reference": None,
-}
-_set_dict = object.__setattr__
-
-
-def _line(ctx: _Ctx, el: _El) -> Line:
-    """DettaglioLinee in one pass over its children: lines are most of a big invoice, so this
-    is the hot loop of the reader (built directly, see `model.fast_new`)."""
-    v = _LINE_EMPTY.copy()
-    for c in el:
-        spec = _LINE_TAGS.get(c.tag)
-        if spec is None:
-            continue
-        kind, name = spec
-        if kind == 0:
-            text = _chars(c)
-            try:
-                value = Decimal(text)  # Decimal() itself ignores surrounding blanks
-                v[name] = value if value.is_finite() else _F.convert_dec(ctx, c, c.tag)
+        def dec(ctx: _Ctx, c: _El) -> Decimal | None:
+            try:  # the common case first: Decimal() itself ignores surrounding blanks
+                value = Decimal(_chars(c))
+                if value.is_finite():
+                    return value
             except (InvalidOperation, TypeError):
-                v[name] = _F.convert_dec(ctx, c, c.tag)
-        elif kind == 1:
-            text = (_chars(c) or "").strip()
-            if text:
-                v[name] = text
-        elif kind == 2:
-            v[name] = _F.convert_date(ctx, c, c.tag)
-        elif name == "number":
-            raw = (_chars(c) or "").strip()
-            try:
-                v["number"] = int(raw)
-            except ValueError:
-                ctx.warn(c, f"NumeroLinea is not an integer: {raw!r}")
-        elif name == "withholding":
-            v["withholding"] = (_chars(c) or "").strip().upper() == "SI"
-        elif name == "discounts":
-            d = _F(c)
-            v["discounts"] += (
-                _new(Discount, kind=d.r("Tipo"), percentage=d.dec(ctx, "Percentuale"),
-                     amount=d.dec(ctx, "Importo")),
-            )
-        else:
-            a = _F(c)
-            v["codes"] += (_new(ArticleCode, kind=a.r("CodiceTipo"), value=a.r("CodiceValore")),)
-    line = object.__new__(Line)
-    _set_dict(line, "__dict__", v)
-    return line
+                pass
+            return convert_dec(ctx, c, tag)  # blank, not a number, not finite: it says so
+        return dec
+    if kind == "date":
+        convert_date = _F.convert_date
+        return lambda ctx, c: convert_date(ctx, c, tag)
+    if kind == "int":
+        return lambda ctx, c: _integer(ctx, c, tag)
+    if kind == "number":
+        return lambda ctx, c: _integer(ctx, c, tag) or 0
+    if kind == "si":
+        return lambda ctx, c: (_text(c) or "").upper() == "SI"
+    if kind == "b64":
+        return lambda ctx, c: _b64(ctx, c, tag)
+    return lambda ctx, c: _group(group)(ctx, c, 1)  # type: ignore[arg-type]  # one, required
 
 
-def _body_ordinaria(ctx: _Ctx, body: _F) -> Body:
-    dg = body.sub("DatiGenerali")
-    dgd = dg.sub("DatiGeneraliDocumento")
-    dbs = body.sub("DatiBeniServizi")
-    bollo = dgd.sub("DatiBollo")
-    return _new(
-        Body,
-        document_type=dgd.r("TipoDocumento"),
-        currency=dgd.r("Divisa"),
-        date=dgd.date(ctx, "Data"),
-        number=dgd.r("Numero"),
-        lines=tuple(
-            _line(ctx, ln) for ln in (dbs.el.iterchildren("DettaglioLinee") if dbs.present else ())
-        ),
-        vat_summary=tuple(
-            _new(
-                VatSummary,
-                rate=s.dec(ctx, "AliquotaIVA"),
-                taxable=s.dec(ctx, "ImponibileImporto"),
-                tax=s.dec(ctx, "Imposta"),
-                natura=s.t("Natura"),
-                esigibilita=s.t("EsigibilitaIVA"),
-                legal_reference=s.t("RiferimentoNormativo"),
-                expenses=s.dec(ctx, "SpeseAccessorie"),
-                rounding=s.dec(ctx, "Arrotondamento"),
-            )
-            for s in dbs.subs("DatiRiepilogo")
-        ),
-        total=dgd.dec(ctx, "ImportoTotaleDocumento"),
-        rounding=dgd.dec(ctx, "Arrotondamento"),
-        causale=tuple(dgd.texts("Causale")),
-        withholdings=tuple(
-            _new(
-                Withholding,
-                kind=w.r("TipoRitenuta"),
-                amount=w.dec(ctx, "ImportoRitenuta"),
-                rate=w.dec(ctx, "AliquotaRitenuta"),
-                causale_pagamento=w.r("CausalePagamento"),
-            )
-            for w in dgd.subs("DatiRitenuta")
-        ),
-        pension_funds=tuple(
-            _new(
-                PensionFund,
-                kind=c.r("TipoCassa"),
-                rate=c.dec(ctx, "AlCassa"),
-                amount=c.dec(ctx, "ImportoContributoCassa"),
-                vat_rate=c.dec(ctx, "AliquotaIVA"),
-                taxable=c.dec(ctx, "ImponibileCassa"),
-                withholding=c.si("Ritenuta"),
-                natura=c.t("Natura"),
-            )
-            for c in dgd.subs("DatiCassaPrevidenziale")
-        ),
-        stamp_duty=(
-            _new(StampDuty, amount=bollo.dec(ctx, "ImportoBollo")) if bollo.present else None
-        ),
-        discounts=_discounts(ctx, dgd),
-        payments=tuple(
-            _new(
-                Payment,
-                conditions=p.r("CondizioniPagamento"),
-                details=tuple(
-                    _new(
-                        PaymentDetail,
-                        method=d.r("ModalitaPagamento"),
-                        amount=d.dec(ctx, "ImportoPagamento"),
-                        due_date=d.date(ctx, "DataScadenzaPagamento"),
-                        iban=d.t("IBAN"),
-                        bic=d.t("BIC"),
-                        bank_name=d.t("IstitutoFinanziario"),
-                        beneficiary=d.t("Beneficiario"),
-                        term_days=d.int(ctx, "GiorniTerminiPagamento"),
-                    )
-                    for d in p.subs("DettaglioPagamento")
-                ),
-            )
-            for p in body.subs("DatiPagamento")
-        ),
-        linked_documents=_linked(ctx, dg),
-        attachments=_attachments(ctx, body),
-    )
+def _item(kind: str) -> Callable[[_El], object]:
+    """How one occurrence of a repeated value is read (None: skipped)."""
+    if kind == "texts":
+        return _text
+
+    def digits(c: _El) -> int | None:
+        text = _text(c)
+        return int(text) if text is not None and text.isdigit() else None
+    return digits
 
 
-def _ordinaria(ctx: _Ctx, root: _El) -> InvoiceDocument:
-    top = _F(root)
-    header = top.sub("FatturaElettronicaHeader")
-    cp = header.sub("CedentePrestatore")
-    cp_da = cp.sub("DatiAnagrafici")
-    cc = header.sub("CessionarioCommittente")
-    cc_da = cc.sub("DatiAnagrafici")
-    supplier = _new(
-        Party,
-        vat=_vat(cp_da.sub("IdFiscaleIVA")),
-        fiscal_code=cp_da.t("CodiceFiscale"),
-        address=_address(cp.sub("Sede")),
-        regime_fiscale=cp_da.t("RegimeFiscale"),
-        **_names(cp_da.sub("Anagrafica")),
-    )
-    customer = _new(
-        Party,
-        vat=_vat(cc_da.sub("IdFiscaleIVA")),
-        fiscal_code=cc_da.t("CodiceFiscale"),
-        address=_address(cc.sub("Sede")),
-        **_names(cc_da.sub("Anagrafica")),
-    )
-    return _new(
-        InvoiceDocument,
-        format=(root.get("versione") or "").strip(),
-        transmission=_transmission(header),
-        supplier=supplier,
-        customer=customer,
-        bodies=tuple(_body_ordinaria(ctx, b) for b in top.subs("FatturaElettronicaBody")),
-    )
+_SINGLE, _LIST, _MANY = 0, 1, 2
 
 
-# --- FSM10 ---
+def _build_group(name: str) -> _GroupReader:
+    """A group's reader. The fields read from direct children (most of them; all of a line,
+    the bulk of a big invoice) are filled in ONE pass over the children, by a table from
+    tag to field; the others (below a container, an attribute, the element's own name or
+    position) each by a small reader over `_F`. First occurrence wins, as in `_F`."""
+    group = GROUPS[name]
+    cls = getattr(model, group.model)
+    defaults, required = field_defaults(cls)
+    missing = required - {f.name for f in group.fields}
+    if missing:  # a map that cannot build its model: a programming error, found at import
+        raise TypeError(f"fields.GROUPS[{name!r}] does not read {sorted(missing)}")
+    base = dict(defaults)  # the values of a group whose children are all missing
+    direct: dict[str, tuple] = {}  # tag → (field, mode, how, slot)
+    slots: dict[str, int] = {}  # a repeated field: how many tags ('A|B': A's before B's)
+    needed: list[tuple[str, str]] = []  # required groups: read from nothing when missing
+    others: list[tuple[str, _FieldReader]] = []
+    for f in group.fields:
+        if f.kind not in _ABSENT or "/" in f.path:
+            others.append((f.name, _field_reader(f)))
+            continue
+        base[f.name] = _ABSENT[f.kind]
+        tags = f.path.split("|")
+        for slot, tag in enumerate(tags):
+            if f.kind == "many":
+                direct[tag] = (f.name, _MANY, f.group, slot)
+            elif f.kind in ("texts", "digits"):
+                direct[tag] = (f.name, _LIST, _item(f.kind), 0)
+            else:
+                direct[tag] = (f.name, _SINGLE, _single(f.kind, tag, f.group), 0)
+        slots[f.name] = len(tags)
+        if f.kind == "required":
+            needed.append((f.name, f.group))  # type: ignore[arg-type]
+
+    def read(ctx: _Ctx, el: _El | None, position: int = 1):
+        values = base.copy()
+        seen: set[str] = set()
+        lists: dict[str, list[list]] = {}
+        if el is not None:
+            for c in el:
+                spec = direct.get(c.tag)
+                if spec is None:
+                    continue
+                field_name, mode, how, slot = spec
+                if mode == _SINGLE:
+                    if field_name not in seen:
+                        seen.add(field_name)
+                        values[field_name] = how(ctx, c)
+                    continue
+                acc = lists.get(field_name)
+                if acc is None:
+                    acc = lists[field_name] = [[] for _ in range(slots[field_name])]
+                items = acc[slot]
+                if mode == _MANY:
+                    items.append(_group(how)(ctx, c, len(items) + 1))
+                else:
+                    value = how(c)
+                    if value is not None:
+                        items.append(value)
+        for field_name, acc in lists.items():
+            values[field_name] = tuple(v for items in acc for v in items)
+        for field_name, sub in needed:
+            if field_name not in seen:
+                values[field_name] = _group(sub)(ctx, None, 1)
+        if others:
+            f = _F(el)
+            for field_name, get in others:
+                values[field_name] = get(ctx, f, position)
+        return _make(cls, values)
+
+    return read
 
 
-def _body_semplificata(ctx: _Ctx, body: _F) -> Body:
-    dg = body.sub("DatiGenerali")
-    dgd = dg.sub("DatiGeneraliDocumento")
-    linked = [
-        _new(
-            LinkedDocument,
-            kind="DatiFatturaRettificata",
-            id=fr.r("NumeroFR"),
-            date=fr.date(ctx, "DataFR"),
-            description=fr.t("ElementiRettificati"),
-        )
-        for fr in dg.subs("DatiFatturaRettificata")
-    ]
-    lines = []
-    for i, f in enumerate(body.subs("DatiBeniServizi"), start=1):
-        iva = f.sub("DatiIVA")
-        lines.append(
-            _new(
-                Line,
-                number=i,
-                description=f.r("Descrizione"),
-                total_price=f.dec(ctx, "Importo"),
-                vat_rate=iva.dec(ctx, "Aliquota"),
-                vat_amount=iva.dec(ctx, "Imposta"),
-                natura=f.t("Natura"),
-                legal_reference=f.t("RiferimentoNormativo"),
-            )
-        )
-    return _new(
-        Body,
-        document_type=dgd.r("TipoDocumento"),
-        currency=dgd.r("Divisa"),
-        date=dgd.date(ctx, "Data"),
-        number=dgd.r("Numero"),
-        lines=tuple(lines),
-        stamp_duty=_new(StampDuty) if dgd.si("BolloVirtuale") else None,
-        linked_documents=tuple(linked),
-        attachments=_attachments(ctx, body),
-    )
+def _under(f: _F, path: tuple[str, ...]) -> _F:
+    for step in path:
+        f = f.sub(step)
+    return f
 
 
-def _semplificata(ctx: _Ctx, root: _El) -> InvoiceDocument:
-    top = _F(root)
-    header = top.sub("FatturaElettronicaHeader")
-    cp = header.sub("CedentePrestatore")
-    cc = header.sub("CessionarioCommittente")
-    ids = cc.sub("IdentificativiFiscali")
-    other = cc.sub("AltriDatiIdentificativi")
-    supplier = _new(
-        Party,
-        vat=_vat(cp.sub("IdFiscaleIVA")),
-        fiscal_code=cp.t("CodiceFiscale"),
-        address=_address(cp.sub("Sede")),
-        regime_fiscale=cp.t("RegimeFiscale"),
-        **_names(cp),
-    )
-    customer = _new(
-        Party,
-        vat=_vat(ids.sub("IdFiscaleIVA")),
-        fiscal_code=ids.t("CodiceFiscale"),
-        address=_address(other.sub("Sede")),
-        **_names(other),
-    )
-    return _new(
-        InvoiceDocument,
-        format=(root.get("versione") or "").strip(),
-        transmission=_transmission(header),
-        supplier=supplier,
-        customer=customer,
-        bodies=tuple(_body_semplificata(ctx, b) for b in top.subs("FatturaElettronicaBody")),
-    )
+def _field_reader(field: Field) -> _FieldReader:
+    path, tag, kind = containers(field.path), leaf(field.path), field.kind
+    group = field.group
+    if kind == "text":
+        return lambda ctx, f, pos: _under(f, path).t(tag)
+    if kind == "str":
+        return lambda ctx, f, pos: _under(f, path).r(tag)
+    if kind == "upper":
+        return lambda ctx, f, pos: _under(f, path).r(tag).upper()
+    if kind == "dec":
+        return lambda ctx, f, pos: _under(f, path).dec(ctx, tag)
+    if kind == "date":
+        return lambda ctx, f, pos: _under(f, path).date(ctx, tag)
+    if kind == "int":
+        return lambda ctx, f, pos: _under(f, path).int(ctx, tag)
+    if kind == "number":
+        return lambda ctx, f, pos: _under(f, path).int(ctx, tag) or 0
+    if kind == "si":
+        return lambda ctx, f, pos: _under(f, path).si(tag)
+    if kind == "texts":
+        return lambda ctx, f, pos: tuple(_under(f, path).texts(tag))
+    if kind == "digits":
+        return lambda ctx, f, pos: tuple(
+            int(t) for t in _under(f, path).texts(tag) if t.isdigit())
+    if kind == "b64":
+        return lambda ctx, f, pos: _under(f, path).b64(ctx, tag)
+    if kind == "attr":
+        attr = tag[1:]
+        return lambda ctx, f, pos: (
+            (f.el.get(attr) or "").strip() if f.el is not None else "")
+    if kind == "tag":
+        return lambda ctx, f, pos: _local(f.el.tag) if f.el is not None else ""
+    if kind == "position":
+        return lambda ctx, f, pos: pos
+    if kind == "flag":
+        def flag(ctx: _Ctx, f: _F, pos: int):
+            return _group(group)(ctx, None, 1) if _under(f, path).si(tag) else None
+        return flag
+    if kind == "one":
+        def one(ctx: _Ctx, f: _F, pos: int):
+            sub = _under(f, path).sub(tag)
+            return _group(group)(ctx, sub.el, 1) if sub.present else None
+        return one
+    if kind == "required":  # missing: read from an empty element (every value missing)
+        return lambda ctx, f, pos: _group(group)(ctx, _under(f, path).sub(tag).el, 1)
+    if kind == "many":
+        tags = tag.split("|")
+
+        def many(ctx: _Ctx, f: _F, pos: int):
+            read, under = _group(group), _under(f, path)
+            return tuple(read(ctx, el, i) for t in tags
+                         for i, el in enumerate(under.elements(t), start=1))
+        return many
+    raise ValueError(f"unknown kind {kind!r} of field {field.name!r}")
 
 
 ROOTS = ("FatturaElettronica", "FatturaElettronicaSemplificata")
@@ -558,7 +417,10 @@ def _unqualified_copy(root: _El) -> _El:
     copy = deepcopy(root)
     for el in copy.iterdescendants():
         if isinstance(el.tag, str) and el.tag.startswith("{"):
-            el.tag = el.tag.rpartition("}")[2]
+            try:
+                el.tag = el.tag.rpartition("}")[2]
+            except ValueError:  # a name only a recovering parse makes (":x"): not ours
+                continue
     return copy
 
 
@@ -571,8 +433,11 @@ def extract(root: _El) -> tuple[InvoiceDocument | None, list[str]]:
     name = _local(root.tag)
     if name in ROOTS and root.find("FatturaElettronicaHeader") is None:
         root = _unqualified_copy(root)
-    if name == "FatturaElettronicaSemplificata":
-        return _semplificata(ctx, root), ctx.warnings
-    if name == "FatturaElettronica":
-        return _ordinaria(ctx, root), ctx.warnings
-    return None, [f"the root element is {name!r}, not a FatturaPA invoice"]
+    group = ROOT_GROUPS.get(name or "")
+    if group is None:
+        return None, [f"the root element is {name!r}, not a FatturaPA invoice"]
+    return _group(group)(ctx, root, 1), ctx.warnings
+
+
+for _name in GROUPS:  # every reader built (and every group checked) at import
+    _group(_name)

@@ -293,3 +293,14 @@ def fast_new(cls: type, /, **values):
     if d.keys() != spec[1]:
         raise TypeError(f"{cls.__name__}: wrong fields {sorted(d.keys() ^ spec[1])}")
     return obj
+
+
+def field_defaults(cls: type) -> tuple[dict, frozenset[str]]:
+    """A model class's fields that have a default ({name: default}, in field order) and the
+    names of those that have none: what a reader driven by `fields.GROUPS` starts from
+    and must fill."""
+    from dataclasses import MISSING, fields
+
+    every = fields(cls)
+    return ({f.name: f.default for f in every if f.default is not MISSING},
+            frozenset(f.name for f in every if f.default is MISSING))

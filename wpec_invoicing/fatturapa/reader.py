@@ -1,14 +1,21 @@
 """`read_invoice`: any bytes in, an `InvoiceReport` out. Never raises on bad input.
 
 The pipeline: unwrap the container (XML, p7m DER, p7m base64) → refuse DOCTYPE/ENTITY →
-parse with the hardened parser → if that fails, repair the bytes (junk before the prolog,
-wrong encoding declaration, stray quote in a namespace declaration) and parse again →
-strip blanks around values → extract the model → XSD → SdI checks.
+parse with the hardened parser → strip blanks around values → extract the model → XSD →
+SdI checks.
 
-Strict mode (default) judges the file as SdI would: whatever needed a repair is a schema error
-(00200) and the XSD runs on the file as received. Lenient mode (for import) reports repairs as
-warnings and validates the repaired document. Both modes extract the model when they can, so
-`wpec invoice show` works on a file that is not valid.
+Strict mode (default) judges the file as SdI would. Bytes that are not well-formed XML make
+the file unreadable (`readable` False, `error` says why, check 00200), whatever the cause
+(invalid UTF-8, a byte order mark that contradicts the bytes, junk before the prolog, a stray
+quote): one rule, so `wpec invoice validate` exits 2 for all of them; a warning says when a
+lenient read would get through. A well-formed file that breaks the XSD is readable and not
+valid (00200), and its model is still extracted.
+
+Lenient mode (for import) repairs instead, each repair reported as a warning: a namespace URI
+with stray characters (however written, see `encoding`), then for bytes that are not
+well-formed the byte-level repairs of `encoding.repair`, and as a last resort libxml2's
+recovering parser (same hardening) when what it rebuilds is a FatturaPA root. The XSD then
+runs on the repaired document. So `wpec invoice show` and the importer read what is there.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from lxml import etree
 from wpec_invoicing.fatturapa import encoding, schema
 from wpec_invoicing.fatturapa.checks import CheckContext, CheckResult, run_checks
 from wpec_invoicing.fatturapa.container import CONTAINER_XML, ContainerError, unwrap
-from wpec_invoicing.fatturapa.extract import extract
+from wpec_invoicing.fatturapa.extract import ROOTS, extract
 from wpec_invoicing.fatturapa.extract_valid import Unexpected, extract_valid
 from wpec_invoicing.fatturapa.model import FORMATS, InvoiceDocument
 from wpec_invoicing.fatturapa.native import make as _make
@@ -57,7 +64,9 @@ class InvoiceReport:
 
     @property
     def readable(self) -> bool:
-        """False when nothing could be read at all (not XML, not a p7m, not an invoice)."""
+        """False when the file cannot be read as it is: not a p7m, not an invoice, or not
+        well-formed XML whatever the cause (strict reading; lenient reading repairs what it
+        can first). `wpec invoice validate` exits 2 for these."""
         return self.error is None
 
     @property
@@ -140,13 +149,19 @@ _KNOWN_NS = {None, schema.NAMESPACE_ORDINARIA, schema.NAMESPACE_SEMPLIFICATA,
              "http://www.w3.org/2000/09/xmldsig#"}
 
 
+def _namespace(tag: str) -> str | None:
+    """The namespace of a tag (`etree.QName` refuses the odd names a recovering parse can
+    leave, like ":x")."""
+    return tag[1:].rpartition("}")[0] if tag[:1] == "{" else None
+
+
 def _drop_foreign(root: etree._Element) -> list[str]:
     """Remove vendor elements in foreign namespaces (lenient mode); say how many."""
     foreign = [
         el for el in root.iter()
         if isinstance(el.tag, str) and el is not root
-        and etree.QName(el).namespace not in _KNOWN_NS
-        and etree.QName(el.getparent()).namespace in _KNOWN_NS
+        and _namespace(el.tag) not in _KNOWN_NS
+        and _namespace(el.getparent().tag) in _KNOWN_NS
         and el.getparent().tag != _DS_OBJECT  # ds:Object holds anything (XAdES properties)
     ]
     for el in foreign:
@@ -156,8 +171,31 @@ def _drop_foreign(root: etree._Element) -> list[str]:
         parent.remove(el)
     if not foreign:
         return []
-    names = sorted({etree.QName(el).namespace for el in foreign})
+    names = sorted({str(_namespace(el.tag)) for el in foreign})
     return [f"{len(foreign)} vendor element(s) in foreign namespaces ignored: {', '.join(names)}"]
+
+
+def _unqualify(root: etree._Element) -> list[str]:
+    """FatturaPA qualifies the root only; a vendor that writes a default namespace, or its
+    prefix on every element, qualifies them all, and the XSD refuses the file. Lenient
+    reading takes the elements in the FatturaPA namespace below the root as unqualified (in
+    place), and says so; the signature's elements (xmldsig) keep their namespace."""
+    tag = root.tag
+    ns = _namespace(tag) if isinstance(tag, str) else None
+    if ns not in (schema.NAMESPACE_ORDINARIA, schema.NAMESPACE_SEMPLIFICATA):
+        return []
+    if root.find("FatturaElettronicaHeader") is not None:
+        return []
+    prefix = f"{{{ns}}}"
+    moved = 0
+    for el in root.iterdescendants():
+        if isinstance(el.tag, str) and el.tag.startswith(prefix):
+            el.tag = el.tag[len(prefix):]
+            moved += 1
+    if not moved:
+        return []
+    return [f"{moved} element(s) below the root carried the FatturaPA namespace (a default "
+            "namespace or a prefix on every element); read as unqualified, as the XSD wants"]
 
 
 def _short_path(path: str) -> str:
@@ -175,7 +213,7 @@ def _locate(root: etree._Element, path: str | None) -> int | None:
         return None
     steps = [st for st in path.split("/") if st]
     node = root
-    root_name = etree.QName(root).localname
+    root_name = root.tag.rpartition("}")[2]
     for k, step in enumerate(steps):
         m = _STEP.fullmatch(step)
         if not m:
@@ -208,6 +246,68 @@ def _parse(data: bytes) -> tuple[etree._Element | None, etree.XMLSyntaxError | N
         return etree.fromstring(data, schema.hardened_parser()), None
     except etree.XMLSyntaxError as exc:
         return None, exc
+
+
+_RECOVERED_SHOWN = 3  # the parser's first few complaints are named; the rest counted
+
+
+def _recovered(data: bytes) -> tuple[etree._Element | None, list[str]]:
+    """libxml2's recovering parse (the same hardening: no network, no DTD, no entities, no
+    huge trees) when its result is a FatturaPA root; None otherwise (a recovered tree that is
+    not an invoice is no reading of it). The message lists what the parser repaired."""
+    parser = schema.hardened_parser(recover=True)
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError:
+        return None, []
+    if root is None or not isinstance(root.tag, str):
+        return None, []
+    if root.tag.rpartition("}")[2] not in ROOTS:
+        return None, []
+    errors = [e for e in parser.error_log if e.level >= etree.ErrorLevels.ERROR]
+    shown = "; ".join(f"{e.message} (line {e.line})" for e in errors[:_RECOVERED_SHOWN])
+    more = f" and {len(errors) - _RECOVERED_SHOWN} more" if len(errors) > _RECOVERED_SHOWN else ""
+    return root, [f"the XML was not well-formed; the parser recovered from "
+                  f"{len(errors)} error(s): {shown}{more}", *_undeclared_entities(root)]
+
+
+def _undeclared_entities(root: etree._Element) -> list[str]:
+    """A recovered tree keeps references to entities nobody declared (`&egrave;` from a
+    web form) as entity nodes, which the XSD validator cannot handle: each is replaced by
+    its HTML character where it has one (what the author meant), else dropped."""
+    import html.entities
+
+    found = list(root.iter(etree.Entity))
+    if not found:
+        return []
+    replaced = []
+    for ent in found:
+        name = ent.text or ""  # "&egrave;"
+        char = html.entities.html5.get(name[1:], "") if name.endswith(";") else ""
+        parent, previous = ent.getparent(), ent.getprevious()
+        text = char + (ent.tail or "")
+        if previous is not None:
+            previous.tail = (previous.tail or "") + text
+        else:
+            parent.text = (parent.text or "") + text
+        parent.remove(ent)
+        replaced.append(f"{name} → {char!r}" if char else f"{name} dropped")
+    shown = ", ".join(replaced[:_RECOVERED_SHOWN])
+    more = (f" and {len(replaced) - _RECOVERED_SHOWN} more"
+            if len(replaced) > _RECOVERED_SHOWN else "")
+    return [f"{len(found)} undeclared entity reference(s) replaced: {shown}{more}"]
+
+
+def _repaired_root(data: bytes) -> tuple[etree._Element | None, list[str]]:
+    """A tree from bytes that are not well-formed: the byte-level repairs of `encoding`
+    first, then the recovering parser on the repaired bytes. (None, repairs tried) when
+    neither yields a FatturaPA root."""
+    repaired, repairs = encoding.repair(data)
+    root, _exc = _parse(repaired)
+    if root is not None:
+        return root, repairs or ["the XML needed libxml2-level repairs"]
+    root, recovered = _recovered(repaired)
+    return root, repairs + recovered
 
 
 def read_invoice(
@@ -267,40 +367,42 @@ def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
             **base, xml=xml, error=reason, checks=(CheckResult("00200", reason),)
         )
 
-    # 3. parse as received; repair when needed
-    strict_errors: list[SchemaError] = []
+    # 3. parse as received. Not well-formed: strict reading stops there (unreadable, exit 2,
+    # whatever the cause: SdI refuses the file as it is), lenient reading repairs the bytes,
+    # and as a last resort lets libxml2's recovering parser rebuild a tree.
     if lenient:
         xml_for_parse, fix = encoding.utf8_declared_single_byte(xml)
         if fix:
             warnings.append(fix)
+        if xml_for_parse[1:2] != b"\x00":  # ASCII-compatible: UTF-16/32 are repaired below
+            xml_for_parse, ns_fixes = encoding.fix_namespaces(xml_for_parse)
+            warnings.extend(ns_fixes)
     else:
         xml_for_parse = xml
     root, exc = _parse(xml_for_parse)
-    original_root = root
-    repairs: list[str] = []
     if root is None:
-        strict_errors.append(_syntax_error(exc))
-        repaired, repairs = encoding.repair(xml_for_parse)
-        root, exc2 = _parse(repaired)
-        if root is None:
-            reason = strict_errors[0].message
-            if exc2 is not None and repairs:
-                reason += f" (after repairs: {_syntax_error(exc2).message})"
+        syntax = _syntax_error(exc)
+        root, repairs = _repaired_root(xml_for_parse)
+        if root is None or not lenient:
+            reason = syntax.message
+            if root is not None:  # strict: say that a lenient read would get through
+                notes = ["read leniently, the file can be repaired: " + "; ".join(repairs)]
+                reason += " (a lenient read repairs it)"
+            elif lenient and repairs:
+                reason += " (even after repairs)"
+                notes = repairs
+            else:
+                notes = []
             return InvoiceReport(
                 **base,
                 xml=xml,
                 error=reason,
-                schema_errors=tuple(strict_errors),
-                warnings=tuple(warnings + repairs),
+                schema_errors=(syntax,),
+                warnings=tuple(warnings + notes),
                 checks=(CheckResult("00200", f"file not conforming to the format: {reason}",
-                                    None, strict_errors[0].line),),
+                                    None, syntax.line),),
             )
-        if not repairs:
-            repairs = ["the XML needed libxml2-level repairs"]
-        if lenient:
-            warnings.extend(repairs)
-        else:
-            strict_errors.extend(SchemaError(None, None, r) for r in repairs)
+        warnings.extend(repairs)
     if not isinstance(root.tag, str):  # pragma: no cover - fromstring returns an element
         return _unreadable(file_name, "no root element", container=container)
 
@@ -326,6 +428,7 @@ def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
     # the XSD has the shape the schema promises, so its model is read by the one-walk
     # extractor; anything else (and anything that surprises it) by the tolerant one.
     if lenient:
+        warnings.extend(_unqualify(root))
         document, extract_warnings = extract(root)
         if document is None:
             return _not_an_invoice(base, xml, warnings, extract_warnings, root)
@@ -333,11 +436,9 @@ def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
         warnings.extend(_strip_values(root))
         _ns, schema_errors = schema.validate(root)
     else:
-        validated = original_root if original_root is not None else root
-        _ns, errors = schema.validate(validated)
-        schema_errors = strict_errors + errors
+        _ns, schema_errors = schema.validate(root)
         document = None
-        if not schema_errors and validated.tag == _FATTURA_ORDINARIA:
+        if not schema_errors and root.tag == _FATTURA_ORDINARIA:
             try:
                 document, extract_warnings = extract_valid(root), []
             except Unexpected:
@@ -346,11 +447,11 @@ def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
             document, extract_warnings = extract(root)
             if document is None:
                 return _not_an_invoice(base, xml, warnings, extract_warnings, root)
-        if original_root is not None and errors:
+        if schema_errors:
             # say so when the only problem is blanks SdI tolerates (the model has stripped them).
             # In place on the tree as received: validation and the model are done with it, and
             # what follows only needs its element names and line numbers (no second parse).
-            warnings.extend(_strip_values(original_root))
+            warnings.extend(_strip_values(root))
     warnings.extend(extract_warnings)
 
     # 6. SdI checks

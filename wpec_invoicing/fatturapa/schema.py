@@ -113,21 +113,26 @@ def validate(tree: etree._ElementTree | etree._Element) -> tuple[str | None, lis
     """
     root = tree.getroot() if isinstance(tree, etree._ElementTree) else tree
     tag = root.tag
-    ns = tag[1 : tag.index("}")] if tag[:1] == "{" else None  # etree.QName(root).namespace
+    # etree.QName(root) would refuse a namespace holding "}" (a damaged declaration)
+    ns = tag[1:].rpartition("}")[0] if tag[:1] == "{" else None
+    local = tag.rpartition("}")[2]
     if ns not in SCHEMA_FILES:
         return None, [
             SchemaError(
                 root.sourceline,
-                "/" + etree.QName(root).localname,
-                f"root element {etree.QName(root).localname!r} in namespace {ns!r} is not a "
+                "/" + local,
+                f"root element {local!r} in namespace {ns!r} is not a "
                 "FatturaPA document (expected FatturaElettronica in "
                 f"{NAMESPACE_ORDINARIA} or FatturaElettronicaSemplificata in "
                 f"{NAMESPACE_SEMPLIFICATA})",
             )
         ]
     schema = schema_for(ns)
-    if schema.validate(root):
-        return ns, []
+    try:
+        if schema.validate(root):
+            return ns, []
+    except etree.XMLSchemaValidateError as exc:  # libxml2 gave up on the tree (not a verdict)
+        return ns, [SchemaError(root.sourceline, None, f"the XSD could not be applied: {exc}")]
     errors = [
         SchemaError(e.line or None, e.path or None, e.message) for e in schema.error_log
     ]

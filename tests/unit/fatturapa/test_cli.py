@@ -120,13 +120,46 @@ def test_folder_argument_validates_every_file(files):
     assert len(result.stdout.splitlines()) == 3
 
 
-def test_lenient_flag(tmp_path):
+_CLEAN = write_invoice(sample_invoice())
+_NS = b'xmlns:p="http://ivaservizi.agenziaentrate.gov.it/docs/xsd/fatture/v1.2"'
+NOT_WELL_FORMED = {
+    "junk before the prolog": b"\r\n\r\ngarbage" + _CLEAN,
+    "invalid UTF-8 in a name": _CLEAN.replace(b"Fornitore Demo", b"Fornitore D\xe9mo"),
+    "UTF-16 byte order mark in front of UTF-8": b"\xff\xfe" + _CLEAN,
+    "stray quote after the namespace": _CLEAN.replace(_NS, _NS + b'"'),
+}
+
+
+@pytest.mark.parametrize("cause", list(NOT_WELL_FORMED))
+def test_not_well_formed_is_unreadable_exit_2_whatever_the_cause(tmp_path, cause):
+    """One rule: bytes that are not well-formed XML are unreadable (exit 2, `readable`
+    false) when judged as SdI would; `--lenient` repairs them, says how, and reads on."""
     f = tmp_path / "IT01234567897_00009.xml"
-    f.write_bytes(b"\r\n\r\ngarbage" + write_invoice(sample_invoice()))
+    f.write_bytes(NOT_WELL_FORMED[cause])
     strict = runner.invoke(app, ["invoice", "validate", "--json", str(f)])
+    assert strict.exit_code == 2, strict.stdout
+    row = json.loads(strict.stdout)
+    assert row["readable"] is False and row["valid"] is False
+    assert row["error"].startswith("not well-formed XML")
+    assert [c["code"] for c in row["checks"]] == ["00200"]
+    assert any("read leniently" in w for w in row["warnings"])
     lenient = runner.invoke(app, ["invoice", "validate", "--json", "--lenient", str(f)])
-    assert strict.exit_code == 1 and lenient.exit_code == 0
-    assert json.loads(lenient.stdout)["warnings"]
+    assert lenient.exit_code == 0, lenient.stdout
+    row = json.loads(lenient.stdout)
+    assert row["readable"] is True and row["warnings"]
+    assert row["invoices"][0]["number"] == "2026/1"
+
+
+def test_well_formed_but_invalid_stays_readable_exit_1(tmp_path):
+    """A namespace URI with a stray `;` is well-formed XML in a namespace nobody knows:
+    readable, not valid (exit 1); `--lenient` repairs and reads it."""
+    f = tmp_path / "IT01234567897_00009.xml"
+    f.write_bytes(_CLEAN.replace(_NS, _NS[:-1] + b';"'))
+    strict = runner.invoke(app, ["invoice", "validate", "--json", str(f)])
+    assert strict.exit_code == 1, strict.stdout
+    assert json.loads(strict.stdout)["readable"] is True
+    lenient = runner.invoke(app, ["invoice", "validate", "--json", "--lenient", str(f)])
+    assert lenient.exit_code == 0, lenient.stdout
 
 
 def test_trust_option(files, signer):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import codecs
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from wpec_invoicing.fatturapa import read_invoice, write_invoice
+from wpec_invoicing.fatturapa import encoding, read_invoice, write_invoice
 from wpec_invoicing.fatturapa.samples import sample_invoice
 
 XML = write_invoice(sample_invoice(lines=2))
@@ -65,10 +67,18 @@ DEFECTS = {
         XML.replace(NS, NS.replace(b'v1.2"', b'v1.2 "')),
         "namespace URI",
     ),
+    # well-formed (a valid URI, of a namespace nobody knows)
+    "namespace URI with a stray semicolon": (
+        XML.replace(NS, NS.replace(b'v1.2"', b'v1.2;"')),
+        "namespace URI",
+    ),
 }
 
 
-@pytest.mark.parametrize("name", list(DEFECTS))
+WELL_FORMED = {"blanks around values", "namespace URI with a stray semicolon"}
+
+
+@pytest.mark.parametrize("name", sorted(WELL_FORMED))
 def test_strict_mode_says_not_valid_but_still_extracts(name):
     data, _fragment = DEFECTS[name]
     report = read_invoice(data)
@@ -80,14 +90,26 @@ def test_strict_mode_says_not_valid_but_still_extracts(name):
     assert report.document.bodies[0].number == "2026/1"
 
 
+@pytest.mark.parametrize("name", sorted(set(DEFECTS) - WELL_FORMED))
+def test_strict_mode_says_unreadable_when_not_well_formed(name):
+    """Whatever makes the bytes not well-formed, the strict verdict is one: unreadable (the
+    CLI exits 2), 00200 with the parser's reason, and a warning that lenient reading can
+    repair it."""
+    data, _fragment = DEFECTS[name]
+    report = read_invoice(data)
+    assert not report.readable and not report.valid
+    assert report.error.startswith("not well-formed XML")
+    assert report.codes == ("00200",)
+    assert report.document is None
+    assert any(w.startswith("read leniently") for w in report.warnings), report.warnings
+
+
 @pytest.mark.parametrize("name", list(DEFECTS))
 def test_lenient_mode_reads_and_lists_the_defect_as_a_warning(name):
     data, fragment = DEFECTS[name]
     report = read_invoice(data, lenient=True)
     assert report.valid, (report.schema_errors, report.checks)
     assert any(fragment in w for w in report.warnings), report.warnings
-    strict_doc = read_invoice(data).document
-    assert report.document == strict_doc
     clean = read_invoice(XML).document
     if name == "wrong encoding declaration":
         assert report.document.bodies[0].lines[0].description == ACCENTED
@@ -157,3 +179,83 @@ def test_real_latin1_is_not_touched_when_lenient():
     report = read_invoice(_declared("ISO-8859-1"), lenient=True)
     assert report.valid and report.warnings == ()
     assert report.document.bodies[0].lines[0].description == ACCENTED
+
+
+_STRAY = st.sampled_from(['"', "'", " ", "\t", "`", ";", "/", ">", "&", "<"])
+
+
+def _written(ch: str, style: int) -> str:
+    """One character as an attribute value may spell it."""
+    if style == 1:
+        return f"&#{ord(ch)};"
+    if style == 2:
+        return f"&#x{ord(ch):X};"
+    named = {'"': "&quot;", "'": "&apos;", "&": "&amp;", "<": "&lt;", ">": "&gt;"}
+    return named.get(ch, ch if ch not in "&<" else f"&#{ord(ch)};")
+
+
+@settings(max_examples=80)
+@given(st.sampled_from(encoding.KNOWN_NAMESPACES),
+       st.lists(st.tuples(_STRAY, st.integers(0, 2)), min_size=1, max_size=3),
+       st.lists(st.tuples(_STRAY, st.integers(0, 2)), max_size=2),
+       st.sampled_from(['"', "'"]))
+def test_a_known_namespace_with_stray_characters_is_restored_however_written(
+        ns, after, before, quote):
+    value = "".join(_written(c, s) for c, s in before) + ns + "".join(
+        _written(c, s) for c, s in after)
+    if quote in value:  # the delimiter itself must be a reference inside the value
+        value = value.replace(quote, "&quot;" if quote == '"' else "&apos;")
+    tag = f"<x:Root xmlns:x={quote}{value}{quote} a='1'>".encode()
+    fixed, fixes = encoding.fix_namespaces(tag)
+    assert fixed == f'<x:Root xmlns:x="{ns}" a=\'1\'>'.encode()
+    assert len(fixes) == 1 and ns in fixes[0]
+
+
+def test_an_unknown_namespace_is_left_alone():
+    for value in (b"urn:vendor", b"http://example.com/fatture/v1.2x1", b""):
+        tag = b'<a xmlns:v="' + value + b'"/>'
+        assert encoding.fix_namespaces(tag) == (tag, [])
+
+
+def test_the_recovering_parser_reads_a_bare_ampersand_and_says_so():
+    data = XML.replace(b"Servizio di consulenza, voce 1", b"Ricambi & accessori")
+    assert not read_invoice(data).readable  # as received: not well-formed
+    report = read_invoice(data, lenient=True)
+    assert report.valid, (report.schema_errors, report.checks)
+    assert any("parser recovered" in w for w in report.warnings), report.warnings
+    assert report.document.bodies[0].number == "2026/1"
+
+
+def test_html_entities_are_what_the_author_meant_when_lenient():
+    data = XML.replace(b"Servizio di consulenza, voce 1", b"Caff&egrave; &bogus;ok")
+    assert not read_invoice(data).readable  # undeclared entities: not well-formed
+    report = read_invoice(data, lenient=True)
+    assert report.valid, (report.schema_errors, report.checks)
+    assert report.document.bodies[0].lines[0].description == "Caffè ok"
+    assert any("&egrave; → 'è'" in w and "&bogus; dropped" in w for w in report.warnings)
+
+
+def test_not_well_formed_and_not_an_invoice_keeps_the_clear_error():
+    report = read_invoice(b"<html><body><p>Fattura & ricevuta</body>", lenient=True)
+    assert not report.readable
+    assert report.error.startswith("not well-formed XML")
+    assert report.codes == ("00200",) and report.document is None
+
+
+def test_xmldsig_namespace_with_a_stray_reference_is_restored_when_lenient():
+    data = XML.replace(
+        b"</p:FatturaElettronica>",
+        b'<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#&#x22;"/>'
+        b"</p:FatturaElettronica>")
+    report = read_invoice(data, lenient=True)
+    assert report.readable
+    assert any("xmldsig#'" in w for w in report.warnings), report.warnings
+
+
+@pytest.mark.parametrize("lenient", [False, True])
+def test_a_namespace_holding_a_brace_is_a_verdict_not_a_crash(lenient):
+    """Found by hypothesis: `}` inside the URI makes lxml's tag `{ns}}...`, which
+    `etree.QName` refuses."""
+    report = read_invoice(XML.replace(b"xsd/fatture", b"xsd/}atture", 1), lenient=lenient)
+    assert not report.internal_error, report.error
+    assert not report.valid and "00200" in report.codes
