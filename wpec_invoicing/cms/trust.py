@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from threading import Lock
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 
@@ -27,6 +28,9 @@ from ._certinfo import (
     check_signature,
     name_to_rfc4514,
 )
+
+if TYPE_CHECKING:
+    from .revocation import RevocationChecker
 
 _MAX_DEPTH = 8
 _CACHE_SIZE = 4096
@@ -53,6 +57,15 @@ class TrustStore:
             OrderedDict()
         )
         self._lock = Lock()
+        # The revocation service asked about every trusted chain (None: not checked).
+        self.revocation: RevocationChecker | None = None
+
+    def with_revocation(self, checker: RevocationChecker | None) -> TrustStore:
+        """The same anchors (and chain cache) with `checker` asked about revocation."""
+        clone = object.__new__(TrustStore)
+        clone.__dict__.update(self.__dict__)
+        clone.revocation = checker
+        return clone
 
     @classmethod
     def from_pem(cls, data: bytes) -> TrustStore:
@@ -94,6 +107,10 @@ class TrustStore:
                     f"(valid until {info.not_after.isoformat()})"
                 )
         return True, None
+
+    def chain(self, signer: CertInfo, carried: Sequence[CertInfo] = ()) -> list[CertInfo]:
+        """The chain from `signer` to a store certificate (signer first), [] when none."""
+        return self._chain(signer, carried)[0]
 
     def is_trusted(
         self,

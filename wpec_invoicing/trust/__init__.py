@@ -1,0 +1,106 @@
+"""Trust as a service: the managed store, revocation (CRL/OCSP) with its cache, trusted lists.
+
+The pure judgement lives in `cms/` (`TrustStore`, `judgement.py`, `revocation.py`); this
+package does the disk and network work around it and hands `cms/` a ready `TrustStore` with a
+`RevocationService` attached:
+
+    trust = load_trust(config)            # config trust_store + managed store, revocation on
+    inspect(raw, trust=trust)             # every signature report gains `revocation`, ...
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from wpec_invoicing.cms.revocation import USE_INVOICE, USE_PEC, RevocationPolicy
+
+
+def revocation_settings(config: Any, *, policy: str | None = None,
+                        offline: bool | None = None) -> Any:
+    """The `RevocationSettings` of `config` (`policy` overrides both uses)."""
+    from .http import HttpLimits
+    from .revocation import RevocationSettings
+
+    trust = config.trust
+    policies = {USE_PEC: RevocationPolicy(policy or trust.revocation_pec),
+                USE_INVOICE: RevocationPolicy(policy or trust.revocation_invoices)}
+    return RevocationSettings(
+        policies=policies,
+        offline=trust.offline if offline is None else offline,
+        cache_dir=trust.resolve(config.data_dir, trust.cache_dir),
+        limits=HttpLimits(timeout_seconds=trust.timeout_seconds,
+                          max_bytes=trust.max_fetch_bytes),
+    )
+
+
+def managed_store(config: Any) -> Any:
+    from .store import ManagedStore
+
+    return ManagedStore(config.trust.resolve(config.data_dir, config.trust.store_dir))
+
+
+def read_pem_path(path: Path) -> list[Any]:
+    """Certificates from a PEM file or every .pem/.crt/.cer of a folder (ValueError: why)."""
+    from wpec_invoicing.cms.trust import load_pem_certificates
+    from wpec_invoicing.inputs import read_file
+
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir()
+                       if p.suffix.lower() in (".pem", ".crt", ".cer") and p.is_file())
+        if not files:
+            raise ValueError(f"{path}: no .pem/.crt/.cer file in this folder")
+    else:
+        files = [path]
+    certs: list[Any] = []
+    for file in files:
+        try:
+            data = read_file(file)
+        except OSError as exc:
+            raise ValueError(f"{file}: cannot read ({exc.strerror or exc})") from None
+        try:
+            certs.extend(load_pem_certificates(data))
+        except ValueError as exc:
+            raise ValueError(f"{file}: {exc}") from None
+    return certs
+
+
+def load_trust(config: Any, *, extra: Path | None = None, policy: str | None = None,
+               offline: bool | None = None, revocation: bool = True) -> Any:
+    """The `TrustStore` for `config`: its `trust_store` file/folder, the managed store and
+    `extra` (a `--trust` path); None when there is no certificate at all. Revocation is
+    attached unless both uses are `off` (or `revocation` is False)."""
+    from wpec_invoicing.cms import TrustStore
+    from wpec_invoicing.errors import ConfigError, InputError
+
+    certs: list[Any] = []
+    if getattr(config, "trust_store", None) is not None:
+        try:
+            certs.extend(read_pem_path(config.trust_store))
+        except ValueError as exc:
+            raise ConfigError(f"trust_store {exc}") from None
+    if extra is not None:
+        try:
+            certs.extend(read_pem_path(extra))
+        except ValueError as exc:
+            raise InputError(f"trust store {exc}") from None
+    from .store import StoreError
+
+    try:
+        certs.extend(managed_store(config).certificates())
+    except StoreError as exc:
+        raise ConfigError(str(exc)) from None
+    if not certs:
+        return None
+    store = TrustStore(certs)
+    if revocation:
+        settings = revocation_settings(config, policy=policy, offline=offline)
+        if any(p != RevocationPolicy.OFF for p in settings.policies.values()):
+            from .revocation import RevocationService
+
+            store = store.with_revocation(RevocationService(settings))
+    return store
+
+
+__all__ = ["load_trust", "managed_store", "read_pem_path", "revocation_settings"]
