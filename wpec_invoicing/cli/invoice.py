@@ -152,9 +152,17 @@ def validate(
         Path | None,
         typer.Option("--trust", help="PEM file of CAs to judge signers by (p7m, XAdES)."),
     ] = None,
+    revocation: Annotated[
+        str | None,
+        typer.Option("--revocation", metavar="POLICY",
+                     help="CRL/OCSP check of the signer: hard-fail, soft-fail or off "
+                          "(default: [trust] revocation_invoices of the config, soft-fail)."),
+    ] = None,
 ) -> None:
     """Validate invoice files: XSD, SdI checks, signature. Exit 0 valid, 1 invalid, 2 unreadable."""
-    store = _load_trust(trust)
+    from wpec_invoicing.trust import cli_trust
+
+    store = cli_trust(_load_trust(trust), policy=revocation)
     console = _console()
     reports = []
     for path in _expand(paths):

@@ -103,4 +103,35 @@ def load_trust(config: Any, *, extra: Path | None = None, policy: str | None = N
     return store
 
 
-__all__ = ["load_trust", "managed_store", "read_pem_path", "revocation_settings"]
+def cli_trust(store: Any, *, policy: str | None = None, config: Any = None) -> Any:
+    """The trust a command uses: `store` (from `--trust`) or else the configured and managed
+    stores, with revocation checking per the config (`policy` overrides it; `off` none).
+
+    Without a config file the revocation cache goes to the user's cache folder
+    (`$XDG_CACHE_HOME/wpec_invoicing`), never into the current folder."""
+    from wpec_invoicing.config import load_config
+
+    if policy is not None and policy not in ("hard-fail", "soft-fail", "off"):
+        from wpec_invoicing.errors import InputError
+
+        raise InputError(f"--revocation {policy!r}: use hard-fail, soft-fail or off")
+    if config is None:
+        config = load_config()
+    if config.source is None:
+        import os
+
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        trust_cfg = config.trust.model_copy(
+            update={"cache_dir": base / "wpec_invoicing" / "revocation"})
+        config = config.model_copy(update={"trust": trust_cfg})
+    if store is None:
+        return load_trust(config, policy=policy)
+    settings = revocation_settings(config, policy=policy)
+    if all(p == RevocationPolicy.OFF for p in settings.policies.values()):
+        return store
+    from .revocation import RevocationService
+
+    return store.with_revocation(RevocationService(settings))
+
+
+__all__ = ["cli_trust", "load_trust", "managed_store", "read_pem_path", "revocation_settings"]
