@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-import httpx
-
 _REDIRECTS = {301, 302, 303, 307, 308}
 USER_AGENT = "wpec_invoicing revocation check"
 
@@ -43,6 +41,8 @@ class HttpFetcher:
     """A small synchronous client (one connection pool) for revocation data."""
 
     def __init__(self, limits: HttpLimits | None = None) -> None:
+        import httpx  # here, not at import: a warm cache never needs the network stack
+
         self.limits = limits or HttpLimits()
         self._client = httpx.Client(
             timeout=self.limits.timeout_seconds, follow_redirects=False,
@@ -60,6 +60,8 @@ class HttpFetcher:
 
     def _request(self, method: str, url: str, body: bytes | None,
                  headers: dict[str, str]) -> bytes:
+        import httpx
+
         check_url(url)
         for _hop in range(self.limits.max_redirects + 1):
             try:

@@ -22,7 +22,6 @@ answers from the verdict cache without loading it.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import threading
 from collections.abc import Mapping, Sequence
@@ -193,6 +192,8 @@ class RevocationService:
 
 def _run(coro: Any) -> Any:
     """Run a coroutine from sync code, also when the caller's thread already has a loop."""
+    import asyncio  # here: a warm run never loads the event loop machinery
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
