@@ -19,7 +19,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         routes = {
             "/ok": (200, {}, b"x" * 100),
             "/big": (200, {}, b"x" * 5000),

@@ -18,7 +18,7 @@ def test_round_trip_of_qc_statements():
 
 
 def test_issued_qualified_certificate_reads_as_qualified(pki):
-    key, cert = issue_certificate(pki.ca_key, pki.ca, "Mario Rossi", email="m@example.test",
+    _key, cert = issue_certificate(pki.ca_key, pki.ca, "Mario Rossi", email="m@example.test",
                                   qualified=True)
     info = qc_info(asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)))
     assert info.qualified and info.sscd and info.types == ("esign",)
