@@ -87,6 +87,12 @@ def judge_signer(
     if trust is not None:
         try:
             trusted, reason = trust.judge(cert, carried, at)
+            chain = trust.chain(cert, carried) if trusted else []
+            if chain and not trust.vouches_for(chain[-1], use):
+                trusted, reason = False, (
+                    f"chains to {chain[-1].subject!r}, which the trust store trusts for "
+                    f"{'invoices' if use == 'pec' else 'PEC messages'} only, not for "
+                    f"{'PEC messages' if use == 'pec' else 'invoices'}")
             if at is None:
                 trusted_now, now_reason = trusted, reason
             else:

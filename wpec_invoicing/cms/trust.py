@@ -59,6 +59,22 @@ class TrustStore:
         self._lock = Lock()
         # The revocation service asked about every trusted chain (None: not checked).
         self.revocation: RevocationChecker | None = None
+        # Anchor fingerprint -> the uses ("pec", "invoice") it vouches for; absent: every use.
+        # A qualified CA from a trusted list must not make anyone's certificate a PEC provider.
+        self._uses: dict[bytes, frozenset[str]] = {}
+
+    def restrict(self, certificate: x509.Certificate | bytes, uses: Iterable[str]) -> None:
+        """Let `certificate` (an anchor of this store) vouch only for `uses`."""
+        if isinstance(certificate, bytes | bytearray):
+            certificate = _load_one(bytes(certificate))
+        fingerprint = cert_info_from_crypto(certificate).fingerprint
+        if fingerprint in self._anchors:
+            self._uses[fingerprint] = frozenset(uses) | self._uses.get(fingerprint, frozenset())
+
+    def vouches_for(self, anchor: CertInfo, use: str) -> bool:
+        """Whether the store's anchor `anchor` is trusted for `use`."""
+        allowed = self._uses.get(anchor.fingerprint)
+        return allowed is None or use in allowed
 
     def with_revocation(self, checker: RevocationChecker | None) -> TrustStore:
         """The same anchors (and chain cache) with `checker` asked about revocation."""

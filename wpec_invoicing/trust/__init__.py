@@ -13,7 +13,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
+
 from wpec_invoicing.cms.revocation import USE_INVOICE, USE_PEC, RevocationPolicy
+
+# What each purpose of the managed store vouches for.
+PURPOSE_USES = {"pec-provider": (USE_PEC,), "qualified-ca": (USE_INVOICE,)}
 
 
 def revocation_settings(config: Any, *, policy: str | None = None,
@@ -88,12 +93,21 @@ def load_trust(config: Any, *, extra: Path | None = None, policy: str | None = N
     from .store import StoreError
 
     try:
-        certs.extend(managed_store(config).certificates())
+        managed = managed_store(config)
+        by_purpose = {purpose: managed.certificates(purpose) for purpose in PURPOSE_USES}
     except StoreError as exc:
         raise ConfigError(str(exc)) from None
-    if not certs:
+    everything = certs + [c for group in by_purpose.values() for c in group]
+    if not everything:
         return None
-    store = TrustStore(certs)
+    store = TrustStore(everything)
+    # Certificates of the managed store vouch only for their purpose's use; those of the
+    # config's trust_store (and --trust) for every use, as before.
+    own = {c.fingerprint(hashes.SHA256()) for c in certs}
+    for purpose, group in by_purpose.items():
+        for cert in group:
+            if cert.fingerprint(hashes.SHA256()) not in own:
+                store.restrict(cert, PURPOSE_USES[purpose])
     if revocation:
         settings = revocation_settings(config, policy=policy, offline=offline)
         if any(p != RevocationPolicy.OFF for p in settings.policies.values()):

@@ -129,3 +129,27 @@ def test_invoice_signed_under_a_listed_qualified_ca_validates_with_revocation(
         assert sig["validated_at_source"] == "signing_time" and sig["checked_at"]
     off = wpec("invoice", "validate", "--json", "--revocation", "off", str(p7m))
     assert json.loads(off.stdout)["signature"]["revocation"] is None
+
+
+def test_a_qualified_ca_from_a_list_does_not_vouch_for_pec_messages(
+        wpec, pki, operator, tmp_path):
+    from wpec_invoicing.cms import open_signed_data, sign_detached, verify_detached
+    from wpec_invoicing.config import load_config
+    from wpec_invoicing.trust import load_trust
+
+    tl, pin = _list(pki, operator, tmp_path)
+    assert wpec("trust", "add-list", str(tl), "--pin", str(pin)).exit_code == 0
+    trust = load_trust(load_config(), policy="off")
+    key, cert = pki.key("qualified"), pki.cert("qualified")
+    receipt = verify_detached(b"body", sign_detached(b"body", key, cert,
+                                                     extra_certs=[pki.inter.cert]), trust=trust)
+    assert receipt.intact and receipt.trusted is False
+    assert "PEC messages" in receipt.reason
+    _, invoice = open_signed_data(sign_attached(b"<x/>", key, cert,
+                                                extra_certs=[pki.inter.cert]), trust=trust)
+    assert invoice.trusted is True
+    assert wpec("trust", "add", str(_pem(tmp_path, "r.pem", pki.inter.cert))).exit_code == 0
+    trust = load_trust(load_config(), policy="off")
+    receipt = verify_detached(b"body", sign_detached(b"body", key, cert,
+                                                     extra_certs=[pki.inter.cert]), trust=trust)
+    assert receipt.trusted is True  # now a PEC provider's CA of the store vouches for it
