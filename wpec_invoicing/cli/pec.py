@@ -71,6 +71,8 @@ def _human(record: dict[str, Any]) -> str:
             sig.get("trusted")
         ]
         sig_text = f"signature intact, {trusted} ({sig.get('signer')})"
+        if sig.get("revocation"):  # issue 16: CRL/OCSP status of the signer's certificate
+            sig_text += f", revocation {sig['revocation']['status']}"
     else:
         sig_text = f"signature BROKEN: {sig.get('reason')}"
     lines = [f"{record['file']}: {record['kind']}  [{sig_text}]"]

@@ -182,3 +182,18 @@ def test_without_a_trust_store_nothing_is_fetched_but_times_and_qualified_are_to
     assert v.trusted is None and v.revocation is None and v.qualified is True
     assert v.validated_at_source == "signing_time"
     assert len(pki.responder.requests) == before
+
+
+def test_crls_embedded_in_the_signature_answer_offline(pki, tmp_path):
+    from asn1crypto import cms, crl
+
+    info = cms.ContentInfo.load(p7m(pki, "good"))
+    info["content"]["crls"] = cms.RevocationInfoChoices([
+        cms.RevocationInfoChoice({"crl": crl.CertificateList.load(a.crl_der())})
+        for a in (pki.inter, pki.root)])
+    before = len(pki.responder.requests)
+    store = TrustStore([pki.root.cert]).with_revocation(service(tmp_path, offline=True))
+    _, v = open_signed_data(info.dump(force=True), trust=store)
+    assert v.intact and v.revocation.status == "good"
+    assert v.revocation.source == "embedded"
+    assert len(pki.responder.requests) == before
