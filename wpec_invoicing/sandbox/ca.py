@@ -172,8 +172,9 @@ class SandboxCA:
 
         if self._authority is None:
             self.start_revocation()
-        self._authority.revoke(cert.serial_number, when=datetime.now(UTC),
-                               reason=x509.ReasonFlags(reason))
+        flag = x509.ReasonFlags[reason] if reason in x509.ReasonFlags.__members__ \
+            else x509.ReasonFlags(reason)  # key_compromise or keyCompromise
+        self._authority.revoke(cert.serial_number, when=datetime.now(UTC), reason=flag)
         self._save_revocation()
 
     def _save_revocation(self) -> None:
