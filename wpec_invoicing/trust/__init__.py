@@ -10,7 +10,9 @@ package does the disk and network work around it and hands `cms/` a ready `Trust
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -117,27 +119,59 @@ def load_trust(config: Any, *, extra: Path | None = None, policy: str | None = N
     return store
 
 
+@dataclass(frozen=True)
+class TrustDefaults:
+    """`config.TrustConfig`'s defaults, for commands run without any config file: they then
+    need not import the config machinery (pydantic) at all. A test keeps the two equal."""
+
+    store_dir: Path = Path("trust")
+    revocation_pec: str = "soft-fail"
+    revocation_invoices: str = "soft-fail"
+    offline: bool = False
+    cache_dir: Path = Path("revocation-cache")
+    timeout_seconds: float = 10.0
+    max_fetch_bytes: int = 20 * 1024 * 1024
+
+    def resolve(self, data_dir: Path, path: Path) -> Path:
+        return path if path.is_absolute() else data_dir / path
+
+
+# config.py's names (a test keeps them equal): read here without importing config.py.
+CONFIG_ENV, DEFAULT_FILE, DEFAULT_DATA_DIR = "WPEC_CONFIG", "wpec.toml", "wpec-data"
+
+
+def _user_cache() -> Path:
+    import os
+
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "wpec_invoicing" / "revocation"
+
+
+def _command_config() -> Any:
+    """The config a command uses: `load_config()` when a file is named or present, else
+    the defaults (without loading pydantic), the revocation cache in the user's cache."""
+    import os
+
+    if os.environ.get(CONFIG_ENV) or (Path.cwd() / DEFAULT_FILE).exists():
+        from wpec_invoicing.config import load_config
+
+        return load_config()
+    return SimpleNamespace(data_dir=Path.cwd() / DEFAULT_DATA_DIR, trust_store=None,
+                           trust=TrustDefaults(cache_dir=_user_cache()), source=None)
+
+
 def cli_trust(store: Any, *, policy: str | None = None, config: Any = None) -> Any:
     """The trust a command uses: `store` (from `--trust`) or else the configured and managed
     stores, with revocation checking per the config (`policy` overrides it; `off` none).
 
     Without a config file the revocation cache goes to the user's cache folder
     (`$XDG_CACHE_HOME/wpec_invoicing`), never into the current folder."""
-    from wpec_invoicing.config import load_config
-
     if policy is not None and policy not in ("hard-fail", "soft-fail", "off"):
         from wpec_invoicing.errors import InputError
 
         raise InputError(f"--revocation {policy!r}: use hard-fail, soft-fail or off")
     if config is None:
-        config = load_config()
-    if config.source is None:
-        import os
-
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-        trust_cfg = config.trust.model_copy(
-            update={"cache_dir": base / "wpec_invoicing" / "revocation"})
-        config = config.model_copy(update={"trust": trust_cfg})
+        config = _command_config()
     if store is None:
         return load_trust(config, policy=policy)
     settings = revocation_settings(config, policy=policy)
@@ -148,4 +182,5 @@ def cli_trust(store: Any, *, policy: str | None = None, config: Any = None) -> A
     return store.with_revocation(RevocationService(settings))
 
 
-__all__ = ["cli_trust", "load_trust", "managed_store", "read_pem_path", "revocation_settings"]
+__all__ = ["TrustDefaults", "cli_trust", "load_trust", "managed_store", "read_pem_path",
+           "revocation_settings"]
