@@ -119,6 +119,10 @@ def _human(console: Console, r: InvoiceReport) -> None:
         sig = ", signature " + intact[r.signature.intact]
         if r.signature.intact:
             sig += f", {trusted.get(r.signature.trusted, '?')}"
+            if r.signature.revocation is not None:  # issue 16: CRL/OCSP of the signer
+                sig += f", revocation {r.signature.revocation.status}"
+            if r.signature.trusted is False and r.signature.reason:
+                sig += f": {escape(r.signature.reason)}"
     console.print(
         f"{state} {escape(r.file_name)}: {r.format or 'unknown format'} ({r.container}{sig}), "
         f"{n} invoice(s)"
@@ -190,7 +194,9 @@ def show(
     ] = None,
 ) -> None:
     """Print a readable summary of an invoice file (read leniently; validity shown too)."""
-    store = _load_trust(trust)
+    from wpec_invoicing.trust import cli_trust
+
+    store = cli_trust(_load_trust(trust))
     r = _read_path(path, lenient=True, trust=store)
     console = _console()
     if not r.readable or r.document is None:
@@ -208,7 +214,9 @@ def show(
             + {True: "trusted", False: "NOT trusted"}.get(
                 s.trusted, "trust not checked" + (" (no --trust)" if store is None else "")
             )
-            + (f" ({s.reason})" if s.reason else ""),
+            + (f" ({s.reason})" if s.reason else "")
+            + (f", revocation {s.revocation.status}" if s.revocation else "")
+            + (", qualified certificate" if s.qualified else ""),
             markup=False,
         )
     t = doc.transmission
