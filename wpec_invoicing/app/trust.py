@@ -113,14 +113,24 @@ def add_trusted_list(ctx: AppContext, path: Path, *, pin: Path) -> AddResult:
 
 
 def list_trusted(ctx: AppContext) -> list[TrustEntry]:
-    """Every certificate of the managed store (the config's `trust_store` is not listed:
-    it is the operator's own file)."""
-    from wpec_invoicing.trust.store import StoreError
+    """Every certificate signatures are judged by: the managed store's, then those of the
+    config's `trust_store` file or folder (purpose `any`: they vouch for every use)."""
+    from wpec_invoicing.trust import read_pem_path
+    from wpec_invoicing.trust.store import StoreError, describe
 
     try:
-        return _entries(_store(ctx).entries())
+        entries = _store(ctx).entries()
     except StoreError as exc:
         raise InvalidRequest(str(exc)) from None
+    path = ctx.config.trust_store
+    if path is not None:
+        try:
+            configured = read_pem_path(path)
+        except ValueError as exc:
+            raise InvalidRequest(f"trust_store {exc}") from None
+        entries += [describe(c, source=f"config trust_store {path}", purpose="any")
+                    for c in configured]
+    return _entries(entries)
 
 
 def remove_trusted(ctx: AppContext, selector: str) -> list[TrustEntry]:

@@ -147,6 +147,16 @@ class ManagedStore:
         return removed
 
 
+def describe(cert: x509.Certificate, *, source: str, purpose: str) -> Entry:
+    """An Entry for a certificate outside the managed store (the config's trust_store)."""
+    return Entry(
+        fingerprint=fingerprint(cert), subject=cert.subject.rfc4514_string(),
+        issuer=cert.issuer.rfc4514_string(), not_before=cert.not_valid_before_utc.isoformat(),
+        not_after=cert.not_valid_after_utc.isoformat(), source=source, purpose=purpose,
+        added_at="",
+    )
+
+
 def _entry(fp: str, record: dict[str, Any]) -> Entry:
     return Entry(
         fingerprint=fp, subject=str(record.get("subject", "")),
@@ -164,4 +174,5 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-__all__ = ["PEC_PROVIDER", "PURPOSES", "QUALIFIED_CA", "Entry", "ManagedStore", "StoreError"]
+__all__ = ["PEC_PROVIDER", "PURPOSES", "QUALIFIED_CA", "Entry", "ManagedStore", "StoreError",
+           "describe"]

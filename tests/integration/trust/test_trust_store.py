@@ -98,6 +98,14 @@ def test_tampered_or_foreign_list_is_refused(wpec, pki, operator, tmp_path, tamp
     assert json.loads(wpec("trust", "list", "--json").stdout) == []
 
 
+def test_list_shows_the_config_trust_store_too(wpec, pki, tmp_path):
+    _pem(tmp_path, "own.pem", pki.root.cert)
+    (tmp_path / "wpec.toml").write_text('data_dir = "data"\ntrust_store = "own.pem"\n')
+    (entry,) = json.loads(wpec("trust", "list", "--json").stdout)
+    assert entry["purpose"] == "any" and entry["source"].startswith("config trust_store")
+    assert entry["subject"] == "CN=Test Root CA,O=wpec tests,C=IT"
+
+
 def test_not_a_list_and_bad_pem_are_one_line(wpec, tmp_path):
     bad = tmp_path / "x.xml"
     bad.write_text("<a/>")
