@@ -86,17 +86,11 @@ def judge_signer(
     revocation = None
     if trust is not None:
         try:
-            trusted, reason = trust.judge(cert, carried, at)
-            chain = trust.chain(cert, carried) if trusted else []
-            if chain and not trust.vouches_for(chain[-1], use):
-                trusted, reason = False, (
-                    f"chains to {chain[-1].subject!r}, which the trust store trusts for "
-                    f"{'invoices' if use == 'pec' else 'PEC messages'} only, not for "
-                    f"{'PEC messages' if use == 'pec' else 'invoices'}")
+            trusted, reason = trust.judge(cert, carried, at, use)
             if at is None:
                 trusted_now, now_reason = trusted, reason
             else:
-                trusted_now, now_reason = trust.judge(cert, carried, None)
+                trusted_now, now_reason = trust.judge(cert, carried, None, use)
         except Exception as exc:
             trusted, reason = False, f"trust chain cannot be checked: {_short(exc)}"
         checker = trust.revocation
@@ -104,7 +98,7 @@ def judge_signer(
             try:
                 policy = checker.policy_for(use)
                 if policy != RevocationPolicy.OFF:
-                    chain = trust.chain(cert, carried)
+                    chain = trust.chain(cert, carried, use)
                     status = checker.check(
                         chain, use=use, embedded=embedded_revinfo(signed_data, signer_info)
                     )

@@ -105,10 +105,13 @@ class TrustStore:
         signer: CertInfo,
         carried: Sequence[CertInfo] = (),
         at: datetime | None = None,
+        use: str | None = None,
     ) -> tuple[bool, str | None]:
-        """(trusted, reason): `reason` says why not (unknown issuer, expired, bad link)."""
+        """(trusted, reason): `reason` says why not (unknown issuer, expired, bad link).
+
+        With `use`, the chain must end at an anchor that vouches for that use."""
         when = at if at is not None else datetime.now(UTC)
-        chain, reason = self._chain(signer, carried)
+        chain, reason = self._chain_for(signer, carried, use)
         if not chain:
             return False, reason
         for info in chain:
@@ -124,9 +127,25 @@ class TrustStore:
                 )
         return True, None
 
-    def chain(self, signer: CertInfo, carried: Sequence[CertInfo] = ()) -> list[CertInfo]:
+    def chain(self, signer: CertInfo, carried: Sequence[CertInfo] = (),
+              use: str | None = None) -> list[CertInfo]:
         """The chain from `signer` to a store certificate (signer first), [] when none."""
-        return self._chain(signer, carried)[0]
+        return self._chain_for(signer, carried, use)[0]
+
+    def _chain_for(self, signer: CertInfo, carried: Sequence[CertInfo],
+                   use: str | None) -> tuple[list[CertInfo], str]:
+        chain, reason = self._chain(signer, carried)
+        if not chain or use is None or self.vouches_for(chain[-1], use):
+            return chain, reason
+        # The nearest anchor does not vouch for this use: look past it (uncached, rare).
+        found, _ = self._build(signer, carried, use)
+        if found:
+            return found, ""
+        anchor = chain[-1]
+        other = "invoices" if use == "pec" else "PEC messages"
+        this = "PEC messages" if use == "pec" else "invoices"
+        return [], (f"chains to {anchor.subject!r}, which the trust store trusts for {other} "
+                    f"only, not for {this}")
 
     def is_trusted(
         self,
@@ -158,7 +177,7 @@ class TrustStore:
         return result
 
     def _build(
-        self, signer: CertInfo, carried: Sequence[CertInfo]
+        self, signer: CertInfo, carried: Sequence[CertInfo], use: str | None = None
     ) -> tuple[list[CertInfo], str]:
         """Depth-first search for a chain ending at a store certificate."""
         pool: dict[str, list[CertInfo]] = {}
@@ -167,7 +186,7 @@ class TrustStore:
         failures: list[str] = []
 
         def walk(cert: CertInfo, path: list[CertInfo]) -> list[CertInfo] | None:
-            if cert.fingerprint in self._anchors:
+            if cert.fingerprint in self._anchors and (use is None or self.vouches_for(cert, use)):
                 return path
             if len(path) > _MAX_DEPTH:
                 failures.append("chain too long")

@@ -161,3 +161,6 @@ def test_a_qualified_ca_from_a_list_does_not_vouch_for_pec_messages(
     receipt = verify_detached(b"body", sign_detached(b"body", key, cert,
                                                      extra_certs=[pki.inter.cert]), trust=trust)
     assert receipt.trusted is True  # now a PEC provider's CA of the store vouches for it
+    _, invoice = open_signed_data(sign_attached(b"<x/>", key, cert,
+                                                extra_certs=[pki.inter.cert]), trust=trust)
+    assert invoice.trusted is True  # past the PEC-only intermediate, the qualified root
