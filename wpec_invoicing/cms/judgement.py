@@ -35,6 +35,8 @@ from .qualified import QcInfo, qc_info
 from .revocation import RevocationPolicy, embedded_revinfo
 
 if TYPE_CHECKING:
+    from cryptography import x509
+
     from .trust import TrustStore
     from .verify import SignatureVerdict
 
@@ -71,7 +73,8 @@ def judge_signer(
     """`verdict` (intact) completed with times, trust, revocation and qualification."""
     now = datetime.now(UTC)
     qc = qc_for(cert)
-    ts_time, ts_problem = signature_timestamp(signer_info, trust, use)
+    ts_time, ts_problem = (signature_timestamp(signer_info, trust, use)
+                           if signer_info is not None else (None, None))
     if ts_time is not None:
         when, source = ts_time, "timestamp"
     elif verdict.signing_time is not None:
@@ -99,9 +102,9 @@ def judge_signer(
                 policy = checker.policy_for(use)
                 if policy != RevocationPolicy.OFF:
                     chain = trust.chain(cert, carried, use)
-                    status = checker.check(
-                        chain, use=use, embedded=embedded_revinfo(signed_data, signer_info)
-                    )
+                    embedded = (embedded_revinfo(signed_data, signer_info)
+                                if signer_info is not None else None)
+                    status = checker.check(chain, use=use, embedded=embedded)
                     revocation = status.at(at, policy)
                     if revocation.failed:
                         trusted, reason = False, revocation.explain()
@@ -133,6 +136,23 @@ def judge_signer(
         trusted_now=trusted_now,
         trusted_now_reason=now_reason,
         timestamp_problem=ts_problem,
+    )
+
+
+def judge_certificate(
+    verdict: SignatureVerdict,
+    cert: x509.Certificate,
+    intermediates: list[x509.Certificate],
+    trust: TrustStore | None,
+    use: str = "invoice",
+) -> SignatureVerdict:
+    """The same judgement for a signature that is not CMS (an XAdES invoice): trust at the
+    claimed signing time and now, revocation, qualified; no timestamp token is read."""
+    from ._certinfo import cert_info_from_crypto
+
+    return judge_signer(
+        verdict, signed_data=None, signer_info=None, cert=cert_info_from_crypto(cert),
+        carried=[cert_info_from_crypto(c) for c in intermediates], trust=trust, use=use,
     )
 
 
@@ -198,4 +218,4 @@ def _short(exc: BaseException) -> str:
     return text[:200]
 
 
-__all__ = ["judge_signer", "qc_for", "signature_timestamp"]
+__all__ = ["judge_certificate", "judge_signer", "qc_for", "signature_timestamp"]
