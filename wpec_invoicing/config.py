@@ -344,12 +344,36 @@ class OutboxConfig(BaseModel):
     idle_poll_seconds: float | None = Field(default=None, gt=0, le=60)
 
 
+RevocationMode = Literal["hard-fail", "soft-fail", "off"]
+
+
+class TrustConfig(_Strict):
+    """`[trust]`: the managed trust store and revocation checking (issue 16, `trust/`).
+
+    Relative paths are relative to `data_dir`. Revocation policy per use: `soft-fail` (an
+    unknown status is a warning), `hard-fail` (unknown makes the signature untrusted), `off`.
+    `offline`: never fetch, use only cached or embedded CRL/OCSP data.
+    """
+
+    store_dir: Path = Path("trust")
+    revocation_pec: RevocationMode = "soft-fail"
+    revocation_invoices: RevocationMode = "soft-fail"
+    offline: bool = False
+    cache_dir: Path = Path("revocation-cache")
+    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    max_fetch_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+
+    def resolve(self, data_dir: Path, path: Path) -> Path:
+        return path if path.is_absolute() else data_dir / path
+
+
 class Config(_Strict):
     """The whole configuration, with every path already made absolute."""
 
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     store_url: str | None = None
     trust_store: Path | None = None
+    trust: TrustConfig = TrustConfig()
     company: CompanyConfig = CompanyConfig()
     sdi: SdiConfig = SdiConfig()
     accounts: list[AccountConfig] = Field(default_factory=list)

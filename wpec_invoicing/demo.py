@@ -90,12 +90,12 @@ class DemoSummary:
         console.print(sent)
         received = Table(title="Invoices received from suppliers (passive cycle)",
                          show_edge=False)
-        for col in ("file", "supplier", "status", "expected", "reasons"):
+        for col in ("file", "supplier", "status", "expected", "revocation", "reasons"):
             received.add_column(col)
         for r in self.received:
             mark = "" if r["ok"] else " [red]✗[/]"
             received.add_row(r["file_name"] or "", r["supplier"] or "", r["status"] + mark,
-                             r["expected"], "; ".join(r["reasons"]))
+                             r["expected"], r.get("revocation") or "-", "; ".join(r["reasons"]))
         console.print(received)
         for r in self.refused_locally:
             console.print(f"refused before sending (never queued): {'; '.join(r['reasons'])}",
@@ -322,6 +322,9 @@ def _received_rows(store: Any, to_receive: list[tuple[bytes, str, str, str]]
                 "status": inv.status, "expected": want,
                 "reasons": [r.get("message", "") for r in (inv.reasons or [])],
                 "identificativo_sdi": inv.identificativo_sdi,
+                # the PEC provider's certificate, checked by CRL/OCSP at the sandbox CA
+                "revocation": ((inv.envelope_signature or {}).get("revocation")
+                               or {}).get("status"),
                 "ok": inv.status == want,
             })
     return rows

@@ -119,6 +119,10 @@ def _human(console: Console, r: InvoiceReport) -> None:
         sig = ", signature " + intact[r.signature.intact]
         if r.signature.intact:
             sig += f", {trusted.get(r.signature.trusted, '?')}"
+            if r.signature.revocation is not None:  # issue 16: CRL/OCSP of the signer
+                sig += f", revocation {r.signature.revocation.status}"
+            if r.signature.trusted is False and r.signature.reason:
+                sig += f": {escape(r.signature.reason)}"
     console.print(
         f"{state} {escape(r.file_name)}: {r.format or 'unknown format'} ({r.container}{sig}), "
         f"{n} invoice(s)"
@@ -152,9 +156,17 @@ def validate(
         Path | None,
         typer.Option("--trust", help="PEM file of CAs to judge signers by (p7m, XAdES)."),
     ] = None,
+    revocation: Annotated[
+        str | None,
+        typer.Option("--revocation", metavar="POLICY",
+                     help="CRL/OCSP check of the signer: hard-fail, soft-fail or off "
+                          "(default: [trust] revocation_invoices of the config, soft-fail)."),
+    ] = None,
 ) -> None:
     """Validate invoice files: XSD, SdI checks, signature. Exit 0 valid, 1 invalid, 2 unreadable."""
-    store = _load_trust(trust)
+    from wpec_invoicing.trust import cli_trust
+
+    store = cli_trust(_load_trust(trust), policy=revocation)
     console = _console()
     reports = []
     for path in _expand(paths):
@@ -182,7 +194,9 @@ def show(
     ] = None,
 ) -> None:
     """Print a readable summary of an invoice file (read leniently; validity shown too)."""
-    store = _load_trust(trust)
+    from wpec_invoicing.trust import cli_trust
+
+    store = cli_trust(_load_trust(trust))
     r = _read_path(path, lenient=True, trust=store)
     console = _console()
     if not r.readable or r.document is None:
@@ -200,7 +214,9 @@ def show(
             + {True: "trusted", False: "NOT trusted"}.get(
                 s.trusted, "trust not checked" + (" (no --trust)" if store is None else "")
             )
-            + (f" ({s.reason})" if s.reason else ""),
+            + (f" ({s.reason})" if s.reason else "")
+            + (f", revocation {s.revocation.status}" if s.revocation else "")
+            + (", qualified certificate" if s.qualified else ""),
             markup=False,
         )
     t = doc.transmission

@@ -71,6 +71,8 @@ def _human(record: dict[str, Any]) -> str:
             sig.get("trusted")
         ]
         sig_text = f"signature intact, {trusted} ({sig.get('signer')})"
+        if sig.get("revocation"):  # issue 16: CRL/OCSP status of the signer's certificate
+            sig_text += f", revocation {sig['revocation']['status']}"
     else:
         sig_text = f"signature BROKEN: {sig.get('reason')}"
     lines = [f"{record['file']}: {record['kind']}  [{sig_text}]"]
@@ -121,12 +123,19 @@ def inspect_command(
         typer.Option("--trust", metavar="PEM_OR_DIR",
                      help="PEM file or folder of provider/CA certificates."),
     ] = None,
+    revocation: Annotated[
+        str | None,
+        typer.Option("--revocation", metavar="POLICY",
+                     help="CRL/OCSP check of the signer: hard-fail, soft-fail or off "
+                          "(default: [trust] revocation_pec of the config, soft-fail)."),
+    ] = None,
 ) -> None:
     """Say what each message is: kind, certification data, signature, attachments, SdI."""
     from wpec_invoicing.inputs import read_file
     from wpec_invoicing.pec import inspect
+    from wpec_invoicing.trust import cli_trust
 
-    store = load_trust_store(trust) if trust is not None else None
+    store = cli_trust(load_trust_store(trust) if trust is not None else None, policy=revocation)
     failed = 0
     for path in files:
         reason: str | None = None

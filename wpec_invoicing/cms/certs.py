@@ -87,8 +87,16 @@ def issue_certificate(
     days: int = 825,
     server_names: Iterable[str] = (),
     not_before: datetime | None = None,
+    crl_url: str | None = None,
+    ocsp_url: str | None = None,
+    qualified: bool = False,
+    not_after: datetime | None = None,
 ) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
     """An end-entity certificate signed by the CA.
+
+    `crl_url` / `ocsp_url` put a CRL distribution point / an AIA OCSP address in it (where a
+    verifier asks whether it was revoked); `qualified` adds QcStatements (QcCompliance,
+    QcSSCD, QcType esign) as on an eIDAS qualified signature certificate.
 
     With `email` it is a signing certificate (S/MIME: email in the SAN, emailProtection);
     with `server_names` a TLS server certificate whose SAN lists those DNS names and IP
@@ -121,7 +129,7 @@ def issue_certificate(
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
-        .not_valid_after(start + timedelta(days=days))
+        .not_valid_after(not_after or start + timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -148,7 +156,107 @@ def issue_certificate(
     )
     if san:
         builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
+    builder = _with_revocation_urls(builder, crl_url, ocsp_url)
+    if qualified:
+        from .qualified import QC_STATEMENTS, qc_statements_der
+
+        builder = builder.add_extension(
+            x509.UnrecognizedExtension(x509.ObjectIdentifier(QC_STATEMENTS),
+                                       qc_statements_der()),
+            critical=False,
+        )
     return key, builder.sign(ca_key, hashes.SHA256())
+
+
+def _with_revocation_urls(
+    builder: x509.CertificateBuilder, crl_url: str | None, ocsp_url: str | None
+) -> x509.CertificateBuilder:
+    if crl_url:
+        builder = builder.add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
+            full_name=[x509.UniformResourceIdentifier(crl_url)], relative_name=None,
+            reasons=None, crl_issuer=None)]), critical=False)
+    if ocsp_url:
+        builder = builder.add_extension(x509.AuthorityInformationAccess([
+            x509.AccessDescription(x509.oid.AuthorityInformationAccessOID.OCSP,
+                                   x509.UniformResourceIdentifier(ocsp_url))]), critical=False)
+    return builder
+
+
+def issue_ca(
+    ca_key: Any,
+    ca_cert: x509.Certificate,
+    common_name: str,
+    *,
+    organization: str | None = None,
+    days: int = 1825,
+    crl_url: str | None = None,
+    ocsp_url: str | None = None,
+    not_before: datetime | None = None,
+) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    """An intermediate CA certificate signed by `ca_cert` (revocation URLs as for a leaf)."""
+    key = _new_key()
+    start = not_before or datetime.now(UTC) - _BACKDATE
+    ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name, organization))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                crl_sign=True, encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(ski, critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),
+            critical=False,
+        )
+    )
+    builder = _with_revocation_urls(builder, crl_url, ocsp_url)
+    return key, builder.sign(ca_key, hashes.SHA256())
+
+
+def issue_ocsp_responder(
+    ca_key: Any, ca_cert: x509.Certificate, common_name: str, *, days: int = 825
+) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    """A delegated OCSP responder certificate (id-kp-OCSPSigning, id-pkix-ocsp-nocheck)."""
+    key = _new_key()
+    start = datetime.now(UTC) - _BACKDATE
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name, None))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                crl_sign=False, encipher_only=False, decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]),
+                       critical=False)
+        .add_extension(x509.OCSPNoCheck(), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    return key, cert
 
 
 def cert_to_pem(cert: x509.Certificate) -> bytes:

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from threading import Lock
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 
@@ -27,6 +28,9 @@ from ._certinfo import (
     check_signature,
     name_to_rfc4514,
 )
+
+if TYPE_CHECKING:
+    from .revocation import RevocationChecker
 
 _MAX_DEPTH = 8
 _CACHE_SIZE = 4096
@@ -53,6 +57,31 @@ class TrustStore:
             OrderedDict()
         )
         self._lock = Lock()
+        # The revocation service asked about every trusted chain (None: not checked).
+        self.revocation: RevocationChecker | None = None
+        # Anchor fingerprint -> the uses ("pec", "invoice") it vouches for; absent: every use.
+        # A qualified CA from a trusted list must not make anyone's certificate a PEC provider.
+        self._uses: dict[bytes, frozenset[str]] = {}
+
+    def restrict(self, certificate: x509.Certificate | bytes, uses: Iterable[str]) -> None:
+        """Let `certificate` (an anchor of this store) vouch only for `uses`."""
+        if isinstance(certificate, bytes | bytearray):
+            certificate = _load_one(bytes(certificate))
+        fingerprint = cert_info_from_crypto(certificate).fingerprint
+        if fingerprint in self._anchors:
+            self._uses[fingerprint] = frozenset(uses) | self._uses.get(fingerprint, frozenset())
+
+    def vouches_for(self, anchor: CertInfo, use: str) -> bool:
+        """Whether the store's anchor `anchor` is trusted for `use`."""
+        allowed = self._uses.get(anchor.fingerprint)
+        return allowed is None or use in allowed
+
+    def with_revocation(self, checker: RevocationChecker | None) -> TrustStore:
+        """The same anchors (and chain cache) with `checker` asked about revocation."""
+        clone = object.__new__(TrustStore)
+        clone.__dict__.update(self.__dict__)
+        clone.revocation = checker
+        return clone
 
     @classmethod
     def from_pem(cls, data: bytes) -> TrustStore:
@@ -76,10 +105,13 @@ class TrustStore:
         signer: CertInfo,
         carried: Sequence[CertInfo] = (),
         at: datetime | None = None,
+        use: str | None = None,
     ) -> tuple[bool, str | None]:
-        """(trusted, reason): `reason` says why not (unknown issuer, expired, bad link)."""
+        """(trusted, reason): `reason` says why not (unknown issuer, expired, bad link).
+
+        With `use`, the chain must end at an anchor that vouches for that use."""
         when = at if at is not None else datetime.now(UTC)
-        chain, reason = self._chain(signer, carried)
+        chain, reason = self._chain_for(signer, carried, use)
         if not chain:
             return False, reason
         for info in chain:
@@ -94,6 +126,26 @@ class TrustStore:
                     f"(valid until {info.not_after.isoformat()})"
                 )
         return True, None
+
+    def chain(self, signer: CertInfo, carried: Sequence[CertInfo] = (),
+              use: str | None = None) -> list[CertInfo]:
+        """The chain from `signer` to a store certificate (signer first), [] when none."""
+        return self._chain_for(signer, carried, use)[0]
+
+    def _chain_for(self, signer: CertInfo, carried: Sequence[CertInfo],
+                   use: str | None) -> tuple[list[CertInfo], str]:
+        chain, reason = self._chain(signer, carried)
+        if not chain or use is None or self.vouches_for(chain[-1], use):
+            return chain, reason
+        # The nearest anchor does not vouch for this use: look past it (uncached, rare).
+        found, _ = self._build(signer, carried, use)
+        if found:
+            return found, ""
+        anchor = chain[-1]
+        other = "invoices" if use == "pec" else "PEC messages"
+        this = "PEC messages" if use == "pec" else "invoices"
+        return [], (f"chains to {anchor.subject!r}, which the trust store trusts for {other} "
+                    f"only, not for {this}")
 
     def is_trusted(
         self,
@@ -125,7 +177,7 @@ class TrustStore:
         return result
 
     def _build(
-        self, signer: CertInfo, carried: Sequence[CertInfo]
+        self, signer: CertInfo, carried: Sequence[CertInfo], use: str | None = None
     ) -> tuple[list[CertInfo], str]:
         """Depth-first search for a chain ending at a store certificate."""
         pool: dict[str, list[CertInfo]] = {}
@@ -134,7 +186,7 @@ class TrustStore:
         failures: list[str] = []
 
         def walk(cert: CertInfo, path: list[CertInfo]) -> list[CertInfo] | None:
-            if cert.fingerprint in self._anchors:
+            if cert.fingerprint in self._anchors and (use is None or self.vouches_for(cert, use)):
                 return path
             if len(path) > _MAX_DEPTH:
                 failures.append("chain too long")

@@ -12,7 +12,7 @@ with a reason, never an exception, because one bad message must not stop a batch
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ from ._certinfo import (
 )
 
 if TYPE_CHECKING:
+    from .revocation import RevocationStatus
     from .trust import TrustStore
 
 
@@ -57,6 +58,18 @@ class SignatureVerdict:
     trusted: bool | None = None
     reason: str | None = None
     digest_algorithm: str | None = None
+    # Issue 16: when the check ran, the time the signer's certificate was judged at (and
+    # where that time came from), the revocation status, whether the certificate is
+    # qualified, and whether it is still trusted now (see `judgement.py`).
+    checked_at: datetime | None = field(default=None, compare=False)  # differs every run
+    validated_at: datetime | None = None
+    validated_at_source: str | None = None  # timestamp | signing_time | check_time
+    revocation: RevocationStatus | None = None
+    qualified: bool | None = None
+    qc: dict[str, Any] | None = None
+    trusted_now: bool | None = None
+    trusted_now_reason: str | None = None
+    timestamp_problem: str | None = None
 
     @classmethod
     def absent(cls, reason: str | None = None) -> SignatureVerdict:
@@ -76,6 +89,15 @@ class SignatureVerdict:
             "signing_time": self.signing_time.isoformat() if self.signing_time else None,
             "trusted": self.trusted,
             "reason": self.reason,
+            "checked_at": self.checked_at.isoformat() if self.checked_at else None,
+            "validated_at": self.validated_at.isoformat() if self.validated_at else None,
+            "validated_at_source": self.validated_at_source,
+            "revocation": self.revocation.to_json() if self.revocation else None,
+            "qualified": self.qualified,
+            "qc": self.qc,
+            "trusted_now": self.trusted_now,
+            "trusted_now_reason": self.trusted_now_reason,
+            "timestamp_problem": self.timestamp_problem,
         }
 
 
@@ -181,7 +203,8 @@ def _attr(signed_attrs: Any, name: str) -> Any:
 
 
 def _check(
-    parsed: _Parsed, content: bytes | bytearray | memoryview, trust: TrustStore | None
+    parsed: _Parsed, content: bytes | bytearray | memoryview, trust: TrustStore | None,
+    use: str = "pec",
 ) -> SignatureVerdict:
     """Judge every signer of a parsed SignedData against `content`.
 
@@ -192,7 +215,7 @@ def _check(
     count = len(signer_infos)
     if count == 0:
         return SignatureVerdict.absent("CMS SignedData carries no signer")
-    first = _check_signer(parsed, 0, content, trust)
+    first = _check_signer(parsed, 0, content, trust, use)
     if first.intact is False:
         return first
     for index in range(1, count):
@@ -204,7 +227,7 @@ def _check(
 
 def _check_signer(
     parsed: _Parsed, index: int, content: bytes | bytearray | memoryview,
-    trust: TrustStore | None,
+    trust: TrustStore | None, use: str = "pec",
 ) -> SignatureVerdict:
     signer: str | None = None
     signing_time: datetime | None = None
@@ -271,26 +294,24 @@ def _check_signer(
         return fail(str(exc))
     except Exception as exc:
         return fail(f"damaged signer information: {_short(exc)}")
-    trusted: bool | None = None
-    reason: str | None = None
-    if trust is not None:
-        try:
-            trusted, reason = trust.judge(cert, carried, signing_time)
-        except Exception as exc:
-            trusted, reason = False, f"trust chain cannot be checked: {_short(exc)}"
-    return SignatureVerdict(
-        present=True,
-        intact=True,
-        signer=signer,
-        signing_time=signing_time,
-        trusted=trusted,
-        reason=reason,
-        digest_algorithm=digest_name,
+    from .judgement import judge_signer
+
+    return judge_signer(
+        SignatureVerdict(
+            present=True,
+            intact=True,
+            signer=signer,
+            signing_time=signing_time,
+            digest_algorithm=digest_name,
+        ),
+        signed_data=parsed.signed_data, signer_info=si, cert=cert, carried=carried,
+        trust=trust, use=use,
     )
 
 
 def verify_detached(
-    content: bytes | bytearray | memoryview, signature: bytes, *, trust: TrustStore | None = None
+    content: bytes | bytearray | memoryview, signature: bytes, *, trust: TrustStore | None = None,
+    use: str = "pec",
 ) -> SignatureVerdict:
     """Verify a detached (S/MIME `application/pkcs7-signature`) signature over `content`.
 
@@ -309,7 +330,7 @@ def verify_detached(
         except CmsError as exc:
             return SignatureVerdict(present=True, intact=False, reason=str(exc))
         # hashed and verified in place: a memoryview of a 50 MB message is never copied
-        return _check(parsed, content, trust)
+        return _check(parsed, content, trust, use)
     except Exception as exc:  # last line of defence: a verdict, never a crash
         return SignatureVerdict(
             present=True, intact=False,
@@ -319,7 +340,7 @@ def verify_detached(
 
 
 def open_signed_data(
-    data: bytes, *, trust: TrustStore | None = None
+    data: bytes, *, trust: TrustStore | None = None, use: str = "invoice"
 ) -> tuple[bytes, SignatureVerdict]:
     """Open an attached CMS SignedData (CAdES `.p7m`, DER or BER): (content, verdict).
 
@@ -333,7 +354,7 @@ def open_signed_data(
             "CMS SignedData has no encapsulated content (a detached signature, not a .p7m)"
         )
     try:
-        verdict = _check(parsed, parsed.content, trust)
+        verdict = _check(parsed, parsed.content, trust, use)
     except Exception as exc:  # last line of defence: a verdict, never a crash
         verdict = SignatureVerdict(
             present=True, intact=False,

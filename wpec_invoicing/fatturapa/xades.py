@@ -434,21 +434,17 @@ def _intact(sig, cert, hashes, trust, signing_time) -> tuple[SignatureVerdict, t
     from signxml.algorithms import SignatureMethod, digest_algorithm_implementations
 
     from wpec_invoicing.cms import SignatureVerdict
+    from wpec_invoicing.cms.judgement import judge_certificate
 
     method = SignatureMethod(sig.find(f"{_DS}SignedInfo/{_DS}SignatureMethod").get("Algorithm"))
-    trusted: bool | None = None
-    reason: str | None = None
-    if trust is not None:
-        try:
-            trusted, reason = trust.is_trusted(cert, _certificates(sig)[1:], signing_time)
-        except Exception as exc:
-            trusted, reason = False, f"trust chain cannot be checked: {type(exc).__name__}"
     warnings = (SHA1_WEAK,) if any("SHA1" in h for h in hashes) else ()
-    return SignatureVerdict(
+    verdict = SignatureVerdict(
         present=True, intact=True, signer=cert.subject.rfc4514_string(),
-        signing_time=signing_time, trusted=trusted, reason=reason,
+        signing_time=signing_time,
         digest_algorithm=digest_algorithm_implementations[method]().name,
-    ), warnings
+    )
+    # trust at the signing time and now, revocation, qualified (issue 16; cms/judgement.py)
+    return judge_certificate(verdict, cert, _certificates(sig)[1:], trust), warnings
 
 
 def verify_signature(

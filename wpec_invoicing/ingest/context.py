@@ -8,33 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from wpec_invoicing.ingest.observers import MessageObserver, message_observers
 
 
 def load_trust(config: Any) -> Any:
-    """The configured trust store (PEM file or folder of PEM files), or None."""
-    path = getattr(config, "trust_store", None)
-    if path is None:
-        return None
-    from wpec_invoicing.cms import TrustStore
-    from wpec_invoicing.errors import ConfigError
-    from wpec_invoicing.inputs import read_file
+    """The configured trust (trust_store + the managed store, revocation per `[trust]`), or
+    None when no certificate is trusted at all (see `wpec_invoicing.trust`)."""
+    from wpec_invoicing.trust import load_trust as load
 
-    path = Path(path)
-    try:
-        if path.is_dir():
-            data = b"\n".join(read_file(p) for p in sorted(path.iterdir())
-                              if p.suffix.lower() in (".pem", ".crt", ".cer"))
-        else:
-            data = read_file(path)
-        return TrustStore.from_pem(data)
-    except OSError as exc:
-        raise ConfigError(f"trust_store {path}: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise ConfigError(f"trust_store {path}: no usable PEM certificate ({exc})") from None
+    return load(config)
 
 
 @dataclass

@@ -93,7 +93,7 @@ def _open_opaque(part: Part, trust: TrustStore | None, problems: list[str]) -> U
     from wpec_invoicing.cms import CmsError, SignatureVerdict, open_signed_data
 
     try:
-        content, verdict = open_signed_data(part.decoded(), trust=trust)
+        content, verdict = open_signed_data(part.decoded(), trust=trust, use="pec")
     except (CmsError, ValueError) as exc:
         problems.append(f"opaque S/MIME not readable: {exc}")
         verdict = SignatureVerdict(

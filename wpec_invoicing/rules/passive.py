@@ -251,6 +251,7 @@ def verify(session: Session, config: Any, inv: ReceivedInvoice, doc: Any, report
     if sig.get("present") and sig.get("intact") is False:
         review.append({"code": "signature-broken",
                        "message": f"the file's signature is not intact: {sig.get('reason')}"})
+    review.extend(revocation_problems(sig))
     env = inv.envelope_signature or {}
     if env:
         if env.get("intact") is False or env.get("present") is False:
@@ -274,6 +275,21 @@ def verify(session: Session, config: Any, inv: ReceivedInvoice, doc: Any, report
     if review:
         return Verdict(NEEDS_REVIEW, review)
     return Verdict(VERIFIED, [])
+
+
+def revocation_problems(sig: dict) -> list[dict[str, str]]:
+    """Review reasons from the signer's revocation status (issue 16): revoked before the
+    signing time, or unknown under a hard-fail policy. Unknown under soft-fail is only shown
+    in the signature report (a warning, not a reason to stop the invoice)."""
+    rev = sig.get("revocation") or {}
+    if rev.get("status") == "revoked" and not rev.get("after_signing"):
+        return [{"code": "signer-revoked",
+                 "message": f"the signer's certificate is revoked: {sig.get('reason')}"}]
+    if rev.get("status") == "unknown" and rev.get("policy") == "hard-fail":
+        return [{"code": "signer-revocation-unknown",
+                 "message": "the signer's revocation status could not be checked (policy "
+                            f"hard-fail): {rev.get('detail')}"}]
+    return []
 
 
 def _checks(report: Any) -> list[dict[str, Any]]:

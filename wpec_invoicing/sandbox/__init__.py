@@ -117,6 +117,7 @@ class Sandbox:
         from wpec_invoicing.sandbox.smtp import SmtpController
 
         self.ca.ensure()
+        self.ca.start_revocation(self.host)  # CRL + OCSP: issued certificates name them
         tls = self.ca.tls_server()
         for address in (*self._users, SDI_FIRST, *SDI_DEDICATED):
             self.registry.add(address)
@@ -187,6 +188,7 @@ class Sandbox:
         if self.imap_server is not None:
             self.imap_server.stop()
             self.imap_server = None
+        self.ca.stop_revocation()
         self._started = False
 
     def __enter__(self) -> Sandbox:

@@ -5,14 +5,22 @@ certificates of its PEC providers ("gestori") and its TLS servers from one CA, a
 pointed at the sandbox trusts exactly that CA (`ca.pem`). Keys are kept (mode 0600) so a
 restarted sandbox signs with the same certificates and mail stored earlier still verifies.
 
-Layout under the folder: `ca.pem`, `tls.pem`, `certs/<name>.pem`, `private/*.key` (0600).
+Revocation (issue 16): while the sandbox runs, the CA publishes its CRL and answers OCSP on
+loopback HTTP (`start_revocation`, `sandbox/revocation.py`), and the certificates it issues
+carry those addresses, so the product really checks them. The port is kept in
+`revocation.json` with the revoked serials, so a restarted sandbox answers at the same address.
+
+Layout under the folder: `ca.pem`, `tls.pem`, `certs/<name>.pem`, `private/*.key` (0600),
+`revocation.json`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +60,8 @@ class SandboxCA:
         self._lock = threading.Lock()
         self._ca: Credential | None = None
         self._issued: dict[str, Credential] = {}
+        self._responder: Any = None
+        self._authority: Any = None
 
     @property
     def ca_path(self) -> Path:
@@ -91,6 +101,9 @@ class SandboxCA:
                 cert = certlib.load_pem_certificate(cert_path.read_bytes())
                 key = certlib.load_pem_key(key_path.read_bytes())
             else:
+                if self._responder is not None and "server_names" not in kwargs:
+                    kwargs = {**kwargs, "crl_url": self._responder.crl_url("ca"),
+                              "ocsp_url": self._responder.ocsp_url("ca")}
                 key, cert = certlib.issue_certificate(ca.key, ca.cert, **kwargs)
                 write_private(key_path, certlib.key_to_pem(key))
                 cert_path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,3 +124,76 @@ class SandboxCA:
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
         return self._issue(f"signer-{safe}", self.directory / "certs" / f"{safe}.pem",
                            common_name=common_name, email=email, organization=organization)
+
+    # -- revocation: CRL and OCSP on loopback ---------------------------------------------
+    @property
+    def _revocation_file(self) -> Path:
+        return self.directory / "revocation.json"
+
+    def _revocation_state(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self._revocation_file.read_text("utf-8"))
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def start_revocation(self, host: str = "127.0.0.1") -> Any:
+        """Serve the CA's CRL and OCSP (same port as last time when free); the responder."""
+        from cryptography import x509
+
+        from wpec_invoicing.sandbox.revocation import Authority, RevocationResponder
+
+        if self._responder is not None:
+            return self._responder
+        ca = self.ensure()
+        state = self._revocation_state()
+        responder_cred = self._ocsp_credential(ca)
+        authority = Authority("ca", ca.key, ca.cert, responder_cred.key, responder_cred.cert)
+        for serial, (when, reason) in (state.get("revoked") or {}).items():
+            authority.revoked[int(serial)] = (datetime.fromisoformat(when),
+                                              x509.ReasonFlags(reason))
+        try:
+            responder = RevocationResponder(host, int(state.get("port") or 0)).start()
+        except OSError:  # the old port is taken: a new one (older certs then say "unknown")
+            responder = RevocationResponder(host, 0).start()
+        responder.add(authority)
+        self._responder, self._authority = responder, authority
+        self._save_revocation()
+        return responder
+
+    def stop_revocation(self) -> None:
+        if self._responder is not None:
+            self._responder.stop()
+            self._responder = None
+
+    def revoke(self, cert: Any, reason: str = "key_compromise") -> None:
+        """Revoke a certificate this CA issued (published at once on the CRL and OCSP)."""
+        from cryptography import x509
+
+        if self._authority is None:
+            self.start_revocation()
+        flag = x509.ReasonFlags[reason] if reason in x509.ReasonFlags.__members__ \
+            else x509.ReasonFlags(reason)  # key_compromise or keyCompromise
+        self._authority.revoke(cert.serial_number, when=datetime.now(UTC), reason=flag)
+        self._save_revocation()
+
+    def _save_revocation(self) -> None:
+        authority = self._authority
+        state = {
+            "port": self._responder.port if self._responder is not None else None,
+            "revoked": {str(serial): [when.isoformat(), reason.value]
+                        for serial, (when, reason) in authority.revoked.items()},
+        }
+        self._revocation_file.write_text(json.dumps(state, indent=1), encoding="utf-8")
+
+    def _ocsp_credential(self, ca: Credential) -> Credential:
+        key_path = self._key_path("ocsp")
+        cert_path = self.directory / "ocsp.pem"
+        if cert_path.exists() and key_path.exists():
+            return Credential(certlib.load_pem_key(key_path.read_bytes()),
+                              certlib.load_pem_certificate(cert_path.read_bytes()),
+                              cert_path, key_path)
+        key, cert = certlib.issue_ocsp_responder(ca.key, ca.cert, f"{CA_NAME} OCSP")
+        write_private(key_path, certlib.key_to_pem(key))
+        cert_path.write_bytes(certlib.cert_to_pem(cert))
+        return Credential(key, cert, cert_path, key_path)

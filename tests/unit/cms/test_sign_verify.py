@@ -281,7 +281,9 @@ def test_verdict_json_and_absent():
     absent = SignatureVerdict.absent()
     assert absent.to_json() == {
         "present": False, "intact": None, "signer": None, "signing_time": None,
-        "trusted": None, "reason": None,
+        "trusted": None, "reason": None, "checked_at": None, "validated_at": None,
+        "validated_at_source": None, "revocation": None, "qualified": None, "qc": None,
+        "trusted_now": None, "trusted_now_reason": None, "timestamp_problem": None,
     }
     with pytest.raises(AttributeError):
         absent.intact = True  # frozen
