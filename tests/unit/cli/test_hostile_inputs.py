@@ -404,7 +404,7 @@ def test_attachments_into_a_file_says_it_is_not_a_folder(wpec, tmp_path):
     (tmp_path / "out").write_text("x")
     result = wpec("invoice", "attachments",
                   str(data_dir() / "demo" / "IT01234567897_00001.xml"), "-o", "out")
-    assert_clean_failure(result, "--output out", "not a folder")
+    assert_clean_failure(result, "--out out", "not a folder")
 
 
 def test_invoice_create_out_into_a_file_is_refused_before_queueing(wpec, tmp_path):
