@@ -129,7 +129,25 @@ def _load(name: str, entry: Entry) -> Any:
         single.command(name, help=target.__doc__)(target)
         command = typer.main.get_command(single)
     command.name = name
+    _tidy(command)
     return command
+
+
+def _tidy(command: Any) -> None:
+    """Help in the convention's form, whatever typer's defaults: an argument shows its metavar
+    (FILE, DIR, N...) and never a Python type beside it (`<list[str]>`), and the usage line
+    writes arguments as `FILE...` / `[ID]...` (click's form), not `{FILE}...`."""
+    for param in getattr(command, "params", ()):
+        if getattr(param, "param_type_name", None) != "argument":
+            continue
+        param.display_type_rich = lambda ctx: None
+        label = param.metavar or (param.name or "").upper()
+        if not param.required:
+            label = f"[{label}]"
+        usage = label if param.nargs == 1 or label.endswith("...") else f"{label}..."
+        param._usage_display_name = lambda usage=usage: usage
+    for sub in (getattr(command, "commands", None) or {}).values():
+        _tidy(sub)
 
 
 class _LazyCommands(Mapping[str, Any]):

@@ -82,3 +82,33 @@ def wants_json(args: list[str]) -> bool:
     if "--" in args:
         args = args[: args.index("--")]
     return "--json" in args
+
+
+def when(value: Any) -> str:
+    """A moment for a table: `YYYY-MM-DD HH:MM:SS` in UTC (what every table's "(UTC)" column
+    shows); '' for none. Naive datetimes from the store are UTC."""
+    from datetime import UTC, datetime
+
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def when_json(value: Any) -> str | None:
+    """A moment for JSON: ISO 8601 with its offset (UTC), as every `--json` writes it."""
+    from datetime import UTC, datetime
+
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat()
