@@ -40,6 +40,9 @@ COMPANY = {
     "fiscal_code": "01234567897",
     "address": "azienda@pec.sandbox.test",
 }
+# Where the sandbox company is (the CedentePrestatore address of the invoices it creates).
+COMPANY_ADDRESS = {"street": "Via Roma", "number": "1", "postal_code": "00100", "city": "Roma",
+                   "province": "RM", "country": "IT", "regime_fiscale": "RF01"}
 
 
 class SandboxError(RuntimeError):
@@ -321,6 +324,12 @@ class Sandbox:
         a PEC from SdI with the file and its `_MT_` metadata. Returns the IdentificativoSdI."""
         return str(self.sdi.inject_invoice(data, file_name, to=to or COMPANY["address"]))
 
+    def injection_outcome(self, identificativo_sdi: str) -> Any:
+        """What SdI did with an injected invoice (`kind` RC: delivered; MC: the recipient's
+        box did not take it, e.g. over its quota), or None while it has not answered."""
+        return next((o for o in list(self.sdi.outcomes)
+                     if o.identificativo_sdi == identificativo_sdi), None)
+
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait until SdI has answered everything it received (True) or `timeout` passes."""
         deadline = time.monotonic() + timeout
@@ -375,6 +384,8 @@ class Sandbox:
                 "limits": limits or {"messages_per_minute": 60, "burst": 10, "concurrency": 2,
                                      "max_message_mb": 30},
             }],
+            # The company's CedentePrestatore address: `wpec invoice create` needs it.
+            "outbox": {"supplier": dict(COMPANY_ADDRESS)},
         }
         header = ("# Written by `wpec sandbox`: points the product at the local sandbox.\n"
                   "# Passwords are in the files named by password_file (mode 0600).\n")
