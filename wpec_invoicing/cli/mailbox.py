@@ -75,7 +75,6 @@ def invoices_list(
     if json_out:
         _dump(rows)
         return
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -89,7 +88,7 @@ def invoices_list(
             r["supplier_name"] or r["supplier_vat"] or "",
             r["number"] or "", r["date"] or "", r["document_type"] or "", r["total"] or "",
             r["file_name"] or "")))
-    Console(stderr=False).print(table)
+    table_console().print(table)
 
 
 @invoices_app.command("show")
@@ -389,6 +388,14 @@ def _refresh_suppliers(cfg, store) -> None:
             _err(f"suppliers ({cfg.suppliers_csv}): {result.added} added, {result.updated} "
                  f"updated, {len(result.errors)} bad line(s); {changed} invoice(s) changed "
                  "state")
+
+
+def table_console():  # -> rich.console.Console
+    """Tables on stdout; piped or redirected, wide enough that no column is folded."""
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    return console if console.is_terminal else Console(highlight=False, width=200)
 
 
 def _stderr_console():  # -> rich.console.Console (progress bars are diagnostics)

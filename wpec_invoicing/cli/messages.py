@@ -14,7 +14,7 @@ import typer
 
 from wpec_invoicing.cli import output
 from wpec_invoicing.cli.groups import messages_app
-from wpec_invoicing.cli.mailbox import _config, _dump, _err, _store
+from wpec_invoicing.cli.mailbox import _config, _dump, _err, _store, table_console
 from wpec_invoicing.cli.options import ConfigOpt, JsonOpt
 
 STATUSES = ("error", "archived", "processed", "all")
@@ -48,7 +48,6 @@ def messages_list(
     if not rows:
         output.report(f"no message with status {status}")
         return
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -61,7 +60,7 @@ def messages_list(
             r.id, output.when(r.first_seen_at), r.status, r.kind or "", r.sender or "",
             r.subject or "",
             ", ".join(r.accounts) or "(imported)", r.error or "")))
-    Console(stderr=False).print(table)
+    table_console().print(table)
 
 
 @messages_app.command("retry")
