@@ -133,11 +133,44 @@ def _load(name: str, entry: Entry) -> Any:
     return command
 
 
-def _tidy(command: Any) -> None:
+class _Text:
+    """How a text parameter (`str`, `list[str]`) or a flag is taken: as it is. typer would
+    build a pydantic adapter per parameter (importing pydantic: ~60 ms at every start) and run
+    each value through it; the shell already gave us strings, click the flags' bools."""
+
+    def __init__(self, many: bool) -> None:
+        self.many = many
+
+    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+        if value is None:
+            return () if self.many else None
+        if self.many:
+            return [v if isinstance(v, str) else os.fsdecode(v) for v in value]
+        return value if isinstance(value, str | bool) else os.fsdecode(value)
+
+
+def _tidy(command: Any, *, recurse: bool = True) -> None:
     """Help in the convention's form, whatever typer's defaults: an argument shows its metavar
     (FILE, DIR, N...) and never a Python type beside it (`<list[str]>`), and the usage line
-    writes arguments as `FILE...` / `[ID]...` (click's form), not `{FILE}...`."""
+    writes arguments as `FILE...` / `[ID]...` (click's form), not `{FILE}...`. Text
+    parameters and flags are taken as given (`_Text`)."""
+    original = getattr(command, "get_help_option", None)
+    if original is not None:  # --help is made per context, not kept in `params`
+
+        def help_option(ctx: Any, original: Any = original) -> Any:
+            option = original(ctx)
+            if option is not None and getattr(option, "_runtime_param", False) is None:
+                option._runtime_param = _Text(many=False)
+            return option
+
+        command.get_help_option = help_option
     for param in getattr(command, "params", ()):
+        descriptor = getattr(param, "type_descriptor", None)
+        annotation = getattr(descriptor, "annotation", None)
+        if annotation is str or annotation == list[str]:
+            param._runtime_param = _Text(many=annotation is not str)
+        elif annotation is bool:  # a flag: click already gives a bool (or None)
+            param._runtime_param = _Text(many=False)
         if getattr(param, "param_type_name", None) != "argument":
             continue
         param.display_type_rich = lambda ctx: None
@@ -146,8 +179,9 @@ def _tidy(command: Any) -> None:
             label = f"[{label}]"
         usage = label if param.nargs == 1 or label.endswith("...") else f"{label}..."
         param._usage_display_name = lambda usage=usage: usage
-    for sub in (getattr(command, "commands", None) or {}).values():
-        _tidy(sub)
+    if recurse:
+        for sub in (getattr(command, "commands", None) or {}).values():
+            _tidy(sub)
 
 
 class _LazyCommands(Mapping[str, Any]):
@@ -238,6 +272,7 @@ def run(args: list[str]) -> int:
         from typer import _click  # typer's own click: its UsageError is what parsing raises
 
         command = typer.main.get_command(__getattr__("app"))
+        _tidy(command, recurse=False)  # the top level's own options (its commands: on load)
         try:
             result = command.main(args, prog_name="wpec", standalone_mode=False)
         except _click.exceptions.NoArgsIsHelpError as exc:

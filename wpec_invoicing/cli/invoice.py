@@ -58,7 +58,9 @@ def _load(path: str) -> tuple[bytes | None, str | None]:
 
 
 def _judge(path: str, data: bytes | None, error: str | None, *, lenient: bool,
-           trust: Any) -> Any:  # -> InvoiceReport
+           trust: Any, as_given: bool = True) -> Any:  # -> InvoiceReport
+    """The report on FILE; `file_name` is the path as given (`as_given=False`: the bare name,
+    cheaper when the caller writes the path itself)."""
     from wpec_invoicing.fatturapa import InvoiceReport, read_invoice
 
     if data is None:
@@ -66,7 +68,7 @@ def _judge(path: str, data: bytes | None, error: str | None, *, lenient: bool,
     # stdin has no file name, so no 00001; a file's check 00001 uses the bare name
     name = None if path == "-" else os.path.basename(path)
     report = read_invoice(data, file_name=name, lenient=lenient, trust=trust)
-    return _with_file(report, path)  # the path as given
+    return _with_file(report, path) if as_given else report
 
 
 def _read_path(path: str, *, lenient: bool, trust: Any) -> Any:  # -> InvoiceReport
@@ -93,11 +95,13 @@ def _short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
-def _human(console: Any, r: Any) -> None:
+def _human(console: Any, r: Any, file: str | None = None) -> None:
+    """One report for a person; `file` (default: the report's file name) names the file."""
     from rich.markup import escape
 
+    file = r.file_name if file is None else file
     if not r.readable:
-        console.print(f"[red]UNREADABLE[/] {escape(r.file_name)}: {escape(r.error or '')}")
+        console.print(f"[red]UNREADABLE[/] {escape(file)}: {escape(r.error or '')}")
         return
     state = "[green]VALID[/]" if r.valid else "[red]INVALID[/]"
     n = len(r.document.bodies) if r.document else 0
@@ -109,7 +113,7 @@ def _human(console: Any, r: Any) -> None:
         if r.signature.intact:
             sig += f", {trusted.get(r.signature.trusted, '?')}"
     console.print(
-        f"{state} {escape(r.file_name)}: {r.format or 'unknown format'} ({r.container}{sig}), "
+        f"{state} {escape(file)}: {r.format or 'unknown format'} ({r.container}{sig}), "
         f"{n} invoice(s)"
     )
     for e in r.schema_errors[:10]:
@@ -146,17 +150,20 @@ def validate(
     seen = unreadable = invalid = 0
     write = sys.stdout.write
     for path in walk(paths, INVOICE_SUFFIXES):
-        report = _read_path(path, lenient=lenient, trust=store)
+        data, error = _load(path)
+        report = _judge(path, data, error, lenient=lenient, trust=store, as_given=False)
         seen += 1
         if not report.readable:
             unreadable += 1
         elif not report.valid:
             invalid += 1
         if as_json:
-            write(json.dumps(report.to_json(), ensure_ascii=False) + "\n")
+            record = report.to_json()
+            record["file"] = path  # the path as given; check 00001 judged the bare name
+            write(json.dumps(record, ensure_ascii=False) + "\n")
         else:
-            _human(console, report)
-        del report  # streamed: nothing of a file outlives its line
+            _human(console, report, path)
+        del report, data  # streamed: nothing of a file outlives its line
     sys.stdout.flush()
     if not seen:
         raise InputError(f"no invoice files (.xml, .p7m) in {', '.join(paths)}")

@@ -183,5 +183,6 @@ def test_invoice_validate_imports_no_database_nor_crypto_stack(tmp_path):
     code, *mods = subprocess.run([sys.executable, "-c", probe], capture_output=True,
                                  text=True, check=True).stdout.split()
     assert code == "0"
-    for heavy in ("sqlalchemy", "alembic", "wpec_invoicing.store", "rich", "imapclient"):
+    for heavy in ("sqlalchemy", "alembic", "wpec_invoicing.store", "rich", "imapclient",
+                  "pydantic"):
         assert heavy not in mods, heavy
