@@ -65,6 +65,8 @@ def _report_refusals(exc: Any, as_json: bool) -> None:
         for reason in extra:
             console.print(f"    {reason}", markup=False)
     output.error(str(exc))
+    if as_json:
+        output.json_error(str(exc), output.EXIT_SOME_BAD, "refused")
 
 
 def _queue_and_maybe_run(outbox, fn, *, run: bool, as_json: bool) -> None:
@@ -86,7 +88,7 @@ def _queue_and_maybe_run(outbox, fn, *, run: bool, as_json: bool) -> None:
     if run and queued:
         result = _run(outbox, until_empty=False, account=None, max_seconds=None,
                       as_json=as_json)
-        _exit_for(result)
+        _exit_for(result, as_json)
     elif queued and not as_json:
         console.print(f"{len(queued)} message(s) queued; `wpec outbox run` sends them.")
 
@@ -399,15 +401,23 @@ def outbox_run(
     with _outbox(config, "outbox run") as outbox:
         result = _run(outbox, until_empty=until_empty, account=account,
                       max_seconds=max_seconds, as_json=as_json)
-    _exit_for(result)
+    _exit_for(result, as_json)
 
 
-def _exit_for(result) -> None:
-    """The same exit codes for `outbox run` and the sends that run it (`send`, `--send`)."""
-    if result.paused_accounts:
-        raise typer.Exit(output.EXIT_REFUSED)  # the server refused us: fix the account
-    if result.unreachable or result.errors:
-        raise typer.Exit(output.EXIT_TEMPORARY)  # nothing lost: retry later
+def _exit_for(result, as_json: bool = False) -> None:
+    """The same exit codes for `outbox run` and the sends that run it (`send`, `--send`);
+    under --json a failure also ends with the JSON error object (the lines above said why)."""
+    if result.paused_accounts:  # the server refused us: fix the account
+        if as_json:
+            output.json_error(f"account(s) paused: {', '.join(result.paused_accounts)}",
+                              output.EXIT_REFUSED)
+        raise typer.Exit(output.EXIT_REFUSED)
+    if result.unreachable or result.errors:  # nothing lost: retry later
+        if as_json:
+            why = "cannot reach the SMTP server" if result.unreachable else "; ".join(
+                result.errors)
+            output.json_error(f"{why}; the items stay queued", output.EXIT_TEMPORARY)
+        raise typer.Exit(output.EXIT_TEMPORARY)
     if result.failed:
         raise typer.Exit(output.EXIT_SOME_BAD)
 
