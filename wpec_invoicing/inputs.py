@@ -57,15 +57,31 @@ def read_file(path: Path | str, *, max_bytes: int | None = None) -> bytes:
     check_regular(path)
     # O_NONBLOCK: if the path was swapped for a FIFO after the check, open() still returns.
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    with os.fdopen(fd, "rb") as handle:
-        st = os.fstat(handle.fileno())
+    try:
+        st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise OSError(errno.EINVAL, f"not a regular file: it is {_not_regular(st.st_mode)}",
                           path)
         if max_bytes is not None and st.st_size > max_bytes:
             raise OSError(errno.EFBIG, f"too large ({st.st_size} bytes, limit {max_bytes})",
                           path)
-        data = handle.read() if max_bytes is None else handle.read(max_bytes + 1)
+        # Read the size fstat gave (one system call for an invoice), then to the real end
+        # (a file growing meanwhile), never past max_bytes + 1.
+        limit = None if max_bytes is None else max_bytes + 1
+        chunks = []
+        want = st.st_size + 1 if limit is None else min(st.st_size + 1, limit)
+        total = 0
+        while True:
+            chunk = os.read(fd, max(want, 65536) if total else want)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if limit is not None and total >= limit:
+                break
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    finally:
+        os.close(fd)
     if max_bytes is not None and len(data) > max_bytes:
         raise OSError(errno.EFBIG, f"too large (over {max_bytes} bytes)", path)
     return data
