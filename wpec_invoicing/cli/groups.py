@@ -24,3 +24,15 @@ invoices_app = _group("invoices")
 outbox_app = _group("outbox")
 mail_app = _group("mail")
 messages_app = _group("messages")
+
+# The groups by name (as `cli.COMMANDS` names them), for modules that look a group up.
+GROUPS: dict[str, typer.Typer] = {
+    "invoice": invoice_app,
+    "invoices": invoices_app,
+    "pec": pec_app,
+    "sandbox": sandbox_app,
+    "db": db_app,
+    "outbox": outbox_app,
+    "mail": mail_app,
+    "messages": messages_app,
+}
