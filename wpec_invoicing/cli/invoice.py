@@ -155,6 +155,7 @@ def validate(
         seen += 1
         if not report.readable:
             unreadable += 1
+            output.error(f"{path}: {report.error}")  # as `pec inspect` says it
         elif not report.valid:
             invalid += 1
         if as_json:
