@@ -208,7 +208,11 @@ def up(
                     "drop_next_data": drop_next_data,
                     "size_limit": sb.provider.max_total_bytes, "block_seconds": block_seconds,
                     "stalled": stalled}
-        target = sb.write_config(_config_target(Path(write_config).resolve(), directory))
+        from wpec_invoicing.sandbox import COMPANY_ADDRESS
+
+        # with the company's address: `wpec invoice create` works on this configuration
+        target = sb.write_config(_config_target(Path(write_config).resolve(), directory),
+                                 outbox_supplier=COMPANY_ADDRESS)
         endpoints = sb.endpoints()
         control.write_state(directory, {**endpoints, "config": str(target)})
         (directory / "last-imap").write_text(imap, encoding="utf-8")

@@ -354,9 +354,12 @@ class Sandbox:
     def write_config(self, path: str | os.PathLike[str], *,
                      account: str = COMPANY["address"], data_dir: str = "wpec-data",
                      tls: str = "implicit",
-                     limits: dict[str, Any] | None = None) -> Path:
+                     limits: dict[str, Any] | None = None,
+                     outbox_supplier: dict[str, str] | None = None) -> Path:
         """Write a wpec.toml pointing the product at this sandbox (TEAM.md contract): paths
-        relative to the file; the password stays in its 0600 file (`password_file`)."""
+        relative to the file; the password stays in its 0600 file (`password_file`).
+        `outbox_supplier` (e.g. `COMPANY_ADDRESS`, what `wpec sandbox up` writes) becomes
+        `[outbox.supplier]`, the company's address that `wpec invoice create` needs."""
         import tomli_w
 
         target = Path(path).resolve()
@@ -384,9 +387,9 @@ class Sandbox:
                 "limits": limits or {"messages_per_minute": 60, "burst": 10, "concurrency": 2,
                                      "max_message_mb": 30},
             }],
-            # The company's CedentePrestatore address: `wpec invoice create` needs it.
-            "outbox": {"supplier": dict(COMPANY_ADDRESS)},
         }
+        if outbox_supplier:
+            doc["outbox"] = {"supplier": dict(outbox_supplier)}
         header = ("# Written by `wpec sandbox`: points the product at the local sandbox.\n"
                   "# Passwords are in the files named by password_file (mode 0600).\n")
         tmp = target.with_name(target.name + ".tmp")
