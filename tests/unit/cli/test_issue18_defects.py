@@ -86,6 +86,17 @@ def test_sync_to_a_refused_port_is_a_temporary_failure_with_a_json_error(wpec, t
     assert err.startswith("wpec: error: IMAP 127.0.0.1:1: cannot connect")
 
 
+def test_sync_to_an_unknown_host_is_a_temporary_failure(wpec, tmp_path):
+    _sending_config(tmp_path)
+    config = tmp_path / "wpec.toml"  # .invalid never resolves (RFC 6761): answered at once
+    config.write_text(config.read_text().replace('host = "127.0.0.1", port = 1',
+                                                 'host = "nonexistent.invalid", port = 993'))
+    code, out, err = wpec("sync", "--json")
+    assert code == 3, err  # was 4
+    assert json.loads(out)["error"]["type"] == "temporary"
+    assert err.startswith("wpec: error: IMAP nonexistent.invalid:993: cannot connect")
+
+
 def test_send_to_a_port_where_nothing_listens_is_not_throttling(wpec, tmp_path):
     _sending_config(tmp_path)
     code, out, err = wpec("send", str(DEMO_INVOICE))
