@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import tomllib
 from enum import StrEnum
 from pathlib import Path
@@ -27,6 +28,54 @@ DEFAULT_DATA_DIR = "wpec-data"
 
 # Keys that would carry a secret in clear: refused with a message saying what to do instead.
 _SECRET_KEYS = {"password", "pass", "passwd", "secret", "token", "api_key"}
+
+# A mailbox address as PEC providers issue them: local part, @, a domain with at least one dot.
+_ADDRESS = re.compile(
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+# SdI's CodiceDestinatario: 7 characters for companies (0000000: by PEC), 6 for a public
+# administration's IPA office code.
+_CODICE_DESTINATARIO = re.compile(r"^(?:[A-Z0-9]{7}|[A-Z0-9]{6})$")
+
+
+def check_address(value: str) -> str:
+    """A PEC (e-mail) address, or ValueError saying what is wrong with it."""
+    if not _ADDRESS.fullmatch(value.strip()):
+        raise ValueError("not a PEC address (expected name@provider.tld)")
+    return value.strip()
+
+
+def check_vat(value: str) -> str:
+    """A VAT number with its country prefix; an Italian one must have the right check digit
+    (the function SdI's check 00300 uses: `fatturapa.identifiers`)."""
+    from wpec_invoicing.fatturapa.identifiers import is_valid_partita_iva
+
+    value = value.strip().upper().replace(" ", "")
+    if not re.fullmatch(r"[A-Z]{2}[A-Z0-9+*]{2,28}", value):
+        raise ValueError("not a VAT number (country code, then the number: IT01234567897)")
+    if value.startswith("IT") and not is_valid_partita_iva(value[2:]):
+        raise ValueError("not a valid partita IVA (IT and 11 digits whose last one is the "
+                         "check digit)")
+    return value
+
+
+def check_fiscal_code(value: str) -> str:
+    """A codice fiscale: a company's 11 digits or a person's 16 characters, check digit right."""
+    from wpec_invoicing.fatturapa.identifiers import is_valid_codice_fiscale
+
+    value = value.strip().upper()
+    if not is_valid_codice_fiscale(value):
+        raise ValueError("not a valid codice fiscale (11 digits, or 16 characters, with the "
+                         "right check character)")
+    return value
+
+
+def check_codice_destinatario(value: str) -> str:
+    value = value.strip().upper()
+    if not _CODICE_DESTINATARIO.fullmatch(value):
+        raise ValueError("not an SdI codice destinatario (7 letters or digits, 0000000 when "
+                         "invoices go by PEC; 6 for a public administration)")
+    return value
 
 
 class _Strict(BaseModel):
@@ -87,7 +136,7 @@ class AccountConfig(_Strict):
     """A PEC mailbox. The password comes from `password_env` or `password_file`, never the TOML."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    address: str = Field(min_length=3, pattern=r"^[^@\s]+@[^@\s]+$")
+    address: str = Field(min_length=3)
     username: str | None = None
     password_env: str | None = None
     password_file: Path | None = None
@@ -96,6 +145,8 @@ class AccountConfig(_Strict):
     limits: LimitsConfig = LimitsConfig()
     folders: list[str] = Field(default_factory=lambda: ["INBOX"], min_length=1)
     batch_size: int = Field(default=100, ge=1, le=5000)
+
+    _address = field_validator("address")(classmethod(lambda cls, v: check_address(v)))
 
     @model_validator(mode="after")
     def _one_password_source(self) -> AccountConfig:
@@ -141,14 +192,21 @@ class AccountConfig(_Strict):
 
 
 class CompanyConfig(_Strict):
+    """The company: its VAT number and codice fiscale are checked (check digits included)."""
+
     name: str = ""
-    vat: str | None = Field(default=None, pattern=r"^[A-Z]{2}[A-Za-z0-9]{2,28}$")
-    fiscal_code: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]{11,16}$")
+    vat: str | None = None
+    fiscal_code: str | None = None
 
     @field_validator("vat", "fiscal_code", mode="before")
     @classmethod
     def _strip(cls, value: Any) -> Any:
         return value.strip().upper() if isinstance(value, str) else value
+
+    _vat = field_validator("vat")(classmethod(
+        lambda cls, v: None if v is None else check_vat(v)))
+    _fiscal_code = field_validator("fiscal_code")(classmethod(
+        lambda cls, v: None if v is None else check_fiscal_code(v)))
 
     @property
     def vat_country(self) -> str | None:
@@ -161,6 +219,8 @@ class CompanyConfig(_Strict):
 
 class SdiConfig(_Strict):
     address: str = "sdi01@pec.fatturapa.it"
+
+    _address = field_validator("address")(classmethod(lambda cls, v: check_address(v)))
 
 
 SaveWhat = Literal["header", "body", "attachments"]
@@ -342,6 +402,23 @@ class OutboxConfig(BaseModel):
     max_attempts: int | None = Field(default=None, ge=1)
     max_connect_failures: int | None = Field(default=None, ge=1, le=1000)
     idle_poll_seconds: float | None = Field(default=None, gt=0, le=60)
+
+    @field_validator("supplier")
+    @classmethod
+    def _supplier_identifiers(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The identifiers the CedentePrestatore block may carry are checked like [company]'s."""
+        if not value:
+            return value
+        checks = {"vat": check_vat, "fiscal_code": check_fiscal_code, "pec": check_address,
+                  "codice_destinatario": check_codice_destinatario}
+        out = dict(value)
+        for key, check in checks.items():
+            if isinstance(out.get(key), str):
+                try:
+                    out[key] = check(out[key])
+                except ValueError as exc:
+                    raise ValueError(f"{key}: {exc} (got {out[key]!r})") from None
+        return out
 
 
 RevocationMode = Literal["hard-fail", "soft-fail", "off"]

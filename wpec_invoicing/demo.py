@@ -109,7 +109,7 @@ class DemoSummary:
             f"needing review {c['needs_review']} · exported {c['exported']}  "
             f"({self.seconds:.1f} s, work folder {self.work_dir})", markup=False)
         for p in self.problems:
-            console.print(f"[red]problem:[/] {p}", markup=False)
+            console.print(f"problem: {p}", markup=False)  # outside text: no markup
         console.print("[green]demo OK[/]" if self.ok else "[red]demo FAILED[/]")
 
 

@@ -32,38 +32,56 @@ def _not_regular(mode: int) -> str:
 
 
 def check_regular(path: Path | str) -> None:
-    """Raise OSError unless `path` is (a link to) an existing regular file; never blocks."""
-    path = Path(path)
+    """Raise OSError unless `path` is (a link to) an existing regular file; never blocks.
+
+    Plain `os` calls on the string: a command reading 10,000 files pays no `Path` per file."""
+    path = os.fspath(path)
     try:
-        st = path.stat()
+        st = os.stat(path)
     except FileNotFoundError:
-        if path.is_symlink():
+        if os.path.islink(path):
             raise FileNotFoundError(
-                errno.ENOENT, f"broken symbolic link (to {os.readlink(path)})", str(path)
+                errno.ENOENT, f"broken symbolic link (to {os.readlink(path)})", path
             ) from None
         raise
     if stat.S_ISDIR(st.st_mode):
-        raise IsADirectoryError(errno.EISDIR, "Is a directory, not a file", str(path))
+        raise IsADirectoryError(errno.EISDIR, "Is a directory, not a file", path)
     if not stat.S_ISREG(st.st_mode):
         raise OSError(errno.EINVAL, f"not a regular file: it is {_not_regular(st.st_mode)}",
-                      str(path))
+                      path)
 
 
 def read_file(path: Path | str, *, max_bytes: int | None = None) -> bytes:
     """The bytes of a regular file (at most `max_bytes`), or an OSError saying why not."""
-    path = Path(path)
+    path = os.fspath(path)
     check_regular(path)
     # O_NONBLOCK: if the path was swapped for a FIFO after the check, open() still returns.
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    with os.fdopen(fd, "rb") as handle:
-        st = os.fstat(handle.fileno())
+    try:
+        st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise OSError(errno.EINVAL, f"not a regular file: it is {_not_regular(st.st_mode)}",
-                          str(path))
+                          path)
         if max_bytes is not None and st.st_size > max_bytes:
             raise OSError(errno.EFBIG, f"too large ({st.st_size} bytes, limit {max_bytes})",
-                          str(path))
-        data = handle.read() if max_bytes is None else handle.read(max_bytes + 1)
+                          path)
+        # Read the size fstat gave (one system call for an invoice), then to the real end
+        # (a file growing meanwhile), never past max_bytes + 1.
+        limit = None if max_bytes is None else max_bytes + 1
+        chunks = []
+        want = st.st_size + 1 if limit is None else min(st.st_size + 1, limit)
+        total = 0
+        while True:
+            chunk = os.read(fd, max(want, 65536) if total else want)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            if limit is not None and total >= limit:
+                break
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    finally:
+        os.close(fd)
     if max_bytes is not None and len(data) > max_bytes:
-        raise OSError(errno.EFBIG, f"too large (over {max_bytes} bytes)", str(path))
+        raise OSError(errno.EFBIG, f"too large (over {max_bytes} bytes)", path)
     return data

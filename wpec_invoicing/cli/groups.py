@@ -1,25 +1,31 @@
 """The command groups of `wpec`, created in one place so several modules can add to one group
-(e.g. `invoice validate` lives with the FatturaPA engine, `invoice create` with the outbox)."""
+(e.g. `invoice validate` lives with the FatturaPA engine, `invoice create` with the outbox).
+
+Each group's help is its line in `cli.COMMANDS` (the table `wpec --help` reads), so the two
+cannot drift apart.
+"""
 
 import typer
 
+from wpec_invoicing.cli import COMMANDS
 
-def _group(help_text: str) -> typer.Typer:
+
+def _group(name: str) -> typer.Typer:
     # Help texts are plain text: "[/BURST]" in an option's help must not be read as Rich markup.
-    return typer.Typer(
-        help=help_text, no_args_is_help=True, add_completion=False, rich_markup_mode=None
-    )
+    return typer.Typer(help=COMMANDS[name].help, no_args_is_help=True, add_completion=False,
+                       rich_markup_mode=None)
 
 
-invoice_app = _group("Read, validate, write and follow FatturaPA invoice files.")
-pec_app = _group("Inspect PEC messages: kind, certification data, signature, SdI payload.")
-sandbox_app = _group("A local PEC provider and SdI, for trying and testing everything.")
-db_app = _group("The store: migrations.")
-invoices_app = _group("Invoices received (passive cycle) and their verification state.")
-outbox_app = _group("The persistent outbox: run it, see its state.")
-mail_app = _group("Mass PEC sending of documents other than invoices.")
-messages_app = _group("Messages in the store: those whose processing failed, and retrying them.")
+invoice_app = _group("invoice")
+pec_app = _group("pec")
+sandbox_app = _group("sandbox")
+db_app = _group("db")
+invoices_app = _group("invoices")
+outbox_app = _group("outbox")
+mail_app = _group("mail")
+messages_app = _group("messages")
 
+# The groups by name (as `cli.COMMANDS` names them), for modules that look a group up.
 GROUPS: dict[str, typer.Typer] = {
     "invoice": invoice_app,
     "invoices": invoices_app,

@@ -2,101 +2,90 @@
 
 Contract of `validate` (other tools rely on it): exit 0 when every file is valid, 1 when any
 is invalid, 2 when any cannot be read at all; with `--json`, one JSON object per input file
-per line on stdout (see `InvoiceReport.to_json`). Human output goes through rich.
+per line on stdout (see `InvoiceReport.to_json`). Reports go to stdout, one file at a time:
+nothing is kept per file once it is printed, so 10,000 files take the memory of one.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
-from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
+from wpec_invoicing.cli import output
 from wpec_invoicing.cli.groups import invoice_app
+from wpec_invoicing.cli.paths import INVOICE_SUFFIXES, load_trust_store, walk
 from wpec_invoicing.errors import InputError
-from wpec_invoicing.fatturapa import InvoiceReport, read_invoice
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
-EXIT_VALID, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
+EXIT_VALID, EXIT_INVALID, EXIT_UNREADABLE = output.EXIT_OK, output.EXIT_SOME_BAD, output.EXIT_USAGE
+
+TrustOpt = Annotated[
+    str | None,
+    typer.Option("--trust", metavar="FILE|DIR", show_default=False,
+                 help="PEM file, or folder of .pem/.crt/.cer files, of the CAs to judge "
+                      "signers by (p7m, XAdES)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout (one document "
+                                                      "per line).")]
 
 
-def register(app: typer.Typer) -> None:
-    """This module adds commands to the `invoice` group only."""
+def _console() -> Any:  # rich.console.Console, imported only for human output
+    from rich.console import Console
 
-
-def _console() -> Console:
     return Console(highlight=False, soft_wrap=True)
 
 
-def _load_trust(path: Path | None):
-    if path is None:
-        return None
-    from wpec_invoicing.cms import TrustStore
-    from wpec_invoicing.inputs import read_file
-
-    try:
-        data = read_file(path, max_bytes=MAX_FILE_BYTES)
-    except OSError as exc:
-        raise InputError(f"cannot read trust store {path}: {exc.strerror or exc}") from exc
-    try:
-        return TrustStore.from_pem(data)
-    except ValueError as exc:
-        raise InputError(f"trust store {path} holds no usable certificate: {exc}") from exc
+def _load_trust(path: str | None) -> Any:
+    return None if path is None else load_trust_store(path)
 
 
-def _expand(paths: list[Path]) -> list[Path]:
-    """Files as given; a folder stands for the invoice files (.xml, .p7m) directly inside it."""
-    out: list[Path] = []
-    for p in paths:
-        if str(p) != "-" and p.is_dir():
-            try:
-                out.extend(
-                    sorted(
-                        c for c in p.iterdir()
-                        if c.is_file() and not c.name.startswith(".")
-                        and c.suffix.lower() in (".xml", ".p7m")
-                    )
-                )
-            except OSError:
-                out.append(p)  # reported as unreadable, with the reason
-        else:
-            out.append(p)
-    return out
-
-
-def _read_path(path: Path, *, lenient: bool, trust) -> InvoiceReport:
-    if str(path) == "-":  # standard input: no file name, so no 00001
+def _load(path: str) -> tuple[bytes | None, str | None]:
+    """The bytes of FILE (or of stdin for `-`), or why they cannot be had."""
+    if path == "-":
         data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
-        if len(data) > MAX_FILE_BYTES:
-            return InvoiceReport(file_name="-", error="input too large")
-        return _with_file(read_invoice(data, lenient=lenient, trust=trust), "-")
+        return (None, "input too large") if len(data) > MAX_FILE_BYTES else (data, None)
     from wpec_invoicing.inputs import read_file
 
     try:
-        data = read_file(path, max_bytes=MAX_FILE_BYTES)
+        return read_file(path, max_bytes=MAX_FILE_BYTES), None
     except OSError as exc:
-        return InvoiceReport(file_name=str(path), error=exc.strerror or str(exc))
-    report = read_invoice(data, file_name=path.name, lenient=lenient, trust=trust)
-    # report the path as given, the check 00001 used the bare name
-    return _with_file(report, str(path))
+        return None, exc.strerror or str(exc)
 
 
-def _with_file(report: InvoiceReport, file: str) -> InvoiceReport:
+def _judge(path: str, data: bytes | None, error: str | None, *, lenient: bool,
+           trust: Any, as_given: bool = True) -> Any:  # -> InvoiceReport
+    """The report on FILE; `file_name` is the path as given (`as_given=False`: the bare name,
+    cheaper when the caller writes the path itself)."""
+    from wpec_invoicing.fatturapa import InvoiceReport, read_invoice
+
+    if data is None:
+        return InvoiceReport(file_name=path, error=error)
+    # stdin has no file name, so no 00001; a file's check 00001 uses the bare name
+    name = None if path == "-" else os.path.basename(path)
+    report = read_invoice(data, file_name=name, lenient=lenient, trust=trust)
+    return _with_file(report, path) if as_given else report
+
+
+def _read_path(path: str, *, lenient: bool, trust: Any) -> Any:  # -> InvoiceReport
+    data, error = _load(path)
+    return _judge(path, data, error, lenient=lenient, trust=trust)
+
+
+def _with_file(report: Any, file: str) -> Any:
     from dataclasses import replace
 
     return replace(report, file_name=file)
 
 
-def _exit_code(reports: list[InvoiceReport]) -> int:
-    if any(not r.readable for r in reports):
+def _exit_code(unreadable: int, invalid: int) -> int:
+    if unreadable:
         return EXIT_UNREADABLE
-    if any(not r.valid for r in reports):
+    if invalid:
         return EXIT_INVALID
     return EXIT_VALID
 
@@ -106,9 +95,13 @@ def _short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
-def _human(console: Console, r: InvoiceReport) -> None:
+def _human(console: Any, r: Any, file: str | None = None) -> None:
+    """One report for a person; `file` (default: the report's file name) names the file."""
+    from rich.markup import escape
+
+    file = r.file_name if file is None else file
     if not r.readable:
-        console.print(f"[red]UNREADABLE[/] {escape(r.file_name)}: {escape(r.error or '')}")
+        console.print(f"[red]UNREADABLE[/] {escape(file)}: {escape(r.error or '')}")
         return
     state = "[green]VALID[/]" if r.valid else "[red]INVALID[/]"
     n = len(r.document.bodies) if r.document else 0
@@ -124,7 +117,7 @@ def _human(console: Console, r: InvoiceReport) -> None:
             if r.signature.trusted is False and r.signature.reason:
                 sig += f": {escape(r.signature.reason)}"
     console.print(
-        f"{state} {escape(r.file_name)}: {r.format or 'unknown format'} ({r.container}{sig}), "
+        f"{state} {escape(file)}: {r.format or 'unknown format'} ({r.container}{sig}), "
         f"{n} invoice(s)"
     )
     for e in r.schema_errors[:10]:
@@ -141,9 +134,10 @@ def _human(console: Console, r: InvoiceReport) -> None:
 
 @invoice_app.command("validate")
 def validate(
-    paths: Annotated[
-        list[Path], typer.Argument(help="Invoice files (.xml, .xml.p7m), folders, or - (stdin).")
-    ],
+    paths: Annotated[list[str], typer.Argument(
+        metavar="FILE|DIR...", show_default=False,
+        help="Invoice files (.xml, .xml.p7m), folders (searched with their subfolders), "
+             "or - (stdin).")],
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per file per line on stdout.")
     ] = False,
@@ -152,10 +146,7 @@ def validate(
         typer.Option("--lenient", help="Repair small problems (blanks, encoding, namespace) "
                      "and report them as warnings, as an import would."),
     ] = False,
-    trust: Annotated[
-        Path | None,
-        typer.Option("--trust", help="PEM file of CAs to judge signers by (p7m, XAdES)."),
-    ] = None,
+    trust: TrustOpt = None,
     revocation: Annotated[
         str | None,
         typer.Option("--revocation", metavar="POLICY",
@@ -167,19 +158,29 @@ def validate(
     from wpec_invoicing.trust import cli_trust
 
     store = cli_trust(_load_trust(trust), policy=revocation)
-    console = _console()
-    reports = []
-    for path in _expand(paths):
-        report = _read_path(path, lenient=lenient, trust=store)
-        reports.append(report)
+    console = None if as_json else _console()
+    seen = unreadable = invalid = 0
+    write = sys.stdout.write
+    for path in walk(paths, INVOICE_SUFFIXES):
+        data, error = _load(path)
+        report = _judge(path, data, error, lenient=lenient, trust=store, as_given=False)
+        seen += 1
+        if not report.readable:
+            unreadable += 1
+            output.error(f"{path}: {report.error}")  # as `pec inspect` says it
+        elif not report.valid:
+            invalid += 1
         if as_json:
-            sys.stdout.write(json.dumps(report.to_json(), ensure_ascii=False) + "\n")
-            sys.stdout.flush()
+            record = report.to_json()
+            record["file"] = path  # the path as given; check 00001 judged the bare name
+            write(json.dumps(record, ensure_ascii=False) + "\n")
         else:
-            _human(console, report)
-    if not reports:
-        raise InputError("no files to validate (empty folder?)")
-    raise typer.Exit(_exit_code(reports))
+            _human(console, report, path)
+        del report, data  # streamed: nothing of a file outlives its line
+    sys.stdout.flush()
+    if not seen:
+        raise InputError(f"no invoice files (.xml, .p7m) in {', '.join(paths)}")
+    raise typer.Exit(_exit_code(unreadable, invalid))
 
 
 def _money(v) -> str:
@@ -188,22 +189,34 @@ def _money(v) -> str:
 
 @invoice_app.command("show")
 def show(
-    path: Annotated[Path, typer.Argument(help="Invoice file (.xml, .xml.p7m).")],
-    trust: Annotated[
-        Path | None, typer.Option("--trust", help="PEM file of CA certificates.")
-    ] = None,
+    path: Annotated[str, typer.Argument(metavar="FILE", show_default=False,
+                                        help="Invoice file (.xml, .xml.p7m), or - (stdin).")],
+    trust: TrustOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Print a readable summary of an invoice file (read leniently; validity shown too)."""
+    from rich.markup import escape
+    from rich.table import Table
+
     from wpec_invoicing.trust import cli_trust
 
     store = cli_trust(_load_trust(trust))
-    r = _read_path(path, lenient=True, trust=store)
-    console = _console()
+    data, error = _load(path)  # read once, judged twice
+    r = _judge(path, data, error, lenient=True, trust=store)
     if not r.readable or r.document is None:
-        console.print(f"[red]cannot read {escape(str(path))}[/]: {escape(r.error or '')}")
+        output.fail(f"cannot read {path}: {r.error or 'no invoice in it'}", EXIT_UNREADABLE,
+                    as_json=as_json)
         raise typer.Exit(EXIT_UNREADABLE)
+    strict = _judge(path, data, None, lenient=False, trust=store)
+    if as_json:
+        data = r.to_json()
+        for key in ("valid", "schema_valid", "schema_errors", "checks"):
+            data[key] = strict.to_json()[key]
+        data["repairs"] = data.pop("warnings")
+        output.dump_json(data)
+        raise typer.Exit(EXIT_VALID if strict.valid else EXIT_INVALID)
+    console = _console()
     doc = r.document
-    strict = _read_path(path, lenient=False, trust=store)
     console.print(f"[bold]{escape(str(path))}[/]  {doc.format}  container {r.container}")
     if r.signature is not None:
         s = r.signature
@@ -299,27 +312,32 @@ def safe_file_name(name: str, fallback: str) -> str:
 
 @invoice_app.command("attachments")
 def attachments(
-    path: Annotated[Path, typer.Argument(help="Invoice file (.xml, .xml.p7m).")],
-    out: Annotated[Path, typer.Option("-o", "--output", help="Folder to write into.")] = Path("."),
+    path: Annotated[str, typer.Argument(metavar="FILE", show_default=False,
+                                        help="Invoice file (.xml, .xml.p7m).")],
+    out: Annotated[str, typer.Option("--out", "-o", metavar="DIR",
+                                     help="Folder to write into (created if needed).")] = ".",
+    as_json: JsonOpt = False,
 ) -> None:
     """Extract the embedded attachments (Allegati), with safe file names, never overwriting."""
+    from pathlib import Path
+
     r = _read_path(path, lenient=True, trust=None)
-    console = _console()
     if not r.readable or r.document is None:
-        console.print(f"[red]cannot read {escape(str(path))}[/]: {escape(r.error or '')}")
+        output.fail(f"cannot read {path}: {r.error or 'no invoice in it'}", EXIT_UNREADABLE,
+                    as_json=as_json)
         raise typer.Exit(EXIT_UNREADABLE)
     items = [a for b in r.document.bodies for a in b.attachments]
-    if not items:
-        console.print(f"{path}: no attachments", markup=False)
-        raise typer.Exit(EXIT_VALID)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--output {out}: exists and is not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"--output {out}: cannot create the folder: "
-                         f"{exc.strerror or exc}") from None
-    root = out.resolve()
+    written: list[dict[str, Any]] = []
+    if items:
+        folder = Path(out)
+        if folder.exists() and not folder.is_dir():
+            raise InputError(f"--out {out}: exists and is not a folder")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"--out {out}: cannot create the folder: "
+                             f"{exc.strerror or exc}") from None
+        root = folder.resolve()
     for n, a in enumerate(items, start=1):
         name = safe_file_name(a.name, f"attachment-{n}")
         stem, dot, ext = name.rpartition(".")
@@ -337,4 +355,10 @@ def attachments(
                 candidate = f"{stem}-{k}.{ext}" if dot else f"{name}-{k}"
             except OSError as exc:
                 raise InputError(f"cannot write {target}: {exc.strerror or exc}") from exc
-        console.print(f"{target}  ({len(a.data)} bytes)", markup=False)
+        written.append({"name": a.name, "file": str(target), "bytes": len(a.data)})
+        if not as_json:
+            output.report(f"{target}  ({len(a.data)} bytes)")
+    if as_json:
+        output.dump_json({"file": path, "attachments": written})
+    elif not items:
+        output.report(f"{path}: no attachments")

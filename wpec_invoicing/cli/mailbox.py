@@ -1,32 +1,26 @@
 """Commands of the passive cycle: sync, db upgrade, invoices list/show, import, export.
 
-Thin: parse arguments, call a service, print. Machine output (`--json`) goes to stdout,
-human messages to stderr.
+Thin: parse arguments, call a service, print. Reports (tables, summaries, `--json`) go to
+stdout, diagnostics to stderr; exit codes and error lines follow `cli/output.py`.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from wpec_invoicing.cli import configured, output
 from wpec_invoicing.cli.groups import db_app, invoices_app
+from wpec_invoicing.cli.options import ConfigOpt, JsonOpt
 
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="wpec.toml to use (default: $WPEC_CONFIG, ./wpec.toml)."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json",
-                                       help="Print one JSON document (one line) to stdout.")]
+INVOICE_STATUSES = ("verified", "needs-review", "refused")
 
 
-def _config(path: Path | None):  # -> Config
-    from wpec_invoicing.config import load_config
-
-    return load_config(path)
+def _config(path: str | None):  # -> Config
+    return configured.load(path)
 
 
 def _store(config):
@@ -35,40 +29,42 @@ def _store(config):
     return Store.from_config(config)
 
 
-def _err(message: str) -> None:
-    print(message, file=sys.stderr)
-
-
-def _dump(data: Any) -> None:
-    """One JSON document on ONE line: parseable whole and line by line (like every --json)."""
-    json.dump(data, sys.stdout, ensure_ascii=False, default=str)
-    sys.stdout.write("\n")
+_err = output.note  # a diagnostic: stderr
+_dump = output.dump_json  # one JSON document on one line: stdout
 
 
 @db_app.command("upgrade")
-def db_upgrade(config: ConfigOpt = None) -> None:
-    """Run the store's migrations (the first start of any command does it too)."""
+def db_upgrade(config: ConfigOpt = None, json_out: JsonOpt = False) -> None:
+    """Create or upgrade the store (any command that uses it does this on first start too)."""
     from wpec_invoicing.store.db import current_revisions
 
     cfg = _config(config)
     store = _store(cfg)
     try:
-        heads = ", ".join(sorted(current_revisions(store.engine)))
+        heads = sorted(current_revisions(store.engine))
     finally:
         store.close()
-    _err(f"store {store.engine.url.render_as_string(hide_password=True)} is at {heads}")
+    url = store.engine.url.render_as_string(hide_password=True)
+    if json_out:
+        _dump({"store": url, "revisions": heads})
+    else:
+        output.report(f"store {url} is at {', '.join(heads)}")
 
 
 @invoices_app.command("list")
 def invoices_list(
     status: Annotated[str | None, typer.Option(
-        "--status", help="verified, needs-review or refused.")] = None,
+        "--status", metavar="STATUS", show_default=False,
+        help="Only invoices in this state: verified, needs-review or refused.")] = None,
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """List received invoices with their verification state."""
+    from wpec_invoicing.errors import InputError
     from wpec_invoicing.rules.invoices import invoice_summary, list_invoices
 
+    if status is not None and status not in INVOICE_STATUSES:
+        raise InputError(f"--status {status!r}: expected one of {', '.join(INVOICE_STATUSES)}")
     cfg = _config(config)
     store = _store(cfg)
     try:
@@ -79,25 +75,26 @@ def invoices_list(
     if json_out:
         _dump(rows)
         return
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     table = Table(title=f"{len(rows)} received invoice(s)")
-    for col in ("id", "status", "supplier", "number", "date", "type", "total", "file"):
+    for col in ("id", "received (UTC)", "status", "supplier", "number", "date", "type",
+                "total", "file"):
         table.add_column(col)
     for r in rows:  # every cell is text from a supplier's file: never read as markup
         table.add_row(*(Text(str(v)) for v in (
-            r["id"], r["status"], r["supplier_name"] or r["supplier_vat"] or "",
+            r["id"], output.when(r.get("received_at")), r["status"],
+            r["supplier_name"] or r["supplier_vat"] or "",
             r["number"] or "", r["date"] or "", r["document_type"] or "", r["total"] or "",
             r["file_name"] or "")))
-    Console(stderr=False).print(table)
+    table_console().print(table)
 
 
 @invoices_app.command("show")
 def invoices_show(
-    invoice_id: Annotated[int, typer.Argument(help="The invoice id (see `invoices list`).",
-                                              min=1, max=2**63 - 1)],
+    invoice_id: Annotated[int, typer.Argument(
+        metavar="ID", help="The invoice id (see `invoices list`).", min=1, max=2**63 - 1)],
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
@@ -169,7 +166,8 @@ def _sig_text(sig: dict | None) -> str:
 
 @invoices_app.command("load-suppliers")
 def invoices_load_suppliers(
-    csv_file: Annotated[Path, typer.Argument(help="CSV with vat/fiscal_code,name,status,note.")],
+    csv_file: Annotated[str, typer.Argument(
+        metavar="FILE", help="CSV with the columns vat/fiscal_code, name, status, note.")],
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
@@ -183,7 +181,7 @@ def invoices_load_suppliers(
     trust = load_trust(cfg)
     try:
         with store.session() as session:
-            result = load_suppliers_csv(session, csv_file)
+            result = load_suppliers_csv(session, Path(csv_file))
         with store.session() as session:
             changed = reverify_open(session, cfg, trust=trust, archive=store.archive)
     finally:
@@ -192,8 +190,8 @@ def invoices_load_suppliers(
     if json_out:
         _dump(data)
     else:
-        _err(f"suppliers: {result.added} added, {result.updated} updated, "
-             f"{result.unchanged} unchanged; {changed} invoice(s) changed state")
+        output.report(f"suppliers: {result.added} added, {result.updated} updated, "
+                      f"{result.unchanged} unchanged; {changed} invoice(s) changed state")
         for line in result.errors:
             _err(f"  {line}")
     if result.errors and not (result.added or result.updated or result.unchanged):
@@ -201,17 +199,22 @@ def invoices_load_suppliers(
 
 
 def sync_command(
-    account: Annotated[str | None, typer.Option("--account", "-a",
-                                                help="Only this account.")] = None,
+    account: Annotated[str | None, typer.Option(
+        "--account", "-a", metavar="NAME", show_default=False,
+        help="Only this configured account (default: every one).")] = None,
     watch: Annotated[bool, typer.Option("--watch", help="Keep running: IMAP IDLE, reconnect "
                                         "with backoff.")] = False,
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Fetch new messages from the PEC box(es): archive, classify, apply rules, export."""
+    """Fetch new messages from the PEC box(es): archive, classify, apply rules, export.
+
+    Exit 0, 1 when a folder or a message failed (the rest went on), 3 when a server cannot be
+    reached (retry later), 4 when it refused the login (fix the credentials).
+    """
     from wpec_invoicing.mailbox.sync import Mailbox, run_pending_exports
 
-    cfg = _config(config)
+    cfg = configured.require(config, "sync")
     # `--account ""` is a name that matches nothing, not "every account".
     accounts = ([cfg.account(account)] if account is not None
                 else list(cfg.accounts) or [cfg.account()])
@@ -237,10 +240,10 @@ def sync_command(
             raise typer.Exit(1)
         return
     for r in results:
-        _err(f"{r.account}: {r.archived} new, {r.known} already known, {r.processed} "
-             f"processed, {r.errors} with errors, {r.invoices} invoice(s), "
-             f"{r.quarantined} attachment(s) quarantined, {r.server_actions} server "
-             f"action(s), {r.exported} exported")
+        output.report(f"{r.account}: {r.archived} new, {r.known} already known, {r.processed} "
+                      f"processed, {r.errors} with errors, {r.invoices} invoice(s), "
+                      f"{r.quarantined} attachment(s) quarantined, {r.server_actions} server "
+                      f"action(s), {r.exported} exported")
         for f in r.folders:
             if f.error:
                 _err(f"  {f.error}")
@@ -262,8 +265,8 @@ def _watch(cfg, accounts, store) -> None:
     def report(result) -> None:
         exported = run_pending_exports(cfg, store)
         if result.archived or result.errors or exported:
-            _err(f"{result.account}: {result.archived} new, {result.errors} with errors, "
-                 f"{exported} exported")
+            output.report(f"{result.account}: {result.archived} new, {result.errors} with "
+                          f"errors, {exported} exported")
 
     for acc in accounts:
         mb = Mailbox(cfg, acc, store)
@@ -283,15 +286,27 @@ def _watch(cfg, accounts, store) -> None:
 
 
 def import_command(
-    paths: Annotated[list[Path], typer.Argument(help="Files, folders, .zip, .eml.")],
+    paths: Annotated[list[str], typer.Argument(
+        metavar="FILE|DIR...",
+        help="Invoice files, .eml messages, .zip archives, or folders of them (searched with "
+             "their subfolders).")],
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Import invoices (XML, p7m, zip, SdI invoice + metadata pairs) and .eml messages."""
+    """Import invoices (XML, p7m, zip, SdI invoice + metadata pairs) and .eml messages.
+
+    Exit 0, 1 when some files were invalid or refused (the others are imported), 2 when a
+    named file or folder does not exist (then nothing is imported).
+    """
     from rich.progress import Progress
 
+    from wpec_invoicing.cli.paths import missing
+    from wpec_invoicing.errors import InputError
     from wpec_invoicing.importer import import_paths
 
+    absent = missing(paths)
+    if absent:
+        raise InputError(f"{', '.join(absent)}: no such file or folder (nothing imported)")
     cfg = _config(config)
     store = _store(cfg)
     try:
@@ -303,7 +318,7 @@ def import_command(
             def progress(done: int, total: int, label: str) -> None:
                 bar.update(task, completed=done, total=total, description=label[-50:])
 
-            summary = import_paths(cfg, store, list(paths), progress=progress)
+            summary = import_paths(cfg, store, [Path(p) for p in paths], progress=progress)
     finally:
         store.close()
     if json_out:
@@ -311,18 +326,20 @@ def import_command(
     else:
         for item in summary.items:
             if item["result"] != "imported":
-                _err(f"{item['result']:>9}: {item['input']}: {item.get('reason', '')}")
-        _err(f"imported {summary.imported}, duplicates {summary.duplicates}, invalid "
-             f"{summary.invalid}, skipped {summary.skipped}, refused {summary.refused}")
+                output.report(f"{item['result']:>9}: {item['input']}: {item.get('reason', '')}")
+        output.report(f"imported {summary.imported}, duplicates {summary.duplicates}, invalid "
+                      f"{summary.invalid}, skipped {summary.skipped}, refused {summary.refused}")
     if summary.invalid or summary.refused:
         raise typer.Exit(1)
 
 
 def export_command(
     exporter: Annotated[list[str] | None, typer.Option(
-        "--exporter", "-e", help="Only this exporter (repeatable).")] = None,
+        "--exporter", "-e", metavar="NAME", show_default=False,
+        help="Only this configured exporter (repeatable).")] = None,
     since: Annotated[str | None, typer.Option(
-        "--since", help="Only invoices received on or after this date (YYYY-MM-DD).")] = None,
+        "--since", metavar="DATE", show_default=False,
+        help="Only invoices received on or after this date (YYYY-MM-DD).")] = None,
     again: Annotated[bool, typer.Option(
         "--again", help="Export again what was already exported.")] = False,
     json_out: JsonOpt = False,
@@ -334,10 +351,10 @@ def export_command(
     from wpec_invoicing.errors import ConfigError, InputError
     from wpec_invoicing.exporters.base import run_exports
 
-    cfg = _config(config)
+    cfg = configured.require(config, "export")
     if not cfg.exporters:
-        raise ConfigError("no [[exporters]] configured "
-                          f"(config: {cfg.source or ' or '.join(cfg.searched)})")
+        raise ConfigError(f"no [[exporters]] configured in {cfg.source}: add one (jsonl, csv "
+                          "or webhook) to say where invoices go")
     day = None
     if since:
         try:
@@ -353,8 +370,8 @@ def export_command(
         _dump([r.to_json() for r in results])
     else:
         for r in results:
-            _err(f"{r.exporter}: {r.exported} exported, {r.skipped} already exported, "
-                 f"{r.failed} failed")
+            output.report(f"{r.exporter}: {r.exported} exported, {r.skipped} already "
+                          f"exported, {r.failed} failed")
             for line in r.errors[:20]:
                 _err(f"  {line}")
     if any(r.failed for r in results):
@@ -373,14 +390,15 @@ def _refresh_suppliers(cfg, store) -> None:
                  "state")
 
 
-def _stderr_console():  # -> rich.console.Console
+def table_console():  # -> rich.console.Console
+    """Tables on stdout; piped or redirected, wide enough that no column is folded."""
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    return console if console.is_terminal else Console(highlight=False, width=200)
+
+
+def _stderr_console():  # -> rich.console.Console (progress bars are diagnostics)
     from rich.console import Console
 
     return Console(stderr=True)
-
-
-def register(app: typer.Typer) -> None:
-    """Add this module's top-level commands to `app` (group commands use cli.groups)."""
-    app.command("sync")(sync_command)
-    app.command("import")(import_command)
-    app.command("export")(export_command)

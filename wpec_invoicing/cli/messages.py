@@ -1,9 +1,9 @@
 """`wpec messages list` and `wpec messages retry`: the messages whose processing failed.
 
-Thin: parse arguments, call `mailbox.retry`, print. Machine output (`--json`) goes to stdout,
-human messages to stderr. Exit codes of `retry`: 0 when every message retried is now
-processed (or there was none), 1 when some failed again (their new reason is printed), 2 for
-a bad request (no ids and no --all, an id that is not a message).
+Thin: parse arguments, call `mailbox.retry`, print. Reports (the table, the summary,
+`--json`) go to stdout, diagnostics to stderr. Exit codes of `retry`: 0 when every message
+retried is now processed (or there was none), 1 when some failed again (their new reason is
+printed), 2 for a bad request (no ids and no --all, an id that is not a message).
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from typing import Annotated
 
 import typer
 
+from wpec_invoicing.cli import output
 from wpec_invoicing.cli.groups import messages_app
-from wpec_invoicing.cli.mailbox import ConfigOpt, JsonOpt, _config, _dump, _err, _store
+from wpec_invoicing.cli.mailbox import _config, _dump, _err, _store, table_console
+from wpec_invoicing.cli.options import ConfigOpt, JsonOpt
 
 STATUSES = ("error", "archived", "processed", "all")
 
@@ -21,9 +23,9 @@ STATUSES = ("error", "archived", "processed", "all")
 @messages_app.command("list")
 def messages_list(
     status: Annotated[str, typer.Option(
-        "--status", help=f"One of: {', '.join(STATUSES)}.")] = "error",
-    limit: Annotated[int, typer.Option("--limit", min=1, max=10**6,
-                                       help="At most this many, oldest first.")] = 200,
+        "--status", metavar="STATUS", help=f"One of: {', '.join(STATUSES)}.")] = "error",
+    limit: Annotated[int, typer.Option("--limit", metavar="N", min=1, max=10**6,
+                                       help="At most N messages, oldest first.")] = 200,
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
@@ -40,30 +42,32 @@ def messages_list(
     finally:
         store.close()
     if json_out:
-        _dump([r.to_json() for r in rows])
+        _dump([r.to_json() | {"first_seen_at": output.when_json(r.first_seen_at)}
+               for r in rows])
         return
     if not rows:
-        _err(f"no message with status {status}")
+        output.report(f"no message with status {status}")
         return
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     table = Table(title=f"{len(rows)} message(s) with status {status}")
-    for col in ("id", "status", "kind", "from", "subject", "account"):
+    for col in ("id", "received (UTC)", "status", "kind", "from", "subject", "account"):
         table.add_column(col)
     table.add_column("error", overflow="fold")  # the reason is the point: never cut
     for r in rows:  # subjects and senders come from outside: never read as markup
         table.add_row(*(Text(str(v)) for v in (
-            r.id, r.status, r.kind or "", r.sender or "", r.subject or "",
+            r.id, output.when(r.first_seen_at), r.status, r.kind or "", r.sender or "",
+            r.subject or "",
             ", ".join(r.accounts) or "(imported)", r.error or "")))
-    Console(stderr=False).print(table)
+    table_console().print(table)
 
 
 @messages_app.command("retry")
 def messages_retry(
     ids: Annotated[list[int] | None, typer.Argument(
-        help="Message ids (see `messages list`).", min=1, max=2**63 - 1)] = None,
+        metavar="ID...", help="Message ids (see `messages list`).", min=1,
+        max=2**63 - 1)] = None,
     all_failed: Annotated[bool, typer.Option(
         "--all", help="Every message whose processing failed.")] = False,
     json_out: JsonOpt = False,
@@ -97,12 +101,8 @@ def messages_retry(
                for o in outcomes])
     else:
         for o in failed:
-            _err(f"message {o.id}: failed again: {o.error}")
-        _err(f"retried {len(outcomes)} message(s): {len(outcomes) - len(failed)} processed, "
-             f"{len(failed)} failed again")
+            output.report(f"message {o.id}: failed again: {o.error}")
+        output.report(f"retried {len(outcomes)} message(s): {len(outcomes) - len(failed)} "
+                      f"processed, {len(failed)} failed again")
     if failed:
         raise typer.Exit(1)
-
-
-def register(app: typer.Typer) -> None:
-    """Commands live on the `messages` group (see groups.py)."""

@@ -1,53 +1,50 @@
 """Commands of the active cycle: `wpec send`, `wpec invoice create|history`, `wpec mail send`,
 `wpec outbox run|status|resume`, and `wpec demo`. Thin: parse, call `outbox.queue.Outbox`,
 print. Refusals print the same diagnostics as `wpec invoice validate` and exit 1, with nothing
-of the batch queued.
+of the batch queued. Reports (what was queued, sent, the status, a history) go to stdout,
+progress bars and diagnostics to stderr; exit codes follow `cli/output.py`: 0 all went, 1 an
+item failed or was refused, 2 usage or configuration, 3 temporary (SMTP server unreachable,
+run stopped: retry later), 4 refused by the server (account paused: fix the credentials).
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
+from wpec_invoicing.cli import configured, output
 from wpec_invoicing.cli.groups import invoice_app, mail_app, outbox_app
+from wpec_invoicing.cli.options import AccountOpt, ConfigOpt, JsonOpt
 from wpec_invoicing.errors import InputError
-
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="wpec.toml to use (default: $WPEC_CONFIG, ./wpec.toml)."),
-]
-AccountOpt = Annotated[
-    str | None, typer.Option("--account", "-a", help="Account to send from (default: first).")
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 
 MAX_INPUT_BYTES = 50 * 1024 * 1024
 
 
-def _outbox(config: Path | None):
-    from wpec_invoicing.config import load_config
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def _outbox(config: str | None, command: str):
     from wpec_invoicing.outbox.queue import Outbox
 
-    return Outbox(load_config(config))
+    return Outbox(configured.require(config, command))
 
 
-def _console():
+def _console(*, stderr: bool = False):
+    """Reports on stdout; `stderr=True` for progress bars (diagnostics)."""
     from rich.console import Console
 
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
     if not console.is_terminal:  # logs and CI: wide enough for the summary tables
-        console = Console(stderr=True, highlight=False, soft_wrap=True, width=150)
+        console = Console(stderr=stderr, highlight=False, soft_wrap=True, width=150)
     return console
 
 
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
-    sys.stdout.flush()
+_print_json = output.dump_json
 
 
 def _report_refusals(exc: Any, as_json: bool) -> None:
@@ -67,7 +64,9 @@ def _report_refusals(exc: Any, as_json: bool) -> None:
             extra = refusal.reasons
         for reason in extra:
             console.print(f"    {reason}", markup=False)
-    console.print(f"[red]{escape(str(exc))}[/]")
+    output.error(str(exc))
+    if as_json:
+        output.json_error(str(exc), output.EXIT_SOME_BAD, "refused")
 
 
 def _queue_and_maybe_run(outbox, fn, *, run: bool, as_json: bool) -> None:
@@ -89,7 +88,7 @@ def _queue_and_maybe_run(outbox, fn, *, run: bool, as_json: bool) -> None:
     if run and queued:
         result = _run(outbox, until_empty=False, account=None, max_seconds=None,
                       as_json=as_json)
-        _exit_for(result)
+        _exit_for(result, as_json)
     elif queued and not as_json:
         console.print(f"{len(queued)} message(s) queued; `wpec outbox run` sends them.")
 
@@ -100,11 +99,12 @@ def _run(outbox, *, until_empty: bool, account: str | None, max_seconds: float |
 
     _preflight(outbox, account)
     console = _console()
-    if as_json or not console.is_terminal:
+    bar_console = _console(stderr=True)
+    if as_json or not bar_console.is_terminal:
         result = outbox.run(until_empty=until_empty, account=account, max_seconds=max_seconds)
     else:
         with Progress("[progress.description]{task.description}", BarColumn(),
-                      MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
+                      MofNCompleteColumn(), TimeElapsedColumn(), console=bar_console) as bar:
             task = bar.add_task("sending", total=None)
 
             def progress(done: int, total: int) -> None:
@@ -113,26 +113,32 @@ def _run(outbox, *, until_empty: bool, account: str | None, max_seconds: float |
             result = outbox.run(until_empty=until_empty, account=account,
                                 max_seconds=max_seconds, progress=progress)
     reasons = _waiting_reasons(outbox, account) if result.remaining and not result.sent else []
-    # Nothing went out and the server could not even be reached: not "throttling", a failure.
+    # Nothing went out and the server could not even be reached: not "throttling" (the
+    # sender's word for any "try later"), a failure to connect, counted as such.
     result.unreachable = any(r.startswith("connection problem") for r in reasons)
+    result.connection_failures = 0
+    if result.unreachable:
+        result.connection_failures, result.throttled = result.throttled, 0
     if as_json:
         _print_json({"run": result.to_json()})
     else:
         console.print(
             f"sent {result.sent}, failed {result.failed}, throttled {result.throttled}, "
-            f"recovered after a crash {result.recovered}, still queued {result.remaining}"
+            + (f"could not connect {result.connection_failures}, "
+               if result.unreachable else "")
+            + f"recovered after a crash {result.recovered}, still queued {result.remaining}"
             f" ({result.seconds:.1f} s)", markup=False)
         for name in result.paused_accounts:
-            console.print(f"[red]account {escape(name)} is paused[/] (see `wpec outbox status`)")
+            output.error(f"account {name} is paused (see `wpec outbox status`)")
         for error in result.errors:
-            console.print(f"[red]stopped:[/] {escape(error)}")
+            output.error(f"stopped: {error}")
         for reason in reasons:
             console.print(f"still queued because: {reason}", markup=False)
         if result.unreachable:
             servers = ", ".join(f"{a.name}: {a.smtp.host}:{a.smtp.port} ({a.smtp.tls})"
                                 for a in _accounts(outbox, account) if a.smtp is not None)
-            console.print(f"[red]cannot reach the SMTP server[/] ({escape(servers)}); "
-                          "nothing is lost: the next `wpec outbox run` retries")
+            output.error(f"cannot reach the SMTP server ({servers}); nothing is lost: the "
+                         "next `wpec outbox run` retries")
     return result
 
 
@@ -181,7 +187,8 @@ def _read_input(path: Path) -> bytes:
 
 
 def send_command(
-    files: Annotated[list[Path], typer.Argument(help="FatturaPA files (.xml, .xml.p7m).")],
+    files: Annotated[list[str], typer.Argument(metavar="FILE...",
+                                               help="FatturaPA files (.xml, .xml.p7m).")],
     account: AccountOpt = None,
     queue_only: Annotated[bool, typer.Option("--queue-only",
                                              help="Queue, do not send now.")] = False,
@@ -189,8 +196,9 @@ def send_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Send ready FatturaPA files to SdI (validated first; all or none are queued)."""
-    with _outbox(config) as outbox:
-        prepared = [outbox.prepare_invoice_file(_read_input(p), p.name) for p in files]
+    inputs = [(_read_input(Path(p)), Path(p).name) for p in files]  # the files first
+    with _outbox(config, "send") as outbox:
+        prepared = [outbox.prepare_invoice_file(data, name) for data, name in inputs]
         _queue_and_maybe_run(outbox, lambda: outbox.enqueue(prepared, account=account),
                              run=not queue_only, as_json=as_json)
 
@@ -198,12 +206,15 @@ def send_command(
 # -- wpec invoice create / history -------------------------------------------------------------
 @invoice_app.command("create")
 def invoice_create(
-    source: Annotated[Path, typer.Option("--from", help="Invoices as JSON or CSV.")],
-    lines: Annotated[Path | None, typer.Option(
-        "--lines", help="CSV of invoice lines (column `ref` joins them to the invoices).")] = None,
+    source_arg: Annotated[str, typer.Option("--from", metavar="FILE",
+                                            help="Invoices as JSON or CSV.")],
+    lines_arg: Annotated[str | None, typer.Option(
+        "--lines", metavar="FILE", show_default=False,
+        help="CSV of invoice lines (column `ref` joins them to the invoices).")] = None,
     send: Annotated[bool, typer.Option("--send", help="Send them now (else: queued).")] = False,
-    out: Annotated[Path | None, typer.Option(
-        "--out", help="Also write each created XML file into this folder.")] = None,
+    out_arg: Annotated[str | None, typer.Option(
+        "--out", "-o", metavar="DIR", show_default=False,
+        help="Also write each created XML file into this folder.")] = None,
     account: AccountOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
@@ -211,6 +222,9 @@ def invoice_create(
     """Create invoices from data: numbered, written, validated and queued (all or none)."""
     from wpec_invoicing.outbox.invoices import RecordError, load_records
 
+    source = Path(source_arg)
+    lines = Path(lines_arg) if lines_arg is not None else None
+    out = Path(out_arg) if out_arg is not None else None
     kind = "json" if source.suffix.lower() == ".json" else "csv"
     try:
         text = _read_input(source).decode("utf-8-sig")
@@ -236,7 +250,9 @@ def invoice_create(
         except OSError as exc:
             raise InputError(f"--out {out}: cannot create the folder: "
                              f"{exc.strerror or exc}") from None
-    with _outbox(config) as outbox:
+    from wpec_invoicing.outbox.queue import Outbox
+
+    with Outbox(configured.require(config, "invoice create")) as outbox:
         def create():
             queued = outbox.create_invoices(records, supplier=supplier, account=account)
             if out is not None:
@@ -264,13 +280,14 @@ def _write_out(outbox, queued, out: Path) -> None:
 
 @invoice_app.command("history")
 def invoice_history(
-    name: Annotated[str, typer.Argument(help="File name (also .xml.p7m / without extension), "
-                                        "invoice number, Message-ID or outbox id.")],
+    name: Annotated[str, typer.Argument(
+        metavar="NAME", help="File name (also .xml.p7m / without extension), invoice number, "
+                             "Message-ID or outbox id.")],
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The whole timeline of a sent invoice: queue, attempts, provider receipts, SdI."""
-    with _outbox(config) as outbox:
+    with _outbox(config, "invoice history") as outbox:
         items = outbox.history(name)
     if not items:
         raise InputError(f"nothing sent under {name!r}")
@@ -303,12 +320,15 @@ def invoice_history(
 # -- wpec mail send ----------------------------------------------------------------------------
 @mail_app.command("send")
 def mail_send(
-    recipients: Annotated[Path, typer.Option("--recipients", help="CSV, one row per "
-                                             "recipient (column pec/email/address).")],
-    template: Annotated[Path, typer.Option("--template", help="`Subject: ...`, blank line, "
-                                           "body; {column} placeholders.")],
-    attach_dir: Annotated[Path | None, typer.Option(
-        "--attach-dir", help="Folder of each recipient's files.")] = None,
+    recipients_arg: Annotated[str, typer.Option(
+        "--recipients", metavar="FILE",
+        help="CSV, one row per recipient (column pec/email/address).")],
+    template_arg: Annotated[str, typer.Option(
+        "--template", metavar="FILE",
+        help="`Subject: ...`, blank line, body; {column} placeholders.")],
+    attach_dir_arg: Annotated[str | None, typer.Option(
+        "--attach-dir", metavar="DIR", show_default=False,
+        help="Folder of each recipient's files.")] = None,
     queue_only: Annotated[bool, typer.Option("--queue-only",
                                              help="Queue, do not send now.")] = False,
     account: AccountOpt = None,
@@ -323,8 +343,10 @@ def mail_send(
         render,
         row_attachments,
     )
-    from wpec_invoicing.outbox.queue import Refusal
+    from wpec_invoicing.outbox.queue import Outbox, Refusal
 
+    recipients, template = Path(recipients_arg), Path(template_arg)
+    attach_dir = Path(attach_dir_arg) if attach_dir_arg is not None else None
     texts = {}
     for option, path in (("--template", template), ("--recipients", recipients)):
         try:
@@ -343,7 +365,7 @@ def mail_send(
         raise InputError(f"{recipients}: no recipients in it")
     if attach_dir is not None and not attach_dir.is_dir():
         raise InputError(f"--attach-dir {attach_dir}: not a folder")
-    with _outbox(config) as outbox:
+    with Outbox(configured.require(config, "mail send")) as outbox:
         prepared: list[Any] = []
         for n, row in enumerate(rows, 2):
             address = row.get(column, "")
@@ -368,33 +390,42 @@ def outbox_run(
         "--until-empty", help="Wait out retries until every item is sent or failed.")] = False,
     account: AccountOpt = None,
     max_seconds: Annotated[float | None, typer.Option(
-        "--max-seconds", help="Stop after this long (the rest stays queued).")] = None,
+        "--max-seconds", metavar="SECONDS", show_default=False,
+        help="Stop after this long (the rest stays queued).")] = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Send what is queued: throttled, retried, never twice (safe to kill and re-run)."""
     if max_seconds is not None and not (max_seconds > 0 and max_seconds != float("inf")):
         raise InputError(f"--max-seconds {max_seconds}: must be a number of seconds above 0")
-    with _outbox(config) as outbox:
+    with _outbox(config, "outbox run") as outbox:
         result = _run(outbox, until_empty=until_empty, account=account,
                       max_seconds=max_seconds, as_json=as_json)
-    _exit_for(result)
+    _exit_for(result, as_json)
 
 
-def _exit_for(result) -> None:
-    """The same exit codes for `outbox run` and the sends that run it (`send`, `--send`)."""
-    if result.paused_accounts or result.unreachable:
-        raise typer.Exit(4)  # like an unreachable IMAP server for sync
-    if result.errors:
-        raise typer.Exit(3)
+def _exit_for(result, as_json: bool = False) -> None:
+    """The same exit codes for `outbox run` and the sends that run it (`send`, `--send`);
+    under --json a failure also ends with the JSON error object (the lines above said why)."""
+    if result.paused_accounts:  # the server refused us: fix the account
+        if as_json:
+            output.json_error(f"account(s) paused: {', '.join(result.paused_accounts)}",
+                              output.EXIT_REFUSED)
+        raise typer.Exit(output.EXIT_REFUSED)
+    if result.unreachable or result.errors:  # nothing lost: retry later
+        if as_json:
+            why = "cannot reach the SMTP server" if result.unreachable else "; ".join(
+                result.errors)
+            output.json_error(f"{why}; the items stay queued", output.EXIT_TEMPORARY)
+        raise typer.Exit(output.EXIT_TEMPORARY)
     if result.failed:
-        raise typer.Exit(1)
+        raise typer.Exit(output.EXIT_SOME_BAD)
 
 
 @outbox_app.command("status")
 def outbox_status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Counts per state (queue, provider, SdI), accounts, open alerts."""
-    with _outbox(config) as outbox:
+    with _outbox(config, "outbox status") as outbox:
         data = outbox.status()
     if as_json:
         _print_json(data)
@@ -413,20 +444,27 @@ def outbox_status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
 
 
 @outbox_app.command("resume")
-def outbox_resume(account: Annotated[str, typer.Argument(help="Account name.")],
-                  config: ConfigOpt = None) -> None:
+def outbox_resume(account: Annotated[str, typer.Argument(
+                      metavar="NAME", help="The configured account to resume.")],
+                  config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Resume a paused account (after fixing its credentials) and close its alert."""
-    with _outbox(config) as outbox:
+    with _outbox(config, "outbox resume") as outbox:
         outbox.account(account)
         outbox.resume_account(account)
-    _console().print(f"account {account} resumed")
+    if as_json:
+        _print_json({"account": account, "resumed": True})
+    else:
+        output.report(f"account {account} resumed")
 
 
 # -- wpec demo ---------------------------------------------------------------------------------
 def demo_command(
-    directory: Annotated[Path | None, typer.Option(
-        "--dir", help="Work folder (default: ./wpec-data/demo, cleaned first).")] = None,
-    imap: Annotated[str, typer.Option("--imap", help="embedded | dovecot")] = "embedded",
+    directory: Annotated[str | None, typer.Option(
+        "--dir", metavar="DIR", show_default=False,
+        help="Work folder (default: ./wpec-data/demo, cleaned first).")] = None,
+    imap: Annotated[str, typer.Option(
+        "--imap", metavar="SERVER",
+        help="IMAP server: embedded (pymap) or dovecot (needs dovecot-imapd).")] = "embedded",
     as_json: JsonOpt = False,
 ) -> None:
     """Run the whole job on a local sandbox: send invoices, receive some, follow everything."""
@@ -437,7 +475,8 @@ def demo_command(
     if imap not in ("embedded", "dovecot"):
         raise InputError(f"--imap must be 'embedded' or 'dovecot', not {imap!r}")
     try:
-        summary = run_demo(directory, imap=imap, log=None if as_json else _console().print)
+        summary = run_demo(Path(directory) if directory is not None else None, imap=imap,
+                           log=None if as_json else _console().print)
     except SandboxError as exc:  # e.g. Dovecot not installed, a port taken
         raise WpecError(f"demo: the sandbox cannot start: {exc}") from None
     if as_json:
@@ -445,9 +484,3 @@ def demo_command(
     else:
         summary.print(_console())
     raise typer.Exit(0 if summary.ok else 1)
-
-
-def register(app: typer.Typer) -> None:
-    """Top-level commands of this module: `wpec send` and `wpec demo`."""
-    app.command("send")(send_command)
-    app.command("demo")(demo_command)

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from wpec_invoicing.cli import output
 from wpec_invoicing.cli.groups import pec_app
-from wpec_invoicing.errors import InputError
+from wpec_invoicing.cli.paths import MESSAGE_SUFFIXES, load_trust_store, walk
 
-_PEM_SUFFIXES = {".pem", ".crt", ".cer"}
 # The fields of a record for a file that could not be read at all (same keys, empty values).
 _EMPTY: dict[str, Any] = {
     "kind": None, "subject": None, "original_subject": None, "message_id": None,
@@ -25,41 +24,6 @@ _EMPTY: dict[str, Any] = {
     "timestamp": None, "receipt_type": None, "signature": None, "attachments": [],
     "sdi": None, "problems": [],
 }
-
-
-def register(app: typer.Typer) -> None:
-    """Add this module's top-level commands to `app` (group commands use cli.groups)."""
-
-
-def load_trust_store(path: Path) -> Any:
-    """A TrustStore from a PEM file, or from every .pem/.crt/.cer file of a folder."""
-    from wpec_invoicing.cms import TrustStore
-    from wpec_invoicing.inputs import check_regular, read_file
-
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in _PEM_SUFFIXES)
-        if not files:
-            raise InputError(f"trust store {path}: no .pem/.crt/.cer file in this folder")
-    elif path.is_file():
-        files = [path]
-    else:
-        try:
-            check_regular(path)
-        except OSError as exc:
-            if isinstance(exc, FileNotFoundError) and not path.is_symlink():
-                raise InputError(f"trust store {path}: no such file or folder") from None
-            raise InputError(f"trust store {path}: {exc.strerror or exc}") from None
-        files = [path]
-    data = b""
-    for file in files:
-        try:
-            data += read_file(file) + b"\n"
-        except OSError as exc:
-            raise InputError(f"trust store {file}: cannot read ({exc.strerror})") from None
-    try:
-        return TrustStore.from_pem(data)
-    except ValueError as exc:
-        raise InputError(f"trust store {path}: no PEM certificate found ({exc})") from None
 
 
 def _human(record: dict[str, Any]) -> str:
@@ -112,16 +76,17 @@ def _human(record: dict[str, Any]) -> str:
 
 @pec_app.command("inspect")
 def inspect_command(
-    files: Annotated[
-        list[Path], typer.Argument(help="Raw messages (.eml) to inspect.", metavar="FILE")
-    ],
+    files: Annotated[list[str], typer.Argument(
+        metavar="FILE|DIR...", show_default=False,
+        help="Raw messages (.eml), or folders of them (searched with their subfolders).")],
     as_json: Annotated[
         bool, typer.Option("--json", help="One JSON object per file, one per line (stdout).")
     ] = False,
     trust: Annotated[
-        Path | None,
-        typer.Option("--trust", metavar="PEM_OR_DIR",
-                     help="PEM file or folder of provider/CA certificates."),
+        str | None,
+        typer.Option("--trust", metavar="FILE|DIR", show_default=False,
+                     help="PEM file, or folder of .pem/.crt/.cer files, of the providers' "
+                          "certificates or their CAs."),
     ] = None,
     revocation: Annotated[
         str | None,
@@ -136,17 +101,21 @@ def inspect_command(
     from wpec_invoicing.trust import cli_trust
 
     store = cli_trust(load_trust_store(trust) if trust is not None else None, policy=revocation)
-    failed = 0
-    for path in files:
+    failed = seen = 0
+    write = sys.stdout.write
+    for path in walk(files, MESSAGE_SUFFIXES):
+        seen += 1
         reason: str | None = None
         try:
             raw = read_file(path)
         except OSError as exc:
             reason = f"cannot read: {exc.strerror or exc}"
+            if isinstance(exc, FileNotFoundError):
+                reason = "cannot read: no such file or folder"
             raw = None
         if raw is not None and not raw.strip():
             reason = "empty file: not a message"
-        record: dict[str, Any] = {"file": str(path)}
+        record: dict[str, Any] = {"file": path}
         if reason is None and raw is not None:
             message = inspect(raw, trust=store)
             record.update(message.to_json())
@@ -156,12 +125,17 @@ def inspect_command(
         record["read_error"] = reason
         if reason is not None:
             failed += 1
-            print(f"wpec: {path}: {reason}", file=sys.stderr)
+            output.error(f"{path}: {reason}")
             for key, empty in _EMPTY.items():
                 record.setdefault(key, empty)
         if as_json:
-            print(json.dumps(record, ensure_ascii=False))
+            write(json.dumps(record, ensure_ascii=False) + "\n")
         elif reason is None:
-            print(_human(record))
+            write(_human(record) + "\n")
+    sys.stdout.flush()
+    if not seen:
+        from wpec_invoicing.errors import InputError
+
+        raise InputError(f"no messages (.eml) in {', '.join(files)}")
     if failed:
-        raise typer.Exit(2)
+        raise typer.Exit(output.EXIT_USAGE)

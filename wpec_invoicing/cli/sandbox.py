@@ -1,7 +1,7 @@
 """`wpec sandbox up | selftest | inject-invoice | make-invoices`: the local PEC provider + SdI.
 
-Thin: parse arguments, call `wpec_invoicing.sandbox`, print. Human text goes to stderr,
-`--json` output to stdout.
+Thin: parse arguments, call `wpec_invoicing.sandbox`, print. Reports (the banner, the
+checks, what was written or delivered, `--json`) go to stdout, diagnostics to stderr.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import signal
-import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -17,23 +16,21 @@ from typing import Annotated, Any
 
 import typer
 
+from wpec_invoicing.cli import output
 from wpec_invoicing.cli.groups import sandbox_app
+from wpec_invoicing.cli.options import JsonOpt
 from wpec_invoicing.errors import InputError, WpecError
 
-DEFAULT_DIR = Path("sandbox")
+DEFAULT_DIR = "sandbox"
 CONFIG_HEADER = "# Written by `wpec sandbox`"
 
-ImapOption = Annotated[str, typer.Option("--imap", help="IMAP server: embedded (pymap) or "
-                                                        "dovecot (needs dovecot-imapd).")]
-DirOption = Annotated[Path, typer.Option("--dir", help="Sandbox folder (CA, passwords, mail).")]
+ImapOption = Annotated[str, typer.Option("--imap", metavar="SERVER",
+                                         help="IMAP server: embedded (pymap) or dovecot "
+                                              "(needs dovecot-imapd).")]
+DirOption = Annotated[str, typer.Option("--dir", metavar="DIR",
+                                        help="Sandbox folder (CA, passwords, mail).")]
 
-
-def register(app: typer.Typer) -> None:
-    """Add this module's top-level commands to `app` (group commands use cli.groups)."""
-
-
-def _err(text: str) -> None:
-    print(text, file=sys.stderr)
+_err = output.note  # a diagnostic: stderr
 
 
 def _check_imap(imap: str) -> None:
@@ -77,60 +74,71 @@ def _config_target(path: Path, directory: Path) -> Path:
             head = ""
         if not head.startswith(CONFIG_HEADER):
             fallback = directory / "wpec.toml"
-            _err(f"{path} exists and was not written by the sandbox: left untouched, "
-                 f"config written to {fallback} instead")
+            output.note(f"{path} exists and was not written by the sandbox: left untouched, "
+                        f"config written to {fallback} instead")
             return fallback
     return path
 
 
 @sandbox_app.command("up")
 def up(
-    directory: DirOption = DEFAULT_DIR,
+    directory_arg: DirOption = DEFAULT_DIR,
     imap: ImapOption = "embedded",
-    config: Annotated[Path, typer.Option("--config", help="Where to write the wpec.toml "
-                                                          "pointing the product here.")]
-    = Path("wpec.toml"),
-    smtp_port: Annotated[int, typer.Option(help="SMTP submission, implicit TLS (0: free).")]
-    = 0,
-    smtp_starttls_port: Annotated[int, typer.Option(help="SMTP submission, STARTTLS.")] = 0,
-    smtp_inbound_port: Annotated[int, typer.Option(help="Plain SMTP for ordinary mail.")] = 0,
-    imap_port: Annotated[int, typer.Option(help="IMAP, implicit TLS (0: free).")] = 0,
-    imap_starttls_port: Annotated[int, typer.Option(help="IMAP with STARTTLS.")] = 0,
+    write_config: Annotated[str, typer.Option(
+        "--write-config", metavar="FILE",
+        help="Where to WRITE the wpec.toml pointing the product here (never overwrites one "
+             "the sandbox did not write).")] = "wpec.toml",
+    smtp_port: Annotated[int, typer.Option(
+        metavar="PORT", help="SMTP submission, implicit TLS (0: a free port).")] = 0,
+    smtp_starttls_port: Annotated[int, typer.Option(
+        metavar="PORT", help="SMTP submission, STARTTLS (0: a free port).")] = 0,
+    smtp_inbound_port: Annotated[int, typer.Option(
+        metavar="PORT", help="Plain SMTP for ordinary mail (0: a free port).")] = 0,
+    imap_port: Annotated[int, typer.Option(
+        metavar="PORT", help="IMAP, implicit TLS (0: a free port).")] = 0,
+    imap_starttls_port: Annotated[int, typer.Option(
+        metavar="PORT", help="IMAP with STARTTLS (0: a free port).")] = 0,
     stall: Annotated[list[str] | None, typer.Option(
-        "--stall", help="ADDRESS — deliveries to this box stay pending (its server does not "
-                        "answer): the sender gets a preavviso after --preavviso-after, then "
-                        "an errore-consegna after --give-up-after; repeatable.")] = None,
+        "--stall", metavar="ADDRESS", show_default=False,
+        help="Deliveries to this box stay pending (its server does not answer): the sender "
+             "gets a preavviso after --preavviso-after, then an errore-consegna after "
+             "--give-up-after; repeatable.")] = None,
     preavviso_after: Annotated[float, typer.Option(
-        "--preavviso-after", help="SECONDS a stalled delivery waits before the preavviso "
-                                  "di mancata consegna (real providers: 12 h).")] = 30.0,
+        "--preavviso-after", metavar="SECONDS",
+        help="How long a stalled delivery waits before the preavviso di mancata consegna "
+             "(real providers: 12 h).")] = 30.0,
     give_up_after: Annotated[float | None, typer.Option(
-        "--give-up-after", help="SECONDS after the preavviso before a stalled delivery is "
-                                "given up: errore-consegna 4.4.7 (real providers: 24 h in "
-                                "all). Default: it stays pending.")] = None,
+        "--give-up-after", metavar="SECONDS", show_default=False,
+        help="How long after the preavviso a stalled delivery is given up: errore-consegna "
+             "4.4.7 (real providers: 24 h in all). Default: it stays pending.")] = None,
     drop_next_data: Annotated[bool, typer.Option(
         "--drop-next-data", help="Drop the connection in the middle of the first SMTP DATA "
                                  "(once): no reply, nothing accepted. A client must retry "
                                  "without sending twice.")] = False,
     size_limit: Annotated[int | None, typer.Option(
-        "--size-limit", help="BYTES — the provider's limit on message size x recipients "
-                             "(default 30 MB); past it: non-accettazione.")] = None,
+        "--size-limit", metavar="BYTES", show_default=False,
+        help="The provider's limit on message size x recipients (default 30 MB); past it: "
+             "non-accettazione.")] = None,
     block_seconds: Annotated[float, typer.Option(
-        "--block-seconds", help="SECONDS a block-style --throttle blocks the client "
-                                "(421).")] = 30.0,
-    pa_outcome: Annotated[str, typer.Option(help="SdI's answer after the RC of an FPA12 "
-                                                 "invoice: EC01, EC02, DT or none.")] = "EC01",
-    sdi_delay: Annotated[float, typer.Option(help="Seconds SdI waits before answering.")]
-    = 0.0,
+        "--block-seconds", metavar="SECONDS",
+        help="How long a block-style --throttle blocks the client (421).")] = 30.0,
+    pa_outcome: Annotated[str, typer.Option(
+        metavar="OUTCOME",
+        help="SdI's answer after the RC of an FPA12 invoice: EC01, EC02, DT or none.")] = "EC01",
+    sdi_delay: Annotated[float, typer.Option(
+        metavar="SECONDS", help="How long SdI waits before answering.")] = 0.0,
     route: Annotated[list[str] | None, typer.Option(
-        "--route", help="SdI directory entry CODE=ADDRESS (CodiceDestinatario or customer "
-                        "VAT like IT12345678903 → PEC box); repeatable.")] = None,
+        "--route", metavar="CODE=ADDRESS", show_default=False,
+        help="SdI directory entry (CodiceDestinatario or customer VAT like IT12345678903 → "
+             "PEC box); repeatable.")] = None,
     throttle: Annotated[list[str] | None, typer.Option(
-        "--throttle", help="ADDRESS=PER_MINUTE[/BURST][:451|550|block] — the provider's "
-                           "limit for that sender; repeatable.")] = None,
+        "--throttle", metavar="ADDRESS=PER_MINUTE[/BURST][:451|550|block]", show_default=False,
+        help="The provider's sending limit for that sender; repeatable.")] = None,
     quota: Annotated[list[str] | None, typer.Option(
-        "--quota", help="ADDRESS=BYTES — mailbox quota (delivery fails past it).")] = None,
+        "--quota", metavar="ADDRESS=BYTES", show_default=False,
+        help="Mailbox quota (delivery fails past it); repeatable.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print endpoints and accounts as "
-                                                          "one JSON line.")] = False,
+                                                          "one JSON line on stdout.")] = False,
 ) -> None:
     """Run the sandbox in the foreground until Ctrl-C: PEC provider (SMTP), IMAP, SdI.
 
@@ -140,6 +148,7 @@ def up(
     """
     from wpec_invoicing.sandbox import control
 
+    directory = Path(directory_arg)
     _check_imap(imap)
     _check_seconds(preavviso_after, "--preavviso-after")
     _check_seconds(sdi_delay, "--sdi-delay")
@@ -199,7 +208,11 @@ def up(
                     "drop_next_data": drop_next_data,
                     "size_limit": sb.provider.max_total_bytes, "block_seconds": block_seconds,
                     "stalled": stalled}
-        target = sb.write_config(_config_target(config.resolve(), directory))
+        from wpec_invoicing.sandbox import COMPANY_ADDRESS
+
+        # with the company's address: `wpec invoice create` works on this configuration
+        target = sb.write_config(_config_target(Path(write_config).resolve(), directory),
+                                 outbox_supplier=COMPANY_ADDRESS)
         endpoints = sb.endpoints()
         control.write_state(directory, {**endpoints, "config": str(target)})
         (directory / "last-imap").write_text(imap, encoding="utf-8")
@@ -278,9 +291,10 @@ def _print_banner(sb: Any, config: Path, accounts: dict[str, dict[str, str]],
 @sandbox_app.command("selftest")
 def selftest(
     imap: ImapOption = "embedded",
-    directory: Annotated[Path | None, typer.Option("--dir", help="Sandbox folder (default: a "
-                                                                 "temporary one).")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the checks as JSON.")] = False,
+    directory_arg: Annotated[str | None, typer.Option(
+        "--dir", metavar="DIR", show_default=False,
+        help="Sandbox folder (default: a temporary one).")] = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Start a sandbox and check every receipt kind and SdI answer.
 
@@ -289,6 +303,7 @@ def selftest(
     """
     from wpec_invoicing.sandbox.selftest import run_selftest
 
+    directory = Path(directory_arg) if directory_arg is not None else None
     _check_imap(imap)
     if directory is not None and directory.exists() and not directory.is_dir():
         raise InputError(f"--dir {directory}: exists and is not a folder")
@@ -300,34 +315,41 @@ def selftest(
             sb.stop()
     failed = [c for c in checks if not c.ok]
     if json_out:
-        print(json.dumps({"ok": not failed, "imap": imap, "checks": [
-            {"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks]}))
+        output.dump_json({"ok": not failed, "imap": imap, "checks": [
+            {"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks]})
     else:
         for c in checks:
-            _err(f"  {'ok  ' if c.ok else 'FAIL'} {c.name}" + ("" if c.ok else f": {c.detail}"))
-        _err(f"selftest ({imap}): {len(checks) - len(failed)}/{len(checks)} passed")
+            output.report(f"  {'ok  ' if c.ok else 'FAIL'} {c.name}"
+                          + ("" if c.ok else f": {c.detail}"))
+        output.report(f"selftest ({imap}): {len(checks) - len(failed)}/{len(checks)} passed")
     if failed:
         raise typer.Exit(1)
 
 
 @sandbox_app.command("inject-invoice")
 def inject_invoice(
-    file: Annotated[Path, typer.Argument(help="Invoice file (.xml or .xml.p7m), named as "
-                                              "SdI names it.")],
-    to: Annotated[str, typer.Option("--to", help="Recipient PEC box in the sandbox.")] =
+    file_arg: Annotated[str, typer.Argument(
+        metavar="FILE", help="Invoice file (.xml or .xml.p7m), named as SdI names it.")],
+    to: Annotated[str, typer.Option("--to", metavar="ADDRESS",
+                                    help="Recipient PEC box in the sandbox.")] =
     "azienda@pec.sandbox.test",
-    name: Annotated[str | None, typer.Option("--name", help="File name to deliver under "
-                                                            "(default: FILE's name).")] = None,
-    directory: DirOption = DEFAULT_DIR,
-    json_out: Annotated[bool, typer.Option("--json")] = False,
+    name: Annotated[str | None, typer.Option(
+        "--name", metavar="NAME", show_default=False,
+        help="File name to deliver under (default: FILE's name).")] = None,
+    directory_arg: DirOption = DEFAULT_DIR,
+    json_out: JsonOpt = False,
 ) -> None:
     """Deliver a supplier's invoice via SdI to a sandbox box.
 
     SdI sends it as it does in production: a PEC with the file and its _MT_ metadata. Uses
     the sandbox running in --dir (wpec sandbox up), or starts it just for the delivery.
+    Exit 0 when it arrived, 1 when the recipient's box did not take it (e.g. over quota:
+    SdI then answers MC).
     """
     from wpec_invoicing.inputs import read_file
     from wpec_invoicing.sandbox import control
+
+    file, directory = Path(file_arg), Path(directory_arg)
 
     try:
         data = read_file(file, max_bytes=50 * 1024 * 1024)
@@ -354,25 +376,41 @@ def inject_invoice(
                 raise InputError(f"--to {to}: no such mailbox in the sandbox "
                                  f"({', '.join(sorted(sb.accounts))})")
             ident = sb.inject_invoice(data, file_name, to=to)
-            result = {"identificativo_sdi": ident, "to": to, "file_name": file_name}
+            outcome = sb.injection_outcome(ident)
+            result = {"identificativo_sdi": ident, "to": to, "file_name": file_name,
+                      "sdi_outcome": outcome.kind if outcome else None,
+                      "delivered": bool(outcome and outcome.kind == "RC")}
         finally:
             sb.stop()
     if "error" in result:
         raise WpecError(f"inject-invoice {file}: {result['error']}")
+    delivered = result.get("delivered", True)  # a sandbox started by an older wpec: unknown
     if json_out:
-        print(json.dumps(result))
-    else:
-        _err(f"{file_name} delivered by SdI to {to} (IdentificativoSdI "
-             f"{result['identificativo_sdi']})")
+        output.dump_json(result)
+    elif delivered:
+        output.report(f"{file_name} delivered by SdI to {to} (IdentificativoSdI "
+                      f"{result['identificativo_sdi']})")
+    if not delivered:
+        output.error(f"{file_name} NOT delivered to {to}: the recipient's box did not take it "
+                     f"(over its quota, or unavailable); SdI answered "
+                     f"{result.get('sdi_outcome') or 'nothing yet'} (IdentificativoSdI "
+                     f"{result['identificativo_sdi']})")
+        raise typer.Exit(output.EXIT_SOME_BAD)
 
 
 @sandbox_app.command("make-invoices")
 def make_invoices(
-    out: Annotated[Path, typer.Option("--out", help="Folder to write the files into.")],
-    count: Annotated[int, typer.Option("--count", min=1, max=10000)] = 10,
-    invalid_ratio: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.0,
-    seed: Annotated[int, typer.Option()] = 0,
-    json_out: Annotated[bool, typer.Option("--json")] = False,
+    out_arg: Annotated[str, typer.Option("--out", "-o", metavar="DIR",
+                                         help="Folder to write the files into.")],
+    count: Annotated[int, typer.Option("--count", metavar="N", min=1, max=10000,
+                                       help="How many invoices to write.")] = 10,
+    invalid_ratio: Annotated[float, typer.Option(
+        metavar="RATIO", min=0.0, max=1.0,
+        help="The share of invoices with a defect SdI or the product must catch (0 to 1).")
+    ] = 0.0,
+    seed: Annotated[int, typer.Option(
+        metavar="N", help="Seed of the generator: the same seed writes the same files.")] = 0,
+    json_out: JsonOpt = False,
 ) -> None:
     """Generate realistic supplier invoices for the sandbox company.
 
@@ -381,6 +419,7 @@ def make_invoices(
     """
     from wpec_invoicing.sandbox.invoices import generate_batch
 
+    out = Path(out_arg)
     _ensure_folder(out, "--out")
     batch = generate_batch(count, seed=seed, invalid_ratio=invalid_ratio)
     records = []
@@ -393,7 +432,7 @@ def make_invoices(
         records.append({"file": inv.file_name, "valid": inv.valid, "defect": inv.defect,
                         "supplier": inv.supplier})
     if json_out:
-        print(json.dumps(records))
+        output.dump_json(records)
     else:
         bad = sum(1 for r in records if not r["valid"])
-        _err(f"{len(records)} invoices written to {out} ({bad} with defects)")
+        output.report(f"{len(records)} invoices written to {out} ({bad} with defects)")

@@ -174,23 +174,30 @@ def _find_signer_cert(signed_data: Any, sid: Any) -> tuple[CertInfo | None, list
             except Exception:  # noqa: S112 - an unreadable extra cert must not sink the check
                 continue
     wanted = sid.chosen
-    by_serial = sid.name == "issuer_and_serial_number"
-    if by_serial:
+    if sid.name == "issuer_and_serial_number":
+        # The DER of issuer and serial, compared as bytes: a signer copies both from its
+        # certificate, so this finds it without building normalised names (which cost more
+        # than the signature check). Only when no DER matches are names compared normalised
+        # (a signer that re-encoded the issuer, e.g. PrintableString as UTF8String).
+        issuer_der = wanted["issuer"].dump()
+        serial_der = wanted["serial_number"].dump()
+        for info in carried:
+            tbs = info.asn1["tbs_certificate"]
+            if tbs["serial_number"].dump() == serial_der and tbs["issuer"].dump() == issuer_der:
+                return info, carried
         serial = wanted["serial_number"].native
         issuer_key = name_key(wanted["issuer"])
-    for info in carried:
-        if by_serial:
-            if (
-                info.issuer_key == issuer_key
-                and info.asn1["tbs_certificate"]["serial_number"].native == serial
-            ):
+        for info in carried:
+            if (info.issuer_key == issuer_key
+                    and info.asn1["tbs_certificate"]["serial_number"].native == serial):
                 return info, carried
-        else:
-            try:
-                if info.asn1.key_identifier == wanted.native:
-                    return info, carried
-            except Exception:  # noqa: S112 - a broken extension just means "not this one"
-                continue
+        return None, carried
+    for info in carried:
+        try:
+            if info.asn1.key_identifier == wanted.native:
+                return info, carried
+        except Exception:  # noqa: S112 - a broken extension just means "not this one"
+            continue
     return None, carried
 
 

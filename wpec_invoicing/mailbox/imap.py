@@ -23,9 +23,25 @@ FETCH_BODY = b"BODY[]"
 
 
 class ImapError(WpecError):
-    """The IMAP server cannot be reached, refused TLS or the login, or broke a command."""
+    """The IMAP server cannot be reached, refused TLS or the login, or broke a command.
+
+    Exit codes (the CLI's table): 3 when it cannot be reached (retry later), 4 when it refused
+    the login (fix the credentials), 2 when the settings are wrong (`ImapSettingsError`).
+    """
+
+    exit_code = 3
+
+
+class ImapRefused(ImapError):
+    """The server refused the login: fix the credentials or the account."""
 
     exit_code = 4
+
+
+class ImapSettingsError(ImapError):
+    """The account's settings cannot work (no [imap], untrusted certificate, wrong TLS mode)."""
+
+    exit_code = 2
 
 
 class FolderError(ImapError):
@@ -45,7 +61,7 @@ class ImapConnection:
 
     def __init__(self, account, *, password: str | None = None) -> None:
         if account.imap is None:
-            raise ImapError(f"account {account.name!r} has no [imap] settings")
+            raise ImapSettingsError(f"account {account.name!r} has no [imap] settings")
         self.account = account
         self.server = account.imap
         self._password = password
@@ -68,15 +84,17 @@ class ImapConnection:
             if not implicit:
                 client.starttls(ssl_context=ctx)
         except ssl.SSLCertVerificationError as exc:
-            raise ImapError(f"IMAP {where}: TLS certificate not trusted: {exc.verify_message}"
-                            " (set ca_file for a private CA)") from None
+            raise ImapSettingsError(f"IMAP {where}: TLS certificate not trusted: "
+                                    f"{exc.verify_message} (set ca_file for a private CA)"
+                                    ) from None
         except ssl.SSLError as exc:
             hint = ""
             if "WRONG_VERSION_NUMBER" in str(exc) and implicit:
                 hint = ' (the server does not speak TLS on this port: a STARTTLS port needs '\
                        'tls = "starttls")'
-            raise ImapError(f"IMAP {where}: TLS handshake failed: {exc.reason or exc}{hint}"
-                            ) from None
+            error = ImapSettingsError if hint else ImapError
+            raise error(f"IMAP {where}: TLS handshake failed: {exc.reason or exc}{hint}"
+                        ) from None
         except TimeoutError:
             hint = ' (an implicit-TLS port waits for a handshake: try tls = "implicit")' \
                 if not implicit else ""
@@ -88,8 +106,8 @@ class ImapConnection:
             client.login(self.account.login, password)
         except LoginError as exc:
             _close_quietly(client)
-            raise ImapError(f"IMAP {where}: login refused for {self.account.login}: "
-                            f"{_text(exc)}") from None
+            raise ImapRefused(f"IMAP {where}: login refused for {self.account.login}: "
+                              f"{_text(exc)}") from None
         except (OSError, IMAPClientError) as exc:
             _close_quietly(client)
             raise ImapError(f"IMAP {where}: login failed: {exc}") from None

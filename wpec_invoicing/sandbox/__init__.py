@@ -44,6 +44,9 @@ COMPANY = {
     "fiscal_code": "01234567897",
     "address": "azienda@pec.sandbox.test",
 }
+# Where the sandbox company is (the CedentePrestatore address of the invoices it creates).
+COMPANY_ADDRESS = {"street": "Via Roma", "number": "1", "postal_code": "00100", "city": "Roma",
+                   "province": "RM", "country": "IT", "regime_fiscale": "RF01"}
 
 
 class SandboxError(RuntimeError):
@@ -327,6 +330,12 @@ class Sandbox:
         a PEC from SdI with the file and its `_MT_` metadata. Returns the IdentificativoSdI."""
         return str(self.sdi.inject_invoice(data, file_name, to=to or COMPANY["address"]))
 
+    def injection_outcome(self, identificativo_sdi: str) -> Any:
+        """What SdI did with an injected invoice (`kind` RC: delivered; MC: the recipient's
+        box did not take it, e.g. over its quota), or None while it has not answered."""
+        return next((o for o in list(self.sdi.outcomes)
+                     if o.identificativo_sdi == identificativo_sdi), None)
+
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait until SdI has answered everything it received (True) or `timeout` passes."""
         deadline = time.monotonic() + timeout
@@ -351,9 +360,12 @@ class Sandbox:
     def write_config(self, path: str | os.PathLike[str], *,
                      account: str = COMPANY["address"], data_dir: str = "wpec-data",
                      tls: str = "implicit",
-                     limits: dict[str, Any] | None = None) -> Path:
+                     limits: dict[str, Any] | None = None,
+                     outbox_supplier: dict[str, str] | None = None) -> Path:
         """Write a wpec.toml pointing the product at this sandbox (TEAM.md contract): paths
-        relative to the file; the password stays in its 0600 file (`password_file`)."""
+        relative to the file; the password stays in its 0600 file (`password_file`).
+        `outbox_supplier` (e.g. `COMPANY_ADDRESS`, what `wpec sandbox up` writes) becomes
+        `[outbox.supplier]`, the company's address that `wpec invoice create` needs."""
         import tomli_w
 
         target = Path(path).resolve()
@@ -382,6 +394,8 @@ class Sandbox:
                                      "max_message_mb": 30},
             }],
         }
+        if outbox_supplier:
+            doc["outbox"] = {"supplier": dict(outbox_supplier)}
         header = ("# Written by `wpec sandbox`: points the product at the local sandbox.\n"
                   "# Passwords are in the files named by password_file (mode 0600).\n")
         tmp = target.with_name(target.name + ".tmp")

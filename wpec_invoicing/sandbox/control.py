@@ -87,8 +87,11 @@ def serve_spool(directory: Path, sandbox: Any) -> int:
                 raise LookupError(f"--to {spec['to']}: no such mailbox in the sandbox "
                                   f"({', '.join(sorted(sandbox.accounts))})")
             ident = sandbox.inject_invoice(data, str(spec["file_name"]), to=str(spec["to"]))
+            outcome = sandbox.injection_outcome(ident)
             result: dict[str, Any] = {"identificativo_sdi": ident, "to": spec["to"],
-                                      "file_name": spec["file_name"]}
+                                      "file_name": spec["file_name"],
+                                      "sdi_outcome": outcome.kind if outcome else None,
+                                      "delivered": bool(outcome and outcome.kind == "RC")}
         except LookupError as exc:
             result = {"error": str(exc).strip("'\"")}
         except Exception as exc:  # one bad request must not stop the sandbox

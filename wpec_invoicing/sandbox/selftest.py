@@ -274,20 +274,20 @@ def run_selftest(sb: Sandbox) -> list[Check]:
            and subj(m, "bcc"))
     expect("non-accettazione (virus)", mine, lambda m: m.kind == "non-accettazione"
            and subj(m, "virus"))
-    expect("non-accettazione (dimensione)", mine, lambda m: m.kind == "non-accettazione"
+    expect("non-accettazione (message too large)", mine, lambda m: m.kind == "non-accettazione"
            and subj(m, "grande"))
-    expect("errore-consegna (casella inesistente)", mine,
+    expect("errore-consegna (no such mailbox)", mine,
            lambda m: m.kind == "errore-consegna" and subj(m, "ignoto"))
-    expect("errore-consegna (casella piena)", mine,
+    expect("errore-consegna (mailbox full)", mine,
            lambda m: m.kind == "errore-consegna" and subj(m, "piena"))
     expect("preavviso-errore-consegna", mine, lambda m: m.kind == "preavviso-errore-consegna")
-    expect("errore-consegna (tempo massimo, 4.4.7)", mine,
+    expect("errore-consegna (delivery timed out, 4.4.7)", mine,
            lambda m: m.kind == "errore-consegna" and subj(m, "lento")
            and "4.4.7" in (m.error_detail or ""))
-    expect("posta-certificata (busta di trasporto)", theirs,
+    expect("posta-certificata (transport envelope)", theirs,
            lambda m: m.kind == "posta-certificata" and subj(m, "completa"))
-    expect("anomalia (posta ordinaria)", theirs, lambda m: m.kind == "anomalia")
-    expect("SdI: fattura recapitata al destinatario", theirs, lambda m: sdi(m, "invoice"))
+    expect("anomalia (ordinary mail)", theirs, lambda m: m.kind == "anomalia")
+    expect("SdI: invoice delivered to the recipient", theirs, lambda m: sdi(m, "invoice"))
     expect("SdI: RicevutaConsegna (RC)", mine, lambda m: sdi(m, "RC"))
     expect("SdI: RicevutaScarto (NS 00001)", mine, lambda m: sdi(m, "NS")
            and any(e.code == "00001" for e in m.sdi.errors))
@@ -298,14 +298,14 @@ def run_selftest(sb: Sandbox) -> list[Check]:
     refused("throttling 451 4.7.1", replies.get("451"), 451, "4.7.1")
     refused("throttling 550 (Too much traffic)", replies.get("550"), 550,
             "Too much traffic from this sender")
-    refused("throttling: blocco temporaneo (421)", replies.get("block"), 421, "bloccato")
-    refused("blocco temporaneo: vale per tutto il client", replies.get("block (altro account)"),
+    refused("throttling: temporary block (421)", replies.get("block"), 421, "bloccato")
+    refused("temporary block: applies to the whole client", replies.get("block (altro account)"),
             421, "bloccato")
-    checks.append(Check("blocco temporaneo: finito, di nuovo accettato", block_then_ok,
+    checks.append(Check("temporary block: over, accepted again", block_then_ok,
                         "" if block_then_ok else f"still refused {BLOCK} s after the block"))
     lost = [m for m in mine if subj(m, "interrotta")]
     checks.append(Check(
-        "connessione interrotta a metà DATA (una volta, niente accettato)",
+        "connection dropped in the middle of DATA (once, nothing accepted)",
         dropped and not lost,
         "" if dropped and not lost else
         ("the connection was not dropped" if not dropped else "the message was accepted")))

@@ -126,8 +126,10 @@ def test_configured_supplier_list_is_loaded_before_import(tmp_path: Path, factor
 def test_import_of_nothing_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "wpec.toml").write_text(CONFIG.format(store="", vat=COMPANY_VAT))
     result = wpec(tmp_path, "import", str(tmp_path / "nope.xml"), "--json")
-    assert json.loads(result.stdout)["invalid"] == 1
-    assert result.returncode == 1 and "Traceback" not in result.stderr
+    # issue 18: a missing input is said as such, exit 2 like every command (was "invalid", 1)
+    assert json.loads(result.stdout)["error"]["exit_code"] == 2
+    assert "nope.xml: no such file or folder" in result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr
 
 
 from hypothesis import given, settings  # noqa: E402

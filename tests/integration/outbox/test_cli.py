@@ -59,10 +59,11 @@ def test_send_refuses_the_whole_batch_with_validate_diagnostics(config, tmp_path
                                str(bad)], capture_output=True, text=True, timeout=60)
     result = wpec(config, "send", "--queue-only", str(good), str(bad))
     assert result.returncode == 1
-    assert "INVALID" in result.stderr and "nothing queued" in result.stderr
+    # The report (why) on stdout, the one error line on stderr (issue 18's convention).
+    assert "INVALID" in result.stdout and "nothing queued" in result.stderr
     # The same diagnostic lines as `wpec invoice validate` prints for that file.
     for line in validate.stdout.splitlines()[1:]:
-        assert line.strip() in result.stderr
+        assert line.strip() in result.stdout
     assert status(config)["items"] == 0
 
     result = wpec(config, "send", "--queue-only", "--json", str(good))
@@ -70,7 +71,7 @@ def test_send_refuses_the_whole_batch_with_validate_diagnostics(config, tmp_path
     assert json.loads(result.stdout)["queued"]["recipient"] == "sdi01@pec.fatturapa.it"
     # A file name once queued is never used again (SdI 00002).
     again = wpec(config, "send", "--queue-only", str(good))
-    assert again.returncode == 1 and "00002" in again.stderr
+    assert again.returncode == 1 and "00002" in again.stdout
     assert status(config)["status"] == {"queued": 1}
 
 
@@ -80,7 +81,7 @@ def test_send_refuses_oversized_messages(config, tmp_path):
     path.write_bytes(write_invoice(doc))
     result = wpec(config, "send", "--queue-only", str(path))
     assert result.returncode == 1
-    assert "over the account limit of 1 MB" in result.stderr
+    assert "over the account limit of 1 MB" in result.stdout
     assert status(config)["items"] == 0
 
 
@@ -102,7 +103,7 @@ def test_invoice_create_from_csv_numbers_and_never_consumes_on_refusal(config, t
                                 "lines": [{"description": "Zero senza natura",
                                            "unit_price": "10", "vat_rate": "0"}]}]))
     refused = wpec(config, "invoice", "create", "--from", str(bad))
-    assert refused.returncode == 1 and "00400" in refused.stderr
+    assert refused.returncode == 1 and "00400" in refused.stdout
     out_dir = tmp_path / "out"
     created = wpec(config, "invoice", "create", "--from", str(invoices), "--json",
                    "--out", str(out_dir))
@@ -140,7 +141,7 @@ def test_mail_send_one_message_per_recipient_with_own_files(config, tmp_path):
     bad_template.write_text("Subject: Per {nome}\n\nCodice {codice}\n")
     refused = wpec(config, "mail", "send", "--queue-only", "--recipients", str(recipients),
                    "--template", str(bad_template))
-    assert refused.returncode == 1 and "{codice}" in refused.stderr
+    assert refused.returncode == 1 and "{codice}" in refused.stdout
     assert status(config)["items"] == 0
     result = wpec(config, "mail", "send", "--queue-only", "--json", "--recipients",
                   str(recipients), "--template", str(template), "--attach-dir", str(attach))
@@ -180,5 +181,5 @@ def test_pa_invoices_need_a_signing_certificate(config, tmp_path):
         "codice_destinatario": "UFABCD"},
         "lines": [{"description": "Sedia", "unit_price": "10.00"}]}]))
     result = wpec(config, "invoice", "create", "--from", str(pa))
-    assert result.returncode == 1 and "must be signed" in result.stderr
+    assert result.returncode == 1 and "must be signed" in result.stdout
     assert status(config)["items"] == 0

@@ -79,7 +79,7 @@ def test_send_over_starttls_sync_history_and_the_learned_sdi_address(sandbox, tm
     assert second.returncode == 0, second.stderr
     assert json.loads(second.stdout.splitlines()[0])["queued"]["recipient"] == dedicated
     human = wpec(config, "invoice", "history", "IT01234567897_00011")
-    assert "RC" in human.stderr and "accettazione" in human.stderr
+    assert "RC" in human.stdout and "accettazione" in human.stdout  # a report: stdout
 
 
 def test_provider_refusals_and_failures_reach_the_items(sandbox, tmp_path):
@@ -323,7 +323,7 @@ def test_invoice_create_send_queues_and_sends_a_refused_batch_queues_nothing(san
 
     accepted_before = accepted()
     refused = wpec(config, "invoice", "create", "--from", str(bad), "--send")
-    assert refused.returncode == 1 and "00400" in refused.stderr
+    assert refused.returncode == 1 and "00400" in refused.stdout
     assert json.loads(wpec(config, "outbox", "status", "--json").stdout)["items"] == 0
     good = tmp_path / "good.json"
     good.write_text(json.dumps([{"customer": customer, "lines": [

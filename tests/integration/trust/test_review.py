@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from wpec_invoicing.ingest.context import load_trust
 
 from tests.integration.ingest.conftest import make_config, open_store
 from tests.integration.ingest.factory import SUPPLIER_VAT, Factory
 from wpec_invoicing.cms import certs, sign_attached
+from wpec_invoicing.ingest.context import load_trust
 from wpec_invoicing.rules.passive import register_invoice
 
 

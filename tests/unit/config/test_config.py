@@ -16,8 +16,8 @@ trust_store = "sandbox/ca.pem"
 
 [company]
 name = "Azienda Demo S.r.l."
-vat = "IT01234567890"
-fiscal_code = "01234567890"
+vat = "IT01234567897"
+fiscal_code = "01234567897"
 
 [[accounts]]
 name = "main"
@@ -83,7 +83,7 @@ def test_password_is_read_at_use_time(tmp_path: Path, monkeypatch) -> None:
     [
         (('port = 10993', 'port = 99999'), "accounts[0].imap.port"),
         (('tls = "implicit"', 'tls = "sometimes"'), "accounts[0].imap.tls"),
-        (('vat = "IT01234567890"', 'vat = "12"'), "company.vat"),
+        (('vat = "IT01234567897"', 'vat = "12"'), "company.vat"),
         (('[company]', '[company]\ncolour = "red"'), "company.colour: unknown key"),
         (('name = "main"\n', ''), "accounts[0].name: required key is missing"),
         (('move_to = "PEC/Ricevute"', 'move_to = 3'), "rules.kinds.avvenuta-consegna.move_to"),

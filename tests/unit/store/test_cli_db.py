@@ -12,10 +12,10 @@ def test_db_upgrade_creates_the_store_in_wpec_data(tmp_path: Path) -> None:
                             capture_output=True, text=True, cwd=tmp_path, env=env, check=False)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "wpec-data" / "wpec.db").is_file()
-    assert "0001_core" in result.stderr or "0002_outbox" in result.stderr
+    assert "0001_core" in result.stdout or "0002_outbox" in result.stdout  # a report: stdout
     again = subprocess.run([sys.executable, "-m", "wpec_invoicing", "db", "upgrade"],
                            capture_output=True, text=True, cwd=tmp_path, env=env, check=False)
-    assert again.returncode == 0 and again.stderr == result.stderr
+    assert again.returncode == 0 and again.stdout == result.stdout
 
 
 def test_unreachable_store_url_is_one_line(tmp_path: Path) -> None:
