@@ -66,6 +66,8 @@ COMMANDS: dict[str, Entry] = {
                   "Send ready FatturaPA files to SdI (validated first; all or none queued)."),
     "demo": Entry(f"{_CLI}.outbox:demo_command",
                   "Run the whole job on a local sandbox: send, receive, follow everything."),
+    "trust": Entry(f"{_CLI}.trust:trust_app",
+                   "Trusted certificates and lists: what signatures are checked against."),
 }
 
 HELP = "wpec_invoicing: the company's PEC mailbox for Italian e-invoicing."
