@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from wpec_invoicing.fatturapa import CHECKS_BY_CODE, InvoiceReport
 from wpec_invoicing.fatturapa.model import Body
@@ -80,30 +81,45 @@ def signature_text(report: InvoiceReport) -> str | None:
     return f"firmata{who}, {intact}, {trusted}"
 
 
+def invoice_context(report: InvoiceReport, *, file_name: str | None = None,
+                    embedded: bool = False) -> dict[str, Any]:
+    """The template values of `invoice_content.html.j2` for one readable invoice.
+
+    Raises ValueError for a report without a document: the caller reports that as the usual
+    one-line "unreadable" error."""
+    doc = report.document
+    if doc is None:
+        raise ValueError(report.error or "no invoice could be read from the file")
+    name = file_name or report.file_name
+    return {
+        "doc": doc,
+        "file_name": name.replace("\\", "/").rsplit("/", 1)[-1] if name else None,
+        "problems": problems(report),
+        "valid": report.valid,
+        "readable_model": True,
+        "totals": [body_totals(b) for b in doc.bodies],
+        "signature": signature_text(report),
+        "embedded": embedded,
+    }
+
+
+def invoice_title(report: InvoiceReport) -> str:
+    """`Fornitore S.r.l. – fattura n. 12 del 2026-03-31`: the PDF's title."""
+    doc = report.document
+    if doc is None:
+        return "fattura"
+    first = doc.bodies[0] if doc.bodies else None
+    if first is None:
+        return f"{doc.supplier.name} – fattura"
+    return f"{doc.supplier.name} – fattura n. {first.number} del {first.date.isoformat()}"
+
+
 def invoice_html(report: InvoiceReport, *, file_name: str | None = None,
                  embedded: bool = False) -> str:
     """The HTML page of a readable invoice (`report.document` is not None).
 
     `embedded` says the PDF made from this page carries the original file (the footer says
-    so). Raises ValueError for a report without a document: the caller reports that as the
-    usual one-line "unreadable" error."""
-    doc = report.document
-    if doc is None:
-        raise ValueError(report.error or "no invoice could be read from the file")
-    name = file_name or report.file_name
-    first = doc.bodies[0] if doc.bodies else None
-    title = (f"{doc.supplier.name} – fattura n. {first.number} del {first.date.isoformat()}"
-             if first else f"{doc.supplier.name} – fattura")
+    so)."""
+    context = invoice_context(report, file_name=file_name, embedded=embedded)
     return environment().get_template("invoice.html.j2").render(
-        doc=doc,
-        report=report,
-        title=title,
-        file_name=name.rsplit("/", 1)[-1] if name else None,
-        problems=problems(report),
-        valid=report.valid,
-        readable_model=True,
-        totals=[body_totals(b) for b in doc.bodies],
-        signature=signature_text(report),
-        embedded=embedded,
-        css=stylesheet(),
-    )
+        title=invoice_title(report), css=stylesheet(), **context)
