@@ -22,7 +22,8 @@ OBSERVERS: list[str] = ["wpec_invoicing.outbox.correlate:on_message"]
 # imported lazily and called as `fn(session, config) -> int` (alerts raised) in its own
 # transaction. Why here: a PEC box that is only synced (no `wpec outbox run` in cron) must
 # still warn when a sent message got no acceptance receipt in time.
-AFTER_SYNC: list[str] = ["wpec_invoicing.mailbox.observers:outbox_overdue"]
+AFTER_SYNC: list[str] = ["wpec_invoicing.mailbox.observers:outbox_overdue",
+                         "wpec_invoicing.render.printing:after_sync"]
 
 Observer = Callable[[Any, Any, Any], None]
 _cache: dict[str, Observer | None] = {}

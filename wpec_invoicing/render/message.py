@@ -148,9 +148,11 @@ def message_title(pec: PecMessage) -> str:
     return f"{kind}: {subject}"
 
 
-def message_html(pec: PecMessage, raw: bytes, *, trust: Any = None) -> str:
+def message_html(pec: PecMessage, raw: bytes, *, trust: Any = None,
+                 show_body: bool = True) -> str:
     """The HTML page of one message (raises ValueError when the bytes are no message)."""
     if not pec.readable:
         raise ValueError("; ".join(pec.problems) or "not a readable message")
     return environment().get_template("message.html.j2").render(
-        title=message_title(pec), css=stylesheet(), **message_context(pec, raw, trust=trust))
+        title=message_title(pec), css=stylesheet(), show_body=show_body,
+        **message_context(pec, raw, trust=trust))

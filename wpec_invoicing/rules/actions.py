@@ -24,6 +24,7 @@ from typing import Any
 # Actions implemented by other areas, imported on first use (module registers the name).
 LAZY_ACTION_MODULES: dict[str, str] = {
     "auto_reply": "wpec_invoicing.outbox.autoreply",
+    "print": "wpec_invoicing.render.action",
 }
 
 
