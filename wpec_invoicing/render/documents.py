@@ -86,7 +86,7 @@ def render_invoice(data: bytes, *, file_name: str | None = None, fmt: str = "pdf
     if style not in STYLES:
         raise InputError(f"unknown style {style!r} (use: {', '.join(STYLES)})")
     report = read_for_render(data, file_name=file_name, strict=strict, trust=trust)
-    from wpec_invoicing.render.invoice import invoice_html, invoice_title, problems
+    from wpec_invoicing.render.invoice import invoice_html, problems
 
     if stylesheet is not None or style == "ade":
         from wpec_invoicing.render.xslt import ade_stylesheet, apply_stylesheet
@@ -104,7 +104,9 @@ def render_invoice(data: bytes, *, file_name: str | None = None, fmt: str = "pdf
 
     fetcher = AssetsOnlyFetcher()
     original_name = (file_name or "fattura.xml").replace("\\", "/").rsplit("/", 1)[-1]
-    pdf = html_to_pdf(html, fetcher=fetcher, title=invoice_title(report), originals=(
+    xsl = stylesheet is not None or style == "ade"
+    pdf = html_to_pdf(html, fetcher=fetcher,
+                      extra_css=("xsl-print.css",) if xsl else (), originals=(
         Original(_safe_attachment_name(original_name), data, "Fattura elettronica originale",
                  "application/pkcs7-mime" if report.container not in (None, "xml")
                  else "application/xml"),))
@@ -136,11 +138,10 @@ def render_message(raw: bytes, *, fmt: str = "pdf", name: str | None = None,
     if fmt == "html":
         return Rendered(html.encode("utf-8"), "text/html; charset=utf-8", f"{stem}.html",
                         pec.problems)
-    from wpec_invoicing.render.message import message_title
     from wpec_invoicing.render.pdf import AssetsOnlyFetcher, Original, html_to_pdf
 
     fetcher = AssetsOnlyFetcher()
     originals = (Original(f"{stem}.eml", raw, "Messaggio originale", "message/rfc822"),) \
         if embed_original else ()
-    pdf = html_to_pdf(html, fetcher=fetcher, title=message_title(pec), originals=originals)
+    pdf = html_to_pdf(html, fetcher=fetcher, originals=originals)
     return Rendered(pdf, "application/pdf", f"{stem}.pdf", pec.problems, tuple(fetcher.refused))

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
-from weasyprint import HTML, Attachment
+from weasyprint import CSS, HTML, Attachment
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from wpec_invoicing.render.templates import assets_dir
@@ -62,9 +61,11 @@ class Original:
 
 
 def html_to_pdf(html: str, *, originals: tuple[Original, ...] = (),
-                title: str | None = None, variant: str | None = PDF_VARIANT,
-                fetcher: AssetsOnlyFetcher | None = None) -> bytes:
-    """The PDF of `html` (PDF/A-3b by default) with `originals` as embedded files."""
+                variant: str | None = PDF_VARIANT,
+                fetcher: AssetsOnlyFetcher | None = None,
+                extra_css: tuple[str, ...] = ()) -> bytes:
+    """The PDF of `html` (PDF/A-3b by default) with `originals` as embedded files;
+    `extra_css` names packaged stylesheets applied on top (e.g. `xsl-print.css`)."""
     fetcher = fetcher or AssetsOnlyFetcher()
     attachments = [
         Attachment(string=o.data, name=o.name, description=o.description or o.name,
@@ -72,11 +73,7 @@ def html_to_pdf(html: str, *, originals: tuple[Original, ...] = (),
         for o in originals
     ]
     document = HTML(string=html, base_url=fetcher.root.as_uri() + "/", url_fetcher=fetcher)
-    options = {"attachments": attachments, "pdf_variant": variant}
-    if title:
-        options["custom_metadata"] = False
-    return document.write_pdf(**options)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
+    stylesheets = [CSS(filename=str(fetcher.root / name), url_fetcher=fetcher)
+                   for name in extra_css]
+    return document.write_pdf(attachments=attachments, pdf_variant=variant,
+                              stylesheets=stylesheets or None)
