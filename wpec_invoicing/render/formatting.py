@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_decimal
+from babel.numbers import get_decimal_symbol, get_group_symbol
 
 LOCALE = "it_IT"
 ROME = ZoneInfo("Europe/Rome")
@@ -31,15 +31,24 @@ def _places(value: Decimal) -> int:
     return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
+@cache
+def _separators() -> dict[int, str]:
+    """it_IT's group and decimal symbols, from Babel's CLDR data (`.` and `,`), as a
+    translation table from Python's own `1,234.5` formatting."""
+    return str.maketrans({",": get_group_symbol(_locale()), ".": get_decimal_symbol(_locale())})
+
+
 def number(value: Decimal | int | None, *, min_places: int = 0, max_places: int = 8) -> str:
-    """`1.234,5` — as many decimal places as the value carries, within the bounds."""
+    """`1.234,5` — as many decimal places as the value carries, within the bounds.
+
+    Why not `babel.numbers.format_decimal` per value: it parses its pattern on every call and
+    was 60 % of an invoice page's time; the symbols are Babel's, the digits Python's."""
     if value is None:
         return ""
     value = Decimal(value)
     places = min(max(_places(value.normalize()), min_places), max_places)
     value = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-    pattern = "#,##0" + ("." + "0" * places if places else "")
-    return format_decimal(value, format=pattern, locale=_locale())
+    return f"{value:,.{places}f}".translate(_separators())
 
 
 def money(value: Decimal | None, currency: str | None = None) -> str:
