@@ -98,3 +98,40 @@ def test_a_missing_printer_is_retried_then_alerted_never_failing_the_sync(
             assert alert.kind == "print-failed" and "no-such-printer" in alert.message
     finally:
         store.close()
+
+
+def test_invoices_print_command_on_cups(tmp_path, cups, factory):
+    import json
+    import os
+    import sys
+
+    from tests.integration.ingest.factory import COMPANY_VAT
+
+    (tmp_path / "wpec.toml").write_text(
+        f'data_dir = "data"\n[company]\nname = "Cliente Demo S.p.A."\nvat = "{COMPANY_VAT}"\n')
+    config = make_config(tmp_path)
+    store = open_store(config)
+    try:
+        _process(store, config, factory.sdi_invoice(factory.invoice_xml(number="CLI-77")))
+    finally:
+        store.close()
+    env = {**os.environ, "CUPS_SERVER": cups.socket}
+    done = subprocess.run([sys.executable, "-m", "wpec_invoicing", "invoices", "print",
+                           "--printer", cups.queue, "--json", "-c",
+                           str(tmp_path / "wpec.toml")], capture_output=True, env=env,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    batch = json.loads(done.stdout)
+    [item] = batch["items"]
+    assert item["outcome"] == "printed" and item["cups_job_id"].startswith(cups.queue)
+    printed = cups.wait_for_job(item["cups_job_id"])
+    try:
+        assert "CLI-77" in _text(printed)
+    finally:
+        printed.unlink()
+    # a printer that does not exist: reported per invoice, exit 1, no traceback
+    done = subprocess.run([sys.executable, "-m", "wpec_invoicing", "invoices", "print",
+                           "--printer", "nowhere", "-c", str(tmp_path / "wpec.toml")],
+                          capture_output=True, env=env, check=False)
+    assert done.returncode == 1 and b"does not exist" in done.stdout
+    assert b"Traceback" not in done.stderr
