@@ -132,10 +132,10 @@ def invoice_render(
                 _err(f"wpec: warning: {path}: rendered with {len(rendered.problems)} "
                      f"problem(s) shown in the document; first: {rendered.problems[0]}")
         except InputError as exc:
-            refused = "refused (--strict)" in str(exc)
-            worst = max(worst, 1 if refused else 2)
-            record["error"] = str(exc)
-            _err(f"wpec: error: {exc}")
+            text = " ".join(str(exc).split())  # one line, whatever libxml2/libxslt said
+            worst = max(worst, 1 if "refused (--strict)" in text else 2)
+            record["error"] = text
+            _err(f"wpec: error: {text}")
         except OSError as exc:
             worst = 2
             record["error"] = f"{path}: cannot write the output: {exc.strerror or exc}"

@@ -20,7 +20,11 @@ STYLES = ("wpec", "ade")
 
 
 class NotRenderable(InputError):
-    """The input cannot be rendered (unreadable, or refused by `strict`)."""
+    """The input cannot be rendered (unreadable, or refused by `strict`). Always one line:
+    libxml2's and the MIME parser's reasons may carry line breaks."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(message.split()))
 
 
 @dataclass(frozen=True)
