@@ -37,6 +37,11 @@ def _err(text: str) -> None:
 
 
 def _read(path: Path) -> bytes:
+    if str(path) == "-":  # standard input
+        data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            raise InputError(f"standard input: larger than {MAX_FILE_BYTES} bytes")
+        return data
     from wpec_invoicing.inputs import read_file
 
     try:
@@ -51,7 +56,7 @@ def _expand(paths: list[Path]) -> tuple[list[Path], bool]:
     out: list[Path] = []
     folder = False
     for p in paths:
-        if p.is_dir():
+        if str(p) != "-" and p.is_dir():
             folder = True
             out.extend(sorted(c for c in p.iterdir() if c.is_file() and not c.name.startswith(".")
                               and c.name.lower().endswith((".xml", ".p7m"))))
@@ -93,7 +98,8 @@ def _check_format(fmt: str) -> str:
 
 @invoice_app.command("render")
 def invoice_render(
-    paths: Annotated[list[Path], typer.Argument(help="Invoice files (XML, p7m) or folders.")],
+    paths: Annotated[list[Path], typer.Argument(
+        help="Invoice files (XML, p7m), folders, or - for standard input.")],
     fmt: FormatOpt = "pdf",
     output: OutOpt = None,
     style: Annotated[str, typer.Option(
@@ -122,7 +128,8 @@ def invoice_render(
                                   "problems": [], "error": None}
         try:
             data = _read(path)
-            rendered = render_invoice(data, file_name=path.name, fmt=fmt, style=style,
+            name = None if str(path) == "-" else path.name
+            rendered = render_invoice(data, file_name=name, fmt=fmt, style=style,
                                       stylesheet=stylesheet, strict=strict)
             target = _target(output, rendered.file_name, many)
             _write(target, rendered.content)
@@ -149,7 +156,8 @@ def invoice_render(
 
 @pec_app.command("render")
 def pec_render(
-    path: Annotated[Path, typer.Argument(help="A message file (.eml), as archived.")],
+    path: Annotated[Path, typer.Argument(
+        help="A message file (.eml), as archived, or - for standard input.")],
     fmt: FormatOpt = "pdf",
     output: OutOpt = None,
 ) -> None:
@@ -159,7 +167,7 @@ def pec_render(
 
     fmt = _check_format(fmt)
     raw = _read(path)
-    rendered = render_message(raw, fmt=fmt, name=path.name)
+    rendered = render_message(raw, fmt=fmt, name=None if str(path) == "-" else path.name)
     target = _target(output, rendered.file_name, False)
     _write(target, rendered.content)
     if target is not None:

@@ -111,9 +111,7 @@ def render_invoice(data: bytes, *, file_name: str | None = None, fmt: str = "pdf
     xsl = stylesheet is not None or style == "ade"
     pdf = html_to_pdf(html, fetcher=fetcher,
                       extra_css=("xsl-print.css",) if xsl else (), originals=(
-        Original(_safe_attachment_name(original_name), data, "Fattura elettronica originale",
-                 "application/pkcs7-mime" if report.container not in (None, "xml")
-                 else "application/xml"),))
+        Original(_safe_attachment_name(original_name), data, "Fattura elettronica originale"),))
     return Rendered(pdf, "application/pdf", f"{stem}.pdf", found, tuple(fetcher.refused),
                     valid=report.valid)
 
@@ -145,7 +143,7 @@ def render_message(raw: bytes, *, fmt: str = "pdf", name: str | None = None,
     from wpec_invoicing.render.pdf import AssetsOnlyFetcher, Original, html_to_pdf
 
     fetcher = AssetsOnlyFetcher()
-    originals = (Original(f"{stem}.eml", raw, "Messaggio originale", "message/rfc822"),) \
+    originals = (Original(f"{stem}.eml", raw, "Messaggio originale"),) \
         if embed_original else ()
     pdf = html_to_pdf(html, fetcher=fetcher, originals=originals)
     return Rendered(pdf, "application/pdf", f"{stem}.pdf", pec.problems, tuple(fetcher.refused))

@@ -52,12 +52,12 @@ class AssetsOnlyFetcher(URLFetcher):
 
 @dataclass(frozen=True)
 class Original:
-    """A file to carry inside the PDF: its name, its exact bytes, a description."""
+    """A file to carry inside the PDF: its name, its exact bytes, a description. (WeasyPrint
+    writes the MIME subtype PDF/A-3 asks for from the name: `.xml`, `.p7m`, `.eml`.)"""
 
     name: str
     data: bytes
     description: str | None = None
-    mime_type: str = "application/octet-stream"
 
 
 def html_to_pdf(html: str, *, originals: tuple[Original, ...] = (),

@@ -78,3 +78,11 @@ def test_pec_render_and_bad_input(tmp_path):
     (tmp_path / "x.eml").write_bytes(b"\x00\x01\x02")
     done = wpec("pec", "render", str(tmp_path / "x.eml"))
     assert done.returncode == 2 and done.stderr.decode().startswith("wpec: error: ")
+
+
+def test_standard_input():
+    source = DEMO / "IT01234567897_00003.xml"
+    done = subprocess.run([sys.executable, "-m", "wpec_invoicing", "invoice", "render", "-",
+                           "-f", "html"], input=source.read_bytes(), capture_output=True,
+                          check=False)
+    assert done.returncode == 0 and done.stdout.startswith(b"<!DOCTYPE html>")
