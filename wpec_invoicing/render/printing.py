@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import re
 import subprocess
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 PARTS = ("header", "body", "attachments")
 RETRY_DELAYS_MIN = (1, 5, 15, 60, 240)  # then: failed + alert
+AFTER_SYNC_BUDGET_S = 30.0  # after a sync, start no new print job past this
 LP_TIMEOUT_S = 60
 _JOB_ID = re.compile(r"request id is (\S+)")
 _IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/tiff", "image/webp"}
@@ -179,9 +181,13 @@ def _alert(session: Any, job: Any) -> None:
 
 
 def run_print_jobs(store: Any, config: Any = None, *, now: datetime | None = None,
-                   trust: Any = None, limit: int = 200) -> tuple[int, int]:
-    """Carry out the print jobs that are due; (done, failed this round). Each job in its own
-    transaction: one bad printer or file never stops the others."""
+                   trust: Any = None, limit: int = 200,
+                   budget_s: float | None = None) -> tuple[int, int]:
+    """Carry out the print jobs that are due; (done, given up this round). Each job in its
+    own transaction: one bad printer or file never stops the others. A printer that failed
+    once this round is not tried again in it (its other jobs wait for the next round, without
+    counting an attempt), and with `budget_s` no new job starts once that much time is spent:
+    the after-sync hook passes a budget so a broken printer never holds up a sync."""
     from sqlalchemy import or_, select
 
     from wpec_invoicing.store.models import Message, ReceivedInvoice
@@ -195,10 +201,16 @@ def run_print_jobs(store: Any, config: Any = None, *, now: datetime | None = Non
                 or_(PrintJob.next_attempt_at.is_(None), PrintJob.next_attempt_at <= now))
             .order_by(PrintJob.id).limit(limit)))
     done = failed = 0
+    started = time.monotonic()
+    broken: set[tuple[str | None, str]] = set()  # (server, printer) that failed this round
     for job_id in ids:
+        if budget_s is not None and time.monotonic() - started > budget_s:
+            break
         with store.session() as session:
             job = session.get(PrintJob, job_id)
             if job is None or job.status != "pending":
+                continue
+            if job.printer and (job.server, job.printer) in broken:
                 continue
             job.attempts += 1
             try:
@@ -217,6 +229,8 @@ def run_print_jobs(store: Any, config: Any = None, *, now: datetime | None = Non
                 outcome = deliver(printables, folder=Path(job.folder) if job.folder else None,
                                   printer=job.printer, server=job.server, title=title)
             except Exception as exc:  # a printer, a disk, a file: retried, never fatal
+                if isinstance(exc, PrintError) and job.printer:
+                    broken.add((job.server, job.printer))
                 job.last_error = f"{type(exc).__name__}: {exc}"[:4000]
                 delay = _next_delay(job.attempts)
                 if delay is None:
@@ -248,7 +262,7 @@ def after_sync(session: Any, config: Any) -> int:
 
     store = Store.from_config(config, migrate=False)
     try:
-        _done, failed = run_print_jobs(store, config)
+        _done, failed = run_print_jobs(store, config, budget_s=AFTER_SYNC_BUDGET_S)
     finally:
         store.close()
     return failed

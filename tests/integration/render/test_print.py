@@ -135,3 +135,17 @@ def test_invoices_print_command_on_cups(tmp_path, cups, factory):
                           capture_output=True, env=env, check=False)
     assert done.returncode == 1 and b"does not exist" in done.stdout
     assert b"Traceback" not in done.stderr
+
+
+def test_a_broken_printer_is_tried_once_per_round(tmp_path, cups, factory):
+    config = _config(tmp_path, cups, printer="no-such-printer")
+    store = open_store(config)
+    try:
+        for _ in range(3):
+            _process(store, config, factory.sdi_invoice())
+        assert run_print_jobs(store, config) == (0, 0)
+        with store.session() as s:
+            attempts = sorted(j.attempts for j in s.scalars(select(PrintJob)))
+        assert attempts == [0, 0, 1]  # the others wait for the next round, uncounted
+    finally:
+        store.close()
