@@ -124,7 +124,7 @@ def _safe_attachment_name(name: str) -> str:
 
 def render_message(raw: bytes, *, fmt: str = "pdf", name: str | None = None,
                    trust: Any = None, embed_original: bool = True,
-                   show_body: bool = True) -> Rendered:
+                   show_body: bool = True, show_invoices: bool = True) -> Rendered:
     """A PEC (or plain) message as HTML or PDF; the PDF carries the `.eml` as an embedded
     file. An SdI envelope's invoice is rendered after the message."""
     _check(fmt)
@@ -135,7 +135,8 @@ def render_message(raw: bytes, *, fmt: str = "pdf", name: str | None = None,
     if not pec.readable:
         raise NotRenderable(f"{name or 'input'}: not a readable message: "
                             f"{'; '.join(pec.problems)}")
-    html = message_html(pec, raw, trust=trust, show_body=show_body)
+    html = message_html(pec, raw, trust=trust, show_body=show_body,
+                        show_invoices=show_invoices)
     stem = _stem(name, "messaggio")
     if fmt == "html":
         return Rendered(html.encode("utf-8"), "text/html; charset=utf-8", f"{stem}.html",

@@ -115,12 +115,13 @@ def carried_invoices(pec: PecMessage, trust: Any = None) -> list[tuple[str, Invo
             for name in sdi.invoice_files if name in files]
 
 
-def message_context(pec: PecMessage, raw: bytes, *, trust: Any = None) -> dict[str, Any]:
+def message_context(pec: PecMessage, raw: bytes, *, trust: Any = None,
+                    show_invoices: bool = True) -> dict[str, Any]:
     """The template values of `message.html.j2`."""
     sig = pec.signature
     body = message_body(pec.original if pec.original is not None else raw)
     invoices = []
-    for name, report in carried_invoices(pec, trust):
+    for name, report in carried_invoices(pec, trust) if show_invoices else ():
         if report.document is not None:
             invoices.append(invoice_context(report, file_name=name))
         else:
@@ -149,10 +150,10 @@ def message_title(pec: PecMessage) -> str:
 
 
 def message_html(pec: PecMessage, raw: bytes, *, trust: Any = None,
-                 show_body: bool = True) -> str:
+                 show_body: bool = True, show_invoices: bool = True) -> str:
     """The HTML page of one message (raises ValueError when the bytes are no message)."""
     if not pec.readable:
         raise ValueError("; ".join(pec.problems) or "not a readable message")
     return environment().get_template("message.html.j2").render(
         title=message_title(pec), css=stylesheet(), show_body=show_body,
-        **message_context(pec, raw, trust=trust))
+        **message_context(pec, raw, trust=trust, show_invoices=show_invoices))

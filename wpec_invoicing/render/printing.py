@@ -126,8 +126,11 @@ def message_printables(raw: bytes, parts: list[str], *, trust: Any = None,
 
     out: list[Printable] = []
     if "header" in parts or "body" in parts:
+        # the invoice an SdI envelope carries is printed once: as an attachment when those
+        # are printed, else after the message
         rendered = render_message(raw, fmt="pdf", name=name, trust=trust,
-                                  show_body="body" in parts)
+                                  show_body="body" in parts,
+                                  show_invoices="attachments" not in parts)
         out.append(Printable(rendered.file_name, rendered.content))
     if "attachments" in parts:
         pec = inspect(raw, trust=trust)

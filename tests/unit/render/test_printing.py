@@ -79,3 +79,16 @@ def test_italian_numbers_read_back_to_the_same_value(value):
     assert Decimal(text.replace(".", "").replace(",", ".")) == value
     shown = money(value, "EUR")
     assert shown.endswith("\u00a0€") and "," in shown
+
+
+def test_the_invoice_of_an_sdi_envelope_is_printed_once(tmp_path):
+    from tests.integration.ingest.factory import Factory
+
+    factory = Factory()
+    raw = factory.sdi_invoice(factory.invoice_xml(number="ONCE-1"))
+    texts = [pdf_text(i.pdf, tmp_path) for i in message_printables(raw, ["header",
+                                                                         "attachments"])
+             if i.pdf is not None]
+    assert sum("ONCE-1" in t for t in texts) == 1
+    [alone] = [i for i in message_printables(raw, ["header"]) if i.pdf is not None]
+    assert "ONCE-1" in pdf_text(alone.pdf, tmp_path)  # without attachments: after the message
