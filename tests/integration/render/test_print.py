@@ -48,9 +48,10 @@ def test_a_rule_prints_a_received_invoice_on_cups(tmp_path, cups, factory):
         with store.session() as s:  # queued with the message, nothing printed yet
             job = s.scalars(select(PrintJob)).one()
             assert (job.message_id, job.status, job.attempts) == (message_id, "pending", 0)
-        assert run_print_jobs(store, config) == (1, 0)
+        outcome = run_print_jobs(store, config)
         with store.session() as s:
             job = s.scalars(select(PrintJob)).one()
+            assert outcome == (1, 0), job.last_error
             assert job.status == "done" and len(job.cups_job_ids) == 2
             assert [n["name"] for n in job.not_printable] == [
                 next(f for f in job.not_printable if "_MT_" in f["name"])["name"]]
