@@ -21,12 +21,14 @@ from wpec_invoicing.errors import InputError
 
 class RenderedDocument(Model):
     """A document ready to be served or saved: bytes, media type, a file name to offer, and
-    what is wrong with the original (also shown inside the document)."""
+    what is wrong with the original (also shown inside the document); `valid` is the
+    invoice's verdict (None for a message)."""
 
     content: bytes
     media_type: str
     file_name: str
     problems: tuple[str, ...] = ()
+    valid: bool | None = None
 
 
 class PrintedInvoice(Model):
@@ -55,7 +57,8 @@ def _trust(ctx: AppContext):
 
 def _document(rendered) -> RenderedDocument:
     return RenderedDocument(content=rendered.content, media_type=rendered.media_type,
-                            file_name=rendered.file_name, problems=tuple(rendered.problems))
+                            file_name=rendered.file_name, problems=tuple(rendered.problems),
+                            valid=rendered.valid)
 
 
 def _archive(ctx: AppContext):
@@ -63,6 +66,27 @@ def _archive(ctx: AppContext):
     if archive is None:
         raise NotFound("no archive is configured: stored files cannot be read")
     return archive
+
+
+def render_invoice_file(data: bytes, *, file_name: str | None = None, fmt: str = "pdf",
+                        style: str = "wpec", stylesheet: Path | None = None,
+                        strict: bool = False, trust=None) -> RenderedDocument:
+    """An invoice file given as bytes (a command's argument, an upload), rendered.
+
+    Raises `render.documents.NotRenderable` (an `InputError`: one line, exit 2) when nothing
+    can be read, `RefusedInvalid` (exit 1) when `strict` and the invoice is not valid."""
+    from wpec_invoicing.render.documents import render_invoice
+
+    return _document(render_invoice(data, file_name=file_name, fmt=fmt, style=style,
+                                    stylesheet=stylesheet, strict=strict, trust=trust))
+
+
+def render_message_file(raw: bytes, *, name: str | None = None, fmt: str = "pdf",
+                        trust=None) -> RenderedDocument:
+    """A message file (.eml) given as bytes, rendered (`NotRenderable` when it is none)."""
+    from wpec_invoicing.render.documents import render_message
+
+    return _document(render_message(raw, fmt=fmt, name=name, trust=trust))
 
 
 def received_invoice_pdf(ctx: AppContext, invoice_id: int, *, fmt: str = "pdf",

@@ -113,7 +113,7 @@ def invoice_render(
     as_json: JsonOpt = False,
 ) -> None:
     """Render invoices as readable HTML or PDF (the PDF carries the original file)."""
-    from wpec_invoicing.render.documents import render_invoice
+    from wpec_invoicing.app.render import render_invoice_file
 
     fmt = _check_format(fmt)
     files, folder_given = _expand(paths)
@@ -129,8 +129,8 @@ def invoice_render(
         try:
             data = _read(path)
             name = None if str(path) == "-" else path.name
-            rendered = render_invoice(data, file_name=name, fmt=fmt, style=style,
-                                      stylesheet=stylesheet, strict=strict)
+            rendered = render_invoice_file(data, file_name=name, fmt=fmt, style=style,
+                                           stylesheet=stylesheet, strict=strict)
             target = _target(output, rendered.file_name, many)
             _write(target, rendered.content)
             record.update(output=str(target) if target else "-", valid=rendered.valid,
@@ -140,7 +140,7 @@ def invoice_render(
                      f"problem(s) shown in the document; first: {rendered.problems[0]}")
         except InputError as exc:
             text = " ".join(str(exc).split())  # one line, whatever libxml2/libxslt said
-            worst = max(worst, 1 if "refused (--strict)" in text else 2)
+            worst = max(worst, exc.exit_code)
             record["error"] = text
             _err(f"wpec: error: {text}")
         except OSError as exc:
@@ -163,11 +163,11 @@ def pec_render(
 ) -> None:
     """Render a PEC message (header, kind, certification data, signature, body, attachments;
     SdI outcome or the invoice an SdI envelope carries) as HTML or PDF."""
-    from wpec_invoicing.render.documents import render_message
+    from wpec_invoicing.app.render import render_message_file
 
     fmt = _check_format(fmt)
     raw = _read(path)
-    rendered = render_message(raw, fmt=fmt, name=None if str(path) == "-" else path.name)
+    rendered = render_message_file(raw, fmt=fmt, name=None if str(path) == "-" else path.name)
     target = _target(output, rendered.file_name, False)
     _write(target, rendered.content)
     if target is not None:

@@ -27,6 +27,13 @@ class NotRenderable(InputError):
         super().__init__(" ".join(message.split()))
 
 
+class RefusedInvalid(NotRenderable):
+    """`strict` and the invoice is not valid: a verdict on the input (exit 1, like
+    `wpec invoice validate` on an invalid file), not an unreadable one (exit 2)."""
+
+    exit_code = 1
+
+
 @dataclass(frozen=True)
 class Rendered:
     """A rendered document: its bytes, media type, a suggested file name, what was wrong
@@ -74,7 +81,7 @@ def read_for_render(data: bytes, *, file_name: str | None, strict: bool,
         from wpec_invoicing.render.invoice import problems
 
         first = (problems(report) or ["not valid"])[0]
-        raise NotRenderable(f"{where}: not valid, refused (--strict): {first}")
+        raise RefusedInvalid(f"{where}: not valid, refused (--strict): {first}")
     return report
 
 
