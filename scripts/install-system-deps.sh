@@ -4,6 +4,9 @@
 #   postgresql     (the store and ingestion tests run on SQLite and on PostgreSQL)
 #   openssl        (the tests also make CAdES fixtures with `openssl cms`, as real signers do)
 #   gcc, python3-dev (the compiled accelerators, `make native`; without them: plain Python)
+#   poppler-utils  (pdftotext/pdftoppm: the render tests read and look at the PDFs they make)
+#   cups, printer-driver-cups-pdf (the real printer of the print tests: cupsd + a PDF queue)
+#   fonts-dejavu-core (the fonts the invoice and message PDFs embed)
 # Without root or apt it says what is missing; the tests that need it then report themselves
 # as skipped with the reason, never as passed.
 set -uo pipefail
@@ -12,6 +15,10 @@ need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v openssl >/dev/null || need+=(openssl)
 command -v cc >/dev/null || need+=(gcc)
+command -v pdftotext >/dev/null || need+=(poppler-utils)
+[ -x /usr/sbin/cupsd ] || need+=(cups)
+[ -x /usr/lib/cups/backend/cups-pdf ] || need+=(printer-driver-cups-pdf)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 python=${PYTHON:-python3}
 include=$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)
 # Debian's own python3 takes its headers from python3-dev; another build ships its own

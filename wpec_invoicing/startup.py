@@ -42,9 +42,25 @@ def auto_reply(options: dict[str, Any]) -> Any:
     return auto_reply_factory(options)
 
 
+def print_action(options: dict[str, Any]) -> Any:
+    """The `print` rule action (render/: PDFs filed and/or sent to a CUPS printer)."""
+    from wpec_invoicing.render.action import print_factory
+
+    return print_factory(options)
+
+
+def print_due(session: Any, config: Any) -> int:
+    """The print jobs due after a sync (render/printing: retried, alerted, never blocking)."""
+    from wpec_invoicing.render.printing import after_sync
+
+    return int(after_sync(session, config) or 0)
+
+
 def start() -> None:
     """Register the observers, after-sync checks and rule actions of the services this
     package ships."""
     register_observer("outbox.correlate", outbox_correlate)
     register_after_sync("outbox.acceptance-timeout", outbox_overdue)
     register_action("auto_reply", auto_reply)
+    register_action("print", print_action)
+    register_after_sync("render.print", print_due)
