@@ -22,12 +22,21 @@ app = typer.Typer(
 )
 
 # Command modules: importing them registers their commands (on `app` or on a group).
-from wpec_invoicing.cli import invoice, mailbox, messages, outbox, pec, sandbox  # noqa: E402
+from wpec_invoicing.cli import (  # noqa: E402
+    archive,  # issue 15
+    housekeep,  # issue 15
+    invoice,
+    mailbox,
+    messages,
+    outbox,
+    pec,
+    sandbox,
+)
 
 for _name, _group in GROUPS.items():
     app.add_typer(_group, name=_name)
 
-for _module in (invoice, pec, sandbox, mailbox, outbox, messages):
+for _module in (invoice, pec, sandbox, mailbox, outbox, messages, archive, housekeep):
     _module.register(app)
 
 
