@@ -181,6 +181,25 @@ def test_cli_housekeep_json_and_archive_verify(make_box, tmp_path, monkeypatch):
     assert doc[0]["dry_run"] and len(doc[0]["deleted"]) == 3
     out = runner.invoke(app, ["archive", "verify", "-c", str(toml)])
     assert out.exit_code == 0, out.output
+    today = datetime.now(UTC).date().isoformat()
+    zpath = tmp_path / "handover.zip"
+    out = runner.invoke(app, ["archive", "export", "--since", today, "--until", today, "-o",
+                              str(zpath), "--json", "-c", str(toml)])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["messages"] == 3
+    import csv
+    import hashlib
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(zpath) as zf:
+        sums = [line.split("  ") for line in zf.read("SHA256SUMS").decode().splitlines()]
+        assert {name for _h, name in sums} == set(zf.namelist()) - {"SHA256SUMS"}
+        for digest, name in sums:  # the manifest checks out, as `sha256sum -c` would
+            assert hashlib.sha256(zf.read(name)).hexdigest() == digest
+        index = list(csv.DictReader(io.StringIO(zf.read("index.csv").decode())))
+        assert [r["type"] for r in index] == ["message"] * 3
+        assert all(r["status"] == "ok" and r["path"] in zf.namelist() for r in index)
     blob = next((tmp_path / "data" / "archive").glob("*/*"))
     blob.write_bytes(b"bad")
     out = runner.invoke(app, ["archive", "verify", "--json", "-c", str(toml)])
