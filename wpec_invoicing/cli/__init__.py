@@ -23,6 +23,7 @@ app = typer.Typer(
 
 # Command modules: importing them registers their commands (on `app` or on a group).
 from wpec_invoicing.cli import (  # noqa: E402
+    accounts,  # issue 15
     archive,  # issue 15
     housekeep,  # issue 15
     invoice,
@@ -36,7 +37,8 @@ from wpec_invoicing.cli import (  # noqa: E402
 for _name, _group in GROUPS.items():
     app.add_typer(_group, name=_name)
 
-for _module in (invoice, pec, sandbox, mailbox, outbox, messages, archive, housekeep):
+for _module in (invoice, pec, sandbox, mailbox, outbox, messages, archive, housekeep,
+                accounts):
     _module.register(app)
 
 

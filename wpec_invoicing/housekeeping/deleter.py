@@ -389,3 +389,15 @@ def _planned(d: Decision, reason: str | None = None) -> Planned:
     c = d.candidate
     return Planned(c.message_id, c.folder, c.uid, c.kind, c.size, c.sha256,
                    c.header_message_id, reason or d.reason, c.archived_at)
+
+
+def housekeep_after_sync(config, account, store, *, password: str | None = None) -> None:
+    """`[housekeeping] after_sync = true`: a pass after each sync; its failure is logged, never
+    the sync's (the mail is archived either way, housekeeping can wait for the next round)."""
+    hk = getattr(config, "housekeeping", None)
+    if hk is None or not hk.after_sync:
+        return
+    try:
+        Housekeeper(config, account, store, password=password).run()
+    except Exception as exc:  # a full box is worse than a skipped pass: never break the sync
+        log.warning("housekeeping after sync of %s: %s", account.name, exc)
