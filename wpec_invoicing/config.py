@@ -430,6 +430,13 @@ class NoticeSmtpConfig(_Strict):
     sender: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
     timeout_seconds: float = Field(default=30, gt=0)
 
+    @model_validator(mode="after")
+    def _plain_only_on_loopback(self) -> NoticeSmtpConfig:
+        if self.tls == "none" and self.host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError(f"tls = \"none\" sends notices in clear: only allowed to a "
+                             f"relay on this machine, not {self.host}")
+        return self
+
 
 class LifecycleConfig(_Strict):
     """`[lifecycle]`: the provider's soft-closure timings, the notices and the holders."""

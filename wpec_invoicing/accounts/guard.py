@@ -27,6 +27,14 @@ _LOGIN_REFUSED = re.compile(r"login refused|authenticationfailed|authentication 
                             re.IGNORECASE)
 
 
+def _real_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# The clock the sync's checks use (tests and the sandbox set it to the provider's clock).
+clock = _real_now
+
+
 class AccountClosed(WpecError):
     """The box is deactivated or purged: nothing on the server can be reached."""
 
@@ -42,7 +50,7 @@ def _tracked(session, config, name: str) -> bool:
 
 def refresh(config, account, store, now: datetime | None = None) -> Lifecycle | None:
     """Advance the box's state to `now`, send the notices due; None when not tracked."""
-    now = now or datetime.now(UTC)
+    now = now or clock()
     with store.session() as s:
         if not _tracked(s, config, account.name):
             return None
@@ -64,7 +72,7 @@ def after_sync_failure(config, account, store, exc: BaseException,
     """Map a refused login to the lifecycle (see the module docstring)."""
     if not _LOGIN_REFUSED.search(str(exc)) or getattr(config, "lifecycle", None) is None:
         return
-    now = now or datetime.now(UTC)
+    now = now or clock()
     with store.session() as s:
         row = load(s, config, account.name, now)
         lc = as_value(row)

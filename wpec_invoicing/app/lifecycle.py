@@ -116,13 +116,14 @@ def show_account(ctx: AppContext, name: str, *, now: datetime | None = None) -> 
     pending: list = []
     with ctx.session() as s:
         status = _status(s, ctx, account, now, pending)
+    _deliver(ctx, pending)  # first, so the notices listed below show their outcome
+    with ctx.session() as s:
         history = [LifecycleEventModel.model_validate(e) for e in s.scalars(
             select(AccountLifecycleEvent).where(AccountLifecycleEvent.account == name)
             .order_by(AccountLifecycleEvent.id))]
         notices = [NoticeModel.model_validate(n) for n in s.scalars(
             select(AccountNotice).where(AccountNotice.account == name)
             .order_by(AccountNotice.id))]
-    _deliver(ctx, pending)
     return AccountDetail(**status.model_dump(), history=history, notices=notices)
 
 

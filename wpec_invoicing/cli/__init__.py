@@ -32,13 +32,14 @@ from wpec_invoicing.cli import (  # noqa: E402
     outbox,
     pec,
     sandbox,
+    sandbox_accounts,  # issue 15
 )
 
 for _name, _group in GROUPS.items():
     app.add_typer(_group, name=_name)
 
 for _module in (invoice, pec, sandbox, mailbox, outbox, messages, archive, housekeep,
-                accounts):
+                accounts, sandbox_accounts):
     _module.register(app)
 
 
