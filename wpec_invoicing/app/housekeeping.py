@@ -49,6 +49,7 @@ class HousekeepingReport(Model):
     settled: int
     target_met: bool | None
     round_trips: int
+    seconds: dict[str, float]  # where the time went: plan, verify, imap, store
     alert: str | None
     errors: list[str]
 

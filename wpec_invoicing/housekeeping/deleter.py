@@ -27,13 +27,14 @@ import contextlib
 import fcntl
 import logging
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from wpec_invoicing.errors import WpecError
 from wpec_invoicing.housekeeping import quota as quota_mod
@@ -90,6 +91,7 @@ class HousekeepingResult:
     settled: int = 0  # pending rows of a crashed earlier pass, finished now
     target_met: bool | None = None
     round_trips: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)  # where the time went, by phase
     alert: str | None = None
     errors: list[str] = field(default_factory=list)
 
@@ -109,6 +111,7 @@ class HousekeepingResult:
             "refetch_failed": [{**p.to_json(), "error": e} for p, e in self.refetch_failed],
             "kept": self.kept, "vanished": self.vanished, "settled": self.settled,
             "target_met": self.target_met, "round_trips": self.round_trips,
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "alert": self.alert, "errors": self.errors,
         }
 
@@ -180,12 +183,16 @@ class Housekeeper:
             res.settled = self._settle_pending(imap)
         res.quota_before = quota_mod.read_quota(imap, self.account.folders)
         usage = Usage(res.quota_before.used_bytes, res.quota_before.limit_bytes)
+        tick = time.perf_counter()
         plan = evaluate(self._candidates(), self.policy, self.clock(), usage)
+        res.seconds["plan"] = time.perf_counter() - tick
         res.target_met = plan.target_met
         chosen = plan.deletions
         res.kept = len(plan.decisions) - len(chosen)
+        tick = time.perf_counter()
         problems = check_blobs(self.archive, [(d.candidate.sha256, d.candidate.size)
                                               for d in chosen])
+        res.seconds["verify"] = time.perf_counter() - tick
         sound: list[Decision] = []
         bad: list[Decision] = []
         for d in chosen:
@@ -293,7 +300,9 @@ class Housekeeper:
                               f"{len(decisions) - len(current)} message(s) left for next time")
         for batch in self._batches(current):
             uids = [d.candidate.uid for d in batch]
+            tick = time.perf_counter()
             state = imap.flags_and_dates(uids)
+            tick = self._add(res, "imap", tick)
             present = [d for d in batch if d.candidate.uid in state]
             gone = [d for d in batch if d.candidate.uid not in state]
             now = self.clock()
@@ -301,10 +310,11 @@ class Housekeeper:
                 for d in gone:  # another client took it away: not ours to audit as deleted
                     s.get(MessageLocation, d.candidate.location_id).gone = True
                 res.vanished += len(gone)
+                rows = []
                 for d in present:
                     c = d.candidate
                     flags, when = state[c.uid]
-                    s.add(Deletion(
+                    rows.append(dict(
                         run_id=run_id, status="pending", account=self.account.name,
                         folder=folder, uidvalidity=c.uidvalidity, uid=c.uid,
                         location_id=c.location_id, message_id=c.message_id,
@@ -313,6 +323,9 @@ class Housekeeper:
                         flags=[f for f in flags if f.lower() not in ("\\deleted", "\\recent")],
                         internal_date=_aware(when) if isinstance(when, datetime) else None,
                         created_at=now))
+                if rows:
+                    s.execute(insert(Deletion), rows)  # one executemany, not 2,000 flushes
+            self._add(res, "store", tick)
             self._hook("pending", uids=uids)
             # The archive copies were verified above; a blob cannot change between that and
             # here unless someone edits the archive by hand, so verify once more cheaply: the
@@ -321,7 +334,9 @@ class Housekeeper:
                 if blob_problem_fast(self.archive, d.candidate.sha256, d.candidate.size):
                     raise HousekeepingError(f"archive blob {d.candidate.sha256} changed during "
                                             "housekeeping: stopped before deleting")
+            tick = time.perf_counter()
             imap.delete_own([d.candidate.uid for d in present])
+            tick = self._add(res, "imap", tick)
             self._hook("expunged", uids=uids)
             done_at = self.clock()
             with self.store.session() as s:
@@ -332,7 +347,15 @@ class Housekeeper:
                 ).values(status="done", deleted_at=done_at))
                 s.execute(update(MessageLocation).where(MessageLocation.id.in_(
                     [d.candidate.location_id for d in present])).values(gone=True))
+            self._add(res, "store", tick)
             res.deleted.extend(_planned(d) for d in present)
+
+    @staticmethod
+    def _add(res: HousekeepingResult, phase: str, since: float) -> float:
+        """Add the time since `since` to `phase`; returns now (the next phase's start)."""
+        now = time.perf_counter()
+        res.seconds[phase] = res.seconds.get(phase, 0.0) + now - since
+        return now
 
     # -- step 1: what a crashed pass left ---------------------------------------------------
     def _settle_pending(self, imap: ImapConnection) -> int:

@@ -16,6 +16,21 @@ from concurrent.futures import ThreadPoolExecutor
 from wpec_invoicing.store.archive import Archive, ArchiveError
 
 WORKERS = min(4, (os.cpu_count() or 1) + 1)
+SMALL = 1 << 20  # a blob up to this size is read in one system call; bigger ones stream
+CHUNK = 256  # blobs per task: one future per file costs more than hashing a receipt
+
+
+def _digest(fd: int, size: int) -> str:
+    if size > SMALL:
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    parts = []
+    while True:  # a regular file returns all at once; loop for the rare short read
+        piece = os.read(fd, size + 1)
+        if not piece:
+            break
+        parts.append(piece)
+    return hashlib.sha256(b"".join(parts)).hexdigest()
 
 
 def blob_problem(archive: Archive, sha256: str, size: int | None = None) -> str | None:
@@ -25,14 +40,20 @@ def blob_problem(archive: Archive, sha256: str, size: int | None = None) -> str 
     except ArchiveError as exc:
         return str(exc)
     try:
-        with open(path, "rb") as fh:
-            if size is not None and os.fstat(fh.fileno()).st_size != size:
-                return f"size differs ({os.fstat(fh.fileno()).st_size} bytes, expected {size})"
-            digest = hashlib.file_digest(fh, "sha256").hexdigest()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         return "missing from the archive"
     except OSError as exc:
         return f"unreadable: {exc.strerror or exc}"
+    try:
+        actual = os.fstat(fd).st_size
+        if size is not None and actual != size:
+            return f"size differs ({actual} bytes, expected {size})"
+        digest = _digest(fd, actual)
+    except OSError as exc:
+        return f"unreadable: {exc.strerror or exc}"
+    finally:
+        os.close(fd)
     if digest != sha256:
         return f"corrupt (its bytes hash to {digest[:12]}…)"
     return None
@@ -40,8 +61,21 @@ def blob_problem(archive: Archive, sha256: str, size: int | None = None) -> str 
 
 def check_blobs(archive: Archive, items: Iterable[tuple[str, int | None]]
                 ) -> dict[str, str | None]:
-    """sha256 → problem (None when sound) for every (sha256, size), hashed in parallel."""
-    unique = dict(items)
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        results = pool.map(lambda kv: blob_problem(archive, kv[0], kv[1]), unique.items())
-        return dict(zip(unique, results, strict=True))
+    """sha256 → problem (None when sound) for every (sha256, size), hashed in parallel in
+    chunks (reading overlaps hashing; hashlib releases the GIL on the larger buffers)."""
+    unique = list(dict(items).items())
+    chunks = [unique[i:i + CHUNK] for i in range(0, len(unique), CHUNK)]
+
+    def run(chunk: list[tuple[str, int | None]]) -> list[str | None]:
+        return [blob_problem(archive, sha, size) for sha, size in chunk]
+
+    out: dict[str, str | None] = {}
+    if len(chunks) <= 1:
+        results = [run(c) for c in chunks]
+    else:
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            results = list(pool.map(run, chunks))
+    for chunk, problems in zip(chunks, results, strict=True):
+        for (sha, _size), problem in zip(chunk, problems, strict=True):
+            out[sha] = problem
+    return out
