@@ -150,6 +150,9 @@ def restore(ctx: AppContext, ids: list[int], *, folder: str | None = None,
             account: str | None = None) -> list[RestoreOutcome]:
     """APPEND archived messages back with their original flags and internal date. One bad
     message never stops the others: each outcome says what happened."""
+    from imapclient import IMAPClient
+    from imapclient.exceptions import IMAPClientError
+
     from wpec_invoicing.housekeeping.restore import RestoreError, restore_one, restore_source
     from wpec_invoicing.mailbox.imap import ImapConnection
 
@@ -179,6 +182,13 @@ def restore(ctx: AppContext, ids: list[int], *, folder: str | None = None,
                 except RestoreError as exc:
                     outcomes.append(RestoreOutcome(message=src.message_id, ok=False,
                                                    error=str(exc)))
+                    continue
+                except IMAPClientError as exc:  # APPEND refused: over quota, read-only box
+                    if isinstance(exc, IMAPClient.AbortError):
+                        raise
+                    outcomes.append(RestoreOutcome(message=src.message_id, ok=False,
+                                                   error=f"the server refused the APPEND: "
+                                                         f"{exc}"))
                     continue
                 _mark_restored(ctx, src.message_id, name)
                 outcomes.append(RestoreOutcome(message=src.message_id, ok=True,

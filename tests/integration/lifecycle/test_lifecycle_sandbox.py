@@ -113,6 +113,11 @@ def test_lifecycle_end_to_end(sandbox, tmp_path, monkeypatch):
     with smtplib.SMTP(sb.host, sb.smtp_inbound_port) as relay, \
             pytest.raises(smtplib.SMTPRecipientsRefused, match="suspended"):
         relay.sendmail("someone@example.com", [BOX], b"Subject: hi\r\n\r\nhi\r\n")
+    raw = (f"From: {HOLDER_PEC}\r\nTo: {BOX}\r\nSubject: per la casella sospesa\r\n"
+           "Message-ID: <to-suspended@example.com>\r\n\r\nciao\r\n").encode()
+    sb.provider.submit(HOLDER_PEC, HOLDER_PEC, [BOX], raw)  # a PEC to the suspended box
+    refused = [e for e in sb.provider.events_of("errore-consegna") if e.recipient == BOX]
+    assert refused and "casella sospesa" in refused[-1].detail
     renewal = provider_clock().date() + timedelta(days=3)
     sb.lifecycle.set_expiry(BOX, renewal)  # renewed at the provider: recovered
     status = app.renew(ctx, "main", until=renewal, now=provider_clock())
@@ -170,3 +175,20 @@ def test_lifecycle_end_to_end(sandbox, tmp_path, monkeypatch):
     assert sent[("expired", "email")] == "sent" or sent[("soft-closed", "email")] == "sent"
     assert sent[("purged", "email")] == "sent"
     assert "Casella PEC azienda@pec.sandbox.test: purged" in _subjects(sb, HOLDER_MAIL)
+
+
+def test_sandbox_account_cli_without_a_running_sandbox(tmp_path):
+    def wpec(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "wpec_invoicing", "sandbox", "account",
+                               *args, "--dir", str(tmp_path)], capture_output=True, text=True,
+                              timeout=120)
+
+    assert wpec("expire", BOX).returncode == 0
+    refused = wpec("recover", BOX)  # the contract is over: only a renewal recovers it
+    assert refused.returncode == 1 and "renew it" in refused.stderr
+    assert wpec("clock", "31").returncode == 0
+    import json
+
+    listed = json.loads(wpec("list", "--json").stdout)
+    assert [(b["address"], b["state"]) for b in listed["boxes"]] == [(BOX, "deactivated")]
+    assert wpec("renew", BOX, "--until", "2099-01-01").returncode == 1
