@@ -64,6 +64,10 @@ def housekeep(
                  f"{_size(r.freed_bytes)}{after}; kept {r.kept}"
                  + (f"; settled {r.settled} left by an interrupted pass" if r.settled else "")
                  + (f"; {r.vanished} already gone" if r.vanished else ""))
+            if r.alert:
+                q = r.quota_after or r.quota_before
+                _err(f"{r.account}: quota {r.alert}: {q.percent:.1f}% used (thresholds "
+                     "[housekeeping] warning_percent / critical_percent)")
             if r.target_met is False:
                 _err(f"{r.account}: usage target not met: nothing else is eligible")
             for e in r.errors:
