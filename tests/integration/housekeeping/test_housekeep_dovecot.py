@@ -212,3 +212,14 @@ def test_cli_housekeep_json_and_archive_verify(make_box, tmp_path, monkeypatch):
                           "-c", str(toml)], capture_output=True, text=True, timeout=120)
     assert run.returncode == 2
     assert run.stderr.strip() == "wpec: error: no message with id 999"
+
+
+def test_after_sync_when_enabled(make_box, tmp_path):
+    box = make_box(QUOTA)
+    box.append([message(i, 1500, tag="a") for i in range(3)])
+    config = box_config(tmp_path, box, housekeeping={"after_sync": True, "retention": {
+        "days": {"non-pec": 0}}})
+    store = synced_store(config)  # the sync archives, processes, then housekeeps
+    assert box.contents() == {}
+    with store.session() as s:
+        assert len(list(s.scalars(select(Deletion).where(Deletion.status == "done")))) == 3
