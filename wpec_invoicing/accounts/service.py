@@ -155,6 +155,10 @@ def _act(session: Session, name: str, lc: Lifecycle, events: list[Event],
                                    "request",
                 State.PURGED: "purged at the provider: closed in the product; the archive is "
                               "the only copy"}[lc.state]
+        for alert in session.scalars(select(HousekeepingAlert).where(  # superseded
+                HousekeepingAlert.account == name, HousekeepingAlert.kind == "lifecycle",
+                HousekeepingAlert.resolved_at.is_(None))):
+            alert.resolved_at = now
         session.add(HousekeepingAlert(account=name, kind="lifecycle", created_at=now,
                                       message=f"account {name} {text} ({last.detail or ''})"))
 

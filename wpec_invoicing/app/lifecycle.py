@@ -45,9 +45,16 @@ class NoticeModel(Model):
     detail: str | None
 
 
+class AlertModel(Model):
+    created_at: datetime
+    kind: str  # quota-warning | quota-critical | lifecycle
+    message: str
+
+
 class AccountDetail(AccountStatus):
     history: list[LifecycleEventModel]
     notices: list[NoticeModel]
+    alerts: list[AlertModel]  # open ones: quota thresholds, lifecycle
 
 
 def _now(now: datetime | None) -> datetime:
@@ -109,7 +116,11 @@ def list_accounts(ctx: AppContext, *, now: datetime | None = None) -> list[Accou
 def show_account(ctx: AppContext, name: str, *, now: datetime | None = None) -> AccountDetail:
     from sqlalchemy import select
 
-    from wpec_invoicing.store.housekeeping_models import AccountLifecycleEvent, AccountNotice
+    from wpec_invoicing.store.housekeeping_models import (
+        AccountLifecycleEvent,
+        AccountNotice,
+        HousekeepingAlert,
+    )
 
     account = _account(ctx, name)
     now = _now(now)
@@ -124,7 +135,12 @@ def show_account(ctx: AppContext, name: str, *, now: datetime | None = None) -> 
         notices = [NoticeModel.model_validate(n) for n in s.scalars(
             select(AccountNotice).where(AccountNotice.account == name)
             .order_by(AccountNotice.id))]
-    return AccountDetail(**status.model_dump(), history=history, notices=notices)
+        alerts = [AlertModel.model_validate(a) for a in s.scalars(
+            select(HousekeepingAlert).where(HousekeepingAlert.account == name,
+                                            HousekeepingAlert.resolved_at.is_(None))
+            .order_by(HousekeepingAlert.id))]
+    return AccountDetail(**status.model_dump(), history=history, notices=notices,
+                         alerts=alerts)
 
 
 def _transition(ctx: AppContext, name: str, now: datetime | None, make_op) -> AccountStatus:

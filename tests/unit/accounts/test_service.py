@@ -107,8 +107,10 @@ def test_purged_after_180_days_is_final(ctx, signers):
     assert status.state == "purged" and status.days_left is None
     with pytest.raises(Conflict, match="purged"):
         app.reactivate(ctx, "main", request=signers.request(ADDRESS), now=gone)
-    events = [e.event for e in app.show_account(ctx, "main", now=gone).history]
-    assert events == ["expired", "deactivated", "purged"]
+    detail = app.show_account(ctx, "main", now=gone)
+    assert [e.event for e in detail.history] == ["expired", "deactivated", "purged"]
+    assert [a.kind for a in detail.alerts] == ["lifecycle"]  # one open: the latest state
+    assert "purged" in detail.alerts[0].message
 
 
 def test_notices_once_each_on_both_channels(ctx):
