@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from sqlalchemy import select
+
 from wpec_invoicing.accounts.lifecycle import Event, Lifecycle, State
 from wpec_invoicing.accounts.service import (
     apply,
@@ -83,8 +85,11 @@ def after_sync_failure(config, account, store, exc: BaseException,
                     now, cur.state, State.DEACTIVATED, "deactivated",
                     f"the provider refused the login after expiry: {exc}")]
             apply(s, config, account.name, now, op)
-        else:
-            s.add(HousekeepingAlert(account=account.name, kind="lifecycle", created_at=now,
+        elif s.scalar(select(HousekeepingAlert.id).where(
+                HousekeepingAlert.account == account.name,
+                HousekeepingAlert.kind == "login-refused",
+                HousekeepingAlert.resolved_at.is_(None))) is None:  # one open alert, not one a try
+            s.add(HousekeepingAlert(account=account.name, kind="login-refused", created_at=now,
                                     message=f"account {account.name}: the provider refused "
                                             f"the login ({exc}); if the password is right, "
                                             "the box may be deactivated"))

@@ -130,10 +130,12 @@ def _act(session: Session, name: str, lc: Lifecycle, events: list[Event],
                     OutboxAlert.account == name, OutboxAlert.kind == "account-paused",
                     OutboxAlert.resolved_at.is_(None))):
                 alert.resolved_at = now
-        for alert in session.scalars(select(HousekeepingAlert).where(
-                HousekeepingAlert.account == name, HousekeepingAlert.kind == "lifecycle",
-                HousekeepingAlert.resolved_at.is_(None))):
-            alert.resolved_at = now
+        if events:  # back to active (recovered, reactivated): the box's alerts are over
+            for alert in session.scalars(select(HousekeepingAlert).where(
+                    HousekeepingAlert.account == name,
+                    HousekeepingAlert.kind.in_(("lifecycle", "login-refused")),
+                    HousekeepingAlert.resolved_at.is_(None))):
+                alert.resolved_at = now
         return
     if lc.state is State.SUSPENDED and not (state.paused and state.pause_reason ==
                                             SUSPENDED_REASON):
