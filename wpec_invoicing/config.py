@@ -14,6 +14,7 @@ import copy
 import os
 import re
 import tomllib
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -444,6 +445,110 @@ class TrustConfig(_Strict):
         return path if path.is_absolute() else data_dir / path
 
 
+# -- housekeeping and mailbox lifecycle (issue 15): a self-contained block ------------------
+# Retention groups: what a `kind` falls under when no per-kind number is written.
+RETENTION_GROUPS: dict[str, tuple[str, ...]] = {
+    "receipts": ("accettazione", "non-accettazione", "presa-in-carico", "avvenuta-consegna",
+                 "errore-consegna", "preavviso-errore-consegna", "rilevazione-virus"),
+    "sdi-notification": ("sdi-notification",),
+    "sdi-invoice": ("sdi-invoice",),
+    "posta-certificata": ("posta-certificata",),
+    "anomalia": ("anomalia",),
+    "non-pec": ("non-pec",),
+}
+# Days on the server after archiving; None = never deleted automatically (certified mail and
+# anomalies are evidence: an operator deletes them, housekeeping does not).
+DEFAULT_RETENTION: dict[str, int | None] = {
+    "receipts": 30, "sdi-notification": 90, "sdi-invoice": 180,
+    "posta-certificata": None, "anomalia": None, "non-pec": None,
+}
+
+
+class RetentionConfig(_Strict):
+    """Per account (or the defaults): days per retention group or kind, and a usage target."""
+
+    days: dict[str, int | None] = Field(default_factory=dict)
+    usage_target_percent: float | None = Field(default=None, gt=0, lt=100)
+
+    @field_validator("days")
+    @classmethod
+    def _known(cls, value: dict[str, int | None]) -> dict[str, int | None]:
+        known = (*RETENTION_GROUPS, *BUILTIN_KINDS)
+        for key, days in value.items():
+            if key not in known:
+                raise ValueError(f"unknown kind or group {key!r} (use: {', '.join(known)})")
+            if days is not None and days < 0:
+                raise ValueError(f"{key}: days must be 0 or more")
+        return value
+
+
+class HousekeepingConfig(_Strict):
+    """`[housekeeping]`: retention, quota thresholds, and whether to run after each sync."""
+
+    after_sync: bool = False
+    warning_percent: float = Field(default=80, gt=0, le=100)
+    critical_percent: float = Field(default=95, gt=0, le=100)
+    batch_size: int = Field(default=2000, ge=1, le=20000)
+    retention: RetentionConfig = RetentionConfig()
+    accounts: dict[str, RetentionConfig] = Field(default_factory=dict)
+
+    def retention_for(self, account: str) -> tuple[dict[str, int | None], float | None]:
+        """(days per kind, usage target) of `account`: its own values over the defaults."""
+        days: dict[str, int | None] = {}
+        own = self.accounts.get(account)
+        layers = [DEFAULT_RETENTION, self.retention.days] + ([own.days] if own else [])
+        for layer in layers:  # groups first, then kinds, each layer over the previous one
+            for key, value in layer.items():
+                for kind in RETENTION_GROUPS.get(key, ()):
+                    days[kind] = value
+            for key, value in layer.items():
+                if key not in RETENTION_GROUPS:
+                    days[key] = value
+        target = own.usage_target_percent if own and own.usage_target_percent else \
+            self.retention.usage_target_percent
+        return days, target
+
+
+class HolderConfig(_Strict):
+    """The holder of one mailbox: who receives the lifecycle notices and signs reactivation."""
+
+    fiscal_code: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]{11,16}$")
+    pec: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+    expires_on: date | None = None
+
+
+class NoticeSmtpConfig(_Strict):
+    """The ordinary-mail relay the notices go through (password from env or file)."""
+
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    tls: Literal["implicit", "starttls", "none"] = "starttls"
+    ca_file: Path | None = None
+    username: str | None = None
+    password_env: str | None = None
+    sender: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    timeout_seconds: float = Field(default=30, gt=0)
+
+    @model_validator(mode="after")
+    def _plain_only_on_loopback(self) -> NoticeSmtpConfig:
+        if self.tls == "none" and self.host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError(f"tls = \"none\" sends notices in clear: only allowed to a "
+                             f"relay on this machine, not {self.host}")
+        return self
+
+
+class LifecycleConfig(_Strict):
+    """`[lifecycle]`: the provider's soft-closure timings, the notices and the holders."""
+
+    suspension_days: int = Field(default=30, ge=1)
+    retention_days: int = Field(default=180, ge=1)
+    notice_days: list[int] = Field(default_factory=lambda: [60, 30, 7, 1])
+    notice_account: str | None = None  # the account whose outbox sends PEC notices
+    smtp: NoticeSmtpConfig | None = None
+    holders: dict[str, HolderConfig] = Field(default_factory=dict)
+
+
 class Config(_Strict):
     """The whole configuration, with every path already made absolute."""
 
@@ -458,6 +563,8 @@ class Config(_Strict):
     exporters: list[ExporterConfig] = Field(default_factory=list)
     outbox: OutboxConfig = OutboxConfig()
     suppliers_csv: Path | None = None
+    housekeeping: HousekeepingConfig = HousekeepingConfig()  # issue 15
+    lifecycle: LifecycleConfig = LifecycleConfig()  # issue 15
     # Where this config came from (None = built-in defaults); set by load_config.
     source: Path | None = None
     searched: tuple[str, ...] = ()

@@ -228,6 +228,7 @@ def up(
             signal.signal(sig, lambda *_a: stop.set())
         while not stop.wait(0.2):
             control.serve_spool(directory, sb)
+            sb.apply_lifecycle()  # `wpec sandbox account ...` changed a box's state
     finally:
         control.clear_state(directory)
         sb.stop()

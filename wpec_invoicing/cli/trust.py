@@ -25,10 +25,6 @@ ConfigOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON to stdout.")]
 
 
-def register(app: typer.Typer) -> None:
-    """Add the `trust` group to `app`."""
-    app.add_typer(trust_app, name="trust")
-
 
 def _ctx(config: Path | None):
     from wpec_invoicing.app.context import AppContext

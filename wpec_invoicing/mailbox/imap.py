@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ssl
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from imapclient import IMAPClient
@@ -221,6 +221,88 @@ class ImapConnection:
         else:
             self.c.expunge()
 
+    # -- housekeeping: quota, deleting our own UIDs, restoring ---------------------------
+    def count_commands(self) -> Callable[[], int]:
+        """A function giving the number of IMAP commands (each one a round trip) sent on this
+        connection so far, login included: imaplib numbers every command's tag, whichever path
+        sent it."""
+        imap = self.c._imap
+        return lambda: imap.tagnum  # every command since the connection opened, login included
+
+    def quota(self, folder: str = "INBOX") -> tuple[int, int | None] | None:
+        """(used, limit) in bytes of the STORAGE resource of `folder`'s quota root (RFC 9208
+        GETQUOTAROOT), or None when the server offers no QUOTA (the caller estimates)."""
+        if not self.c.has_capability("QUOTA"):
+            return None
+        try:
+            _roots, quotas = self.c.get_quota_root(folder)
+        except IMAPClientError as exc:
+            if isinstance(exc, IMAPClient.AbortError):
+                raise
+            return None
+        for q in quotas:
+            if str(q.resource).upper() == "STORAGE":
+                # STORAGE is counted in units of 1024 octets (RFC 9208 section 5.1).
+                return int(q.usage) * 1024, int(q.limit) * 1024 if q.limit else None
+        return None
+
+    def flags_and_dates(self, uids: list[int]) -> dict[int, tuple[list[str], object]]:
+        """UID → (flags, INTERNALDATE) of the selected folder; UIDs gone are absent."""
+        out: dict[int, tuple[list[str], object]] = {}
+        if not uids:
+            return out
+        for uid, data in self._fetch_set(uids, [b"FLAGS", b"INTERNALDATE"]).items():
+            flags = [f.decode() if isinstance(f, bytes) else str(f)
+                     for f in data.get(b"FLAGS", ())]
+            out[uid] = (flags, data.get(b"INTERNALDATE"))
+        return out
+
+    def _fetch_set(self, uids: list[int], items: list[bytes]) -> dict[int, dict]:
+        """UID FETCH with a compact UID set (imapclient's `fetch` lists every UID, and a
+        batch of thousands must stay a short command line); unsolicited responses dropped."""
+        from imapclient.response_parser import parse_fetch_response
+
+        imap = self.c._imap
+        tag = imap._command("UID", "FETCH", uid_set(uids).encode(),
+                            b"(" + b" ".join(items) + b")")
+        typ, data = imap._command_complete("FETCH", tag)
+        if typ != "OK":
+            raise ImapError(f"UID FETCH refused: {_text(IMAPClientError(data))}")
+        typ, data = imap._untagged_response(typ, data, "FETCH")
+        response = parse_fetch_response(data, self.c.normalise_times, True)
+        wanted = set(uids)
+        return {uid: response[uid] for uid in response if uid in wanted}
+
+    def delete_own(self, uids: list[int]) -> None:
+        """Mark exactly these UIDs \\Deleted and expunge only them (UID EXPUNGE, RFC 4315).
+        Never a bare EXPUNGE: it would also remove what another client marked. A server
+        without UIDPLUS gets nothing deleted (ImapError)."""
+        if not uids:
+            return
+        if not self.c.has_capability("UIDPLUS"):
+            raise ImapError(f"IMAP {self.server.host}: the server has no UIDPLUS: housekeeping "
+                            "never deletes with a bare EXPUNGE (it could remove other "
+                            "clients' messages)")
+        message_set = uid_set(uids)
+        self.c.add_flags(message_set, [b"\\Deleted"], silent=True)
+        self.c.uid_expunge(message_set)
+
+    def undelete(self, uids: list[int]) -> None:
+        if uids:
+            self.c.remove_flags(uid_set(uids), [b"\\Deleted"], silent=True)
+
+    def existing(self, uids: list[int]) -> set[int]:
+        """Which of these UIDs the selected folder still holds."""
+        if not uids:
+            return set()
+        return set(self.c.search(["UID", uid_set(uids)])) & set(uids)
+
+    def append(self, folder: str, raw: bytes, flags: list[str], when) -> None:
+        """APPEND `raw` with its flags and internal date (restore); creates the folder."""
+        self.ensure_folder(folder)
+        keep = [f.encode() for f in flags if f.lower() not in ("\\deleted", "\\recent")]
+        self.c.append(folder, raw, flags=keep, msg_time=when)
+
     # -- IDLE ----------------------------------------------------------------------------
     def idle_wait(self, timeout: float) -> bool:
         """IDLE until the server reports something or `timeout`; True when it did."""
@@ -233,6 +315,21 @@ class ImapConnection:
         finally:
             self.c.idle_done()
         return bool(responses)
+
+
+def uid_set(uids: Iterable[int]) -> str:
+    """A compact IMAP sequence set: runs of consecutive UIDs as ranges (`1:500,502`), so a
+    batch of thousands of UIDs stays a short command line."""
+    ordered = sorted(set(uids))
+    parts: list[str] = []
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        parts.append(str(ordered[i]) if i == j else f"{ordered[i]}:{ordered[j]}")
+        i = j + 1
+    return ",".join(parts)
 
 
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:

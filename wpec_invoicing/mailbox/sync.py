@@ -155,8 +155,19 @@ class Mailbox:
 
     def sync(self, *, connection: ImapConnection | None = None) -> SyncResult:
         """One pass over the account's folders; returns what happened."""
-        with self._account_lock():
-            return self._sync(connection)
+        from wpec_invoicing.accounts.guard import after_sync_failure, before_sync
+
+        before_sync(self.config, self.account, self.store)  # a closed box is not synced
+        try:
+            with self._account_lock():
+                result = self._sync(connection)
+        except ImapError as exc:
+            after_sync_failure(self.config, self.account, self.store, exc)  # login refused
+            raise
+        from wpec_invoicing.housekeeping.deleter import housekeep_after_sync
+
+        housekeep_after_sync(self.config, self.account, self.store, password=self.password)
+        return result
 
     def _sync(self, connection: ImapConnection | None) -> SyncResult:
         result = SyncResult(self.account.name)

@@ -92,6 +92,10 @@ class Sandbox:
                              "routing": dict(sdi_directory or {})}
         self.ca = SandboxCA(self.directory / "ca")
         self.registry = AccountRegistry(self.directory / "secrets")
+        from wpec_invoicing.sandbox.lifecycle import SandboxLifecycle
+
+        self.lifecycle = SandboxLifecycle(self.directory)  # suspended / deactivated / purged
+        self._lifecycle_applied: dict[str, str] = {}
         self.imap_server: Any = None
         self.provider: Any = None
         self.smtp: Any = None
@@ -165,6 +169,7 @@ class Sandbox:
             max_total_bytes=self._max_total or DEFAULT_MAX_TOTAL_BYTES,
             preavviso_after=self._preavviso_after,
             mancata_consegna_after=self._mancata_after)
+        self.provider.lifecycle = self.lifecycle
         self.sdi = SdiSimulator(self.provider, self.directory / "sdi", **self._sdi_options)
         self.provider.observers.append(self.sdi.on_delivered)
         self.sdi.start()
@@ -280,13 +285,38 @@ class Sandbox:
             self._sync_imap_user(account.address)
         return account.password
 
-    def _sync_imap_user(self, address: str) -> None:
+    def _sync_imap_user(self, address: str, password: str | None = None) -> None:
         account = self.registry.get(address)
         assert account is not None
+        password = password or account.password
         if self.imap_kind == "dovecot":
-            self.imap_server.add_user(account.address, account.password, account.quota_bytes)
+            self.imap_server.add_user(account.address, password, account.quota_bytes)
         else:
-            self.imap_server.add_user(account.address, account.password)
+            self.imap_server.add_user(account.address, password)
+
+    def apply_lifecycle(self) -> list[str]:
+        """Make the IMAP server follow the boxes' lifecycle: a deactivated or purged box
+        refuses logins (its IMAP password is replaced by a secret nobody holds), a purged
+        box's mail is deleted, an active or suspended box logs in again. Returns the
+        addresses changed. SMTP and deliveries ask `self.lifecycle` directly."""
+        import secrets as _secrets
+
+        from wpec_invoicing.sandbox.lifecycle import State
+
+        changed = []
+        for address, lc in self.lifecycle.boxes().items():
+            if self.registry.get(address) is None or \
+                    self._lifecycle_applied.get(address) == lc.state.value:
+                continue
+            if lc.state is State.PURGED and self.mailstore is not None:
+                self.mailstore.purge(address)
+            if lc.state in (State.DEACTIVATED, State.PURGED):
+                self._sync_imap_user(address, _secrets.token_urlsafe(24))
+            else:
+                self._sync_imap_user(address)
+            self._lifecycle_applied[address] = lc.state.value
+            changed.append(address)
+        return changed
 
     def set_quota(self, address: str, quota_bytes: int | None) -> None:
         """Mailbox quota: deliveries past it fail (errore-consegna); Dovecot enforces it too."""

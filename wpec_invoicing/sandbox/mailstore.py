@@ -132,6 +132,23 @@ class ImapMailstore:
 
         return int(self._with_client(user, do))  # type: ignore[arg-type]
 
+    def purge(self, user: str) -> None:
+        """Delete every message of every folder: the provider purged the box. (A bare EXPUNGE
+        is right here: the whole box goes, nobody else's view of it matters.)"""
+
+        def do(client: IMAPClient) -> None:
+            for flags, _delim, name in client.list_folders():
+                if b"\\Noselect" in flags or b"\\NoSelect" in flags:
+                    continue
+                client.select_folder(name)
+                uids = client.search()
+                if uids:
+                    client.delete_messages(uids)
+                    client.expunge()
+
+        self._with_client(user, do)
+        self._drop(user)
+
     def count(self, user: str, folder: str = "INBOX") -> int:
         def do(client: IMAPClient) -> int:
             return int(client.folder_status(folder, [b"MESSAGES"])[b"MESSAGES"])

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import getaddresses, parseaddr
+from typing import Any
 
 from wpec_invoicing.sandbox import pecmail
 from wpec_invoicing.sandbox.accounts import Account, AccountRegistry, Gestore
@@ -130,6 +131,7 @@ class PecProvider:
         self._seq = itertools.count(1)
         self._pending: dict[str, list[tuple[Submission, threading.Timer | None]]] = {}
         self.drop_next_data = False
+        self.lifecycle: Any = None  # sandbox.lifecycle.SandboxLifecycle, set by the Sandbox
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _event(self, kind: str, sub: Submission | None, recipient: str | None = None,
@@ -240,6 +242,10 @@ class PecProvider:
             self._fail(sub, recipient, rsigner, "no-dest",
                        f"5.1.1 - {gestore.name} - indirizzo non valido: casella {recipient} "
                        "inesistente")
+            return
+        refusal = self.lifecycle.delivery_refusal(recipient) if self.lifecycle else None
+        if refusal is not None:  # suspended, deactivated or purged: cannot receive
+            self._fail(sub, recipient, rsigner, *refusal)
             return
         if account.stalled:
             self._hold(sub, account)

@@ -16,6 +16,7 @@ import logging
 import ssl
 import threading
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
@@ -75,6 +76,10 @@ class SubmissionHandler:
             self.provider.check_sender(login, address)
         except SubmissionRefused as exc:
             return exc.reply
+        lifecycle = self.provider.lifecycle
+        refused = lifecycle.submission_refusal(login) if lifecycle else None
+        if refused:  # a suspended (read-only) or closed box cannot send
+            return refused
         refusal = self.provider.throttle.check(login, client)
         if refusal:
             self.provider._event("throttled", None, detail=refusal, sender=login)
@@ -124,6 +129,10 @@ class InboundHandler:
                           rcpt_options: list[str]) -> str:
         if self.provider.accounts.get(address) is None:
             return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        lifecycle = self.provider.lifecycle
+        refused = lifecycle.inbound_refusal(address) if lifecycle else None
+        if refused:
+            return refused
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 Ok"
 
@@ -134,7 +143,8 @@ class InboundHandler:
         return "250 2.0.0 Ok"
 
 
-def make_authenticator(accounts: AccountRegistry) -> Any:
+def make_authenticator(accounts: AccountRegistry,
+                       can_log_in: Callable[[str], bool] | None = None) -> Any:
     def authenticator(server: SMTP, session: Any, envelope: Any, mechanism: str,
                       auth_data: Any) -> AuthResult:
         if not isinstance(auth_data, LoginPassword):
@@ -144,6 +154,8 @@ def make_authenticator(accounts: AccountRegistry) -> Any:
         account = accounts.get(login)
         if account is None or not hmac.compare_digest(account.password.encode(),
                                                       password.encode()):
+            return AuthResult(success=False, handled=False)
+        if can_log_in is not None and not can_log_in(login):  # deactivated or purged
             return AuthResult(success=False, handled=False)
         return AuthResult(success=True, auth_data=login)
 
@@ -169,7 +181,10 @@ class SmtpController:
         self._error: BaseException | None = None
 
     def _factory(self, handler: Any, *, submission: bool, implicit: bool) -> Any:
-        authenticator = make_authenticator(self.provider.accounts)
+        provider = self.provider
+        authenticator = make_authenticator(
+            provider.accounts,
+            lambda login: provider.lifecycle is None or provider.lifecycle.can_log_in(login))
 
         def make() -> SMTP:
             kwargs: dict[str, Any] = {

@@ -11,7 +11,8 @@ from alembic import context
 from wpec_invoicing.store.db import Base, make_engine
 
 for _module in ("wpec_invoicing.store.models", "wpec_invoicing.store.outbox_models",
-                "wpec_invoicing.store.render_models"):
+                "wpec_invoicing.store.render_models",
+                "wpec_invoicing.store.housekeeping_models"):
     try:
         importlib.import_module(_module)
     except ModuleNotFoundError as exc:

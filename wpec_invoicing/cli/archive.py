@@ -1,0 +1,135 @@
+"""`wpec archive verify|export` and `wpec messages hold|unhold|restore`.
+
+Thin: parse arguments, call `app.housekeeping`, print. `--json` goes to stdout, the rest to
+stderr. Exit codes: 0 all well; 1 a blob missing or corrupt (verify), a message that could not
+be restored; 2 a bad request (unknown id, bad date).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from wpec_invoicing.cli.groups import messages_app
+from wpec_invoicing.cli.mailbox import ConfigOpt, JsonOpt, _dump, _err
+
+archive_app = typer.Typer(help="The archive of raw messages and invoice files: verify, export.",
+                          no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+
+IdsArg = Annotated[list[int], typer.Argument(help="Message ids (see `messages list --status "
+                                                  "all`).", min=1, max=2**63 - 1)]
+
+
+def _ctx(config):
+    from wpec_invoicing.app.context import AppContext
+
+    return AppContext.load(config)
+
+
+def _date(value: str, option: str) -> date:
+    from wpec_invoicing.errors import InputError
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{option} {value!r}: not a date (YYYY-MM-DD)") from None
+
+
+@archive_app.command("verify")
+def archive_verify(json_out: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """Re-hash every blob of the archive; report the missing and corrupt ones (exit 1)."""
+    from wpec_invoicing.app.housekeeping import verify_archive
+
+    with _ctx(config) as ctx:
+        report = verify_archive(ctx)
+    if json_out:
+        _dump(report.model_dump(mode="json"))
+    else:
+        for entry in report.missing + report.corrupt:
+            _err(f"{entry['sha256']}: {entry['problem']} (used by {entry['used_by']})")
+        _err(f"checked {report.checked} blob(s): {len(report.missing)} missing, "
+             f"{len(report.corrupt)} corrupt")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@archive_app.command("export")
+def archive_export(
+    since: Annotated[str, typer.Option("--since", help="First day (YYYY-MM-DD).")],
+    until: Annotated[str, typer.Option("--until", help="Last day, included (YYYY-MM-DD).")],
+    out: Annotated[Path, typer.Option("-o", "--output", help="The .zip to write.")],
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Write the raw messages and invoice originals archived in a period, with index.csv and
+    a SHA256SUMS manifest: the hand-over a conservation service takes."""
+    from wpec_invoicing.app.housekeeping import export_archive
+
+    start, end = _date(since, "--since"), _date(until, "--until")
+    with _ctx(config) as ctx:
+        report = export_archive(ctx, since=start, until=end, out=out)
+    if json_out:
+        _dump(report.model_dump(mode="json"))
+    else:
+        for p in report.problems:
+            _err(p)
+        _err(f"{out}: {report.messages} message(s), {report.invoices} invoice file(s), "
+             f"{report.bytes} bytes")
+    if report.problems:
+        raise typer.Exit(1)
+
+
+@messages_app.command("hold")
+def messages_hold(
+    ids: IdsArg,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (kept with the hold).")
+                      ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Keep messages on the server: housekeeping never deletes a held message."""
+    from wpec_invoicing.app.housekeeping import hold
+
+    with _ctx(config) as ctx:
+        new = hold(ctx, ids, reason=reason)
+    _err(f"held {len(new)} message(s)" + (f"; {len(set(ids)) - len(new)} already held"
+                                         if len(set(ids)) > len(new) else ""))
+
+
+@messages_app.command("unhold")
+def messages_unhold(ids: IdsArg, config: ConfigOpt = None) -> None:
+    """Release holds: the retention policy applies again."""
+    from wpec_invoicing.app.housekeeping import unhold
+
+    with _ctx(config) as ctx:
+        released = unhold(ctx, ids)
+    _err(f"released {len(released)} hold(s)")
+
+
+@messages_app.command("restore")
+def messages_restore(
+    ids: IdsArg,
+    folder: Annotated[str | None, typer.Option(
+        "--folder", help="Put them here (default: the folder they were deleted from).")] = None,
+    account: Annotated[str | None, typer.Option(
+        "--account", "-a", help="Into this account (default: the one they came from).")
+    ] = None,
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """APPEND archived messages back to the server with their original flags and date."""
+    from wpec_invoicing.app.housekeeping import restore
+
+    with _ctx(config) as ctx:
+        outcomes = restore(ctx, ids, folder=folder, account=account)
+    if json_out:
+        _dump([o.model_dump(mode="json") for o in outcomes])
+    else:
+        for o in outcomes:
+            _err(f"message {o.message}: restored to {o.account}/{o.folder}" if o.ok
+                 else f"message {o.message}: not restored: {o.error}")
+    if any(not o.ok for o in outcomes):
+        raise typer.Exit(1)
+

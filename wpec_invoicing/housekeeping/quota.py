@@ -1,0 +1,88 @@
+"""Quota: read it from the server (RFC 9208 GETQUOTAROOT) or estimate it, keep it as a time
+series, raise and clear threshold alerts.
+
+Why an estimate at all: some PEC providers do not offer IMAP QUOTA; the sum of the message
+sizes of every folder is then what the box holds, and the limit is unknown (no percentage,
+no alert, but the trend is still kept).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wpec_invoicing.store.housekeeping_models import HousekeepingAlert, QuotaSample
+
+
+@dataclass(frozen=True)
+class QuotaReading:
+    used_bytes: int
+    limit_bytes: int | None
+    source: str  # server | estimate
+    messages: int | None = None
+
+    @property
+    def percent(self) -> float | None:
+        if not self.limit_bytes:
+            return None
+        return 100.0 * self.used_bytes / self.limit_bytes
+
+    def to_json(self) -> dict:
+        return {"used_bytes": self.used_bytes, "limit_bytes": self.limit_bytes,
+                "percent": round(self.percent, 2) if self.percent is not None else None,
+                "source": self.source, "messages": self.messages}
+
+
+def read_quota(imap, folders: list[str]) -> QuotaReading:
+    """From the server when it offers QUOTA, else the sum of RFC822.SIZE over `folders`."""
+    got = imap.quota(folders[0] if folders else "INBOX")
+    if got is not None:
+        return QuotaReading(got[0], got[1], "server")
+    used = count = 0
+    for folder in folders:
+        info = imap.select(folder)
+        if not info.exists:
+            continue
+        sizes = imap.c.fetch("1:*", ["RFC822.SIZE"])
+        used += sum(int(d.get(b"RFC822.SIZE", 0)) for d in sizes.values())
+        count += len(sizes)
+    return QuotaReading(used, None, "estimate", count)
+
+
+def threshold_level(percent: float | None, warning: float, critical: float) -> str | None:
+    """'critical', 'warning' or None (below both, or no known limit)."""
+    if percent is None:
+        return None
+    if percent >= critical:
+        return "critical"
+    if percent >= warning:
+        return "warning"
+    return None
+
+
+def record(session: Session, account: str, reading: QuotaReading, *, warning: float,
+           critical: float, now: datetime | None = None) -> str | None:
+    """Store the sample; open the alert of the level reached (resolving the other), or resolve
+    every quota alert when usage is below both thresholds. Returns the level."""
+    now = now or datetime.now(UTC)
+    session.add(QuotaSample(account=account, at=now, used_bytes=reading.used_bytes,
+                            limit_bytes=reading.limit_bytes, messages=reading.messages,
+                            source=reading.source))
+    level = threshold_level(reading.percent, warning, critical)
+    open_alerts = list(session.scalars(select(HousekeepingAlert).where(
+        HousekeepingAlert.account == account,
+        HousekeepingAlert.kind.in_(("quota-warning", "quota-critical")),
+        HousekeepingAlert.resolved_at.is_(None))))
+    wanted = f"quota-{level}" if level else None
+    for alert in open_alerts:
+        if alert.kind != wanted:
+            alert.resolved_at = now
+    if wanted and not any(a.kind == wanted for a in open_alerts):
+        session.add(HousekeepingAlert(
+            account=account, kind=wanted, created_at=now,
+            message=f"mailbox {account} is {reading.percent:.1f}% full "
+                    f"({reading.used_bytes} of {reading.limit_bytes} bytes): {level}"))
+    return level
