@@ -23,6 +23,7 @@ from wpec_invoicing.errors import WpecError
 from wpec_invoicing.outbox.compose import build_message
 from wpec_invoicing.sdi.lifecycle import InvoiceState, invoice_base_name
 from wpec_invoicing.store.db import Store
+from wpec_invoicing.store.events import outbox_event, record_event
 from wpec_invoicing.store.outbox_models import (
     OutboxAccount,
     OutboxAlert,
@@ -130,6 +131,7 @@ def add_event(session: Session, item: OutboxItem, source: str, event: str,
               message_id: int | None = None) -> None:
     session.add(OutboxEvent(item_id=item.id, source=source, event=event, detail=detail,
                             data=data, message_id=message_id, at=utcnow()))
+    outbox_event(session, item, source, event, detail, data)
 
 
 def allocate(session: Session, name: str) -> int:
@@ -181,8 +183,11 @@ def account_state(session: Session, name: str) -> OutboxAccount:
 
 def raise_alert(session: Session, kind: str, message: str, *, account: str | None = None,
                 item_id: int | None = None) -> None:
-    session.add(OutboxAlert(kind=kind, message=message, account=account, item_id=item_id,
-                            created_at=utcnow()))
+    alert = OutboxAlert(kind=kind, message=message, account=account, item_id=item_id,
+                        created_at=utcnow())
+    session.add(alert)
+    session.flush()
+    record_event(session, "alert.raised", "alert", alert.id, {"kind": kind, "account": account, "item_id": item_id, "message": message})  # noqa: E501
 
 
 class Outbox:
@@ -499,10 +504,12 @@ class Outbox:
             state = account_state(s, name)
             state.paused = False
             state.pause_reason = None
+            record_event(s, "account.resumed", "account", name)
             for alert in s.scalars(select(OutboxAlert).where(
                     OutboxAlert.account == name, OutboxAlert.kind == "account-paused",
                     OutboxAlert.resolved_at.is_(None))):
                 alert.resolved_at = utcnow()
+                record_event(s, "alert.cleared", "alert", alert.id, {"kind": alert.kind})
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """`wpec db upgrade` on a fresh data folder (defaults, no config file at all)."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ def test_db_upgrade_creates_the_store_in_wpec_data(tmp_path: Path) -> None:
                             capture_output=True, text=True, cwd=tmp_path, env=env, check=False)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "wpec-data" / "wpec.db").is_file()
-    assert "0001_core" in result.stderr or "0002_outbox" in result.stderr
+    assert re.search(r"is at (\d{4}_\w+)", result.stderr)  # the head revision, whichever
     again = subprocess.run([sys.executable, "-m", "wpec_invoicing", "db", "upgrade"],
                            capture_output=True, text=True, cwd=tmp_path, env=env, check=False)
     assert again.returncode == 0 and again.stderr == result.stderr

@@ -10,7 +10,8 @@ from alembic import context
 
 from wpec_invoicing.store.db import Base, make_engine
 
-for _module in ("wpec_invoicing.store.models", "wpec_invoicing.store.outbox_models"):
+for _module in ("wpec_invoicing.store.models", "wpec_invoicing.store.outbox_models",
+                "wpec_invoicing.store.app_models"):
     try:
         importlib.import_module(_module)
     except ModuleNotFoundError as exc:
