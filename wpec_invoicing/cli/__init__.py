@@ -22,12 +22,23 @@ app = typer.Typer(
 )
 
 # Command modules: importing them registers their commands (on `app` or on a group).
-from wpec_invoicing.cli import invoice, mailbox, messages, outbox, pec, sandbox  # noqa: E402
+from wpec_invoicing.cli import (  # noqa: E402  # noqa: E402
+    audit,
+    events,
+    invoice,
+    mailbox,
+    messages,
+    outbox,
+    pec,
+    sandbox,
+    serve,
+    tokens,
+)
 
 for _name, _group in GROUPS.items():
     app.add_typer(_group, name=_name)
 
-for _module in (invoice, pec, sandbox, mailbox, outbox, messages):
+for _module in (invoice, pec, sandbox, mailbox, outbox, messages, tokens, audit, events, serve):
     _module.register(app)
 
 
