@@ -93,6 +93,22 @@ async def _read_body(receive: Any) -> bytes:
     return b"".join(chunks)
 
 
+def request_digest(scope: Scope, body: bytes) -> str:
+    """What makes two requests "the same" for an Idempotency-Key: method, path, query,
+    content type and body, with a multipart boundary (random per client call) neutralised."""
+    ctype = _header(scope, b"content-type") or ""
+    if ctype.lower().startswith("multipart/"):
+        for param in ctype.split(";")[1:]:
+            name, _, value = param.strip().partition("=")
+            if name.lower() == "boundary" and value:
+                boundary = value.strip('"').encode("latin-1")
+                body = body.replace(boundary, b"BOUNDARY")
+                ctype = ctype.replace(value, "BOUNDARY")
+    return hashlib.sha256(b"\0".join([
+        scope["method"].encode(), scope["path"].encode(), scope.get("query_string", b""),
+        ctype.encode("latin-1"), body])).hexdigest()
+
+
 class Idempotency:
     """`Idempotency-Key` on POST: the same key and body replay the first response; another
     body under the same key is 409; a concurrent duplicate waits for the first."""
@@ -112,9 +128,7 @@ class Idempotency:
         body = await _read_body(receive)
         auth = _header(scope, b"authorization") or ""
         actor = "bearer:" + hashlib.sha256(auth.encode()).hexdigest()[:40]
-        digest = hashlib.sha256(b"\0".join([
-            scope["method"].encode(), scope["path"].encode(), scope.get("query_string", b""),
-            (_header(scope, b"content-type") or "").encode(), body])).hexdigest()
+        digest = request_digest(scope, body)
         try:
             stored = await run_in_threadpool(idempotency.begin, self.ctx, actor, key, digest)
         except AppError as exc:
