@@ -35,6 +35,7 @@ class LiveApi:
 
     def client(self, role: str | None = "admin", **kwargs) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.secrets[role]}"} if role else {}
+        headers.update(kwargs.pop("headers", {}))
         return httpx.Client(base_url=self.url + "/api/v1", headers=headers, timeout=60,
                             **kwargs)
 
