@@ -4,9 +4,9 @@ downloads."""
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Query, Request, Response
+from fastapi import Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -57,3 +57,7 @@ def download(data: bytes, file_name: str, media_type: str) -> Response:
 
 def created(model: BaseModel) -> JSONResponse:
     return JSONResponse(model.model_dump(mode="json"), status_code=201)
+
+
+# Ids are 32-bit in the store (PostgreSQL INTEGER): a larger number cannot name anything.
+Id = Annotated[int, Path(ge=1, le=2**31 - 1, description="The id.")]

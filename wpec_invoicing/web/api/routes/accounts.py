@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path, Request
 
 from wpec_invoicing.app import accounts, alerts
 from wpec_invoicing.web.api.auth import needs
-from wpec_invoicing.web.api.common import Cursor, Limit, PageOut, actor, page
+from wpec_invoicing.web.api.common import Cursor, Id, Limit, PageOut, actor, page
 
 router = APIRouter(tags=["accounts and alerts"])
 Name = Path(..., max_length=200)
@@ -37,5 +37,5 @@ def list_alerts(request: Request, open: bool = True,
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=alerts.AlertOut,
              **needs("operator", 404, 409))
-def acknowledge(request: Request, alert_id: int):
+def acknowledge(request: Request, alert_id: Id):
     return alerts.acknowledge(request.app.state.ctx, alert_id, actor=actor(request))

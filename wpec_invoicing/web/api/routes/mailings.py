@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from wpec_invoicing.app import mailings
 from wpec_invoicing.web.api.auth import needs
-from wpec_invoicing.web.api.common import Cursor, Limit, PageOut, actor, created, detail, page
+from wpec_invoicing.web.api.common import Cursor, Id, Limit, PageOut, actor, created, detail, page
 
 router = APIRouter(prefix="/mailings", tags=["mailings"])
 
@@ -24,11 +24,11 @@ def list_mailings(request: Request, cursor: str | None = Cursor, limit: int = Li
 
 
 @router.get("/{mailing_id}", response_model=mailings.MailingDetail, **needs("viewer", 404))
-def get_mailing(request: Request, mailing_id: int) -> Response:
+def get_mailing(request: Request, mailing_id: Id) -> Response:
     return detail(request, mailings.get_mailing(request.app.state.ctx, mailing_id))
 
 
 @router.post("/{mailing_id}/retry", response_model=mailings.MailingDetail,
              **needs("operator", 404, 409))
-def retry(request: Request, mailing_id: int):
+def retry(request: Request, mailing_id: Id):
     return mailings.retry_failed(request.app.state.ctx, mailing_id)

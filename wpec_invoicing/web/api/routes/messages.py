@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from wpec_invoicing.app import messages
 from wpec_invoicing.web.api.auth import needs
-from wpec_invoicing.web.api.common import Cursor, Limit, PageOut, detail, download, page
+from wpec_invoicing.web.api.common import Cursor, Id, Limit, PageOut, detail, download, page
 
 router = APIRouter(prefix="/messages", tags=["messages"])
 
@@ -40,20 +40,20 @@ def retry(request: Request, body: RetryRequest):
 
 
 @router.get("/{message_id}", response_model=messages.MessageDetail, **needs("viewer", 404))
-def get_message(request: Request, message_id: int) -> Response:
+def get_message(request: Request, message_id: Id) -> Response:
     return detail(request, messages.get_message(request.app.state.ctx, message_id))
 
 
 @router.get("/{message_id}/raw", response_class=Response,
             **needs("viewer", 404, binary=("message/rfc822",)))
-def raw(request: Request, message_id: int) -> Response:
+def raw(request: Request, message_id: Id) -> Response:
     blob = messages.raw_message(request.app.state.ctx, message_id)
     return download(blob.data, blob.file_name, blob.media_type)
 
 
 @router.get("/{message_id}/attachments/{sha256}", response_class=Response,
             **needs("viewer", 404, binary=("application/octet-stream",)))
-def attachment(request: Request, message_id: int,
+def attachment(request: Request, message_id: Id,
                sha256: str = Path(..., pattern="^[0-9a-fA-F]{64}$")) -> Response:
     blob = messages.attachment(request.app.state.ctx, message_id, sha256)
     return download(blob.data, blob.file_name, "application/octet-stream")
@@ -61,5 +61,5 @@ def attachment(request: Request, message_id: int,
 
 @router.post("/{message_id}/retry", response_model=list[messages.RetryResult],
              **needs("operator", 404))
-def retry_one(request: Request, message_id: int):
+def retry_one(request: Request, message_id: Id):
     return messages.retry(request.app.state.ctx, [message_id])

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from wpec_invoicing.app import received
 from wpec_invoicing.web.api.auth import needs
-from wpec_invoicing.web.api.common import Cursor, Limit, PageOut, actor, detail, download, page
+from wpec_invoicing.web.api.common import Cursor, Id, Limit, PageOut, actor, detail, download, page
 
 router = APIRouter(prefix="/invoices/received", tags=["received invoices"])
 
@@ -46,26 +46,26 @@ def import_files(request: Request, files: list[UploadFile] = File(
 
 
 @router.get("/{invoice_id}", response_model=received.ReceivedDetail, **needs("viewer", 404))
-def get_received(request: Request, invoice_id: int) -> Response:
+def get_received(request: Request, invoice_id: Id) -> Response:
     return detail(request, received.get_received(request.app.state.ctx, invoice_id))
 
 
 @router.get("/{invoice_id}/original", response_class=Response,
             **needs("viewer", 404, binary=("application/xml", "application/pkcs7-mime")))
-def original(request: Request, invoice_id: int) -> Response:
+def original(request: Request, invoice_id: Id) -> Response:
     doc = received.original(request.app.state.ctx, invoice_id)
     return download(doc.data, doc.file_name, doc.media_type)
 
 
 @router.post("/{invoice_id}/approve", response_model=received.ReceivedDetail,
              **needs("operator", 404, 409))
-def approve(request: Request, invoice_id: int, body: Decision | None = None):
+def approve(request: Request, invoice_id: Id, body: Decision | None = None):
     return received.decide(request.app.state.ctx, invoice_id, "approved",
                            reason=body.reason if body else None, actor=actor(request))
 
 
 @router.post("/{invoice_id}/refuse", response_model=received.ReceivedDetail,
              **needs("operator", 404, 409))
-def refuse(request: Request, invoice_id: int, body: Refusal):
+def refuse(request: Request, invoice_id: Id, body: Refusal):
     return received.decide(request.app.state.ctx, invoice_id, "refused", reason=body.reason,
                            actor=actor(request))

@@ -10,7 +10,16 @@ from fastapi.concurrency import run_in_threadpool
 from wpec_invoicing.app import sent
 from wpec_invoicing.app.errors import InvalidRequest
 from wpec_invoicing.web.api.auth import needs
-from wpec_invoicing.web.api.common import Cursor, Limit, PageOut, created, detail, download, page
+from wpec_invoicing.web.api.common import (
+    Cursor,
+    Id,
+    Limit,
+    PageOut,
+    created,
+    detail,
+    download,
+    page,
+)
 
 router = APIRouter(prefix="/invoices/sent", tags=["sent invoices"])
 
@@ -77,28 +86,28 @@ def list_sent(request: Request,
 
 
 @router.get("/{item_id}", response_model=sent.SentDetail, **needs("viewer", 404))
-def get_sent(request: Request, item_id: int) -> Response:
+def get_sent(request: Request, item_id: Id) -> Response:
     """With the whole timeline; each receipt's raw message is `messages/{message_id}/raw`."""
     return detail(request, sent.get_sent(request.app.state.ctx, item_id))
 
 
 @router.get("/{item_id}/file", response_class=Response,
             **needs("viewer", 404, binary=("application/xml", "application/pkcs7-mime")))
-def sent_file(request: Request, item_id: int) -> Response:
+def sent_file(request: Request, item_id: Id) -> Response:
     f = sent.sent_file(request.app.state.ctx, item_id)
     return download(f.data, f.file_name, f.media_type)
 
 
 @router.get("/{item_id}/message", response_class=Response,
             **needs("viewer", 404, binary=("message/rfc822",)))
-def sent_message(request: Request, item_id: int) -> Response:
+def sent_message(request: Request, item_id: Id) -> Response:
     return download(sent.sent_message(request.app.state.ctx, item_id),
                     f"sent-{item_id}.eml", "message/rfc822")
 
 
 @router.post("/{item_id}/resend", status_code=201, response_model=sent.Submission,
              **needs("integrator", 404, 409, 413, 503, body=FILE_BODY))
-async def resend(request: Request, item_id: int,
+async def resend(request: Request, item_id: Id,
                  file_name: str | None = Query(None, max_length=120)):
     """The corrected file of a rejected invoice (its history links the two)."""
     data, name = await _file(request, file_name)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from wpec_invoicing.app import suppliers
 from wpec_invoicing.web.api.auth import needs
-from wpec_invoicing.web.api.common import Cursor, Limit, PageOut, created, detail, page
+from wpec_invoicing.web.api.common import Cursor, Id, Limit, PageOut, created, detail, page
 
 router = APIRouter(prefix="/suppliers", tags=["suppliers"])
 
@@ -27,18 +27,18 @@ def create(request: Request, body: suppliers.SupplierIn):
 
 
 @router.get("/{supplier_id}", response_model=suppliers.SupplierOut, **needs("viewer", 404))
-def get_supplier(request: Request, supplier_id: int) -> Response:
+def get_supplier(request: Request, supplier_id: Id) -> Response:
     return detail(request, suppliers.get_supplier(request.app.state.ctx, supplier_id))
 
 
 @router.put("/{supplier_id}", response_model=suppliers.SupplierOut,
             **needs("operator", 404, 409))
-def update(request: Request, supplier_id: int, body: suppliers.SupplierIn):
+def update(request: Request, supplier_id: Id, body: suppliers.SupplierIn):
     return suppliers.update_supplier(request.app.state.ctx, supplier_id, body)
 
 
 @router.delete("/{supplier_id}", status_code=204, response_class=Response,
                **needs("operator", 404))
-def delete(request: Request, supplier_id: int) -> Response:
+def delete(request: Request, supplier_id: Id) -> Response:
     suppliers.delete_supplier(request.app.state.ctx, supplier_id)
     return Response(status_code=204)
