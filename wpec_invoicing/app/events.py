@@ -60,7 +60,7 @@ def list_events(ctx: AppContext, *, after: int = 0, limit: int = 100,
         query = query.where(Event.subject_type == subject_type)
     if subject_id:
         query = query.where(Event.subject_id == subject_id)
-    with ctx.session() as s:
+    with ctx.read() as s:
         rows = [EventOut.model_validate(e) for e in s.scalars(query)]
     return EventPage(items=rows, last_id=rows[-1].id if rows else after)
 

@@ -124,7 +124,7 @@ def list_messages(ctx: AppContext, *, status: str | None = None, kind: str | Non
         query = query.where(M.first_seen_at >= _bound(since))
     if until:
         query = query.where(M.first_seen_at <= _bound(until, end=True))
-    with ctx.session() as s:
+    with ctx.read() as s:
         rows = [MessageSummary.model_validate(r._mapping) for r in s.execute(query)]
     return page_of(rows, limit)
 
@@ -143,7 +143,7 @@ def get_message(ctx: AppContext, message_id: int) -> MessageDetail:
 
     from wpec_invoicing.store.models import ReceivedInvoice, RuleAction
 
-    with ctx.session() as s:
+    with ctx.read() as s:
         msg = _load(s, message_id)
         details = msg.details if isinstance(msg.details, dict) else {}
         data = {c.key: getattr(msg, c.key) for c in msg.__table__.columns}

@@ -160,7 +160,7 @@ def list_received(ctx: AppContext, *, status: str | None = None, supplier: str |
         query = query.where(or_(R.supplier_name.ilike(like, escape="\\"),
                                 R.number.ilike(like, escape="\\"),
                                 R.file_name.ilike(like, escape="\\")))
-    with ctx.session() as s:
+    with ctx.read() as s:
         rows = [ReceivedSummary.model_validate(r._mapping) for r in s.execute(query)]
     return page_of(rows, limit)
 
@@ -180,7 +180,7 @@ def _load(s: Any, invoice_id: int) -> Any:
 
 def get_received(ctx: AppContext, invoice_id: int) -> ReceivedDetail:
     """Parties, totals, lines, validation and check results, supplier verification, reviews."""
-    with ctx.session() as s:
+    with ctx.read() as s:
         return _detail(s, _load(s, invoice_id))
 
 

@@ -183,7 +183,7 @@ def list_sent(ctx: AppContext, *, states: list[str] | None = None, kind: str | N
         like = f"%{text.strip()}%"
         query = query.where(or_(O.file_name.ilike(like), O.invoice_number.ilike(like),
                                 O.recipient.ilike(like), O.subject.ilike(like)))
-    with ctx.session() as s:
+    with ctx.read() as s:
         rows = [SentSummary.model_validate(r._mapping) for r in s.execute(query)]
     return page_of(rows, limit)
 
@@ -199,7 +199,7 @@ def _load(s: Any, item_id: int) -> Any:
 
 def get_sent(ctx: AppContext, item_id: int) -> SentDetail:
     """One sent item with its whole timeline: queue, attempts, receipts, SdI notifications."""
-    with ctx.session() as s:
+    with ctx.read() as s:
         item = _load(s, item_id)
         data = {c.key: getattr(item, c.key) for c in item.__table__.columns if c.key != "raw"}
         data["timeline"] = [TimelineEntry(at=e.at, source=e.source, event=e.event,
