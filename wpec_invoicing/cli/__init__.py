@@ -22,8 +22,9 @@ app = typer.Typer(
 )
 
 # Command modules: importing them registers their commands (on `app` or on a group).
-from wpec_invoicing.cli import (  # noqa: E402  # noqa: E402
+from wpec_invoicing.cli import (  # noqa: E402
     audit,
+    browse,
     events,
     invoice,
     mailbox,
@@ -38,7 +39,8 @@ from wpec_invoicing.cli import (  # noqa: E402  # noqa: E402
 for _name, _group in GROUPS.items():
     app.add_typer(_group, name=_name)
 
-for _module in (invoice, pec, sandbox, mailbox, outbox, messages, tokens, audit, events, serve):
+for _module in (invoice, pec, sandbox, mailbox, outbox, messages, tokens, audit, events, serve,
+                browse):
     _module.register(app)
 
 
