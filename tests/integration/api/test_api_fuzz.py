@@ -13,8 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.integration.api.conftest import start
-from tests.integration.api.test_api_conventions import company_config
+from tests.integration.api.conftest import company_config, start
 from tests.integration.api.test_api_cycle import INVOICE_DATA
 from tests.integration.outbox.test_correlate import _company_party
 from wpec_invoicing.fatturapa import write_invoice
