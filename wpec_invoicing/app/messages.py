@@ -211,3 +211,17 @@ def retry(ctx: AppContext, message_ids: list[int] | None = None) -> list[RetryRe
     outcomes = retry_failed(ctx.store, ctx.config,
                             sorted(set(message_ids)) if message_ids is not None else None)
     return [RetryResult(id=o.id, ok=o.ok, status=o.status, error=o.error) for o in outcomes]
+
+
+def failed(ctx: AppContext, *, status: str | None = "error", limit: int | None = None) -> list:
+    """Messages with that status (all for None), oldest first, as `wpec messages list`
+    shows them (`mailbox.retry.FailedMessage`)."""
+    from wpec_invoicing.mailbox.retry import list_messages as listing
+
+    return listing(ctx.store, status=status, limit=limit)
+
+
+def statuses(ctx: AppContext, message_ids: list[int]) -> dict[int, str]:
+    from wpec_invoicing.mailbox.retry import statuses as known
+
+    return known(ctx.store, message_ids)

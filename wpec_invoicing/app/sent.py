@@ -74,10 +74,14 @@ class SentDetail(SentSummary):
     timeline: list[TimelineEntry]
 
 
-def _outbox(ctx: AppContext):  # -> outbox.queue.Outbox sharing the context's store
+def outbox_service(ctx: AppContext):  # -> outbox.queue.Outbox sharing the context's store
+    """The outbox of this context (the command line drives its runs and progress bars)."""
     from wpec_invoicing.outbox.queue import Outbox
 
     return Outbox(ctx.config, store=ctx.store)
+
+
+_outbox = outbox_service
 
 
 def _rejected(exc: Any) -> Rejected:
@@ -247,3 +251,18 @@ def sent_message(ctx: AppContext, item_id: int) -> bytes:
     """The PEC message exactly as it was (or will be) sent."""
     with ctx.session() as s:
         return bytes(_load(s, item_id).raw)
+
+
+def waiting_reasons(ctx: AppContext, account: str | None = None, limit: int = 3) -> list[str]:
+    """The distinct last errors of the items still waiting to go out (why nothing went)."""
+    from sqlalchemy import select
+
+    from wpec_invoicing.outbox.queue import ACTIVE_STATUSES
+    from wpec_invoicing.store.outbox_models import OutboxItem
+
+    query = select(OutboxItem.last_error).where(OutboxItem.status.in_(ACTIVE_STATUSES),
+                                                OutboxItem.last_error.is_not(None))
+    if account:
+        query = query.where(OutboxItem.account == account)
+    with ctx.read() as s:
+        return [str(e) for e in s.scalars(query.distinct().limit(limit))]
