@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from wpec_invoicing.cli.groups import invoices_app
+from wpec_invoicing.cli.groups import invoices_app, messages_app
 from wpec_invoicing.cli.tokens import ConfigOpt, JsonOpt, _ctx, _dump, _when
 from wpec_invoicing.errors import InputError
 
@@ -98,6 +98,64 @@ def alerts_command(
         closed = f" (closed {_when(a.resolved_at)})" if a.resolved_at else ""
         print(f"#{a.id} {_when(a.created_at)} {a.kind}"
               f"{' [' + a.account + ']' if a.account else ''}: {a.message}{closed}")
+
+
+@messages_app.command("show")
+def messages_show(
+    message_id: Annotated[int, typer.Argument(metavar="ID", min=1, max=2**31 - 1,
+                                              help="The message id (see `messages list`).")],
+    raw: Annotated[bool, typer.Option("--raw", help="Write the message exactly as received "
+                                      "(.eml bytes) to stdout.")] = False,
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """One message: kind, sender, certification data (daticert), signature verdict,
+    attachments, where it sits, what the rules did, the invoices it carried."""
+    import sys
+
+    from wpec_invoicing.app import messages
+
+    with _ctx(config) as ctx:
+        if raw:
+            sys.stdout.buffer.write(messages.raw_message(ctx, message_id).data)
+            sys.stdout.flush()
+            return
+        m = messages.get_message(ctx, message_id)
+    if json_out:
+        _dump(m.model_dump(mode="json"))
+        return
+    sig = m.signature or {}
+    trust = {True: "trusted", False: "not trusted"}.get(sig.get("trusted"), "trust not checked")
+    verdict = ("none" if not sig.get("present") else
+               f"{'intact' if sig.get('intact') else 'BROKEN'}, {trust}, "
+               f"signer {sig.get('signer')}")
+    lines = [
+        f"message #{m.id}  {m.status}  {m.kind or '?'}",
+        f"  subject      {m.subject or ''}",
+        f"  from         {m.sender or ''}",
+        f"  to           {', '.join(m.recipients)}",
+        f"  sent         {_when(m.sent_at)}",
+        f"  received     {_when(m.first_seen_at)} ({m.source})",
+        f"  Message-ID   {m.message_id or ''}",
+        f"  signature    {verdict}",
+    ]
+    if m.daticert:
+        lines.append("  daticert     " + ", ".join(
+            f"{k}={v}" for k, v in m.daticert.items() if v not in (None, "", [], {})))
+    if m.error:
+        lines.append(f"  error        {m.error}")
+    for p in m.problems:
+        lines.append(f"  problem      {p}")
+    for a in m.attachments:
+        lines.append(f"  attachment   {a.name} ({a.content_type}, {a.size} bytes) {a.sha256}")
+    for loc in m.locations:
+        lines.append(f"  location     {loc.account} {loc.folder} uid {loc.uid}"
+                     f"{' (gone)' if loc.gone else ''}")
+    for r in m.rule_results:
+        lines.append(f"  rule         {r.action} {r.target or ''} {r.status} {r.detail or ''}")
+    if m.invoice_ids:
+        lines.append(f"  invoices     {', '.join(f'#{i}' for i in m.invoice_ids)}")
+    print("\n".join(lines))
 
 
 def register(app: typer.Typer) -> None:

@@ -70,3 +70,24 @@ def test_serve_refuses_a_public_address_without_tls(tmp_path):
     result = wpec(write_config(tmp_path), "serve", "--host", "0.0.0.0")  # noqa: S104 (refused)
     assert result.returncode == 2
     assert "without TLS" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_messages_show_prints_the_detail_and_the_exact_bytes(tmp_path):
+    config = write_config(tmp_path)
+    eml = (b"From: Ufficio <ufficio@example.it>\r\nTo: azienda@pec.sandbox.test\r\n"
+           b"Subject: Richiesta documenti\r\nMessage-ID: <abc@example.it>\r\n"
+           b"Date: Mon, 02 Mar 2026 10:00:00 +0100\r\n\r\nBuongiorno.\r\n")
+    (tmp_path / "m.eml").write_bytes(eml)
+    assert wpec(config, "import", str(tmp_path / "m.eml")).returncode in (0, 1)
+    shown = wpec(config, "messages", "show", "1", "--json")
+    assert shown.returncode == 0, shown.stderr
+    detail = json.loads(shown.stdout)
+    assert (detail["subject"], detail["message_id"]) == ("Richiesta documenti",
+                                                          "<abc@example.it>")
+    human = wpec(config, "messages", "show", "1")
+    assert "Richiesta documenti" in human.stdout and "ufficio@example.it" in human.stdout
+    raw = subprocess.run([sys.executable, "-m", "wpec_invoicing", "messages", "show", "1",
+                          "--raw", "--config", str(config)], capture_output=True, timeout=120)
+    assert raw.stdout == eml
+    missing = wpec(config, "messages", "show", "2")
+    assert missing.returncode == 2 and "no message with id 2" in missing.stderr
