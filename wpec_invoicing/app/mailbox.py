@@ -55,6 +55,7 @@ def sync(ctx: AppContext, account: Any) -> Any:
 
     result = Mailbox(ctx.config, account, ctx.store).sync()
     result.exported = run_pending_exports(ctx)
+    deliver_event_webhooks(ctx)
     return result
 
 
@@ -86,9 +87,23 @@ def run_pending_exports(ctx: AppContext) -> int:
 def run_exports(ctx: AppContext, *, names: list[str] | None = None, since: date | None = None,
                 again: bool = False) -> list[Any]:
     """Hand received invoices to the exporters (each once per exporter unless `again`)."""
+    from wpec_invoicing.exporters.base import ExportResult
     from wpec_invoicing.exporters.base import run_exports as run
 
-    return run(ctx.config, ctx.store, names=names, since=since, again=again)
+    results = run(ctx.config, ctx.store, names=names, since=since, again=again)
+    for d in deliver_event_webhooks(ctx, names=names):
+        results.append(ExportResult(d.exporter, exported=d.delivered,
+                                    failed=1 if d.failed else 0, errors=d.errors))
+    return results
+
+
+def deliver_event_webhooks(ctx: AppContext, names: list[str] | None = None) -> list[Any]:
+    """Post new events to the event webhooks (exporters with `options.events`)."""
+    from wpec_invoicing.exporters.events import deliver_events, event_exporters
+
+    if not event_exporters(ctx.config):
+        return []
+    return deliver_events(ctx.config, ctx.store, names)
 
 
 def import_paths(ctx: AppContext, paths: list[Path], *,
