@@ -82,7 +82,10 @@ def messages_list(
             r.id, r.first_seen_at.isoformat(sep=" ", timespec="seconds"), r.status,
             r.kind or "", r.sender or "", r.subject or "",
             ", ".join(r.accounts) or "(imported)", r.error or "")))
-    Console(stderr=False).print(table)
+    console = Console(stderr=False)
+    if not console.is_terminal:  # pipes and files: every column whole
+        console = Console(stderr=False, width=200)
+    console.print(table)
 
 
 @messages_app.command("retry")
