@@ -24,6 +24,7 @@ invoices_app = _group("invoices")
 outbox_app = _group("outbox")
 mail_app = _group("mail")
 messages_app = _group("messages")
+token_app = _group("token")
 
 # The groups by name (as `cli.COMMANDS` names them), for modules that look a group up.
 GROUPS: dict[str, typer.Typer] = {
@@ -35,4 +36,5 @@ GROUPS: dict[str, typer.Typer] = {
     "outbox": outbox_app,
     "mail": mail_app,
     "messages": messages_app,
+    "token": token_app,
 }

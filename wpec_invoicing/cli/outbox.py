@@ -1,7 +1,8 @@
 """Commands of the active cycle: `wpec send`, `wpec invoice create|history`, `wpec mail send`,
-`wpec outbox run|status|resume`, and `wpec demo`. Thin: parse, call `outbox.queue.Outbox`,
-print. Refusals print the same diagnostics as `wpec invoice validate` and exit 1, with nothing
-of the batch queued. Reports (what was queued, sent, the status, a history) go to stdout,
+`wpec outbox run|status|resume`, and `wpec demo`. Thin: parse, call the application layer
+(`app.sent`: the outbox of the context, its waiting reasons, the files sent), print.
+Refusals print the same diagnostics as `wpec invoice validate` and exit 1, with nothing of
+the batch queued. Reports (what was queued, sent, the status, a history) go to stdout,
 progress bars and diagnostics to stderr; exit codes follow `cli/output.py`: 0 all went, 1 an
 item failed or was refused, 2 usage or configuration, 3 temporary (SMTP server unreachable,
 run stopped: retry later), 4 refused by the server (account paused: fix the credentials).
@@ -9,6 +10,8 @@ run stopped: retry later), 4 refused by the server (account paused: fix the cred
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,10 +31,17 @@ def escape(text: str) -> str:
     return rich_escape(text)
 
 
-def _outbox(config: str | None, command: str):
-    from wpec_invoicing.outbox.queue import Outbox
+@contextmanager
+def _outbox(config: str | None, command: str) -> Iterator[Any]:
+    """The outbox over the application context of `config` (which `command` requires; closed
+    at the end)."""
+    from wpec_invoicing.app.context import AppContext
+    from wpec_invoicing.app.sent import outbox_service
 
-    return Outbox(configured.require(config, command))
+    with AppContext(configured.require(config, command)) as ctx:
+        outbox = outbox_service(ctx)
+        outbox.app_context = ctx
+        yield outbox
 
 
 def _console(*, stderr: bool = False):
@@ -162,18 +172,9 @@ def _preflight(outbox, account: str | None) -> None:
 
 def _waiting_reasons(outbox, account: str | None) -> list[str]:
     """The distinct last errors of the items still waiting (why nothing went out)."""
-    from sqlalchemy import select
+    from wpec_invoicing.app.sent import waiting_reasons
 
-    from wpec_invoicing.outbox.records import ACTIVE_STATUSES
-    from wpec_invoicing.store.outbox_models import OutboxItem
-
-    query = select(OutboxItem.last_error).where(OutboxItem.status.in_(ACTIVE_STATUSES),
-                                                OutboxItem.last_error.is_not(None))
-    if account:
-        query = query.where(OutboxItem.account == account)
-    with outbox.store.session() as s:
-        errors = s.scalars(query.distinct().limit(3)).all()
-    return [str(e) for e in errors]
+    return waiting_reasons(outbox.app_context, account)
 
 
 # -- wpec send --------------------------------------------------------------------------------
@@ -263,19 +264,12 @@ def invoice_create(
 
 
 def _write_out(outbox, queued, out: Path) -> None:
-    import email
-    import email.policy
-
-    from wpec_invoicing.store.outbox_models import OutboxItem
+    from wpec_invoicing.app.sent import sent_file
 
     out.mkdir(parents=True, exist_ok=True)
-    with outbox.store.session() as s:
-        for q in queued:
-            item = s.get(OutboxItem, q.id)
-            msg = email.message_from_bytes(item.raw, policy=email.policy.default)
-            for part in msg.iter_attachments():
-                if part.get_filename() == item.file_name:
-                    (out / item.file_name).write_bytes(part.get_payload(decode=True))
+    for q in queued:
+        f = sent_file(outbox.app_context, q.id)
+        (out / f.file_name).write_bytes(f.data)
 
 
 @invoice_app.command("history")

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 
 from wpec_invoicing.errors import ConfigError
+from wpec_invoicing.store.events import record_event
 from wpec_invoicing.store.models import ExportRecord, ReceivedInvoice, RuleAction, utcnow
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,8 @@ def run_exports(config: Any, store: Any, *, names: list[str] | None = None,
     chosen = [config.exporter(n) for n in names] if names else list(config.exporters)
     results = []
     for cfg in chosen:
+        if (cfg.options or {}).get("events"):
+            continue  # an event webhook: fed by the event stream (exporters/events.py)
         exporter = load_exporter(cfg)
         result = ExportResult(cfg.name)
         with store.session() as s:
@@ -127,6 +130,7 @@ def run_exports(config: Any, store: Any, *, names: list[str] | None = None,
                         result.errors.append(f"invoice {out.invoice_id}: {out.detail}")
                         continue
                     result.exported += 1
+                    record_event(s, "invoice.exported", "received_invoice", out.invoice_id, {"exporter": cfg.name})  # noqa: E501
                     rec = s.scalar(select(ExportRecord).where(
                         ExportRecord.exporter == cfg.name,
                         ExportRecord.invoice_id == out.invoice_id))

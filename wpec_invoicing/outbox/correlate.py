@@ -28,6 +28,7 @@ from wpec_invoicing.sdi.lifecycle import (
     state_for_provider,
     state_for_sdi,
 )
+from wpec_invoicing.store.events import record_event
 from wpec_invoicing.store.outbox_models import OutboxAlert, OutboxEvent, OutboxItem
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,7 @@ def _resolve_no_acceptance(session: Session, item: OutboxItem) -> None:
             OutboxAlert.item_id == item.id, OutboxAlert.kind == "no-acceptance",
             OutboxAlert.resolved_at.is_(None))):
         alert.resolved_at = utcnow()
+        record_event(session, "alert.cleared", "alert", alert.id, {"kind": alert.kind})
 
 
 def _find_invoice_item(session: Session, file_name: str | None,

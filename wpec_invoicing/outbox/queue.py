@@ -30,6 +30,7 @@ from wpec_invoicing.outbox.records import (
 )
 from wpec_invoicing.sdi.lifecycle import InvoiceState, invoice_base_name
 from wpec_invoicing.store.db import Store
+from wpec_invoicing.store.events import outbox_event, record_event
 from wpec_invoicing.store.outbox_models import (
     OutboxAccount,
     OutboxAlert,
@@ -449,10 +450,12 @@ class Outbox:
             state = account_state(s, name)
             state.paused = False
             state.pause_reason = None
+            record_event(s, "account.resumed", "account", name)
             for alert in s.scalars(select(OutboxAlert).where(
                     OutboxAlert.account == name, OutboxAlert.kind == "account-paused",
                     OutboxAlert.resolved_at.is_(None))):
                 alert.resolved_at = utcnow()
+                record_event(s, "alert.cleared", "alert", alert.id, {"kind": alert.kind})
 
 
 @dataclass

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from wpec_invoicing.store.events import outbox_event, record_event
 from wpec_invoicing.store.db import utcnow
 from wpec_invoicing.store.outbox_models import OutboxAccount, OutboxAlert, OutboxEvent, OutboxItem
 
@@ -51,6 +52,7 @@ def add_event(session: Session, item: OutboxItem, source: str, event: str,
               message_id: int | None = None) -> None:
     session.add(OutboxEvent(item_id=item.id, source=source, event=event, detail=detail,
                             data=data, message_id=message_id, at=utcnow()))
+    outbox_event(session, item, source, event, detail, data)
 
 
 def account_state(session: Session, name: str) -> OutboxAccount:
@@ -68,5 +70,9 @@ def account_state(session: Session, name: str) -> OutboxAccount:
 
 def raise_alert(session: Session, kind: str, message: str, *, account: str | None = None,
                 item_id: int | None = None) -> None:
-    session.add(OutboxAlert(kind=kind, message=message, account=account, item_id=item_id,
-                            created_at=utcnow()))
+    alert = OutboxAlert(kind=kind, message=message, account=account, item_id=item_id,
+                        created_at=utcnow())
+    session.add(alert)
+    session.flush()
+    record_event(session, "alert.raised", "alert", alert.id,
+                 {"kind": kind, "account": account, "item_id": item_id, "message": message})

@@ -45,6 +45,7 @@ from wpec_invoicing.outbox.records import (
 )
 from wpec_invoicing.outbox.recovery import Verdict, claimant_alive, claimant_id, decide
 from wpec_invoicing.sdi.lifecycle import InvoiceState, advance
+from wpec_invoicing.store.events import record_event
 from wpec_invoicing.store.outbox_models import OutboxEvent, OutboxItem
 
 # The `queue.Outbox` that runs this sender (not imported: the queue imports this module).
@@ -337,6 +338,7 @@ class AccountRunner:
                 state.paused = True
                 state.pause_reason = outcome.reason
                 state.paused_at = now
+                record_event(s, "account.paused", "account", self.account.name, {"reason": outcome.reason})  # noqa: E501
                 raise_alert(s, "account-paused",
                             f"account {self.account.name} paused: {outcome.reason} "
                             f"(fix it, then `wpec outbox resume {self.account.name}`)",

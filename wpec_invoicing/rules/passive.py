@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wpec_invoicing.rules.suppliers import find_supplier
+from wpec_invoicing.store.events import invoice_event, invoice_received
 from wpec_invoicing.store.models import InvoiceLine, ReceivedInvoice
 
 log = logging.getLogger(__name__)
@@ -160,6 +161,7 @@ def register_invoice(
     session.flush()
     verdict = verify(session, config, inv, doc, report, read_error)
     inv.status, inv.reasons = verdict.status, verdict.reasons
+    invoice_received(session, inv, source=source, message_id=message_id)
     return inv, True
 
 
@@ -367,8 +369,11 @@ def reverify(session: Session, config: Any, inv: ReceivedInvoice, trust: Any = N
     """Verify an invoice again (after the supplier registry changed)."""
     report = read_report(archive.get(inv.file_sha256), inv.file_name, trust) if archive else None
     doc = getattr(report, "document", None)
+    before = inv.status
     verdict = verify(session, config, inv, doc, report)
     inv.status, inv.reasons = verdict.status, verdict.reasons
+    if inv.status != before:
+        invoice_event(session, inv, inv.status, previous=before)
     return verdict
 
 

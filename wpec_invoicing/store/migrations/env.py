@@ -11,6 +11,7 @@ from alembic import context
 from wpec_invoicing.store.db import Base, make_engine
 
 for _module in ("wpec_invoicing.store.models", "wpec_invoicing.store.outbox_models",
+                "wpec_invoicing.store.app_models",
                 "wpec_invoicing.store.render_models",
                 "wpec_invoicing.store.housekeeping_models"):
     try:

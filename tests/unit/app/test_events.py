@@ -1,0 +1,83 @@
+"""Events: written in the change's transaction; `after=ID` never misses one, also when
+concurrent PostgreSQL transactions draw ids in one order and would commit in another."""
+
+import threading
+import time
+
+from wpec_invoicing.app import events
+from wpec_invoicing.store.events import record_event
+
+
+def test_an_event_exists_only_if_its_transaction_commits(ctx) -> None:
+    with ctx.session() as s:
+        record_event(s, "invoice.received", "received_invoice", 1, {"status": "verified"})
+    try:
+        with ctx.session() as s:
+            record_event(s, "invoice.received", "received_invoice", 2)
+            raise RuntimeError("the change failed")
+    except RuntimeError:
+        pass
+    page = events.list_events(ctx, after=0)
+    assert [(e.type, e.subject_id, e.payload) for e in page.items] == [
+        ("invoice.received", "1", {"status": "verified"})]
+    assert page.items[0].at.tzinfo is not None
+    assert events.list_events(ctx, after=page.last_id).items == []
+
+
+def test_a_follower_never_misses_an_event_of_slow_concurrent_writers(ctx) -> None:
+    """Writers hold their transaction open after recording (as a slow service would) while
+    others record and commit; a reader polls `after=last seen` the whole time. Every event
+    must reach the reader, each exactly once, in id order."""
+    writers, per_writer = 6, 8
+    stop = threading.Event()
+    seen: list[int] = []
+    errors: list[BaseException] = []
+
+    def write(n: int) -> None:
+        try:
+            for i in range(per_writer):
+                with ctx.session() as s:
+                    record_event(s, "test.write", "writer", n, {"i": i})
+                    time.sleep(0.002 * ((n + i) % 4))  # commit later than the others drew
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    def read() -> None:
+        after = 0
+        while True:
+            done = stop.is_set()
+            page = events.list_events(ctx, after=after, limit=7)
+            seen.extend(e.id for e in page.items)
+            after = page.last_id
+            if done and not page.items:
+                return
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stop.set()
+    reader.join()
+    assert not errors
+    committed = [e.id for e in events.list_events(ctx, after=0, limit=500).items]
+    assert len(committed) == writers * per_writer
+    assert seen == committed  # none missed, none twice, in order
+
+
+def test_long_poll_returns_as_soon_as_an_event_commits(ctx) -> None:
+    last = events.last_event_id(ctx)
+
+    def later() -> None:
+        time.sleep(0.3)
+        with ctx.session() as s:
+            record_event(s, "alert.raised", "alert", 7)
+
+    t = threading.Thread(target=later)
+    t.start()
+    page = events.wait_events(ctx, after=last, wait=20)
+    t.join()
+    assert [e.type for e in page.items] == ["alert.raised"]
+    assert events.wait_events(ctx, after=page.last_id, wait=0).items == []

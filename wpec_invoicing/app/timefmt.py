@@ -1,0 +1,36 @@
+"""Types for the application's models: aware times, money as decimal strings.
+
+Why: SQLite hands back naive datetimes (everything is stored in UTC), and the API promises
+ISO 8601 with an offset; money is `Decimal` inside and a string on the wire, never a float.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+
+
+def _aware(value: object) -> object:
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _money_text(value: Decimal) -> str:
+    """2.00000000 → "2.00", 1.23456000 → "1.23456": at least two decimals, no padding."""
+    normal = value.normalize()
+    if normal.as_tuple().exponent > -2:  # type: ignore[operator]
+        normal = value.quantize(Decimal("0.01"))
+    return f"{normal:f}"
+
+
+Aware = Annotated[datetime, BeforeValidator(_aware)]
+Money = Annotated[
+    Decimal,
+    PlainSerializer(_money_text, return_type=str, when_used="always"),
+    WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$",
+                    "examples": ["1220.00"]}, mode="serialization"),
+]
