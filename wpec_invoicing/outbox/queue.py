@@ -30,7 +30,7 @@ from wpec_invoicing.outbox.records import (
 )
 from wpec_invoicing.sdi.lifecycle import InvoiceState, invoice_base_name
 from wpec_invoicing.store.db import Store
-from wpec_invoicing.store.events import outbox_event, record_event
+from wpec_invoicing.store.events import record_event
 from wpec_invoicing.store.outbox_models import (
     OutboxAccount,
     OutboxAlert,

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from wpec_invoicing.store.events import outbox_event, record_event
 from wpec_invoicing.store.db import utcnow
+from wpec_invoicing.store.events import outbox_event, record_event
 from wpec_invoicing.store.outbox_models import OutboxAccount, OutboxAlert, OutboxEvent, OutboxItem
 
 ACTIVE_STATUSES = ("queued", "sending", "verify", "checking")
