@@ -23,11 +23,12 @@ app = typer.Typer(
 
 # Command modules: importing them registers their commands (on `app` or on a group).
 from wpec_invoicing.cli import invoice, mailbox, messages, outbox, pec, sandbox  # noqa: E402
+from wpec_invoicing.cli import users  # noqa: E402
 
 for _name, _group in GROUPS.items():
     app.add_typer(_group, name=_name)
 
-for _module in (invoice, pec, sandbox, mailbox, outbox, messages):
+for _module in (invoice, pec, sandbox, mailbox, outbox, messages, users):
     _module.register(app)
 
 
