@@ -49,3 +49,25 @@ class Forbidden(AppError):
     problem_type = "forbidden"
     status = 403
     exit_code = 2
+
+
+class Rejected(AppError):
+    """The input was read and judged: it cannot be queued (an invalid invoice, a refused
+    recipient). `diagnostics` says why, item by item, as `wpec invoice validate --json`."""
+
+    problem_type = "rejected"
+    status = 422
+    exit_code = 1
+
+    def __init__(self, message: str, diagnostics: list[dict] | None = None) -> None:
+        super().__init__(message)
+        self.diagnostics = diagnostics or []
+
+
+class Unavailable(AppError):
+    """Something this request needs is not configured or not reachable (no account, no
+    signing key...): fix the configuration."""
+
+    problem_type = "unavailable"
+    status = 503
+    exit_code = 2

@@ -57,3 +57,21 @@ def check_limit(limit: int) -> int:
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidRequest(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
     return limit
+
+
+def cursor_int(position: dict[str, Any] | None, key: str) -> int | None:
+    """An integer keyset value of a decoded cursor; a forged value is an InvalidRequest."""
+    if position is None:
+        return None
+    value = position.get(key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidRequest("cursor is not one this server gave out")
+    return value
+
+
+def page_of(rows: list[Any], limit: int, key: str = "id") -> Page[Any]:
+    """A Page from `limit + 1` fetched rows: the extra row only says there is a next page."""
+    more = len(rows) > limit
+    rows = rows[:limit]
+    nxt = encode_cursor({key: getattr(rows[-1], key)}) if more and rows else None
+    return Page[Any](items=rows, next_cursor=nxt)
