@@ -129,11 +129,11 @@ def _get(s, name: str):
 
 
 def _audit(s, actor: str, action: str, target: str, result: str = "ok",
-           detail: str | None = None) -> None:
-    from wpec_invoicing.store.app_models import AuditEntry
+           detail: str | None = None, address: str | None = None) -> None:
+    from wpec_invoicing.app.audit import write_audit
 
-    s.add(AuditEntry(at=_now(), actor=actor, action=action, target=target, result=result,
-                     detail=detail))
+    write_audit(s, actor=actor, action=action, target=target, result=result, detail=detail,
+                address=address)
 
 
 def add_user(ctx: AppContext, name: str, *, role: str, password: str, locale: str = "it",
@@ -247,7 +247,8 @@ def login(ctx: AppContext, name: str, password: str, *, address: str | None = No
         user = s.scalar(select(ConsoleUser).where(ConsoleUser.name == (name or "").strip()))
         locked = _aware(user.locked_until) if user is not None else None
         if locked is not None and locked > now:
-            _audit(s, f"console:{name}", "login", name, "locked")
+            _audit(s, f"console:{name}"[:120], "login", (name or "")[:200], "locked",
+                   address=address)
             minutes = max(1, int((locked - now).total_seconds() // 60) + 1)
             raise LoginRefused(f"too many failed attempts: try again in {minutes} min")
         ok = _verify(user.password_hash if user is not None else None, password or "")
@@ -256,7 +257,8 @@ def login(ctx: AppContext, name: str, password: str, *, address: str | None = No
                 user.failed_logins += 1
                 if user.failed_logins >= MAX_FAILURES:
                     user.locked_until = now + LOCKOUT * 2 ** (user.failed_logins - MAX_FAILURES)
-            _audit(s, f"console:{name}"[:120], "login", (name or "")[:200], "refused", address)
+            _audit(s, f"console:{name}"[:120], "login", (name or "")[:200], "refused",
+                   address=address)
             s.commit()  # the failure counts even though we raise
             raise refused
         user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
@@ -264,7 +266,7 @@ def login(ctx: AppContext, name: str, password: str, *, address: str | None = No
         expires = now + IDLE
         s.add(ConsoleSession(token_sha256=_digest(token), user_id=user.id, csrf_token=csrf,
                              created_at=now, last_seen_at=now, expires_at=expires))
-        _audit(s, f"console:{user.name}", "login", user.name, "ok", address)
+        _audit(s, f"console:{user.name}", "login", user.name, "ok", address=address)
         return SessionOut(user=_out(user), csrf_token=csrf, expires_at=expires, token=token)
 
 

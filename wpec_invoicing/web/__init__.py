@@ -1,0 +1,1 @@
+"""The HTTP interfaces: the REST API (`web/api/`) and the operators' console (`web/console/`)."""
