@@ -22,8 +22,15 @@ app = typer.Typer(
 )
 
 # Command modules: importing them registers their commands (on `app` or on a group).
-from wpec_invoicing.cli import invoice, mailbox, messages, outbox, pec, sandbox  # noqa: E402
-from wpec_invoicing.cli import users  # noqa: E402
+from wpec_invoicing.cli import (  # noqa: E402
+    invoice,
+    mailbox,
+    messages,
+    outbox,
+    pec,
+    sandbox,
+    users,
+)
 
 for _name, _group in GROUPS.items():
     app.add_typer(_group, name=_name)

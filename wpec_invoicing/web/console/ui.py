@@ -29,6 +29,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from wpec_invoicing.app.context import AppContext
 from wpec_invoicing.app.errors import AppError
 from wpec_invoicing.web.console.i18n import Formats, pick, translations
+from wpec_invoicing.web.console.labels import CSRF_FAILED
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 SESSION_COOKIE = "wpec_session"
@@ -206,10 +207,9 @@ class ConsoleRoute(APIRoute):
                     response = RedirectResponse("/login", status_code=303)
             except CsrfFailed:
                 ui = _fallback_ui(request)
-                response = ui.render("error.html", status_code=403, title=ui.gettext(
-                    "Forbidden"), message=ui.gettext(
-                    "This form has expired or did not come from this console: reload the "
-                    "page and try again."))
+                response = ui.render("error.html", status_code=403,
+                                     title=ui.gettext("Forbidden"),
+                                     message=ui.gettext(CSRF_FAILED))
             except AppError as exc:
                 ui = _fallback_ui(request)
                 titles = {403: "Forbidden", 404: "Not found", 409: "Not possible now",
