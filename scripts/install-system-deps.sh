@@ -4,6 +4,7 @@
 #   postgresql     (the store and ingestion tests run on SQLite and on PostgreSQL)
 #   openssl        (the tests also make CAdES fixtures with `openssl cms`, as real signers do)
 #   gcc, python3-dev (the compiled accelerators, `make native`; without them: plain Python)
+#   chromium       (the console's browser tests, driven by Playwright: its own download cannot work)
 # Without root or apt it says what is missing; the tests that need it then report themselves
 # as skipped with the reason, never as passed.
 set -uo pipefail
@@ -12,6 +13,7 @@ need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v openssl >/dev/null || need+=(openssl)
 command -v cc >/dev/null || need+=(gcc)
+command -v chromium >/dev/null || need+=(chromium)
 python=${PYTHON:-python3}
 include=$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)
 # Debian's own python3 takes its headers from python3-dev; another build ships its own
