@@ -110,3 +110,31 @@ def test_english_and_log_out(page):
     page.wait_for_url("**/login")
     page.goto("/fatture-ricevute")
     assert "/login" in page.url
+
+
+def test_upload_three_files_one_invalid_then_queue_the_valid_ones(page):
+    from wpec_invoicing.fatturapa import invoice_file_name, write_invoice
+    from wpec_invoicing.fatturapa.samples import sample_invoice
+
+    good = [(invoice_file_name("IT", "01234567890", p), write_invoice(sample_invoice(
+        progressivo=p))) for p in ("C0001", "C0002")]
+    broken_name = invoice_file_name("IT", "01234567890", "C0003")
+    broken = good[0][1].replace(b"<Numero>", b"<Numerone>").replace(b"</Numero>",
+                                                                   b"</Numerone>")
+    log_in(page, "otto")
+    page.get_by_role("navigation", name="Sezioni").get_by_role("link", name="Invio").click()
+    page.set_input_files("#files", files=[
+        {"name": n, "mimeType": "application/xml", "buffer": d}
+        for n, d in [*good, (broken_name, broken)]])
+    page.get_by_role("button", name="Controlla i file").click()
+    report = page.get_by_role("region", name="Esito dei controlli")
+    rows = report.locator("tbody tr")
+    assert rows.count() == 3
+    verdicts = {rows.nth(i).locator("td").first.inner_text():
+                rows.nth(i).locator("td").nth(1).inner_text() for i in range(3)}
+    assert verdicts[good[0][0]].strip() == "valida" and verdicts[good[1][0]].strip() == "valida"
+    assert verdicts[broken_name].startswith("rifiutata") and "00200" in verdicts[broken_name]
+    check_page(page, "invio-esito")
+    page.get_by_role("button", name="Metti in coda per lo SdI i 2 file validi").click()
+    done = page.locator("main ul").inner_text()
+    assert done.count("in coda") == 2 and broken_name not in done

@@ -28,10 +28,11 @@ def console_router() -> APIRouter:
         manage,
         received,
         sent,
+        upload,
     )
 
     router = APIRouter()
-    for module in (auth, dashboard, received, sent, mail, manage):
+    for module in (auth, dashboard, received, sent, upload, mail, manage):
         router.include_router(module.router)
     return router
 
