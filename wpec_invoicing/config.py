@@ -344,6 +344,17 @@ class OutboxConfig(BaseModel):
     idle_poll_seconds: float | None = Field(default=None, gt=0, le=60)
 
 
+class ApiConfig(_Strict):
+    """`[api]`: how `wpec serve` listens (its options override these)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8040, ge=1, le=65535)
+    certfile: Path | None = None
+    keyfile: Path | None = None
+    behind_proxy: bool = False
+    body_limit_mb: float = Field(default=30, gt=0, le=1024)
+
+
 class Config(_Strict):
     """The whole configuration, with every path already made absolute."""
 
@@ -356,6 +367,7 @@ class Config(_Strict):
     rules: RulesConfig = RulesConfig()
     exporters: list[ExporterConfig] = Field(default_factory=list)
     outbox: OutboxConfig = OutboxConfig()
+    api: ApiConfig = ApiConfig()
     suppliers_csv: Path | None = None
     # Where this config came from (None = built-in defaults); set by load_config.
     source: Path | None = None
@@ -528,6 +540,10 @@ def _absolutize(data: dict[str, Any], base: Path) -> None:
             if isinstance(account.get(server), dict) and "ca_file" in account[server]:
                 account[server]["ca_file"] = fix(account[server]["ca_file"], base,
                                                  f"accounts[{i}].{server}.ca_file")
+    api = data.get("api")
+    for key in ("certfile", "keyfile"):
+        if isinstance(api, dict) and key in api:
+            api[key] = fix(api[key], base, f"api.{key}")
     rules = data.get("rules")
     if isinstance(rules, dict):
         rules["save_dir"] = fix(rules.get("save_dir", "files"), data_dir, "rules.save_dir")

@@ -23,19 +23,24 @@ app = typer.Typer(
 
 # Command modules: importing them registers their commands (on `app` or on a group).
 from wpec_invoicing.cli import (  # noqa: E402
+    audit,
+    events,
     invoice,
     mailbox,
     messages,
     outbox,
     pec,
     sandbox,
+    serve,
+    tokens,
     users,
 )
 
 for _name, _group in GROUPS.items():
     app.add_typer(_group, name=_name)
 
-for _module in (invoice, pec, sandbox, mailbox, outbox, messages, users):
+for _module in (invoice, pec, sandbox, mailbox, outbox, messages, tokens, audit, events, serve,
+                users):
     _module.register(app)
 
 

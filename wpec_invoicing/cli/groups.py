@@ -18,6 +18,7 @@ db_app = _group("The store: migrations.")
 invoices_app = _group("Invoices received (passive cycle) and their verification state.")
 outbox_app = _group("The persistent outbox: run it, see its state.")
 mail_app = _group("Mass PEC sending of documents other than invoices.")
+token_app = _group("API tokens for `wpec serve`: create (shown once), list, revoke.")
 user_app = _group("Console users: add, list, change password, disable.")
 messages_app = _group("Messages in the store: those whose processing failed, and retrying them.")
 
@@ -30,5 +31,6 @@ GROUPS: dict[str, typer.Typer] = {
     "outbox": outbox_app,
     "mail": mail_app,
     "messages": messages_app,
+    "token": token_app,
     "user": user_app,
 }

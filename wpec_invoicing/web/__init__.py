@@ -1,1 +1,4 @@
-"""The HTTP interfaces: the REST API (`web/api/`) and the operators' console (`web/console/`)."""
+"""Interfaces over HTTP: the REST API (`api/`) and the operators' console (`console/`).
+
+Like the CLI, nothing here imports `store/` or SQLAlchemy: every route calls `app/`.
+"""

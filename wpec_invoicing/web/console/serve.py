@@ -16,13 +16,11 @@ DEMO_USER = "demo"
 
 
 def serve(ctx: AppContext, *, host: str = "127.0.0.1", port: int = 8080) -> None:
-    """Run the console until interrupted."""
-    import uvicorn
+    """Run `wpec serve`'s server (the API at /api/v1, the console at /) until interrupted."""
+    from wpec_invoicing.web.server import ServeOptions
+    from wpec_invoicing.web.server import serve as serve_all
 
-    from wpec_invoicing.web.console import create_console_app
-
-    uvicorn.run(create_console_app(ctx), host=host, port=port, log_level="warning",
-                proxy_headers=True, forwarded_allow_ips="127.0.0.1")
+    serve_all(ctx, ServeOptions(host=host, port=port))
 
 
 def serve_demo(work_dir: Path, *, port: int = 8080,
@@ -40,7 +38,12 @@ def serve_demo(work_dir: Path, *, port: int = 8080,
 
 
 def app_from_env():  # -> FastAPI; for `uvicorn --factory` (config from $WPEC_CONFIG)
-    """The console app of the `wpec.toml` that `$WPEC_CONFIG` (or ./wpec.toml) names."""
-    from wpec_invoicing.web.console import create_console_app
+    """What `wpec serve` serves (API + console) for the `wpec.toml` that `$WPEC_CONFIG` (or
+    ./wpec.toml) names."""
+    from wpec_invoicing.web.api import create_app
+    from wpec_invoicing.web.console import mount_console
 
-    return create_console_app(AppContext.load())
+    ctx = AppContext.load()
+    app = create_app(ctx)
+    mount_console(app, ctx)
+    return app

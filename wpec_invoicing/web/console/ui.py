@@ -18,6 +18,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
 
@@ -122,7 +123,8 @@ class Ui:
 
 
 def context_of(request: Request) -> AppContext:
-    return request.app.state.console_ctx
+    state = request.app.state
+    return getattr(state, "console_ctx", None) or state.ctx
 
 
 def is_tls(request: Request) -> bool:
@@ -169,6 +171,8 @@ def need(role: str | None) -> Callable[[Request], Any]:
             return ui
         if session is None:
             raise LoginNeeded
+        # The API's audit middleware (when mounted in `wpec serve`) names the caller from here.
+        request.state.caller = SimpleNamespace(actor=ui.actor, role=session.user.role)
         await _check_csrf(request, session.csrf_token)
         require_role(session, role)
         return ui

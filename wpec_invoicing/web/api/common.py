@@ -1,0 +1,63 @@
+"""What the routers share: page envelopes with a `next` link, ETags on details, the caller,
+downloads."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from wpec_invoicing.app.models import DEFAULT_LIMIT, MAX_LIMIT, Page
+
+T = TypeVar("T")
+
+Limit = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"Page size (1-{MAX_LIMIT}).")
+Cursor = Query(None, max_length=500, description="The `next_cursor` of the previous page.")
+
+
+class PageOut(BaseModel, Generic[T]):
+    """A page of results; `next` is the URL of the next page (null on the last)."""
+
+    items: list[T]
+    next_cursor: str | None = None
+    next: str | None = None
+
+
+def page(request: Request, result: Page[Any]) -> dict[str, Any]:
+    nxt = None
+    if result.next_cursor:
+        nxt = str(request.url.include_query_params(cursor=result.next_cursor))
+    return {"items": result.items, "next_cursor": result.next_cursor, "next": nxt}
+
+
+def detail(request: Request, model: BaseModel) -> Response:
+    """A JSON detail with a strong ETag; `If-None-Match` with it → 304 Not Modified."""
+    body = model.model_dump_json().encode()
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    match = request.headers.get("if-none-match")
+    if match and etag in [m.strip() for m in match.split(",")]:
+        return Response(status_code=304, headers={"ETag": etag})
+    return Response(body, media_type="application/json", headers={"ETag": etag})
+
+
+def actor(request: Request) -> str:
+    caller = getattr(request.state, "caller", None)
+    return caller.actor if caller is not None else "anonymous"
+
+
+def download(data: bytes, file_name: str, media_type: str) -> Response:
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in file_name) or "file"
+    return Response(data, media_type=media_type, headers={
+        "Content-Disposition": f'attachment; filename="{safe}"',
+        "X-Content-Type-Options": "nosniff"})
+
+
+def created(model: BaseModel) -> JSONResponse:
+    return JSONResponse(model.model_dump(mode="json"), status_code=201)
+
+
+# Ids are 32-bit in the store (PostgreSQL INTEGER): a larger number cannot name anything.
+Id = Annotated[int, Path(ge=1, le=2**31 - 1, description="The id.")]
