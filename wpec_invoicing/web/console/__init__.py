@@ -31,7 +31,7 @@ def console_router() -> APIRouter:
         upload,
     )
 
-    router = APIRouter()
+    router = APIRouter(include_in_schema=False)  # pages, not part of the API's contract
     for module in (auth, dashboard, received, sent, upload, mail, manage):
         router.include_router(module.router)
     return router
@@ -40,7 +40,7 @@ def console_router() -> APIRouter:
 def mount_console(app: FastAPI, ctx: AppContext) -> None:
     """Serve the console on `app` at `/` (its assets at `/static`)."""
     app.state.console_ctx = ctx
-    app.include_router(console_router())
+    app.include_router(console_router(), include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="console-static")
 
 
