@@ -154,3 +154,157 @@ def queue_staged(ctx: AppContext, owner: str, token: str, *,
             outcomes.append(QueueOutcome(file_name=f["file_name"], error=str(exc)))
     shutil.rmtree(folder, ignore_errors=True)
     return outcomes
+
+
+# -- mass mailings: CSV + template + attachments zip → preview → start ----------------------
+MAX_ZIP_ENTRIES = 5_000
+MAX_ZIP_BYTES = 300 * 1024 * 1024
+PREVIEW = 5
+
+
+class RecipientPreview(Model):
+    row: int
+    address: str
+    subject: str | None = None
+    body: str | None = None
+    attachments: list[str]
+    problems: list[str]
+
+
+class MailingPreview(Model):
+    token: str
+    subject: str
+    recipients: int
+    first: list[RecipientPreview]
+    problems: list[RecipientPreview]  # every row that cannot be sent (nothing starts then)
+
+
+def _unzip(data: bytes) -> dict[str, bytes]:
+    """The files of an attachments zip, by their path inside it (bounded: no zip bomb)."""
+    import io
+    import zipfile
+
+    if not data:
+        return {}
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise InvalidRequest(f"attachments: not a zip file ({exc})") from None
+    entries = [i for i in archive.infolist() if not i.is_dir()]
+    if len(entries) > MAX_ZIP_ENTRIES:
+        raise InvalidRequest(f"attachments: {len(entries)} files, at most {MAX_ZIP_ENTRIES}")
+    files: dict[str, bytes] = {}
+    total = 0
+    for info in entries:
+        name = info.filename.replace("\\", "/").strip("/")
+        if not name or any(part in ("", ".", "..") for part in name.split("/")) \
+                or name.split("/")[-1].startswith("."):
+            continue
+        with archive.open(info) as fh:
+            content = fh.read(MAX_ZIP_BYTES - total + 1)
+        total += len(content)
+        if total > MAX_ZIP_BYTES:
+            raise InvalidRequest("attachments: more than 300 MB once unpacked")
+        files[name] = content
+    return files
+
+
+def _row_files(row: dict[str, str], address: str, files: dict[str, bytes]) -> list[str]:
+    """The zip paths a row sends: its `attachments` column, else its folder (id or address)."""
+    names = [n.strip() for n in (row.get("attachments") or "").split(";") if n.strip()]
+    if names:
+        return names
+    for key in (row.get("id") or "", address):
+        if key:
+            inside = sorted(p for p in files if p.startswith(f"{key}/"))
+            if inside:
+                return inside
+    return []
+
+
+def stage_mailing(ctx: AppContext, owner: str, *, recipients_csv: bytes, template: str,
+                  attachments_zip: bytes = b"", account: str | None = None) -> MailingPreview:
+    """Check every recipient (address, placeholders, files) and keep the mailing ready to
+    start; the preview shows the first messages as they will go out."""
+    import base64
+
+    from wpec_invoicing.outbox.mailmerge import (
+        TemplateError,
+        parse_template,
+        read_recipients,
+        render,
+    )
+    from wpec_invoicing.pec.names import safe_filename
+
+    try:
+        text = recipients_csv.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = recipients_csv.decode("cp1252", errors="replace")  # Excel's Italian default
+    try:
+        parsed = parse_template(template.replace("\r\n", "\n"))
+        rows, column = read_recipients(text)
+    except TemplateError as exc:
+        raise InvalidRequest(str(exc)) from None
+    if not rows:
+        raise InvalidRequest("recipients CSV: no rows")
+    if len(rows) > 10_000:
+        raise InvalidRequest(f"recipients CSV: {len(rows)} rows, at most 10000")
+    if account is not None:
+        ctx.config.account(account)  # an unknown account is a clear error now
+    zipped = _unzip(attachments_zip)
+    # Attachments go out under their own (safe) name; the zip path only chooses the file.
+    files: dict[str, str] = {}
+    first: list[RecipientPreview] = []
+    problems: list[RecipientPreview] = []
+    out_rows: list[dict[str, str]] = []
+    for n, row in enumerate(rows, 1):
+        address = row.get(column, "")
+        paths = _row_files(row, address, zipped)
+        row_problems = [f"attachment {p!r} is not in the zip" for p in paths if p not in zipped]
+        names = []
+        for p in paths:
+            if p in zipped:
+                # The zip path selects the file (two recipients' folders may each hold a
+                # lettera.pdf); the recipient sees its own name (create_mailing keeps the
+                # last path part).
+                key = "/".join(safe_filename(part, "attachment") for part in p.split("/"))
+                files[key] = base64.b64encode(zipped[p]).decode()
+                names.append(key)
+        rendered = render(parsed, row)
+        if isinstance(rendered, list):
+            row_problems += rendered
+        if not address:
+            row_problems.append("no address")
+        preview = RecipientPreview(
+            row=n, address=address, attachments=[k.rsplit("/", 1)[-1] for k in names],
+            problems=row_problems,
+            subject=None if isinstance(rendered, list) else rendered[0],
+            body=None if isinstance(rendered, list) else rendered[1][:2000])
+        if len(first) < PREVIEW:
+            first.append(preview)
+        if row_problems:
+            problems.append(preview)
+        out_rows.append({**row, "attachments": ";".join(names)})
+    root = _root(ctx)
+    _sweep(root)
+    token = secrets.token_urlsafe(24)
+    folder = root / token
+    folder.mkdir(parents=True, mode=0o700)
+    (folder / "batch.json").write_text(json.dumps({
+        "owner": owner, "mailing": {"template": template.replace("\r\n", "\n"),
+                                    "recipients": out_rows, "files": files,
+                                    "account": account}}))
+    return MailingPreview(token=token, subject=parsed.subject, recipients=len(rows),
+                          first=first, problems=problems[:50])
+
+
+def start_staged_mailing(ctx: AppContext, owner: str, token: str, *, actor: str) -> int:
+    """Start a staged mailing (all recipients queued at once, or none); its id."""
+    from wpec_invoicing.app.mailings import MailingIn, create_mailing
+
+    folder, batch = _batch(ctx, owner, token)
+    if "mailing" not in batch:
+        raise NotFound("no such mailing upload")
+    detail = create_mailing(ctx, MailingIn(**batch["mailing"]), actor=actor)
+    shutil.rmtree(folder, ignore_errors=True)
+    return detail.id

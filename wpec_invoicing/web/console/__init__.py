@@ -25,6 +25,7 @@ def console_router() -> APIRouter:
         auth,
         dashboard,
         mail,
+        mailing,
         manage,
         received,
         sent,
@@ -32,7 +33,7 @@ def console_router() -> APIRouter:
     )
 
     router = APIRouter(include_in_schema=False)  # pages, not part of the API's contract
-    for module in (auth, dashboard, received, sent, upload, mail, manage):
+    for module in (auth, dashboard, received, sent, upload, mailing, mail, manage):
         router.include_router(module.router)
     return router
 
