@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,29 +63,41 @@ def site(tmp_path_factory: pytest.TempPathFactory):
             users.add_user(ctx, name, role=role, password=PASSWORD)
         outcome = received.import_files(ctx, [("hostile.eml", hostile_eml())])
         hostile = outcome.items[0]["message_id"]
+    with serving(config) as url:
+        yield Site(url=url, config=config, hostile_message_id=hostile)
+
+
+@contextmanager
+def serving(config: Path):
+    """What `wpec serve` serves (API + console) for `config`, in a child process on a free
+    loopback port; yields its base URL."""
     port = _free_port()
     env = {**os.environ, "WPEC_CONFIG": str(config)}
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory",
          "wpec_invoicing.web.console.serve:app_from_env", "--host", "127.0.0.1",
          "--port", str(port), "--log-level", "warning"],
-        env=env, cwd=work)
+        env=env, cwd=config.parent)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
-    while True:
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/login", timeout=2) as response:  # noqa: S310
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("the console did not start")
+            time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
         try:
-            with urllib.request.urlopen(f"{url}/login", timeout=2) as response:  # noqa: S310
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
             server.kill()
-            pytest.fail("the console did not start")
-        time.sleep(0.2)
-    yield Site(url=url, config=config, hostile_message_id=hostile)
-    server.terminate()
-    server.wait(10)
 
 
 @pytest.fixture(scope="session")
