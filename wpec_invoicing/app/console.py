@@ -120,7 +120,7 @@ def search_received(ctx: AppContext, *, status: str | None = None,
     file name, a line's description and the invoice's own data as read (causale, order,
     contract, CUP, CIG...); `amount` matches the total or the taxable amount exactly.
     """
-    from sqlalchemy import String, Text, case, cast, exists, func, or_, select
+    from sqlalchemy import String, Text, case, cast, func, or_, select, union
 
     from wpec_invoicing.store.models import InvoiceLine
     from wpec_invoicing.store.models import ReceivedInvoice as R
@@ -142,14 +142,18 @@ def search_received(ctx: AppContext, *, status: str | None = None,
     if amount is not None:
         conditions.append(or_(R.total == amount, R.taxable == amount))
     if text and text.strip():
+        # One set of matching ids, from three narrow scans (invoice columns, line
+        # descriptions, the invoice's data as read: causale, order, contract, CUP, CIG...),
+        # built once per statement: far cheaper than OR-ing them row by row.
         like = f"%{_escape_like(text.strip())}%"
-        in_lines = exists(select(InvoiceLine.id).where(
-            InvoiceLine.invoice_id == R.id, InvoiceLine.description.ilike(like, escape="\\")))
-        conditions.append(or_(
-            R.supplier_name.ilike(like, escape="\\"), R.supplier_vat.ilike(like, escape="\\"),
-            R.supplier_fiscal_code.ilike(like, escape="\\"), R.number.ilike(like, escape="\\"),
-            R.file_name.ilike(like, escape="\\"), in_lines,
-            cast(cast(R.report, Text), String).ilike(like, escape="\\")))
+        matched = union(
+            select(R.id).where(or_(*(col.ilike(like, escape="\\") for col in (
+                R.supplier_name, R.supplier_vat, R.supplier_fiscal_code, R.number,
+                R.file_name)))),
+            select(InvoiceLine.invoice_id).where(
+                InvoiceLine.description.ilike(like, escape="\\")),
+            select(R.id).where(cast(cast(R.report, Text), String).ilike(like, escape="\\")))
+        conditions.append(R.id.in_(matched))
     columns = (R.id, R.status, R.file_name, R.source, R.supplier_vat, R.supplier_fiscal_code,
                R.supplier_name, R.document_type, R.number, R.invoice_date, R.currency, R.total,
                R.received_at)

@@ -1,4 +1,10 @@
-"""Console users and sessions.
+"""Console users and sessions; indexes that keep the console's invoice search fast.
+
+The received-invoice indexes serve the console's selection totals (count, taxable, VAT,
+total), its supplier groups, the search by amount and by words: covering indexes let SQLite
+scan a narrow index instead of rows that carry the whole invoice report. The ones that hold
+free text are SQLite-only: on PostgreSQL a hostile, very long supplier name must never make
+an insert fail on the B-tree's row size limit (and PostgreSQL scans in parallel anyway).
 
 Revision ID: 0005_console
 Revises: 0002_outbox
@@ -42,9 +48,25 @@ def upgrade() -> None:
     )
     op.create_index("ix_console_sessions_user_id", "console_sessions", ["user_id"])
     op.create_index("ix_console_sessions_expires_at", "console_sessions", ["expires_at"])
+    op.create_index("ix_received_invoices_totals", "received_invoices",
+                    ["status", "document_type", "taxable", "tax", "total"])
+    op.create_index("ix_received_invoices_total", "received_invoices", ["total"])
+    op.create_index("ix_received_invoices_taxable", "received_invoices", ["taxable"])
+    if op.get_bind().dialect.name == "sqlite":
+        op.create_index("ix_received_invoices_suppliers", "received_invoices",
+                        ["supplier_vat", "supplier_name", "total"])
+        op.create_index("ix_received_invoices_words", "received_invoices",
+                        ["supplier_name", "supplier_vat", "supplier_fiscal_code", "number",
+                         "file_name"])
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        op.drop_index("ix_received_invoices_words", table_name="received_invoices")
+        op.drop_index("ix_received_invoices_suppliers", table_name="received_invoices")
+    op.drop_index("ix_received_invoices_taxable", table_name="received_invoices")
+    op.drop_index("ix_received_invoices_total", table_name="received_invoices")
+    op.drop_index("ix_received_invoices_totals", table_name="received_invoices")
     op.drop_index("ix_console_sessions_expires_at", table_name="console_sessions")
     op.drop_index("ix_console_sessions_user_id", table_name="console_sessions")
     op.drop_table("console_sessions")
