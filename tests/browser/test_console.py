@@ -138,3 +138,30 @@ def test_upload_three_files_one_invalid_then_queue_the_valid_ones(page):
     page.get_by_role("button", name="Metti in coda per lo SdI i 2 file validi").click()
     done = page.locator("main ul").inner_text()
     assert done.count("in coda") == 2 and broken_name not in done
+
+
+def test_admin_edits_a_rule_tries_it_and_saves_it(page, site):
+    log_in(page, "ada")
+    page.get_by_role("navigation", name="Sezioni").get_by_role("link", name="Regole").click()
+    check_page(page, "regole")
+    editor = page.get_by_label("La sezione [rules] di wpec.toml")
+    draft = editor.input_value()
+    editor.fill(draft + "\n[rules.kinds.non-pec]\nflag = ['\\Flagged'\n")  # broken on purpose
+    page.get_by_role("button", name="Controlla e prova").click()
+    assert "La bozza non si può usare" in page.get_by_role("alert").inner_text()
+    assert "[rules.kinds.non-pec]" not in site.config.read_text()
+    page.get_by_label("La sezione [rules] di wpec.toml").fill(
+        draft + "\n[rules.kinds.non-pec]\nflag = ['\\Flagged']\n")
+    page.get_by_role("button", name="Controlla e prova").click()
+    dry = page.get_by_role("region", name="Prova sugli ultimi messaggi archiviati")
+    assert "sarebbe trattato diversamente" in dry.inner_text() or \
+        "sarebbero trattati diversamente" in dry.inner_text()
+    assert "flag \\Flagged" in dry.locator("tbody strong").first.inner_text()
+    check_page(page, "regole-prova")
+    page.get_by_role("button", name="Salva queste regole").click()
+    assert page.get_by_role("status").inner_text() == "Salvato."
+    row = page.locator("main table tbody tr", has_text="non-pec")
+    assert "scritta in wpec.toml" in row.inner_text() and "flag \\Flagged" in row.inner_text()
+    assert "[rules.kinds.non-pec]" in site.config.read_text()
+    page.goto("/registro")
+    assert "rules.save" in page.locator("main table").inner_text()

@@ -28,12 +28,13 @@ def console_router() -> APIRouter:
         mailing,
         manage,
         received,
+        rules,
         sent,
         upload,
     )
 
     router = APIRouter(include_in_schema=False)  # pages, not part of the API's contract
-    for module in (auth, dashboard, received, sent, upload, mailing, mail, manage):
+    for module in (auth, dashboard, received, sent, upload, mailing, mail, manage, rules):
         router.include_router(module.router)
     return router
 
