@@ -202,11 +202,12 @@ def _supplier_invoices(company: Any) -> list[tuple[bytes, str, str, str]]:
 
 def run_demo(directory: Path | None = None, *, imap: str = "embedded",
              log: Callable[[str], None] | None = None) -> DemoSummary:
+    from wpec_invoicing.app import mailbox as passive
+    from wpec_invoicing.app.context import AppContext
+    from wpec_invoicing.app.sent import outbox_service
     from wpec_invoicing.config import load_config
-    from wpec_invoicing.mailbox.sync import Mailbox, run_pending_exports
     from wpec_invoicing.outbox.invoices import InvoiceRecord, load_records
-    from wpec_invoicing.outbox.queue import Outbox, Refused
-    from wpec_invoicing.rules.suppliers import load_suppliers_text
+    from wpec_invoicing.outbox.queue import Refused
     from wpec_invoicing.sandbox import Sandbox
 
     say = log or (lambda _msg: None)
@@ -225,10 +226,9 @@ def run_demo(directory: Path | None = None, *, imap: str = "embedded",
             f"127.0.0.1:{sb.imap_port} ({imap}), SdI {sb.sdi_address}")
         config = load_config(_write_config(sb, work, supplier))
         account = config.account()
-        with Outbox(config) as outbox:
-            store = outbox.store
-            with store.session() as s:
-                load_suppliers_text(s, (demo_data / "suppliers.csv").read_text("utf-8"))
+        with AppContext(config) as ctx:
+            outbox = outbox_service(ctx)
+            passive.load_suppliers_text(ctx, (demo_data / "suppliers.csv").read_text("utf-8"))
 
             # The product refuses an invalid record before anything is queued.
             broken = InvoiceRecord("ORD-0999 (no customer address)", {
@@ -254,16 +254,15 @@ def run_demo(directory: Path | None = None, *, imap: str = "embedded",
                 sb.inject_invoice(xml, name)
             say(f"{len(to_receive)} supplier invoices on their way through SdI")
 
-            mailbox = Mailbox(config, account, store)
             deadline = time.monotonic() + SETTLE_SECONDS
             exported = 0
             while True:
                 result = outbox.run(until_empty=True, max_seconds=20)
                 sb.wait_idle(10)
-                sync = mailbox.sync()
-                exported += run_pending_exports(config, store)
-                sent_rows = _sent_rows(outbox, expected)
-                received_rows = _received_rows(store, to_receive)
+                sync = passive.sync(ctx, account)
+                exported += sync.exported
+                sent_rows = _sent_rows(ctx, expected)
+                received_rows = _received_rows(ctx, to_receive)
                 settled = all(r["ok"] for r in sent_rows) and len(received_rows) == len(
                     to_receive)
                 say(f"sent {result.sent}, synced {sync.archived} new message(s)")
@@ -279,15 +278,14 @@ def run_demo(directory: Path | None = None, *, imap: str = "embedded",
     return summary
 
 
-def _sent_rows(outbox: Any, expected: dict[str, str]) -> list[dict[str, Any]]:
-    from sqlalchemy import select
+def _sent_rows(ctx: Any, expected: dict[str, str]) -> list[dict[str, Any]]:
+    from wpec_invoicing.app.sent import get_sent, list_sent
 
-    from wpec_invoicing.store.outbox_models import OutboxItem
-
-    rows = []
-    with outbox.store.session() as s:
-        for item in s.scalars(select(OutboxItem).where(OutboxItem.kind == "invoice")
-                              .order_by(OutboxItem.id)):
+    rows, cursor = [], None
+    while True:
+        page = list_sent(ctx, kind="invoice", cursor=cursor, limit=500)
+        for summary in page.items:
+            item = get_sent(ctx, summary.id)
             want = expected.get(item.file_name or "", "delivered")
             codes = sorted({e.get("code", "") for e in (item.sdi_errors or [])})
             rows.append({
@@ -300,26 +298,35 @@ def _sent_rows(outbox: Any, expected: dict[str, str]) -> list[dict[str, Any]]:
                 "ok": item.sdi_state == want and item.provider_state == "delivered"
                 and (want != "rejected" or bool(codes)),
             })
-    return rows
+        cursor = page.next_cursor
+        if cursor is None:
+            return rows
 
 
-def _received_rows(store: Any, to_receive: list[tuple[bytes, str, str, str]]
+def _received_rows(ctx: Any, to_receive: list[tuple[bytes, str, str, str]]
                    ) -> list[dict[str, Any]]:
-    from sqlalchemy import select
-
-    from wpec_invoicing.store.models import ReceivedInvoice
+    from wpec_invoicing.app.received import get_received, list_received
 
     expected = {name: exp for _x, name, _s, exp in to_receive}
-    rows = []
-    with store.session() as s:
-        for inv in s.scalars(select(ReceivedInvoice).order_by(ReceivedInvoice.id)):
+    rows, cursor = [], None
+    while True:
+        page = list_received(ctx, cursor=cursor, limit=500)
+        for summary in page.items:
+            inv = get_received(ctx, summary.id)
             want = expected.get(inv.file_name or "", "?")
             rows.append({
                 "file_name": inv.file_name, "supplier": inv.supplier_name,
-                "number": inv.number, "total": str(inv.total or Decimal("0")),
+                "number": inv.number, "total": _money(inv.total),
                 "status": inv.status, "expected": want,
-                "reasons": [r.get("message", "") for r in (inv.reasons or [])],
+                "reasons": [r.message for r in inv.reasons],
                 "identificativo_sdi": inv.identificativo_sdi,
                 "ok": inv.status == want,
             })
-    return rows
+        cursor = page.next_cursor
+        if cursor is None:
+            return rows
+
+
+def _money(value: Decimal | None) -> str:
+    """As the store gave it before (two decimals)."""
+    return str((value or Decimal("0")).quantize(Decimal("0.01")))

@@ -32,7 +32,7 @@ def list_alerts(ctx: AppContext, *, open_only: bool = True, cursor: str | None =
         query = query.where(OutboxAlert.id > after)
     if open_only:
         query = query.where(OutboxAlert.resolved_at.is_(None))
-    with ctx.session() as s:
+    with ctx.read() as s:
         rows = [AlertOut.model_validate(a) for a in s.scalars(query)]
     return page_of(rows, limit)
 

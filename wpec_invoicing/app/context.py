@@ -23,6 +23,7 @@ class AppContext:
     def __init__(self, config: Config, *, store: Store | None = None) -> None:
         self.config = config
         self._store = store
+        self._reader = None
 
     @classmethod
     def load(cls, config_path: Path | str | None = None) -> AppContext:
@@ -46,7 +47,41 @@ class AppContext:
         with self.store.session() as session:
             yield session
 
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading only (a listing page, events after a cursor, a detail).
+
+        Why: on PostgreSQL a normal session costs a pool ping, BEGIN and COMMIT around the
+        query: three extra round trips that dominate a 50-row page. A read needs no
+        transaction, so this session runs on an autocommit engine without the ping (a dead
+        connection fails one request and is replaced); each statement sees the latest
+        commits. Never write through it. On SQLite it is the normal session.
+        """
+        engine = self._read_engine()
+        if engine is None:
+            with self.session() as session:
+                yield session
+            return
+        from sqlalchemy.orm import Session as OrmSession
+
+        with OrmSession(engine) as session:
+            yield session
+
+    def _read_engine(self):  # -> sqlalchemy.Engine | None
+        if self._reader is None:
+            store = self.store
+            if store.engine.dialect.name != "postgresql":
+                self._reader = False
+            else:
+                from wpec_invoicing.store.db import make_engine
+
+                self._reader = make_engine(store.url, pool_pre_ping=False,
+                                           isolation_level="AUTOCOMMIT")
+        return self._reader or None
+
     def close(self) -> None:
+        if self._reader:
+            self._reader.dispose()
         if self._store is not None:
             self._store.close()
 

@@ -103,11 +103,13 @@ def create_mailing(ctx: AppContext, data: MailingIn, *, actor: str = "cli") -> M
     acct = ctx.config.account(data.account)
     try:
         with ctx.session() as s:
-            queued = outbox.enqueue(prepared, account=acct.name, session=s)
             mailing = Mailing(account=acct.name, subject=template.subject,
-                              recipients=len(queued), actor=actor, created_at=utcnow())
+                              recipients=len(prepared), actor=actor, created_at=utcnow())
             s.add(mailing)
             s.flush()
+            s.info["mailing_id"] = mailing.id  # for the items' events (store.events)
+            queued = outbox.enqueue(prepared, account=acct.name, session=s)
+            s.info.pop("mailing_id", None)
             for q in queued:
                 s.add(MailingItem(mailing_id=mailing.id, item_id=q.id))
             record_event(s, "mailing.created", "mailing", mailing.id,

@@ -124,7 +124,7 @@ def list_messages(ctx: AppContext, *, status: str | None = None, kind: str | Non
         query = query.where(M.first_seen_at >= _bound(since))
     if until:
         query = query.where(M.first_seen_at <= _bound(until, end=True))
-    with ctx.session() as s:
+    with ctx.read() as s:
         rows = [MessageSummary.model_validate(r._mapping) for r in s.execute(query)]
     return page_of(rows, limit)
 
@@ -143,7 +143,7 @@ def get_message(ctx: AppContext, message_id: int) -> MessageDetail:
 
     from wpec_invoicing.store.models import ReceivedInvoice, RuleAction
 
-    with ctx.session() as s:
+    with ctx.read() as s:
         msg = _load(s, message_id)
         details = msg.details if isinstance(msg.details, dict) else {}
         data = {c.key: getattr(msg, c.key) for c in msg.__table__.columns}
@@ -211,3 +211,17 @@ def retry(ctx: AppContext, message_ids: list[int] | None = None) -> list[RetryRe
     outcomes = retry_failed(ctx.store, ctx.config,
                             sorted(set(message_ids)) if message_ids is not None else None)
     return [RetryResult(id=o.id, ok=o.ok, status=o.status, error=o.error) for o in outcomes]
+
+
+def failed(ctx: AppContext, *, status: str | None = "error", limit: int | None = None) -> list:
+    """Messages with that status (all for None), oldest first, as `wpec messages list`
+    shows them (`mailbox.retry.FailedMessage`)."""
+    from wpec_invoicing.mailbox.retry import list_messages as listing
+
+    return listing(ctx.store, status=status, limit=limit)
+
+
+def statuses(ctx: AppContext, message_ids: list[int]) -> dict[int, str]:
+    from wpec_invoicing.mailbox.retry import statuses as known
+
+    return known(ctx.store, message_ids)

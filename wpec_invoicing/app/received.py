@@ -160,7 +160,7 @@ def list_received(ctx: AppContext, *, status: str | None = None, supplier: str |
         query = query.where(or_(R.supplier_name.ilike(like, escape="\\"),
                                 R.number.ilike(like, escape="\\"),
                                 R.file_name.ilike(like, escape="\\")))
-    with ctx.session() as s:
+    with ctx.read() as s:
         rows = [ReceivedSummary.model_validate(r._mapping) for r in s.execute(query)]
     return page_of(rows, limit)
 
@@ -180,7 +180,7 @@ def _load(s: Any, invoice_id: int) -> Any:
 
 def get_received(ctx: AppContext, invoice_id: int) -> ReceivedDetail:
     """Parties, totals, lines, validation and check results, supplier verification, reviews."""
-    with ctx.session() as s:
+    with ctx.read() as s:
         return _detail(s, _load(s, invoice_id))
 
 
@@ -282,3 +282,38 @@ def when(value: datetime | date | None) -> date | None:
     if isinstance(value, datetime):
         return value.date()
     return value
+
+
+def summaries(ctx: AppContext, *, status: str | None = None, supplier: str | None = None,
+              since: date | None = None, until: date | None = None) -> list[dict[str, Any]]:
+    """Every matching invoice as `wpec invoices list --json` prints it (a stable format)."""
+    from wpec_invoicing.rules.invoices import invoice_summary
+    from wpec_invoicing.store.models import ReceivedInvoice
+
+    ids: list[int] = []
+    cursor = None
+    while True:
+        page = list_received(ctx, status=status, supplier=supplier, since=since, until=until,
+                             cursor=cursor, limit=500)
+        ids += [i.id for i in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    out = []
+    with ctx.session() as s:
+        for start in range(0, len(ids), 500):
+            from sqlalchemy import select
+
+            chunk = ids[start:start + 500]
+            rows = s.scalars(select(ReceivedInvoice).where(ReceivedInvoice.id.in_(chunk))
+                             .order_by(ReceivedInvoice.id))
+            out += [invoice_summary(inv) for inv in rows]
+    return out
+
+
+def detail_dict(ctx: AppContext, invoice_id: int) -> dict[str, Any]:
+    """One invoice as `wpec invoices show --json` prints it (a stable format)."""
+    from wpec_invoicing.rules.invoices import invoice_detail
+
+    with ctx.session() as s:
+        return invoice_detail(_load(s, invoice_id))

@@ -74,10 +74,14 @@ class SentDetail(SentSummary):
     timeline: list[TimelineEntry]
 
 
-def _outbox(ctx: AppContext):  # -> outbox.queue.Outbox sharing the context's store
+def outbox_service(ctx: AppContext):  # -> outbox.queue.Outbox sharing the context's store
+    """The outbox of this context (the command line drives its runs and progress bars)."""
     from wpec_invoicing.outbox.queue import Outbox
 
     return Outbox(ctx.config, store=ctx.store)
+
+
+_outbox = outbox_service
 
 
 def _rejected(exc: Any) -> Rejected:
@@ -183,7 +187,7 @@ def list_sent(ctx: AppContext, *, states: list[str] | None = None, kind: str | N
         like = f"%{text.strip()}%"
         query = query.where(or_(O.file_name.ilike(like), O.invoice_number.ilike(like),
                                 O.recipient.ilike(like), O.subject.ilike(like)))
-    with ctx.session() as s:
+    with ctx.read() as s:
         rows = [SentSummary.model_validate(r._mapping) for r in s.execute(query)]
     return page_of(rows, limit)
 
@@ -199,7 +203,7 @@ def _load(s: Any, item_id: int) -> Any:
 
 def get_sent(ctx: AppContext, item_id: int) -> SentDetail:
     """One sent item with its whole timeline: queue, attempts, receipts, SdI notifications."""
-    with ctx.session() as s:
+    with ctx.read() as s:
         item = _load(s, item_id)
         data = {c.key: getattr(item, c.key) for c in item.__table__.columns if c.key != "raw"}
         data["timeline"] = [TimelineEntry(at=e.at, source=e.source, event=e.event,
@@ -247,3 +251,18 @@ def sent_message(ctx: AppContext, item_id: int) -> bytes:
     """The PEC message exactly as it was (or will be) sent."""
     with ctx.session() as s:
         return bytes(_load(s, item_id).raw)
+
+
+def waiting_reasons(ctx: AppContext, account: str | None = None, limit: int = 3) -> list[str]:
+    """The distinct last errors of the items still waiting to go out (why nothing went)."""
+    from sqlalchemy import select
+
+    from wpec_invoicing.outbox.queue import ACTIVE_STATUSES
+    from wpec_invoicing.store.outbox_models import OutboxItem
+
+    query = select(OutboxItem.last_error).where(OutboxItem.status.in_(ACTIVE_STATUSES),
+                                                OutboxItem.last_error.is_not(None))
+    if account:
+        query = query.where(OutboxItem.account == account)
+    with ctx.read() as s:
+        return [str(e) for e in s.scalars(query.distinct().limit(limit))]

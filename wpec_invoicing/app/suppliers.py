@@ -59,7 +59,7 @@ def list_suppliers(ctx: AppContext, *, status: str | None = None, text: str | No
         like = f"%{text.strip()}%"
         query = query.where(or_(Supplier.name.ilike(like), Supplier.vat.ilike(like),
                                 Supplier.fiscal_code.ilike(like)))
-    with ctx.session() as s:
+    with ctx.read() as s:
         rows = [_out(r) for r in s.scalars(query)]
     return page_of(rows, limit)
 

@@ -109,20 +109,48 @@ def revoke_token(ctx: AppContext, name: str, *, actor: str = "cli") -> TokenOut:
             raise NotFound(f"no token named {name!r}")
         if row.revoked_at is None:
             row.revoked_at = utcnow()
+        _forget_cached()
         write_audit(s, actor=actor, action="token.revoke", target=f"token:{name}",
                     result="ok")
         return TokenOut.model_validate(row)
 
 
-def authenticate(ctx: AppContext, secret: str, *, address: str | None = None) -> Caller | None:
-    """The caller behind a bearer secret, or None (unknown or revoked)."""
-    from sqlalchemy import select
+CACHE_SECONDS = 5.0
+_cache: dict[str, tuple[float, Caller, str | None]] = {}
 
-    from wpec_invoicing.store.app_models import ApiToken, utcnow
+
+def _forget_cached() -> None:
+    _cache.clear()
+
+
+def authenticate(ctx: AppContext, secret: str, *, address: str | None = None) -> Caller | None:
+    """The caller behind a bearer secret, or None (unknown or revoked).
+
+    A token found valid is remembered for `CACHE_SECONDS` (per process, keyed by its hash),
+    so a busy integrator costs one store lookup every few seconds, not one per request. A
+    revocation through this process applies at once; one made by another process (the CLI)
+    within those seconds."""
+    import time
 
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
         return None
     digest = _hash(secret)
+    hit = _cache.get(digest)
+    if hit is not None and hit[0] > time.monotonic() and hit[2] == address:
+        return hit[1]
+    caller = _lookup(ctx, digest, address)
+    if caller is not None:
+        if len(_cache) > 10_000:
+            _cache.clear()
+        _cache[digest] = (time.monotonic() + CACHE_SECONDS, caller, address)
+    return caller
+
+
+def _lookup(ctx: AppContext, digest: str, address: str | None) -> Caller | None:
+    from sqlalchemy import select
+
+    from wpec_invoicing.store.app_models import ApiToken, utcnow
+
     with ctx.session() as s:
         row = s.scalar(select(ApiToken).where(ApiToken.token_hash == digest))
         if row is None or row.revoked_at is not None:

@@ -24,6 +24,7 @@ app = typer.Typer(
 # Command modules: importing them registers their commands (on `app` or on a group).
 from wpec_invoicing.cli import (  # noqa: E402
     audit,
+    browse,
     events,
     invoice,
     mailbox,
@@ -40,7 +41,7 @@ for _name, _group in GROUPS.items():
     app.add_typer(_group, name=_name)
 
 for _module in (invoice, pec, sandbox, mailbox, outbox, messages, tokens, audit, events, serve,
-                users):
+                browse, users):
     _module.register(app)
 
 

@@ -95,6 +95,8 @@ def run_exports(config: Any, store: Any, *, names: list[str] | None = None,
     chosen = [config.exporter(n) for n in names] if names else list(config.exporters)
     results = []
     for cfg in chosen:
+        if (cfg.options or {}).get("events"):
+            continue  # an event webhook: fed by the event stream (exporters/events.py)
         exporter = load_exporter(cfg)
         result = ExportResult(cfg.name)
         with store.session() as s:

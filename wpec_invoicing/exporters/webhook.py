@@ -56,12 +56,18 @@ class WebhookExporter:
         payload = dict(item.record)
         payload["file_base64"] = base64.b64encode(item.data).decode()
         body = json.dumps(payload, ensure_ascii=False, default=str).encode()
+        ok, detail = self.post(client, body, f"{self.cfg.name}-{item.record['file_sha256']}")
+        return ExportOutcome(item.invoice_id, ok, detail)
+
+    def post(self, client: httpx.Client, body: bytes, delivery: str) -> tuple[bool, str]:
+        """POST one signed body, retried as the module docstring says: (delivered, detail).
+        Also used for event posts (exporters/events.py)."""
         last = "not attempted"
         for attempt in range(1, self.cfg.max_attempts + 1):
             timestamp = str(int(time.time()))
             headers = {"Content-Type": "application/json",
                        "X-Wpec-Timestamp": timestamp,
-                       "X-Wpec-Delivery": f"{self.cfg.name}-{item.record['file_sha256']}",
+                       "X-Wpec-Delivery": delivery,
                        "User-Agent": "wpec_invoicing"}
             if self.secret:
                 headers["X-Wpec-Signature"] = sign(self.secret, timestamp, body)
@@ -72,18 +78,16 @@ class WebhookExporter:
                 last = f"{type(exc).__name__}: {exc}"
             else:
                 if 200 <= response.status_code < 300:
-                    return ExportOutcome(item.invoice_id, True,
-                                         f"HTTP {response.status_code} after {attempt} attempt(s)")
+                    return True, f"HTTP {response.status_code} after {attempt} attempt(s)"
                 last = f"HTTP {response.status_code}"
                 if response.status_code not in RETRYABLE:
-                    return ExportOutcome(item.invoice_id, False, last)
+                    return False, last
                 retry_after = _retry_after(response.headers.get("retry-after"))
             if attempt < self.cfg.max_attempts:
                 delay = self.cfg.backoff_seconds * (2 ** (attempt - 1))
                 delay = delay * (0.5 + random.random() / 2)  # noqa: S311 - jitter
                 self.sleep(min(60.0, max(delay, retry_after or 0)))
-        return ExportOutcome(item.invoice_id, False,
-                             f"{last} after {self.cfg.max_attempts} attempt(s)")
+        return False, f"{last} after {self.cfg.max_attempts} attempt(s)"
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -146,3 +146,14 @@ def _listing_indexes() -> None:
 
 
 _listing_indexes()
+
+
+class EventCursor(Base):
+    """How far a consumer of the event stream got (an event webhook): the last event id it
+    has delivered. Advanced only after a delivery succeeded, in order."""
+
+    __tablename__ = "event_cursors"
+
+    consumer: Mapped[str] = mapped_column(String(200), primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -89,8 +89,10 @@ def outbox_event(session: Session, item: Any, source: str, event: str, detail: s
 
         from wpec_invoicing.store.app_models import MailingItem
 
+        # While a mailing is being queued its items are not linked yet: the session says.
         payload["mailing_id"] = session.scalar(
-            select(MailingItem.mailing_id).where(MailingItem.item_id == item.id))
+            select(MailingItem.mailing_id).where(MailingItem.item_id == item.id)
+        ) or session.info.get("mailing_id")
     record_event(session, f"{PREFIXES.get(item.kind, 'outbox')}.{event}",
                  SUBJECTS.get(item.kind, "outbox_item"), item.id, payload)
 

@@ -79,3 +79,20 @@ def api(tmp_path: Path) -> Iterator[LiveApi]:
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return database_url(request.param, tmp_path)
+
+
+def company_config(tmp_path: Path, db_url: str) -> Config:
+    """A company with one account (never reached: nothing is sent) and supplier details."""
+    from tests.integration.outbox.helpers import ADDRESS, COMPANY, SUPPLIER_ADDRESS
+    from wpec_invoicing.config import config_from_dict
+
+    return config_from_dict({
+        "data_dir": str(tmp_path / "data"), "store_url": db_url, "company": COMPANY,
+        "accounts": [{"name": "main", "address": ADDRESS, "password_env": "WPEC_TEST_UNUSED",
+                      "smtp": {"host": "127.0.0.1", "port": 1, "tls": "implicit"}}],
+        "outbox": {"supplier": SUPPLIER_ADDRESS}}, base=tmp_path)
+
+
+@pytest.fixture
+def company_api(tmp_path: Path, db_url: str) -> Iterator[LiveApi]:
+    yield from start(company_config(tmp_path, db_url))

@@ -6,28 +6,11 @@ from __future__ import annotations
 
 import json
 import threading
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.integration.api.conftest import start
 from tests.integration.api.test_api_cycle import INVOICE_DATA
-from tests.integration.outbox.helpers import ADDRESS, COMPANY, SUPPLIER_ADDRESS
-from wpec_invoicing.config import config_from_dict
-
-
-def company_config(tmp_path: Path, db_url: str):
-    return config_from_dict({
-        "data_dir": str(tmp_path / "data"), "store_url": db_url, "company": COMPANY,
-        "accounts": [{"name": "main", "address": ADDRESS, "password_env": "WPEC_TEST_UNUSED",
-                      "smtp": {"host": "127.0.0.1", "port": 1, "tls": "implicit"}}],
-        "outbox": {"supplier": SUPPLIER_ADDRESS}}, base=tmp_path)
-
-
-@pytest.fixture
-def company_api(tmp_path, db_url):
-    yield from start(company_config(tmp_path, db_url))
 
 
 def test_the_same_post_twice_at_once_queues_one_invoice(company_api):

@@ -13,8 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.integration.api.conftest import start
-from tests.integration.api.test_api_conventions import company_config
+from tests.integration.api.conftest import company_config, start
 from tests.integration.api.test_api_cycle import INVOICE_DATA
 from tests.integration.outbox.test_correlate import _company_party
 from wpec_invoicing.fatturapa import write_invoice
@@ -52,7 +51,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(tmp_path: Pa
                          "content_type_conformance",
              "--exclude-path", "/api/v1/events/stream",
              "--phases", "examples,coverage,fuzzing", "--max-examples", "20",
-             "--max-time", str(MAX_SECONDS), "--seed", "12", "--workers", "2",
+             "--max-time", str(MAX_SECONDS), "--seed", "12", "--workers", "1",
              "--request-timeout", "30", "--generation-database", "none",
              "--generation-with-security-parameters", "false", "--no-color"],
             capture_output=True, text=True, timeout=MAX_SECONDS * 3, cwd=tmp_path)

@@ -103,6 +103,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("mailing_id", "item_id"),
     )
     op.create_index("ix_mailing_items_item_id", "mailing_items", ["item_id"])
+    op.create_table(
+        "event_cursors",
+        sa.Column("consumer", sa.String(length=200), nullable=False),
+        sa.Column("last_event_id", sa.BigInteger(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("consumer"),
+    )
     # Keyset listings of the API: messages by time, received invoices by supplier and date.
     op.create_index("ix_messages_first_seen", "messages", ["first_seen_at", "id"])
     op.create_index("ix_received_invoices_date", "received_invoices", ["invoice_date", "id"])
@@ -111,6 +118,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_received_invoices_date", table_name="received_invoices")
     op.drop_index("ix_messages_first_seen", table_name="messages")
-    for table in ("mailing_items", "mailings", "invoice_reviews", "idempotency_keys",
-                  "audit_log", "api_tokens", "events"):
+    for table in ("event_cursors", "mailing_items", "mailings", "invoice_reviews",
+                  "idempotency_keys", "audit_log", "api_tokens", "events"):
         op.drop_table(table)

@@ -1,0 +1,257 @@
+"""The REST API under a realistic store, measured as an integrator meets it: HTTP requests
+to `wpec serve` (a separate process) over loopback.
+
+A throwaway PostgreSQL is seeded (COPY) with 100,000 received invoices (one line each),
+100,000 sent invoices with a 4-entry timeline each, 300,000 messages and the events those
+changes wrote (600,000). Then, with one HTTP client, p50/p95 of:
+  - the first page of received invoices (50 rows),
+  - a page 500 pages deep (cursor),
+  - a received invoice's detail, a sent invoice's detail (with timeline),
+  - events after a cursor (100 events),
+  - the first page of messages and of sent invoices;
+and, in the same run, the bare SQL query that fetches the same rows over the same kind of
+connection (psycopg, no HTTP): ratio = list page p50 / bare SQL p50.
+
+    .venv/bin/python bench/api.py [--received 100000] [--sent 100000] [--messages 300000]
+                                  [--requests 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+import psycopg  # noqa: E402
+
+from tests.unit.store.postgres import PostgresCluster  # noqa: E402
+from wpec_invoicing.app.models import encode_cursor  # noqa: E402
+
+PAGE = 50
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def copy_rows(conn: psycopg.Connection, table: str, columns: list[str], rows) -> None:
+    with conn.cursor() as cur, cur.copy(
+            f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def seed(url: str, n_received: int, n_sent: int, n_messages: int) -> None:
+    from wpec_invoicing.store.db import upgrade
+
+    upgrade(url)
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    started = time.perf_counter()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        copy_rows(conn, "messages", ["id", "sha256", "size", "status", "kind", "subject",
+                                     "sender", "source", "first_seen_at", "sent_at"],
+                  ((i, f"{i:064x}", 4000 + i % 900, "processed",
+                    ("invoice", "accettazione", "avvenuta-consegna", "posta-certificata")[i % 4],
+                    f"Oggetto del messaggio {i}", f"mittente{i % 977}@pec.example.it",
+                    "imap", T0 + timedelta(seconds=i), T0 + timedelta(seconds=i))
+                   for i in range(1, n_messages + 1)))
+        reasons = json.dumps([])
+        copy_rows(conn, "received_invoices", [
+            "id", "file_sha256", "file_name", "size", "source", "readable", "valid",
+            "supplier_vat", "supplier_name", "customer_vat", "document_type", "number",
+            "invoice_date", "currency", "total", "taxable", "tax", "bodies", "status",
+            "reasons", "received_at", "message_id"],
+            ((i, f"r{i:063x}", f"IT{i % 5000:011d}_{i % 99999:05d}.xml", 3000, "pec", True,
+              True, f"IT{i % 5000:011d}", f"Fornitore {i % 5000} S.r.l.", "IT01234567897",
+              "TD01", f"{i}/2026", date(2026, 1, 1) + timedelta(days=i % 365), "EUR",
+              "122.00", "100.00", "22.00", 1,
+              ("verified", "needs-review", "refused")[i % 3], reasons,
+              T0 + timedelta(seconds=i), i if i <= n_messages else None)
+             for i in range(1, n_received + 1)))
+        copy_rows(conn, "invoice_lines", ["invoice_id", "body_index", "line_number",
+                                          "description", "quantity", "unit_price", "total",
+                                          "vat_rate"],
+                  ((i, 0, 1, "Consulenza", "1.00", "100.00", "100.00", "22.00")
+                   for i in range(1, n_received + 1)))
+        doc = json.dumps({"customer": "Cliente S.p.A.", "total": "122.00", "date": "2026-01-15"})
+        copy_rows(conn, "outbox_items", [
+            "id", "account", "kind", "sender", "recipient", "to_sdi", "subject", "message_id",
+            "raw", "size", "file_name", "invoice_number", "document", "status", "attempts",
+            "provider_state", "sdi_state", "alerted_no_acceptance", "created_at",
+            "updated_at", "sent_at"],
+            ((i, "main", "invoice", "azienda@pec.example.it", "sdi01@pec.fatturapa.it", True,
+              f"IT01234567897_{i:05X}.xml", f"<{i}@wpec.example>", b"raw", 3,
+              f"IT01234567897_{i:05X}.xml", f"{i}/2026", doc, "sent", 1, "delivered",
+              ("delivered", "rejected", "accepted-by-pa")[i % 3], False,
+              T0 + timedelta(seconds=i), T0 + timedelta(seconds=i),
+              T0 + timedelta(seconds=i + 1))
+             for i in range(1, n_sent + 1)))
+        timeline = (("outbox", "queued"), ("outbox", "sent"), ("provider", "accettazione"),
+                    ("sdi", "RC"))
+        copy_rows(conn, "outbox_events", ["item_id", "at", "source", "event", "detail",
+                                          "message_id"],
+                  ((i, T0 + timedelta(seconds=i + k), src, ev, ev,
+                    (i * 3 + k) % n_messages + 1 if k >= 2 else None)
+                   for i in range(1, n_sent + 1) for k, (src, ev) in enumerate(timeline)))
+
+        def events():
+            for i in range(1, n_received + 1):
+                yield ("invoice.received", T0 + timedelta(seconds=i), "received_invoice",
+                       str(i), json.dumps({"status": "verified"}))
+                yield ("invoice.verified", T0 + timedelta(seconds=i), "received_invoice",
+                       str(i), json.dumps({"status": "verified"}))
+            for i in range(1, n_sent + 1):
+                for _src, ev in timeline:
+                    yield (f"sent_invoice.{ev}", T0 + timedelta(seconds=i), "sent_invoice",
+                           str(i), json.dumps({"status": "sent"}))
+
+        copy_rows(conn, "events", ["type", "at", "subject_type", "subject_id", "payload"],
+                  events())
+        for table in ("messages", "received_invoices", "outbox_items"):
+            fix = f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"  # noqa: E501, S608 (fixed table names)
+            conn.execute(fix)
+        conn.execute("ANALYZE")
+    print(f"seeded in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
+
+
+def measure(fn, n: int) -> dict[str, float]:
+    for _ in range(min(20, n)):  # warm-up: connections, plans, caches
+        fn()
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1000)
+    return {"p50_ms": round(statistics.median(times), 2), "p95_ms": round(pct(times, 0.95), 2)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--received", type=int, default=100_000)
+    ap.add_argument("--sent", type=int, default=100_000)
+    ap.add_argument("--messages", type=int, default=300_000)
+    ap.add_argument("--requests", type=int, default=300)
+    args = ap.parse_args()
+
+    cluster = PostgresCluster()
+    server = None
+    try:
+        url = cluster.new_database()
+        seed(url, args.received, args.sent, args.messages)
+        work = Path(tempfile.mkdtemp(prefix="wpec-bench-api-"))
+        config = work / "wpec.toml"
+        config.write_text(f'store_url = "{url}"\ndata_dir = "{work / "data"}"\n')
+        env = {**os.environ, "WPEC_CONFIG": str(config)}
+        wpec = [sys.executable, "-m", "wpec_invoicing"]
+        secret = subprocess.run([*wpec, "token", "create", "--name", "bench", "--role",
+                                 "viewer"], env=env, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        port = free_port()
+        server = subprocess.Popen([*wpec, "serve", "--port", str(port)], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}/api/v1"
+        client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {secret}"})
+        for _ in range(300):
+            try:
+                if client.get("/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+
+        def get(path: str, **params):
+            def call():
+                r = client.get(path, params=params)
+                assert r.status_code == 200, r.text
+            return call
+
+        deep_after = 499 * PAGE  # the last id of page 499: the cursor of page 500
+        rnd = random.Random(7)
+        received_ids = [rnd.randint(1, args.received) for _ in range(args.requests + 20)]
+        sent_ids = [rnd.randint(1, args.sent) for _ in range(args.requests + 20)]
+        event_afters = [rnd.randint(0, 2 * args.received) for _ in range(args.requests + 20)]
+
+        def rotating(path_for, values):
+            it = iter(values * 2)
+            return lambda: get(path_for(next(it)))()
+
+        results = {
+            "received: first page": measure(get("/invoices/received", limit=PAGE),
+                                            args.requests),
+            "received: page 500 (cursor)": measure(get(
+                "/invoices/received", limit=PAGE, cursor=encode_cursor({"id": deep_after})),
+                args.requests),
+            "received: detail": measure(rotating(lambda i: f"/invoices/received/{i}",
+                                                 received_ids), args.requests),
+            "sent: first page": measure(get("/invoices/sent", limit=PAGE), args.requests),
+            "sent: detail with timeline": measure(rotating(lambda i: f"/invoices/sent/{i}",
+                                                           sent_ids), args.requests),
+            "messages: first page": measure(get("/messages", limit=PAGE), args.requests),
+            "events: 100 after a cursor": measure(rotating(
+                lambda a: f"/events?after={a}&limit=100", event_afters), args.requests),
+        }
+        # The bare SQL of the same pages, over one psycopg connection (no HTTP, no models).
+        dsn = url.replace("postgresql+psycopg://", "postgresql://")
+        sql = ("SELECT id, status, file_name, source, supplier_vat, supplier_fiscal_code, "
+               "supplier_name, document_type, number, invoice_date, currency, total, "
+               "received_at FROM received_invoices WHERE id > %s ORDER BY id LIMIT %s")
+        with psycopg.connect(dsn) as conn:
+            def bare(after: int):
+                def call():
+                    with conn.cursor() as cur:
+                        cur.execute(sql, (after, PAGE + 1))
+                        cur.fetchall()
+                    conn.commit()
+                return call
+            results["bare SQL: first page"] = measure(bare(0), args.requests)
+            results["bare SQL: page 500"] = measure(bare(deep_after), args.requests)
+        ratios = {
+            "first page / bare SQL": round(results["received: first page"]["p50_ms"]
+                                           / results["bare SQL: first page"]["p50_ms"], 2),
+            "page 500 / bare SQL": round(results["received: page 500 (cursor)"]["p50_ms"]
+                                         / results["bare SQL: page 500"]["p50_ms"], 2),
+        }
+        out = io.StringIO()
+        out.write(f"store: PostgreSQL, {args.received} received, {args.sent} sent (4-entry "
+                  f"timelines), {args.messages} messages; {args.requests} requests each, one "
+                  "HTTP client\n")
+        for name, r in results.items():
+            goal = "" if name.startswith("bare") else ("  ok" if r["p95_ms"] <= 50 else
+                                                       "  OVER 50 ms")
+            out.write(f"  {name:<30} p50 {r['p50_ms']:7.2f} ms   p95 {r['p95_ms']:7.2f} ms"
+                      f"{goal}\n")
+        for name, value in ratios.items():
+            out.write(f"  ratio {name:<24} {value:5.2f}x{'  ok' if value <= 3 else ''}\n")
+        print(out.getvalue(), end="")
+        print(json.dumps({"results": results, "ratios": ratios}))
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=20)
+        cluster.stop()
+
+
+if __name__ == "__main__":
+    main()
