@@ -122,7 +122,8 @@ def test_upload_three_files_one_invalid_then_queue_the_valid_ones(page):
     broken = good[0][1].replace(b"<Numero>", b"<Numerone>").replace(b"</Numero>",
                                                                    b"</Numerone>")
     log_in(page, "otto")
-    page.get_by_role("navigation", name="Sezioni").get_by_role("link", name="Invio").click()
+    nav = page.get_by_role("navigation", name="Sezioni")
+    nav.get_by_role("link", name="Invio", exact=True).click()
     page.set_input_files("#files", files=[
         {"name": n, "mimeType": "application/xml", "buffer": d}
         for n, d in [*good, (broken_name, broken)]])
