@@ -134,3 +134,17 @@ def test_logout_ends_the_session(client):
 def test_static_assets_are_served_from_the_package(client):
     assert "htmx" in client.get("/static/vendor/htmx-2.0.11.min.js").text[:200]
     assert client.get("/static/vendor/pico-2.1.1.min.css").status_code == 200
+
+
+def test_bulk_decisions_go_on_past_an_invoice_that_cannot_take_them(client, ctx):
+    login(client, "otto")
+    invoice = _invoice_id(ctx)
+    empty = client.post("/fatture-ricevute/decisioni",
+                        data={"decision": "approved", "csrf_token": csrf_of(client)})
+    assert empty.status_code == 422 and "Seleziona almeno una fattura" in empty.text
+    page = client.post("/fatture-ricevute/decisioni", data={
+        "decision": "approved", "ids": [str(invoice), "999999"],
+        "csrf_token": csrf_of(client)})
+    assert page.status_code == 200
+    assert "verificata" in page.text and "no received invoice with id 999999" in page.text
+    assert console.search_received(ctx).page.items[0].status == "verified"

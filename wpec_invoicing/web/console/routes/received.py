@@ -58,10 +58,15 @@ def received_decide(ui: Annotated[Ui, Depends(need("operator"))], invoice_id: in
 
 @router.post("/fatture-ricevute/decisioni")
 def received_bulk(ui: Annotated[Ui, Depends(need("operator"))],
-                  decision: Annotated[str, Form()], ids: Annotated[list[int], Form()],
+                  decision: Annotated[str, Form()],
+                  ids: Annotated[list[int] | None, Form()] = None,
                   reason: Annotated[str, Form()] = "") -> Response:
     """The same decision on several invoices; one that cannot take it (already decided,
     gone) is reported and does not stop the others."""
+    from wpec_invoicing.app.errors import InvalidRequest
+
+    if not ids:
+        raise InvalidRequest(ui.gettext("Select at least one invoice."))
     outcomes = []
     for invoice_id in ids[:500]:
         try:
