@@ -183,21 +183,22 @@ def search_received(ctx: AppContext, *, status: str | None = None,
                               else R.id.in_(_matching_ids(s.bind.dialect.name, words)))
             query = query.where(conditions[-1])
         rows = [ReceivedSummary.model_validate(r._mapping) for r in s.execute(query)]
-        n, taxable, tax, total, net = s.execute(
-            select(func.count(), func.sum(R.taxable), func.sum(R.tax), func.sum(R.total),
-                   func.sum(sign * R.total)).where(*conditions)).one()
+        # One pass over the selection gives both the supplier groups and, summed here, the
+        # totals: one row per supplier, a few thousand at most.
         groups = s.execute(
-            select(R.supplier_vat, func.max(R.supplier_name), func.count(), func.sum(R.total))
-            .where(*conditions).group_by(R.supplier_vat)
-            .order_by(func.count().desc()).limit(20)).all()
-    totals = Totals(invoices=int(n or 0), taxable=_money(taxable) or zero,
-                    tax=_money(tax) or zero, total=_money(total) or zero,
-                    net_total=_money(net) or zero)
+            select(R.supplier_vat, func.max(R.supplier_name), func.count(), func.sum(R.total),
+                   func.sum(R.taxable), func.sum(R.tax), func.sum(sign * R.total))
+            .where(*conditions).group_by(R.supplier_vat)).all()
+    totals = Totals(invoices=sum(int(g[2]) for g in groups),
+                    taxable=_money(sum(_money(g[4]) or zero for g in groups)) or zero,
+                    tax=_money(sum(_money(g[5]) or zero for g in groups)) or zero,
+                    total=_money(sum(_money(g[3]) or zero for g in groups)) or zero,
+                    net_total=_money(sum(_money(g[6]) or zero for g in groups)) or zero)
+    top = sorted(groups, key=lambda g: (-int(g[2]), g[0] or ""))[:20]
     return ReceivedSelection(
         page=page_of(rows, limit), totals=totals,
-        suppliers=[SupplierGroup(vat=v, name=name, invoices=int(c),
-                                 total=_money(t))
-                   for v, name, c, t in groups])
+        suppliers=[SupplierGroup(vat=g[0], name=g[1], invoices=int(g[2]), total=_money(g[3]))
+                   for g in top])
 
 
 class Bodies(Model):

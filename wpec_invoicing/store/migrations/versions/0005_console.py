@@ -54,7 +54,8 @@ def upgrade() -> None:
     op.create_index("ix_received_invoices_taxable", "received_invoices", ["taxable"])
     if op.get_bind().dialect.name == "sqlite":
         op.create_index("ix_received_invoices_suppliers", "received_invoices",
-                        ["supplier_vat", "supplier_name", "total"])
+                        ["supplier_vat", "supplier_name", "document_type", "taxable", "tax",
+                         "total"])
         op.create_index("ix_received_invoices_words", "received_invoices",
                         ["supplier_name", "supplier_vat", "supplier_fiscal_code", "number",
                          "file_name"])
