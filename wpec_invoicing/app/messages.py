@@ -7,6 +7,8 @@ import hashlib
 from datetime import date, datetime
 from typing import Any
 
+from pydantic import Field
+
 from wpec_invoicing.app.context import AppContext
 from wpec_invoicing.app.errors import InvalidRequest, NotFound
 from wpec_invoicing.app.models import Model, Page, check_limit, cursor_int, decode_cursor, page_of
@@ -27,6 +29,7 @@ class MessageSummary(Model):
     source: str
     size: int
     error: str | None = None
+    accounts: list[str] = Field(default_factory=list)  # fetched from (none: imported)
 
 
 class LocationOut(Model):
@@ -125,7 +128,14 @@ def list_messages(ctx: AppContext, *, status: str | None = None, kind: str | Non
     if until:
         query = query.where(M.first_seen_at <= _bound(until, end=True))
     with ctx.read() as s:
-        rows = [MessageSummary.model_validate(r._mapping) for r in s.execute(query)]
+        found = [dict(r._mapping) for r in s.execute(query)]
+        where: dict[int, set[str]] = {}
+        if found:
+            for mid, acc in s.execute(select(L.message_id, L.account).where(
+                    L.message_id.in_([r["id"] for r in found]))):
+                where.setdefault(mid, set()).add(acc)
+    rows = [MessageSummary.model_validate({**r, "accounts": sorted(where.get(r["id"], ()))})
+            for r in found]
     return page_of(rows, limit)
 
 

@@ -7,7 +7,7 @@ and refusing to `refused`; both keep the decision, its reason and who took it
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -275,13 +275,6 @@ def import_files(ctx: AppContext, files: list[tuple[str, bytes]]) -> ImportOutco
         if label.startswith(tmp):
             item["input"] = label[len(tmp):].lstrip("/").split("/", 1)[-1]
     return ImportOutcome.model_validate(result)
-
-
-def when(value: datetime | date | None) -> date | None:
-    """A date from a date or a time (filters accept both)."""
-    if isinstance(value, datetime):
-        return value.date()
-    return value
 
 
 def summaries(ctx: AppContext, *, status: str | None = None, supplier: str | None = None,

@@ -1,7 +1,7 @@
 """Commands of the passive cycle: sync, db upgrade, invoices list/show, import, export.
 
-Thin: parse arguments, call a service, print. Machine output (`--json`) goes to stdout,
-human messages to stderr.
+Thin: parse arguments, call the application layer (`app/`), print. Machine output (`--json`)
+goes to stdout, human messages to stderr.
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ def _config(path: Path | None):  # -> Config
     return load_config(path)
 
 
-def _store(config):
-    from wpec_invoicing.store.db import Store
+def _app(config):  # -> app.context.AppContext (the store opens on first use)
+    from wpec_invoicing.app.context import AppContext
 
-    return Store.from_config(config)
+    return AppContext(config)
 
 
 def _err(message: str) -> None:
@@ -48,34 +48,37 @@ def _dump(data: Any) -> None:
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOpt = None) -> None:
     """Run the store's migrations (the first start of any command does it too)."""
-    from wpec_invoicing.store.db import current_revisions
+    from wpec_invoicing.app.mailbox import store_revisions
 
-    cfg = _config(config)
-    store = _store(cfg)
-    try:
-        heads = ", ".join(sorted(current_revisions(store.engine)))
-    finally:
-        store.close()
-    _err(f"store {store.engine.url.render_as_string(hide_password=True)} is at {heads}")
+    with _app(_config(config)) as ctx:
+        url, heads = store_revisions(ctx)
+    _err(f"store {url} is at {', '.join(heads)}")
 
 
 @invoices_app.command("list")
 def invoices_list(
     status: Annotated[str | None, typer.Option(
         "--status", help="verified, needs-review or refused.")] = None,
+    supplier: Annotated[str | None, typer.Option(
+        "--supplier", metavar="VAT", help="Only this supplier (VAT number or codice "
+        "fiscale).")] = None,
+    since: Annotated[str | None, typer.Option(
+        "--since", metavar="DATE", help="Invoice date on or after (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(
+        "--until", metavar="DATE", help="Invoice date on or before (YYYY-MM-DD).")] = None,
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """List received invoices with their verification state."""
-    from wpec_invoicing.rules.invoices import invoice_summary, list_invoices
+    from wpec_invoicing.app.received import STATUSES, summaries
+    from wpec_invoicing.cli.browse import parse_day
+    from wpec_invoicing.errors import InputError
 
-    cfg = _config(config)
-    store = _store(cfg)
-    try:
-        with store.session() as session:
-            rows = [invoice_summary(inv) for inv in list_invoices(session, status=status)]
-    finally:
-        store.close()
+    if status is not None and status not in STATUSES:
+        raise InputError(f"unknown status {status!r} (use one of: {', '.join(STATUSES)})")
+    day_from, day_to = parse_day("--since", since), parse_day("--until", until)
+    with _app(_config(config)) as ctx:
+        rows = summaries(ctx, status=status, supplier=supplier, since=day_from, until=day_to)
     if json_out:
         _dump(rows)
         return
@@ -102,20 +105,10 @@ def invoices_show(
     config: ConfigOpt = None,
 ) -> None:
     """Show one received invoice: parties, totals, state with reasons, signatures, lines."""
-    from wpec_invoicing.errors import InputError
-    from wpec_invoicing.rules.invoices import invoice_detail
-    from wpec_invoicing.store.models import ReceivedInvoice
+    from wpec_invoicing.app.received import detail_dict
 
-    cfg = _config(config)
-    store = _store(cfg)
-    try:
-        with store.session() as session:
-            inv = session.get(ReceivedInvoice, invoice_id)
-            if inv is None:
-                raise InputError(f"no received invoice with id {invoice_id}")
-            detail = invoice_detail(inv)
-    finally:
-        store.close()
+    with _app(_config(config)) as ctx:
+        detail = detail_dict(ctx, invoice_id)
     if json_out:
         _dump(detail)
         return
@@ -174,20 +167,10 @@ def invoices_load_suppliers(
     config: ConfigOpt = None,
 ) -> None:
     """Load the supplier registry (known / blocked) from CSV, then re-verify open invoices."""
-    from wpec_invoicing.rules.engine import load_trust
-    from wpec_invoicing.rules.passive import reverify_open
-    from wpec_invoicing.rules.suppliers import load_suppliers_csv
+    from wpec_invoicing.app.mailbox import load_suppliers_csv
 
-    cfg = _config(config)
-    store = _store(cfg)
-    trust = load_trust(cfg)
-    try:
-        with store.session() as session:
-            result = load_suppliers_csv(session, csv_file)
-        with store.session() as session:
-            changed = reverify_open(session, cfg, trust=trust, archive=store.archive)
-    finally:
-        store.close()
+    with _app(_config(config)) as ctx:
+        result, changed = load_suppliers_csv(ctx, csv_file)
     data = result.to_json() | {"invoices_changed_state": changed}
     if json_out:
         _dump(data)
@@ -209,25 +192,20 @@ def sync_command(
     config: ConfigOpt = None,
 ) -> None:
     """Fetch new messages from the PEC box(es): archive, classify, apply rules, export."""
-    from wpec_invoicing.mailbox.sync import Mailbox, run_pending_exports
+    from wpec_invoicing.app import mailbox as passive
 
     cfg = _config(config)
     # `--account ""` is a name that matches nothing, not "every account".
     accounts = ([cfg.account(account)] if account is not None
                 else list(cfg.accounts) or [cfg.account()])
-    store = _store(cfg)
     results = []
-    try:
-        _refresh_suppliers(cfg, store)
+    with _app(cfg) as ctx:
+        _refresh_suppliers(ctx)
         if watch:
-            _watch(cfg, accounts, store)
+            _watch(ctx, accounts)
             return
         for acc in accounts:
-            result = Mailbox(cfg, acc, store).sync()
-            result.exported = run_pending_exports(cfg, store)
-            results.append(result)
-    finally:
-        store.close()
+            results.append(passive.sync(ctx, acc))
     # A folder that could not be read, or a message kept but not processed (its error is
     # recorded on it), is a failure for a cron job to notice: exit 1, the batch went on.
     failed = any(f.error for r in results for f in r.folders) or any(r.errors for r in results)
@@ -251,26 +229,19 @@ def sync_command(
         raise typer.Exit(1)
 
 
-def _watch(cfg, accounts, store) -> None:
+def _watch(ctx, accounts) -> None:
     import threading
 
-    from wpec_invoicing.mailbox.sync import Mailbox, run_pending_exports
+    from wpec_invoicing.app.mailbox import watch
 
     stop = threading.Event()
-    threads = []
 
-    def report(result) -> None:
-        exported = run_pending_exports(cfg, store)
+    def report(result, exported: int) -> None:
         if result.archived or result.errors or exported:
             _err(f"{result.account}: {result.archived} new, {result.errors} with errors, "
                  f"{exported} exported")
 
-    for acc in accounts:
-        mb = Mailbox(cfg, acc, store)
-        t = threading.Thread(target=mb.watch, kwargs={"stop": stop, "on_result": report},
-                             name=f"sync-{acc.name}", daemon=True)
-        t.start()
-        threads.append(t)
+    threads = watch(ctx, accounts, stop=stop, on_result=report)
     _err(f"watching {', '.join(a.name for a in accounts)} (Ctrl-C to stop)")
     try:
         while any(t.is_alive() for t in threads):
@@ -290,12 +261,11 @@ def import_command(
     """Import invoices (XML, p7m, zip, SdI invoice + metadata pairs) and .eml messages."""
     from rich.progress import Progress
 
-    from wpec_invoicing.importer import import_paths
+    from wpec_invoicing.app.mailbox import import_paths
 
     cfg = _config(config)
-    store = _store(cfg)
-    try:
-        _refresh_suppliers(cfg, store)
+    with _app(cfg) as ctx:
+        _refresh_suppliers(ctx)
         with Progress(transient=True, console=_stderr_console(),
                       disable=json_out or not sys.stderr.isatty()) as bar:
             task = bar.add_task("importing", total=None)
@@ -303,9 +273,7 @@ def import_command(
             def progress(done: int, total: int, label: str) -> None:
                 bar.update(task, completed=done, total=total, description=label[-50:])
 
-            summary = import_paths(cfg, store, list(paths), progress=progress)
-    finally:
-        store.close()
+            summary = import_paths(ctx, list(paths), progress=progress)
     if json_out:
         _dump(summary.to_json())
     else:
@@ -331,8 +299,8 @@ def export_command(
     """Hand received invoices to the configured exporters (each invoice once per exporter)."""
     from datetime import date
 
+    from wpec_invoicing.app.mailbox import run_exports
     from wpec_invoicing.errors import ConfigError, InputError
-    from wpec_invoicing.exporters.base import run_exports
 
     cfg = _config(config)
     if not cfg.exporters:
@@ -344,11 +312,8 @@ def export_command(
             day = date.fromisoformat(since)
         except ValueError:
             raise InputError(f"--since {since!r}: not a date (YYYY-MM-DD)") from None
-    store = _store(cfg)
-    try:
-        results = run_exports(cfg, store, names=exporter or None, since=day, again=again)
-    finally:
-        store.close()
+    with _app(cfg) as ctx:
+        results = run_exports(ctx, names=exporter or None, since=day, again=again)
     if json_out:
         _dump([r.to_json() for r in results])
     else:
@@ -361,10 +326,11 @@ def export_command(
         raise typer.Exit(1)
 
 
-def _refresh_suppliers(cfg, store) -> None:
-    from wpec_invoicing.rules.passive import refresh_suppliers
+def _refresh_suppliers(ctx) -> None:
+    from wpec_invoicing.app.mailbox import refresh_suppliers
 
-    loaded = refresh_suppliers(cfg, store)
+    cfg = ctx.config
+    loaded = refresh_suppliers(ctx)
     if loaded is not None:
         result, changed = loaded
         if result.added or result.updated or result.errors:

@@ -1,13 +1,16 @@
 """Commands of the active cycle: `wpec send`, `wpec invoice create|history`, `wpec mail send`,
-`wpec outbox run|status|resume`, and `wpec demo`. Thin: parse, call `outbox.queue.Outbox`,
-print. Refusals print the same diagnostics as `wpec invoice validate` and exit 1, with nothing
-of the batch queued.
+`wpec outbox run|status|resume`, and `wpec demo`. Thin: parse, call the application layer
+(`app.sent`: the outbox of the context, its waiting reasons, the files sent), print.
+Refusals print the same diagnostics as `wpec invoice validate` and exit 1, with nothing of
+the batch queued.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,11 +32,16 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output o
 MAX_INPUT_BYTES = 50 * 1024 * 1024
 
 
-def _outbox(config: Path | None):
-    from wpec_invoicing.config import load_config
-    from wpec_invoicing.outbox.queue import Outbox
+@contextmanager
+def _outbox(config: Path | None) -> Iterator[Any]:
+    """The outbox over the application context of `config` (closed at the end)."""
+    from wpec_invoicing.app.context import AppContext
+    from wpec_invoicing.app.sent import outbox_service
 
-    return Outbox(load_config(config))
+    with AppContext.load(config) as ctx:
+        outbox = outbox_service(ctx)
+        outbox.app_context = ctx
+        yield outbox
 
 
 def _console():
@@ -156,18 +164,9 @@ def _preflight(outbox, account: str | None) -> None:
 
 def _waiting_reasons(outbox, account: str | None) -> list[str]:
     """The distinct last errors of the items still waiting (why nothing went out)."""
-    from sqlalchemy import select
+    from wpec_invoicing.app.sent import waiting_reasons
 
-    from wpec_invoicing.outbox.queue import ACTIVE_STATUSES
-    from wpec_invoicing.store.outbox_models import OutboxItem
-
-    query = select(OutboxItem.last_error).where(OutboxItem.status.in_(ACTIVE_STATUSES),
-                                                OutboxItem.last_error.is_not(None))
-    if account:
-        query = query.where(OutboxItem.account == account)
-    with outbox.store.session() as s:
-        errors = s.scalars(query.distinct().limit(3)).all()
-    return [str(e) for e in errors]
+    return waiting_reasons(outbox.app_context, account)
 
 
 # -- wpec send --------------------------------------------------------------------------------
@@ -247,19 +246,12 @@ def invoice_create(
 
 
 def _write_out(outbox, queued, out: Path) -> None:
-    import email
-    import email.policy
-
-    from wpec_invoicing.store.outbox_models import OutboxItem
+    from wpec_invoicing.app.sent import sent_file
 
     out.mkdir(parents=True, exist_ok=True)
-    with outbox.store.session() as s:
-        for q in queued:
-            item = s.get(OutboxItem, q.id)
-            msg = email.message_from_bytes(item.raw, policy=email.policy.default)
-            for part in msg.iter_attachments():
-                if part.get_filename() == item.file_name:
-                    (out / item.file_name).write_bytes(part.get_payload(decode=True))
+    for q in queued:
+        f = sent_file(outbox.app_context, q.id)
+        (out / f.file_name).write_bytes(f.data)
 
 
 @invoice_app.command("history")

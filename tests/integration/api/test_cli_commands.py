@@ -91,3 +91,37 @@ def test_messages_show_prints_the_detail_and_the_exact_bytes(tmp_path):
     assert raw.stdout == eml
     missing = wpec(config, "messages", "show", "2")
     assert missing.returncode == 2 and "no message with id 2" in missing.stderr
+
+
+def test_browsing_received_invoices_and_messages_by_supplier_sender_and_date(tmp_path):
+    from tests.integration.outbox.test_correlate import _company_party
+    from wpec_invoicing.fatturapa import write_invoice
+    from wpec_invoicing.fatturapa.samples import sample_invoice
+
+    config = write_config(tmp_path)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "IT01234567890_00005.xml").write_bytes(write_invoice(sample_invoice(
+        progressivo="00005", customer=_company_party())))
+    for n, sender in enumerate(("comune@pec.example.it", "banca@example.com")):
+        (tmp_path / "in" / f"m{n}.eml").write_bytes(
+            f"From: {sender}\r\nTo: azienda@pec.sandbox.test\r\nSubject: Avviso {n}\r\n"
+            f"Message-ID: <m{n}@example>\r\n\r\ntesto\r\n".encode())
+    wpec(config, "import", str(tmp_path / "in"))
+
+    def invoices(*args: str) -> list[dict]:
+        return json.loads(wpec(config, "invoices", "list", "--json", *args).stdout)
+
+    supplier = invoices()[0]["supplier_vat"]
+    assert len(invoices("--supplier", supplier, "--since", "2026-01-01")) == 1
+    assert invoices("--supplier", "IT99999999999") == []
+    assert invoices("--until", "2025-12-31") == []
+
+    def messages(*args: str) -> list[dict]:
+        return json.loads(wpec(config, "messages", "list", "--status", "all", "--json",
+                               *args).stdout)
+
+    assert [m["subject"] for m in messages("--from", "comune")] == ["Avviso 0"]
+    assert [m["subject"] for m in messages("--subject", "avviso 1")] == ["Avviso 1"]
+    assert messages("--until", "2000-01-01") == []
+    human = wpec(config, "messages", "list", "--status", "all", "--from", "banca")
+    assert "banca@example.com" in human.stdout and "Avviso 1" in human.stdout
