@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from wpec_invoicing.app import received, users
 from wpec_invoicing.app.context import AppContext
-from wpec_invoicing.config import Config
+from wpec_invoicing.config import config_from_dict
 from wpec_invoicing.fatturapa import invoice_file_name, write_invoice
 from wpec_invoicing.fatturapa.samples import sample_invoice
 from wpec_invoicing.web.console import create_console_app
@@ -33,7 +33,9 @@ def hostile_eml() -> bytes:
 
 @pytest.fixture
 def ctx(tmp_path: Path):
-    config = Config(data_dir=tmp_path / "data")
+    # Paths made absolute as load_config makes them: rules save files under data_dir, never
+    # in the current folder.
+    config = config_from_dict({"data_dir": "data"}, base=tmp_path)
     with AppContext(config) as context:
         for name, role in (("vera", "viewer"), ("otto", "operator"), ("ada", "admin")):
             users.add_user(context, name, role=role, password=PASSWORD)
