@@ -7,6 +7,7 @@
 #   poppler-utils  (pdftotext/pdftoppm: the render tests read and look at the PDFs they make)
 #   cups, printer-driver-cups-pdf (the real printer of the print tests: cupsd + a PDF queue)
 #   fonts-dejavu-core (the fonts the invoice and message PDFs embed)
+#   chromium       (the console's browser tests, driven by Playwright: its own download cannot work)
 # Without root or apt it says what is missing; the tests that need it then report themselves
 # as skipped with the reason, never as passed.
 set -uo pipefail
@@ -19,6 +20,7 @@ command -v pdftotext >/dev/null || need+=(poppler-utils)
 [ -x /usr/sbin/cupsd ] || need+=(cups)
 [ -x /usr/lib/cups/backend/cups-pdf ] || need+=(printer-driver-cups-pdf)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+command -v chromium >/dev/null || need+=(chromium)
 python=${PYTHON:-python3}
 include=$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)
 # Debian's own python3 takes its headers from python3-dev; another build ships its own

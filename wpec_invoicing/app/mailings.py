@@ -94,7 +94,7 @@ def create_mailing(ctx: AppContext, data: MailingIn, *, actor: str = "cli") -> M
             if name and name not in files:
                 problems.append(f"attachment {name!r} is not among the files sent")
             elif name:
-                attached.append((name, files[name]))
+                attached.append((name.rsplit("/", 1)[-1], files[name]))  # folder/x.pdf → x.pdf
         if problems:
             prepared.append(Refusal(label, problems))
             continue

@@ -25,6 +25,7 @@ outbox_app = _group("outbox")
 mail_app = _group("mail")
 messages_app = _group("messages")
 token_app = _group("token")
+user_app = _group("user")
 
 # The groups by name (as `cli.COMMANDS` names them), for modules that look a group up.
 GROUPS: dict[str, typer.Typer] = {
@@ -37,4 +38,5 @@ GROUPS: dict[str, typer.Typer] = {
     "mail": mail_app,
     "messages": messages_app,
     "token": token_app,
+    "user": user_app,
 }

@@ -460,6 +460,10 @@ def demo_command(
         "--imap", metavar="SERVER",
         help="IMAP server: embedded (pymap) or dovecot (needs dovecot-imapd).")] = "embedded",
     as_json: JsonOpt = False,
+    serve: Annotated[bool, typer.Option(
+        "--serve", help="Then keep the console up on the demo's data (Ctrl-C stops it).")] = False,
+    port: Annotated[int, typer.Option("--port", min=1, max=65535,
+                                      help="The console's port with --serve.")] = 8080,
 ) -> None:
     """Run the whole job on a local sandbox: send invoices, receive some, follow everything."""
     from wpec_invoicing.demo import run_demo
@@ -477,4 +481,8 @@ def demo_command(
         _print_json(summary.to_json())
     else:
         summary.print(_console())
+    if serve:
+        from wpec_invoicing.web.console.serve import serve_demo
+
+        serve_demo(Path(summary.work_dir), port=port, echo=_console().print)
     raise typer.Exit(0 if summary.ok else 1)

@@ -1,4 +1,4 @@
-"""Interfaces over HTTP: the REST API (`api/`) and, later, the operators' console.
+"""Interfaces over HTTP: the REST API (`api/`) and the operators' console (`console/`).
 
 Like the CLI, nothing here imports `store/` or SQLAlchemy: every route calls `app/`.
 """

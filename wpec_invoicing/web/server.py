@@ -54,6 +54,9 @@ def serve(ctx, options: ServeOptions) -> None:  # ctx: app.context.AppContext
 
     check(options)
     app = create_app(ctx, body_limit=options.body_limit)
+    from wpec_invoicing.web.console import mount_console  # the operators' console at /
+
+    mount_console(app, ctx)
     config = uvicorn.Config(
         app, host=options.host, port=options.port, log_level="info", access_log=True,
         ssl_certfile=str(options.certfile) if options.certfile else None,

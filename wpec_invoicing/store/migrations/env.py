@@ -13,7 +13,8 @@ from wpec_invoicing.store.db import Base, make_engine
 for _module in ("wpec_invoicing.store.models", "wpec_invoicing.store.outbox_models",
                 "wpec_invoicing.store.app_models",
                 "wpec_invoicing.store.render_models",
-                "wpec_invoicing.store.housekeeping_models"):
+                "wpec_invoicing.store.housekeeping_models",
+                "wpec_invoicing.store.console_models"):
     try:
         importlib.import_module(_module)
     except ModuleNotFoundError as exc:

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_render"
-down_revision = "0004_housekeeping"
+down_revision = "0005_console"
 branch_labels = None
 depends_on = None
 

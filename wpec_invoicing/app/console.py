@@ -1,0 +1,260 @@
+"""Use cases only the operators' console has: the dashboard's figures, and the received
+invoices' search with totals of the selection.
+
+Why not in `received.py`: the API lists invoices oldest first for integrators that follow a
+cursor; an operator wants the newest first, one search box that finds a supplier, a VAT
+number, an invoice number, a line's description, a causale, an order/contract/CUP/CIG
+reference or an amount, and the totals of what the search selected.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from wpec_invoicing.app.accounts import AccountOut, list_accounts
+from wpec_invoicing.app.context import AppContext
+from wpec_invoicing.app.errors import InvalidRequest
+from wpec_invoicing.app.mailings import MailingOut, list_mailings
+from wpec_invoicing.app.models import Model, Page, check_limit, cursor_int, decode_cursor, page_of
+from wpec_invoicing.app.received import STATUSES, ReceivedSummary
+from wpec_invoicing.app.timefmt import Money
+
+# SdI states of a sent invoice that still wait for an outcome, and those that failed.
+SENT_OPEN = ("queued", "sent", "accepted", "delivered-to-sdi", "not-delivered")
+SENT_FAILED = ("rejected", "not-accepted", "send-failed", "refused-by-pa")
+CREDIT_NOTES = ("TD04", "TD08")  # nota di credito, nota di credito semplificata
+
+
+class Dashboard(Model):
+    arrivals_today: dict[str, int]  # message kind -> count since midnight (Europe/Rome)
+    to_review: int
+    sent_open: int
+    sent_failed: int
+    open_alerts: int
+    mailings_running: list[MailingOut]
+    accounts: list[AccountOut]
+
+
+class SupplierGroup(Model):
+    """A supplier in a selection, grouped by VAT number (the latest name it used)."""
+
+    vat: str | None
+    name: str | None
+    invoices: int
+    total: Money | None = None
+
+
+class Totals(Model):
+    invoices: int
+    taxable: Money
+    tax: Money
+    total: Money
+    net_total: Money  # credit notes subtracted
+
+
+class ReceivedSelection(Model):
+    page: Page[ReceivedSummary]
+    totals: Totals
+    suppliers: list[SupplierGroup]
+
+
+def _midnight_rome(now: datetime | None = None) -> datetime:
+    from zoneinfo import ZoneInfo
+
+    rome = ZoneInfo("Europe/Rome")
+    local = (now or datetime.now(UTC)).astimezone(rome)
+    return datetime.combine(local.date(), time.min, tzinfo=rome).astimezone(UTC)
+
+
+def dashboard(ctx: AppContext, *, now: datetime | None = None) -> Dashboard:
+    """Today's arrivals by kind, invoices to review, sent invoices open and failed, open
+    alerts, mailings in progress and each mailbox's state."""
+    from sqlalchemy import func, select
+
+    from wpec_invoicing.store.models import Message, ReceivedInvoice
+    from wpec_invoicing.store.outbox_models import OutboxAlert, OutboxItem
+
+    since = _midnight_rome(now)
+    with ctx.session() as s:
+        arrivals = dict(s.execute(
+            select(func.coalesce(Message.kind, "unknown"), func.count())
+            .where(Message.first_seen_at >= since).group_by(Message.kind)).all())
+        to_review = s.scalar(select(func.count()).select_from(ReceivedInvoice)
+                             .where(ReceivedInvoice.status == "needs-review")) or 0
+        by_state = dict(s.execute(
+            select(OutboxItem.sdi_state, func.count()).where(OutboxItem.kind == "invoice")
+            .group_by(OutboxItem.sdi_state)).all())
+        alerts = s.scalar(select(func.count()).select_from(OutboxAlert)
+                          .where(OutboxAlert.resolved_at.is_(None))) or 0
+    running = [m for m in list_mailings(ctx, limit=500).items
+               if m.counts.get("queued", 0) or m.counts.get("sending", 0)]
+    return Dashboard(
+        arrivals_today={str(k): int(v) for k, v in arrivals.items()},
+        to_review=int(to_review),
+        sent_open=sum(int(v) for k, v in by_state.items() if (k or "queued") in SENT_OPEN),
+        sent_failed=sum(int(v) for k, v in by_state.items() if k in SENT_FAILED),
+        open_alerts=int(alerts), mailings_running=running, accounts=list_accounts(ctx))
+
+
+def _money(value: Any) -> Decimal | None:
+    """A sum as SQL returns it (Decimal on PostgreSQL, float on SQLite) to cents."""
+    if value is None:
+        return None
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _matching_ids(dialect: str, words: str) -> Any:
+    """Ids of the invoices whose columns, line descriptions or data as read (causale,
+    order, contract, CUP, CIG...) contain `words`: one union of three narrow scans, far
+    cheaper than OR-ing them row by row. SQLite's LIKE ignores ASCII case already (ILIKE
+    would wrap every value in lower()); PostgreSQL needs ILIKE."""
+    from sqlalchemy import String, Text, cast, or_, select, union
+
+    from wpec_invoicing.store.models import InvoiceLine
+    from wpec_invoicing.store.models import ReceivedInvoice as R
+
+    pattern = f"%{_escape_like(words)}%"
+
+    def match(column: Any) -> Any:
+        if dialect == "sqlite":
+            return column.like(pattern, escape="\\")
+        return column.ilike(pattern, escape="\\")
+
+    return union(
+        select(R.id).where(or_(*(match(c) for c in (
+            R.supplier_name, R.supplier_vat, R.supplier_fiscal_code, R.number, R.file_name)))),
+        select(InvoiceLine.invoice_id).where(match(InvoiceLine.description)),
+        select(R.id).where(match(cast(cast(R.report, Text), String))))
+
+
+def search_received(ctx: AppContext, *, status: str | None = None,
+                    supplier_vat: str | None = None, since: date | None = None,
+                    until: date | None = None, text: str | None = None,
+                    amount: Decimal | None = None, cursor: str | None = None,
+                    limit: int = 50) -> ReceivedSelection:
+    """Received invoices, newest first, with the totals and suppliers of the whole selection.
+
+    `text` matches the supplier's name, VAT number or codice fiscale, the invoice number, the
+    file name, a line's description and the invoice's own data as read (causale, order,
+    contract, CUP, CIG...); `amount` matches the total or the taxable amount exactly.
+    """
+    from sqlalchemy import case, func, or_, select
+
+    from wpec_invoicing.store.models import ReceivedInvoice as R
+
+    check_limit(limit)
+    if status is not None and status not in STATUSES:
+        raise InvalidRequest(f"status {status!r}: expected one of {', '.join(STATUSES)}")
+    if since and until and since > until:
+        raise InvalidRequest(f"since {since} is after until {until}")
+    conditions: list[Any] = []
+    if status:
+        conditions.append(R.status == status)
+    if supplier_vat:
+        conditions.append(R.supplier_vat == supplier_vat.strip().upper())
+    if since:
+        conditions.append(R.invoice_date >= since)
+    if until:
+        conditions.append(R.invoice_date <= until)
+    if amount is not None:
+        conditions.append(or_(R.total == amount, R.taxable == amount))
+    words = text.strip() if text and text.strip() else None
+    columns = (R.id, R.status, R.file_name, R.source, R.supplier_vat, R.supplier_fiscal_code,
+               R.supplier_name, R.document_type, R.number, R.invoice_date, R.currency, R.total,
+               R.received_at)
+    query = select(*columns).where(*conditions).order_by(R.id.desc()).limit(limit + 1)
+    before = cursor_int(decode_cursor(cursor), "id")
+    if before is not None:
+        query = query.where(R.id < before)
+    sign = case((R.document_type.in_(CREDIT_NOTES), -1), else_=1)
+    zero = Decimal("0.00")
+    with ctx.session() as s:
+        if words:
+            ids = s.scalars(_matching_ids(s.bind.dialect.name, words)).all()
+            # A handful of matches (the usual case) is passed as a list: the three
+            # statements below then cost nothing; many go back in as the subquery.
+            conditions.append(R.id.in_(ids) if len(ids) <= 5_000
+                              else R.id.in_(_matching_ids(s.bind.dialect.name, words)))
+            query = query.where(conditions[-1])
+        rows = [ReceivedSummary.model_validate(r._mapping) for r in s.execute(query)]
+        # One pass over the selection gives both the supplier groups and, summed here, the
+        # totals: one row per supplier, a few thousand at most.
+        groups = s.execute(
+            select(R.supplier_vat, func.max(R.supplier_name), func.count(), func.sum(R.total),
+                   func.sum(R.taxable), func.sum(R.tax), func.sum(sign * R.total))
+            .where(*conditions).group_by(R.supplier_vat)).all()
+    totals = Totals(invoices=sum(int(g[2]) for g in groups),
+                    taxable=_money(sum(_money(g[4]) or zero for g in groups)) or zero,
+                    tax=_money(sum(_money(g[5]) or zero for g in groups)) or zero,
+                    total=_money(sum(_money(g[3]) or zero for g in groups)) or zero,
+                    net_total=_money(sum(_money(g[6]) or zero for g in groups)) or zero)
+    top = sorted(groups, key=lambda g: (-int(g[2]), g[0] or ""))[:20]
+    return ReceivedSelection(
+        page=page_of(rows, limit), totals=totals,
+        suppliers=[SupplierGroup(vat=g[0], name=g[1], invoices=int(g[2]), total=_money(g[3]))
+                   for g in top])
+
+
+class Bodies(Model):
+    """What a person reads of a message: its text body, and its HTML body made inert."""
+
+    text: str | None = None
+    html: str | None = None  # sanitised: no script, no event handler, no remote fetch
+
+
+# Tags and attributes a mail body may keep: formatting only. Everything that runs, loads or
+# submits (script, style, iframe, form, on* handlers, remote images) goes.
+_HTML_TAGS = {"a", "abbr", "b", "blockquote", "br", "caption", "code", "div", "em", "font",
+              "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "li", "ol", "p", "pre", "small",
+              "span", "strong", "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead",
+              "tr", "u", "ul"}
+MAX_BODY = 2_000_000
+
+
+def sanitise_html(html: str) -> str:
+    """An HTML body with only formatting left (links keep their href, never javascript:)."""
+    import nh3
+
+    return nh3.clean(html[:MAX_BODY], tags=_HTML_TAGS,
+                     attributes={"a": {"href", "title"}, "td": {"colspan", "rowspan"},
+                                 "th": {"colspan", "rowspan"}},
+                     url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer")
+
+
+def _readable_message(raw: bytes):  # -> email.message.EmailMessage
+    """The message a person wrote: inside a PEC envelope (postacert.eml), else the message."""
+    import email
+    import email.policy
+
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    for part in msg.walk():
+        if part.get_content_type() == "message/rfc822":
+            name = (part.get_filename() or "postacert.eml").lower()
+            if name == "postacert.eml":
+                inner = part.get_payload()
+                if isinstance(inner, list) and inner:
+                    return inner[0]
+    return msg
+
+
+def message_bodies(ctx: AppContext, message_id: int) -> Bodies:
+    """The text and (sanitised) HTML bodies of an archived message."""
+    from wpec_invoicing.app.messages import raw_message
+
+    msg = _readable_message(raw_message(ctx, message_id).data)
+
+    def content(kind: str) -> str | None:
+        try:
+            part = msg.get_body(preferencelist=(kind,))
+            return part.get_content()[:MAX_BODY] if part is not None else None
+        except (LookupError, ValueError, AttributeError):  # unknown charset, broken part
+            return None
+
+    html = content("html")
+    return Bodies(text=content("plain"), html=sanitise_html(html) if html else None)

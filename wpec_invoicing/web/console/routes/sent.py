@@ -1,0 +1,62 @@
+"""Fatture emesse: list with state badges, the whole timeline of one (NS codes with their
+descriptions), download what went out, upload a corrected file and resend."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, UploadFile
+from fastapi.responses import Response
+
+from wpec_invoicing.app import console, sent
+from wpec_invoicing.web.console.routes.common import download, parse_day, query_without
+from wpec_invoicing.web.console.ui import ConsoleRoute, Ui, need
+
+router = APIRouter(route_class=ConsoleRoute)
+GROUPS = {"open": list(console.SENT_OPEN), "failed": list(console.SENT_FAILED)}
+STATES = ("queued", "sent", "accepted", "delivered-to-sdi", "delivered", "not-delivered",
+          "rejected", "not-accepted", "send-failed", "accepted-by-pa", "refused-by-pa",
+          "terms-expired")
+MAX_UPLOAD = 5 * 1024 * 1024  # an invoice file is at most 5 MB for SdI
+
+
+@router.get("/fatture-emesse")
+def sent_list(ui: Annotated[Ui, Depends(need("viewer"))], state: str = "", q: str = "",
+              since: str = "", until: str = "", cursor: str | None = None) -> Response:
+    states = GROUPS.get(state) or ([state] if state else None)
+    page = sent.list_sent(ui.ctx, states=states, text=q or None,
+                          since=parse_day(since, ui.gettext("from")),
+                          until=parse_day(until, ui.gettext("to")), cursor=cursor, limit=50)
+    return ui.render("sent_list.html", title=ui.gettext("Sent invoices"), page=page,
+                     state=state, q=q, since=since, until=until, states=STATES,
+                     more=query_without(ui.request.query_params, "cursor"))
+
+
+@router.get("/fatture-emesse/{item_id}")
+def sent_detail(ui: Annotated[Ui, Depends(need("viewer"))], item_id: int) -> Response:
+    item = sent.get_sent(ui.ctx, item_id)
+    return ui.render("sent_detail.html", title=item.file_name or str(item.id), item=item,
+                     resendable=item.sdi_state in sent.RESENDABLE)
+
+
+@router.get("/fatture-emesse/{item_id}/file")
+def sent_download(ui: Annotated[Ui, Depends(need("viewer"))], item_id: int) -> Response:
+    f = sent.sent_file(ui.ctx, item_id)
+    return download(f.data, f.file_name, f.media_type)
+
+
+@router.post("/fatture-emesse/{item_id}/reinvio")
+async def sent_resend(ui: Annotated[Ui, Depends(need("operator"))], item_id: int,
+                      file: Annotated[UploadFile, File()]) -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    from wpec_invoicing.app.errors import InvalidRequest
+
+    data = await file.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        raise InvalidRequest(f"{file.filename}: larger than 5 MB, SdI would refuse it")
+    submission = await run_in_threadpool(sent.resend, ui.ctx, item_id, data,
+                                         file.filename or "fattura.xml")
+    new_id = submission.items[0].id
+    ui.audit("invoice.resend", f"sent/{item_id}", detail=f"replaced by sent/{new_id}")
+    return ui.redirect(f"/fatture-emesse/{new_id}", notice="resent")
