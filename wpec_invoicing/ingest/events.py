@@ -57,9 +57,18 @@ def record_events(ctx: Any, session: Any, events: list[Event], *, message: Any =
                   pec: Any = None) -> list[str]:
     """Record the events and, for a message, tell the observers; returns the observers'
     error texts (an invoice file imported on its own has no message to observe)."""
+    from wpec_invoicing.store.events import invoice_received
+    from wpec_invoicing.store.models import ReceivedInvoice
+
     for event in events:
         log.info("%s message=%s invoice=%s %s", event.name, event.message_id,
                  event.invoice_id, event.detail or "")
+        if event.name == INVOICE_RECEIVED and event.invoice_id is not None:
+            # the integrator's events (`invoice.received`, then the verdict), in this
+            # transaction: `events?after=ID` sees them exactly when the invoice exists
+            inv = session.get(ReceivedInvoice, event.invoice_id)
+            if inv is not None:
+                invoice_received(session, inv, source=inv.source, message_id=event.message_id)
     if message is None:
         return []
     return notify(session, message, pec, ctx.observers)

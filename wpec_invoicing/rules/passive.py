@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wpec_invoicing.rules.suppliers import find_supplier
-from wpec_invoicing.store.events import invoice_event, invoice_received
+from wpec_invoicing.store.events import invoice_event
 from wpec_invoicing.store.models import InvoiceLine, ReceivedInvoice
 
 log = logging.getLogger(__name__)
@@ -161,8 +161,7 @@ def register_invoice(
     session.flush()
     verdict = verify(session, config, inv, doc, report, read_error)
     inv.status, inv.reasons = verdict.status, verdict.reasons
-    invoice_received(session, inv, source=source, message_id=message_id)
-    return inv, True
+    return inv, True  # its events (received + verdict) are written by ingest/events.py
 
 
 def _identificativo_from_metadata(name: str, data: bytes) -> str | None:
