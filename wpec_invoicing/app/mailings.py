@@ -177,7 +177,7 @@ def retry_failed(ctx: AppContext, mailing_id: int) -> MailingDetail:
     after acceptance: those went out)."""
     from sqlalchemy import select
 
-    from wpec_invoicing.outbox.queue import add_event
+    from wpec_invoicing.outbox.records import add_event
     from wpec_invoicing.store.app_models import MailingItem
     from wpec_invoicing.store.outbox_models import OutboxItem
 

@@ -16,6 +16,9 @@ What every command follows (streams, `--json`, errors, exit codes) is in `cli/ou
 `main()` turns any exception that reaches it into one `wpec: error: ...` line (and, under
 `--json`, a JSON error object on stdout) with the exit code of the table in `output.py`: a
 user never sees a traceback (set WPEC_DEBUG=1 to get one).
+
+May import: `app/`, the configuration and, for the formats commands, the formats; never
+`store/` or SQLAlchemy.
 """
 
 from __future__ import annotations

@@ -251,9 +251,7 @@ def invoice_create(
         except OSError as exc:
             raise InputError(f"--out {out}: cannot create the folder: "
                              f"{exc.strerror or exc}") from None
-    from wpec_invoicing.outbox.queue import Outbox
-
-    with Outbox(configured.require(config, "invoice create")) as outbox:
+    with _outbox(config, "invoice create") as outbox:
         def create():
             queued = outbox.create_invoices(records, supplier=supplier, account=account)
             if out is not None:
@@ -337,7 +335,7 @@ def mail_send(
         render,
         row_attachments,
     )
-    from wpec_invoicing.outbox.queue import Outbox, Refusal
+    from wpec_invoicing.outbox.queue import Refusal
 
     recipients, template = Path(recipients_arg), Path(template_arg)
     attach_dir = Path(attach_dir_arg) if attach_dir_arg is not None else None
@@ -359,7 +357,7 @@ def mail_send(
         raise InputError(f"{recipients}: no recipients in it")
     if attach_dir is not None and not attach_dir.is_dir():
         raise InputError(f"--attach-dir {attach_dir}: not a folder")
-    with Outbox(configured.require(config, "mail send")) as outbox:
+    with _outbox(config, "mail send") as outbox:
         prepared: list[Any] = []
         for n, row in enumerate(rows, 2):
             address = row.get(column, "")

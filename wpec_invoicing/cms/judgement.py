@@ -21,16 +21,14 @@ Pure: the checker is the only door to the outside, and it is handed in.
 
 from __future__ import annotations
 
-import hmac
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from threading import Lock
 from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives import hashes
-
-from ._certinfo import CertInfo, hash_for
+from ._certinfo import CertInfo
 from .qualified import QcInfo, qc_info
 from .revocation import RevocationPolicy, embedded_revinfo
 
@@ -38,7 +36,9 @@ if TYPE_CHECKING:
     from cryptography import x509
 
     from .trust import TrustStore
-    from .verify import SignatureVerdict
+
+# (token DER, the signature it stamps, trust, use) -> (genTime, None) or (None, why)
+TokenCheck = Callable[[bytes, bytes, Any, str], "tuple[datetime | None, str | None]"]
 
 SIGNATURE_TIMESTAMP_TOKEN = "1.2.840.113549.1.9.16.2.14"  # noqa: S105 - an OID
 
@@ -61,7 +61,7 @@ def qc_for(cert: CertInfo) -> QcInfo:
 
 
 def judge_signer(
-    verdict: SignatureVerdict,
+    verdict: Any,  # a verify.SignatureVerdict (not imported: verify imports this module)
     *,
     signed_data: Any,
     signer_info: Any,
@@ -69,11 +69,16 @@ def judge_signer(
     carried: list[CertInfo],
     trust: TrustStore | None,
     use: str,
-) -> SignatureVerdict:
-    """`verdict` (intact) completed with times, trust, revocation and qualification."""
+    check_token: TokenCheck | None = None,
+) -> Any:
+    """`verdict` (intact) completed with times, trust, revocation and qualification.
+
+    `check_token` verifies a signature timestamp token (`verify.check_timestamp_token`): it is
+    handed in, not imported, because verifying a token is verifying a CMS signature and
+    `verify` calls this module (no import cycle)."""
     now = datetime.now(UTC)
     qc = qc_for(cert)
-    ts_time, ts_problem = (signature_timestamp(signer_info, trust, use)
+    ts_time, ts_problem = (signature_timestamp(signer_info, trust, use, check_token)
                            if signer_info is not None else (None, None))
     if ts_time is not None:
         when, source = ts_time, "timestamp"
@@ -140,12 +145,12 @@ def judge_signer(
 
 
 def judge_certificate(
-    verdict: SignatureVerdict,
+    verdict: Any,  # a verify.SignatureVerdict (not imported: verify imports this module)
     cert: x509.Certificate,
     intermediates: list[x509.Certificate],
     trust: TrustStore | None,
     use: str = "invoice",
-) -> SignatureVerdict:
+) -> Any:
     """The same judgement for a signature that is not CMS (an XAdES invoice): trust at the
     claimed signing time and now, revocation, qualified; no timestamp token is read."""
     from ._certinfo import cert_info_from_crypto
@@ -157,7 +162,7 @@ def judge_certificate(
 
 
 def signature_timestamp(
-    signer_info: Any, trust: TrustStore | None, use: str
+    signer_info: Any, trust: TrustStore | None, use: str, check_token: TokenCheck | None = None
 ) -> tuple[datetime | None, str | None]:
     """(genTime, None) of a usable signature timestamp token, (None, why) of an unusable one,
     (None, None) when there is none."""
@@ -174,43 +179,12 @@ def signature_timestamp(
             return None, None
     except Exception as exc:
         return None, f"unsigned attributes unreadable: {_short(exc)}"
+    if check_token is None:
+        return None, "timestamp token present but not checked here"
     try:
-        return _check_token(token.dump(), signer_info["signature"].native, trust, use)
+        return check_token(token.dump(), signer_info["signature"].native, trust, use)
     except Exception as exc:
         return None, f"timestamp token unreadable: {_short(exc)}"
-
-
-def _check_token(
-    token_der: bytes, signature: bytes, trust: TrustStore | None, use: str
-) -> tuple[datetime | None, str | None]:
-    from asn1crypto import tsp
-
-    from .verify import CmsError, _check, _parse
-
-    try:
-        parsed = _parse(token_der)
-    except CmsError as exc:
-        return None, f"timestamp token: {exc}"
-    if parsed.content is None:
-        return None, "timestamp token carries no TSTInfo"
-    tst = tsp.TSTInfo.load(parsed.content)
-    imprint = tst["message_imprint"]
-    digest = hashes.Hash(hash_for(imprint["hash_algorithm"]["algorithm"].native))
-    digest.update(signature)
-    if not hmac.compare_digest(digest.finalize(), imprint["hashed_message"].native):
-        return None, "timestamp token is for another signature (message imprint differs)"
-    # The authority's own signature; its trust without revocation (a timestamp authority's
-    # certificate is judged like the chain, not fetched for every message).
-    plain = trust.with_revocation(None) if trust is not None else None
-    inner = _check(parsed, parsed.content, plain, use)
-    if inner.intact is not True:
-        return None, f"timestamp token signature: {inner.reason}"
-    if inner.trusted is False:
-        return None, f"timestamp authority not trusted: {inner.reason}"
-    gen_time = tst["gen_time"].native
-    if not isinstance(gen_time, datetime) or gen_time.tzinfo is None:
-        return None, "timestamp token has no usable genTime"
-    return gen_time, None
 
 
 def _short(exc: BaseException) -> str:

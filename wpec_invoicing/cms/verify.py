@@ -312,8 +312,44 @@ def _check_signer(
             digest_algorithm=digest_name,
         ),
         signed_data=parsed.signed_data, signer_info=si, cert=cert, carried=carried,
-        trust=trust, use=use,
+        trust=trust, use=use, check_token=check_timestamp_token,
     )
+
+
+def check_timestamp_token(
+    token_der: bytes, signature: bytes, trust: TrustStore | None, use: str
+) -> tuple[datetime | None, str | None]:
+    """(genTime, None) when the RFC 3161 token stamps `signature` and is signed by a trusted
+    authority, else (None, why)."""
+    from asn1crypto import tsp
+
+    from ._certinfo import hash_for
+
+    try:
+        parsed = _parse(token_der)
+    except CmsError as exc:
+        return None, f"timestamp token: {exc}"
+    if parsed.content is None:
+        return None, "timestamp token carries no TSTInfo"
+    tst = tsp.TSTInfo.load(parsed.content)
+    imprint = tst["message_imprint"]
+    digest = hashes.Hash(hash_for(imprint["hash_algorithm"]["algorithm"].native))
+    digest.update(signature)
+    if not hmac.compare_digest(digest.finalize(), imprint["hashed_message"].native):
+        return None, "timestamp token is for another signature (message imprint differs)"
+    # The authority's own signature; its trust without revocation (a timestamp authority's
+    # certificate is judged like the chain, not fetched for every message).
+    plain = trust.with_revocation(None) if trust is not None else None
+    inner = _check(parsed, parsed.content, plain, use)
+    if inner.intact is not True:
+        return None, f"timestamp token signature: {inner.reason}"
+    if inner.trusted is False:
+        return None, f"timestamp authority not trusted: {inner.reason}"
+    gen_time = tst["gen_time"].native
+    if not isinstance(gen_time, datetime) or gen_time.tzinfo is None:
+        return None, "timestamp token has no usable genTime"
+    return gen_time, None
+
 
 
 def verify_detached(

@@ -6,4 +6,6 @@ notifications, so deleting is necessary; but deleting is also the one operation 
 a legal document. The decision (`policy`, pure: messages + policy + clock → what goes and why)
 is kept apart from the act (`deleter`: re-hash, UID STORE \\Deleted + UID EXPUNGE of our own
 UIDs, audited), so the first can be proven exhaustively and the second kept small.
+
+May import: formats, `store/`, `mailbox/` (IMAP); never `app/`, `cli/` or `web/`.
 """

@@ -13,4 +13,6 @@ A service (may import formats, store and other services; never cli/, web/ or app
 - `xslt`: the tax agency's stylesheets (or any other), hardened;
 - `printing`: what printing a part means, `lp`, the print queue; `action`: the `print` rule
   action (queues a job).
+
+May import: formats, `store/` and other services; never `cli/`, `web/` or `app/`.
 """

@@ -6,6 +6,9 @@ package does the disk and network work around it and hands `cms/` a ready `Trust
 
     trust = load_trust(config)            # config trust_store + managed store, revocation on
     inspect(raw, trust=trust)             # every signature report gains `revocation`, ...
+
+May import: formats (`cms/`) and the standard library, httpx and pyhanko-certvalidator; never
+`store/`, `app/`, `cli/` or `web/`.
 """
 
 from __future__ import annotations

@@ -81,7 +81,7 @@ def test_unreachable_server_means_ask_again(tmp_path):
 def _make_uncertain(outbox: Outbox, item_id: int) -> None:
     """Stand in for a connection dropped after DATA (the e2e test provokes that for real):
     the item's fate is unknown and only the provider's receipts can tell."""
-    from wpec_invoicing.outbox.queue import add_event
+    from wpec_invoicing.outbox.records import add_event
 
     with outbox.store.session() as s:
         item = s.get(OutboxItem, item_id)
