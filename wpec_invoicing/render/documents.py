@@ -73,7 +73,13 @@ def read_for_render(data: bytes, *, file_name: str | None, strict: bool,
     if report.document is None:
         lenient = read_invoice(data, file_name=file_name, lenient=True, trust=trust)
         if lenient.document is not None:
-            report = lenient
+            # Rendered from the lenient reading, judged by the strict one: the band lists
+            # why SdI would refuse the file (its 00200 and reason) and what was repaired.
+            from dataclasses import replace
+
+            seen = {(c.code, c.message) for c in report.checks}
+            report = replace(lenient, checks=(
+                *report.checks, *(c for c in lenient.checks if (c.code, c.message) not in seen)))
     where = file_name or "input"
     if report.document is None:
         raise NotRenderable(f"{where}: not readable as an invoice: {report.error}")
