@@ -99,6 +99,9 @@ def test_a_viewer_has_no_approve_button(page):
     assert page.get_by_role("button", name="Approva").count() == 0
     response = page.request.post(page.url + "/decisione", form={"decision": "approved"})
     assert response.status == 403
+    page.get_by_role("button", name="Vista dell'Agenzia delle Entrate").click()
+    view = page.frame_locator("iframe.invoice-view[src$='style=ade']").locator("body")
+    assert view.inner_text().strip()  # the agency's stylesheet, in the sandboxed frame
 
 
 def test_english_and_log_out(page):

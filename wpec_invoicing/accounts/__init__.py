@@ -6,5 +6,6 @@ or a refusal saying why); `notices` says which notices are due; `request` checks
 reactivation request with the cms engine; `service` ties them to the store, the outbox and the
 ordinary-mail relay.
 
-May import: formats, `store/`, other services (`outbox/`, `mailbox/`); never `app/`, `cli/` or `web/`.
+May import: formats, `store/`, other services (`outbox/`, `mailbox/`); never `app/`, `cli/`
+or `web/`.
 """

@@ -12,7 +12,8 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from tests.integration.ingest.conftest import make_config, open_store
-from wpec_invoicing.ingest import Pipeline, store_raw_message
+from wpec_invoicing.ingest.pipeline import Pipeline
+from wpec_invoicing.ingest.store_raw import store_raw_message
 from wpec_invoicing.render.printing import run_print_jobs
 from wpec_invoicing.store.outbox_models import OutboxAlert
 from wpec_invoicing.store.render_models import PrintJob

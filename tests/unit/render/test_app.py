@@ -13,7 +13,8 @@ from tests.integration.ingest.factory import Factory
 from wpec_invoicing.app import render as app_render
 from wpec_invoicing.app.context import AppContext
 from wpec_invoicing.app.errors import InvalidRequest, NotFound
-from wpec_invoicing.ingest import Pipeline, store_raw_message
+from wpec_invoicing.ingest.pipeline import Pipeline
+from wpec_invoicing.ingest.store_raw import store_raw_message
 from wpec_invoicing.store.models import ReceivedInvoice
 
 

@@ -61,6 +61,18 @@ def download(data: bytes, file_name: str, media_type: str) -> Response:
         "X-Content-Type-Options": "nosniff"})
 
 
+RenderFormat = Query("pdf", alias="format", pattern="^(pdf|html)$",
+                     description="`pdf` (the original embedded) or `html`.")
+RenderStyle = Query("wpec", pattern="^(wpec|ade)$",
+                    description="`wpec`: our view; `ade`: the tax agency's stylesheet.")
+RENDERED = ("application/pdf", "text/html")
+
+
+def rendered(doc: Any) -> Response:
+    """A readable copy (`app.render.RenderedDocument`) as a download."""
+    return download(doc.content, doc.file_name, doc.media_type)
+
+
 def created(model: BaseModel) -> JSONResponse:
     return JSONResponse(model.model_dump(mode="json"), status_code=201)
 

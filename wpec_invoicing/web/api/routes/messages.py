@@ -7,9 +7,20 @@ from datetime import date
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from wpec_invoicing.app import messages
+from wpec_invoicing.app import messages, render
 from wpec_invoicing.web.api.auth import needs
-from wpec_invoicing.web.api.common import Cursor, Id, Limit, PageOut, detail, download, page
+from wpec_invoicing.web.api.common import (
+    RENDERED,
+    Cursor,
+    Id,
+    Limit,
+    PageOut,
+    RenderFormat,
+    detail,
+    download,
+    page,
+    rendered,
+)
 
 router = APIRouter(prefix="/messages", tags=["messages"])
 
@@ -49,6 +60,13 @@ def get_message(request: Request, message_id: Id) -> Response:
 def raw(request: Request, message_id: Id) -> Response:
     blob = messages.raw_message(request.app.state.ctx, message_id)
     return download(blob.data, blob.file_name, blob.media_type)
+
+
+@router.get("/{message_id}/pdf", response_class=Response,
+            **needs("viewer", 404, binary=RENDERED))
+def pdf(request: Request, message_id: Id, fmt: str = RenderFormat) -> Response:
+    """A readable copy of the message: PDF (the `.eml` embedded) or HTML."""
+    return rendered(render.message_pdf(request.app.state.ctx, message_id, fmt=fmt))
 
 
 @router.get("/{message_id}/attachments/{sha256}", response_class=Response,

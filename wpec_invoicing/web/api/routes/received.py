@@ -7,9 +7,22 @@ from datetime import date
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 
-from wpec_invoicing.app import received
+from wpec_invoicing.app import received, render
 from wpec_invoicing.web.api.auth import needs
-from wpec_invoicing.web.api.common import Cursor, Id, Limit, PageOut, actor, detail, download, page
+from wpec_invoicing.web.api.common import (
+    RENDERED,
+    Cursor,
+    Id,
+    Limit,
+    PageOut,
+    RenderFormat,
+    RenderStyle,
+    actor,
+    detail,
+    download,
+    page,
+    rendered,
+)
 
 router = APIRouter(prefix="/invoices/received", tags=["received invoices"])
 
@@ -55,6 +68,15 @@ def get_received(request: Request, invoice_id: Id) -> Response:
 def original(request: Request, invoice_id: Id) -> Response:
     doc = received.original(request.app.state.ctx, invoice_id)
     return download(doc.data, doc.file_name, doc.media_type)
+
+
+@router.get("/{invoice_id}/pdf", response_class=Response,
+            **needs("viewer", 404, binary=RENDERED))
+def pdf(request: Request, invoice_id: Id, fmt: str = RenderFormat,
+        style: str = RenderStyle) -> Response:
+    """A readable copy: PDF (the original file embedded) or HTML, our view or the agency's."""
+    return rendered(render.received_invoice_pdf(request.app.state.ctx, invoice_id,
+                                                fmt=fmt, style=style))
 
 
 @router.post("/{invoice_id}/approve", response_model=received.ReceivedDetail,

@@ -7,18 +7,22 @@ from datetime import date
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from wpec_invoicing.app import sent
+from wpec_invoicing.app import render, sent
 from wpec_invoicing.app.errors import InvalidRequest
 from wpec_invoicing.web.api.auth import needs
 from wpec_invoicing.web.api.common import (
+    RENDERED,
     Cursor,
     Id,
     Limit,
     PageOut,
+    RenderFormat,
+    RenderStyle,
     created,
     detail,
     download,
     page,
+    rendered,
 )
 
 router = APIRouter(prefix="/invoices/sent", tags=["sent invoices"])
@@ -103,6 +107,16 @@ def sent_file(request: Request, item_id: Id) -> Response:
 def sent_message(request: Request, item_id: Id) -> Response:
     return download(sent.sent_message(request.app.state.ctx, item_id),
                     f"sent-{item_id}.eml", "message/rfc822")
+
+
+@router.get("/{item_id}/pdf", response_class=Response,
+            **needs("viewer", 404, binary=RENDERED))
+def pdf(request: Request, item_id: Id, fmt: str = RenderFormat,
+        style: str = RenderStyle) -> Response:
+    """A readable copy of the invoice sent: PDF (the file embedded) or HTML, our view or the
+    agency's."""
+    return rendered(render.sent_invoice_pdf(request.app.state.ctx, item_id, fmt=fmt,
+                                            style=style))
 
 
 @router.post("/{item_id}/resend", status_code=201, response_model=sent.Submission,

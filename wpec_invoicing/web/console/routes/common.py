@@ -1,13 +1,30 @@
-"""Small helpers the page modules share: query parsing and file downloads."""
+"""Small helpers the page modules share: query parsing, file downloads, sandboxed frames."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
 from wpec_invoicing.app.errors import InvalidRequest
 from wpec_invoicing.pec.names import safe_filename
+
+# A sandboxed frame: no script, no remote fetch, no form; only this console may frame it.
+FRAME_CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox; "
+             "frame-ancestors 'self'; base-uri 'none'; form-action 'none'")
+STYLES = ("wpec", "ade")  # the readable copy of an invoice: our view, the tax agency's
+
+
+def frame(html: str | bytes) -> HTMLResponse:
+    """HTML for an <iframe sandbox> of a detail page, under FRAME_CSP."""
+    return HTMLResponse(html, headers={"Content-Security-Policy": FRAME_CSP,
+                                       "X-Content-Type-Options": "nosniff",
+                                       "Cache-Control": "no-store"})
+
+
+def view_style(style: str) -> str:
+    """The view a detail page shows (anything unknown: ours)."""
+    return style if style in STYLES else "wpec"
 
 
 def parse_day(value: str | None, field: str) -> date | None:

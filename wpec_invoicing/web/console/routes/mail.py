@@ -1,5 +1,6 @@
 """Posta: every archived message by account and folder, filters, detail (headers,
-certification data, signature verdict, bodies, attachments, rules that ran), the raw .eml.
+certification data, signature verdict, bodies, attachments, rules that ran), the raw .eml,
+a PDF copy.
 
 The HTML body is sanitised (app.console.sanitise_html) and, on top of that, shown in an
 <iframe sandbox> served with a CSP that forbids every script and every remote fetch: a hostile
@@ -11,15 +12,18 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 
-from wpec_invoicing.app import console, messages
-from wpec_invoicing.web.console.routes.common import download, parse_day, query_without
+from wpec_invoicing.app import console, messages, render
+from wpec_invoicing.web.console.routes.common import (
+    download,
+    frame,
+    parse_day,
+    query_without,
+)
 from wpec_invoicing.web.console.ui import ConsoleRoute, Ui, need
 
 router = APIRouter(route_class=ConsoleRoute)
-FRAME_CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox; "
-             "frame-ancestors 'self'; base-uri 'none'; form-action 'none'")
 
 
 @router.get("/posta")
@@ -54,9 +58,14 @@ def mail_html(ui: Annotated[Ui, Depends(need("viewer"))], message_id: int) -> Re
     bodies = console.message_bodies(ui.ctx, message_id)
     page = ("<!doctype html><html><head><meta charset='utf-8'><title>body</title></head>"
             f"<body>{bodies.html or ''}</body></html>")
-    return HTMLResponse(page, headers={"Content-Security-Policy": FRAME_CSP,
-                                       "X-Content-Type-Options": "nosniff",
-                                       "Cache-Control": "no-store"})
+    return frame(page)
+
+
+@router.get("/posta/{message_id}/pdf")
+def mail_pdf(ui: Annotated[Ui, Depends(need("viewer"))], message_id: int) -> Response:
+    """The readable copy of the message (the .eml embedded), to print or keep."""
+    doc = render.message_pdf(ui.ctx, message_id)
+    return download(doc.content, doc.file_name, doc.media_type)
 
 
 @router.get("/posta/{message_id}/eml")

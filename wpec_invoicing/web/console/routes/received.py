@@ -1,5 +1,6 @@
 """Fatture ricevute: search (words or an amount), totals of the selection, detail, approve
-or refuse (one or many), the original file."""
+or refuse (one or many), the original file, the readable copy (PDF, our view or the
+tax agency's)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import Response
 
-from wpec_invoicing.app import console, received
+from wpec_invoicing.app import console, received, render
 from wpec_invoicing.app.errors import AppError
 from wpec_invoicing.web.console.i18n import parse_amount
-from wpec_invoicing.web.console.routes.common import download, parse_day, query_without
+from wpec_invoicing.web.console.routes.common import (
+    download,
+    frame,
+    parse_day,
+    query_without,
+    view_style,
+)
 from wpec_invoicing.web.console.ui import ConsoleRoute, Ui, need
 
 router = APIRouter(route_class=ConsoleRoute)
@@ -34,10 +41,27 @@ def received_list(ui: Annotated[Ui, Depends(need("viewer"))], q: str = "", statu
 
 
 @router.get("/fatture-ricevute/{invoice_id}")
-def received_detail(ui: Annotated[Ui, Depends(need("viewer"))], invoice_id: int) -> Response:
+def received_detail(ui: Annotated[Ui, Depends(need("viewer"))], invoice_id: int,
+                    style: str = "wpec") -> Response:
     inv = received.get_received(ui.ctx, invoice_id)
     return ui.render("received_detail.html", title=f"{inv.supplier_name or ''} {inv.number or ''}",
-                     inv=inv)
+                     inv=inv, view=view_style(style))
+
+
+@router.get("/fatture-ricevute/{invoice_id}/pdf")
+def received_pdf(ui: Annotated[Ui, Depends(need("viewer"))], invoice_id: int,
+                 style: str = "wpec") -> Response:
+    """The readable copy as PDF (the original file embedded), our view or the agency's."""
+    doc = render.received_invoice_pdf(ui.ctx, invoice_id, style=view_style(style))
+    return download(doc.content, doc.file_name, doc.media_type)
+
+
+@router.get("/fatture-ricevute/{invoice_id}/vista")
+def received_view(ui: Annotated[Ui, Depends(need("viewer"))], invoice_id: int,
+                  style: str = "wpec") -> Response:
+    """The readable copy as HTML, for the sandboxed frame of the detail page."""
+    doc = render.received_invoice_pdf(ui.ctx, invoice_id, fmt="html", style=view_style(style))
+    return frame(doc.content)
 
 
 @router.get("/fatture-ricevute/{invoice_id}/originale")

@@ -1,5 +1,6 @@
 """Fatture emesse: list with state badges, the whole timeline of one (NS codes with their
-descriptions), download what went out, upload a corrected file and resend."""
+descriptions), download what went out, its readable copy (PDF, our view or the tax
+agency's), upload a corrected file and resend."""
 
 from __future__ import annotations
 
@@ -8,8 +9,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, UploadFile
 from fastapi.responses import Response
 
-from wpec_invoicing.app import console, sent
-from wpec_invoicing.web.console.routes.common import download, parse_day, query_without
+from wpec_invoicing.app import console, render, sent
+from wpec_invoicing.web.console.routes.common import (
+    download,
+    frame,
+    parse_day,
+    query_without,
+    view_style,
+)
 from wpec_invoicing.web.console.ui import ConsoleRoute, Ui, need
 
 router = APIRouter(route_class=ConsoleRoute)
@@ -33,10 +40,27 @@ def sent_list(ui: Annotated[Ui, Depends(need("viewer"))], state: str = "", q: st
 
 
 @router.get("/fatture-emesse/{item_id}")
-def sent_detail(ui: Annotated[Ui, Depends(need("viewer"))], item_id: int) -> Response:
+def sent_detail(ui: Annotated[Ui, Depends(need("viewer"))], item_id: int,
+                style: str = "wpec") -> Response:
     item = sent.get_sent(ui.ctx, item_id)
     return ui.render("sent_detail.html", title=item.file_name or str(item.id), item=item,
-                     resendable=item.sdi_state in sent.RESENDABLE)
+                     resendable=item.sdi_state in sent.RESENDABLE, view=view_style(style))
+
+
+@router.get("/fatture-emesse/{item_id}/pdf")
+def sent_pdf(ui: Annotated[Ui, Depends(need("viewer"))], item_id: int,
+             style: str = "wpec") -> Response:
+    """The readable copy of the invoice sent as PDF (the file embedded)."""
+    doc = render.sent_invoice_pdf(ui.ctx, item_id, style=view_style(style))
+    return download(doc.content, doc.file_name, doc.media_type)
+
+
+@router.get("/fatture-emesse/{item_id}/vista")
+def sent_view(ui: Annotated[Ui, Depends(need("viewer"))], item_id: int,
+              style: str = "wpec") -> Response:
+    """The readable copy as HTML, for the sandboxed frame of the detail page."""
+    doc = render.sent_invoice_pdf(ui.ctx, item_id, fmt="html", style=view_style(style))
+    return frame(doc.content)
 
 
 @router.get("/fatture-emesse/{item_id}/file")
