@@ -65,7 +65,7 @@ def _describe(rule: Any, default_path: str) -> str:
 
 def _views(config: Any) -> list[RuleView]:
     from wpec_invoicing.config import BUILTIN_KINDS, plugin_kinds
-    from wpec_invoicing.rules.engine import effective_rule
+    from wpec_invoicing.rules.kinds import effective_rule
 
     return [RuleView(kind=k, custom=k in config.rules.kinds,
                      does=_describe(effective_rule(config, k), config.rules.path))
@@ -120,7 +120,7 @@ def check_rules(ctx: AppContext, text: str, *, last: int = DRY_RUN_MESSAGES) -> 
     rules in force do with it and what the draft would do."""
     from sqlalchemy import select
 
-    from wpec_invoicing.rules.engine import effective_rule
+    from wpec_invoicing.rules.kinds import effective_rule
     from wpec_invoicing.store.models import Message
 
     try:

@@ -200,7 +200,7 @@ def reactivate(ctx: AppContext, name: str, *, request: bytes, until: date | None
     fiscale, naming the box). The new expiry defaults to one year from today."""
     from wpec_invoicing.accounts import lifecycle as m
     from wpec_invoicing.accounts.request import check_request
-    from wpec_invoicing.rules.engine import load_trust
+    from wpec_invoicing.trust import load_trust
 
     account = _account(ctx, name)
     holder = ctx.config.lifecycle.holders.get(name)

@@ -50,7 +50,7 @@ class PrintBatch(Model):
 
 
 def _trust(ctx: AppContext):
-    from wpec_invoicing.rules.engine import load_trust
+    from wpec_invoicing.trust import load_trust
 
     return load_trust(ctx.config)
 

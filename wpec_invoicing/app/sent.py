@@ -257,7 +257,7 @@ def waiting_reasons(ctx: AppContext, account: str | None = None, limit: int = 3)
     """The distinct last errors of the items still waiting to go out (why nothing went)."""
     from sqlalchemy import select
 
-    from wpec_invoicing.outbox.queue import ACTIVE_STATUSES
+    from wpec_invoicing.outbox.records import ACTIVE_STATUSES
     from wpec_invoicing.store.outbox_models import OutboxItem
 
     query = select(OutboxItem.last_error).where(OutboxItem.status.in_(ACTIVE_STATUSES),

@@ -85,7 +85,7 @@ def _normalise(data: SupplierIn) -> tuple[str | None, str | None]:
 
 
 def _reverify(ctx: AppContext) -> None:
-    from wpec_invoicing.rules.engine import load_trust
+    from wpec_invoicing.trust import load_trust
     from wpec_invoicing.rules.passive import reverify_open
 
     with ctx.session() as s:
