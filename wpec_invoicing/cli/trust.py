@@ -13,20 +13,16 @@ from typing import Annotated
 
 import typer
 
+from wpec_invoicing.cli.options import ConfigOpt, JsonOpt
+
 trust_app = typer.Typer(
     help="The trust store: PEC providers' and qualified CAs' certificates, trusted lists.",
     no_args_is_help=True, add_completion=False, rich_markup_mode=None,
 )
 
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="wpec.toml to use (default: $WPEC_CONFIG, ./wpec.toml)."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON to stdout.")]
 
 
-
-def _ctx(config: Path | None):
+def _ctx(config: str | None):
     from wpec_invoicing.app.context import AppContext
 
     return AppContext.load(config)
@@ -54,9 +50,10 @@ def _report(result, as_json: bool) -> None:
 @trust_app.command("add")
 def add(
     path: Annotated[Path, typer.Argument(help="PEM file, or a folder of .pem/.crt/.cer files.",
-                                         metavar="FILE.pem|DIR")],
+                                         metavar="FILE|DIR")],
     purpose: Annotated[str, typer.Option(
-        "--purpose", help="pec-provider (receipts, envelopes) or qualified-ca (invoices).")]
+        "--purpose", metavar="PURPOSE",
+        help="pec-provider (receipts, envelopes) or qualified-ca (invoices).")]
     = "pec-provider",
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
@@ -71,10 +68,11 @@ def add(
 @trust_app.command("add-list")
 def add_list(
     path: Annotated[Path, typer.Argument(help="An ETSI TS 119 612 trusted list (XML).",
-                                         metavar="FILE.xml")],
+                                         metavar="FILE")],
     pin: Annotated[Path, typer.Option(
-        "--pin", metavar="CERT.pem",
-        help="The list operator's certificate: the list's signature must verify with it.")],
+        "--pin", metavar="FILE",
+        help="The list operator's certificate (PEM): the list's signature must verify with "
+             "it.")],
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
