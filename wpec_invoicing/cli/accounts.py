@@ -20,7 +20,8 @@ accounts_app = typer.Typer(help="The mailboxes' lifecycle: active, suspended, de
                                 "purged; renew, recover, reactivate.",
                            no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 
-NameArg = Annotated[str, typer.Argument(help="The account's name (see `accounts list`).")]
+NameArg = Annotated[str, typer.Argument(help="The account's name (see `accounts list`).",
+                                        metavar="NAME")]
 
 
 def _ctx(config):
@@ -93,7 +94,8 @@ def _done(status, json_out: bool) -> None:
 @accounts_app.command("renew")
 def accounts_renew(
     name: NameArg,
-    until: Annotated[str, typer.Option("--until", help="New expiry (YYYY-MM-DD).")],
+    until: Annotated[str, typer.Option("--until", metavar="DATE",
+                                       help="New expiry (YYYY-MM-DD).")],
     json_out: JsonOpt = False, config: ConfigOpt = None,
 ) -> None:
     """A renewed contract; a suspended box is recovered by it."""
@@ -136,9 +138,11 @@ def accounts_deactivate(name: NameArg, json_out: JsonOpt = False,
 @accounts_app.command("reactivate")
 def accounts_reactivate(
     name: NameArg,
-    request: Annotated[Path, typer.Option("--request", help="The activation request signed "
+    request: Annotated[Path, typer.Option("--request", metavar="FILE",
+        help="The activation request signed "
                                                             "by the holder (CAdES .p7m).")],
-    until: Annotated[str | None, typer.Option("--until", help="New expiry (default: one year)."
+    until: Annotated[str | None, typer.Option("--until", metavar="DATE", show_default=False,
+                                              help="New expiry (default: one year)."
                                               )] = None,
     json_out: JsonOpt = False, config: ConfigOpt = None,
 ) -> None:

@@ -24,7 +24,8 @@ def _size(n: int) -> str:
 
 
 def housekeep(
-    account: Annotated[str | None, typer.Option("--account", "-a",
+    account: Annotated[str | None, typer.Option("--account", "-a", metavar="NAME",
+                                                show_default=False,
                                                 help="Only this account.")] = None,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="List exactly what would be deleted and the space it frees; "
