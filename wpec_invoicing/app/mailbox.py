@@ -28,9 +28,9 @@ def refresh_suppliers(ctx: AppContext) -> tuple[Any, int] | None:
 def load_suppliers_csv(ctx: AppContext, path: Path) -> tuple[Any, int]:
     """Upsert the registry from a CSV file, then re-verify open invoices:
     (LoadResult, invoices that changed state)."""
-    from wpec_invoicing.trust import load_trust
     from wpec_invoicing.rules.passive import reverify_open
     from wpec_invoicing.rules.suppliers import load_suppliers_csv as load
+    from wpec_invoicing.trust import load_trust
 
     trust = load_trust(ctx.config)
     with ctx.session() as s:

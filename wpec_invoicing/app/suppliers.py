@@ -85,8 +85,8 @@ def _normalise(data: SupplierIn) -> tuple[str | None, str | None]:
 
 
 def _reverify(ctx: AppContext) -> None:
-    from wpec_invoicing.trust import load_trust
     from wpec_invoicing.rules.passive import reverify_open
+    from wpec_invoicing.trust import load_trust
 
     with ctx.session() as s:
         reverify_open(s, ctx.config, trust=load_trust(ctx.config), archive=ctx.store.archive)
