@@ -10,10 +10,10 @@ from pathlib import Path
 
 from pypdf import PdfReader
 from sqlalchemy import select
-from wpec_invoicing.rules.engine import Processor
 
 from tests.integration.ingest.conftest import make_config, open_store
-from wpec_invoicing.mailbox.sync import store_raw_message
+from wpec_invoicing.ingest import store_raw_message
+from wpec_invoicing.ingest.pipeline import Pipeline
 from wpec_invoicing.render.printing import run_print_jobs
 from wpec_invoicing.store.outbox_models import OutboxAlert
 from wpec_invoicing.store.render_models import PrintJob
@@ -28,7 +28,7 @@ def _process(store, config, raw: bytes) -> int:
     with store.session() as s:
         msg, _ = store_raw_message(s, store.archive, raw, source="import")
         message_id = msg.id
-    assert Processor(config, store.archive).process_many(store, [message_id]) == [True]
+    assert Pipeline.for_config(config, store).process_many([message_id]) == [True]
     return message_id
 
 

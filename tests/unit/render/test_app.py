@@ -7,14 +7,14 @@ import io
 
 import pytest
 from pypdf import PdfReader
-from wpec_invoicing.rules.engine import Processor
 
 from tests.integration.ingest.conftest import make_config
 from tests.integration.ingest.factory import Factory
 from wpec_invoicing.app import render as app_render
 from wpec_invoicing.app.context import AppContext
 from wpec_invoicing.app.errors import InvalidRequest, NotFound
-from wpec_invoicing.mailbox.sync import store_raw_message
+from wpec_invoicing.ingest import store_raw_message
+from wpec_invoicing.ingest.pipeline import Pipeline
 from wpec_invoicing.store.models import ReceivedInvoice
 
 
@@ -31,7 +31,7 @@ def _receive(ctx, factory: Factory, number: str) -> tuple[int, int, bytes]:
     with ctx.session() as s:
         msg, _ = store_raw_message(s, ctx.store.archive, raw, source="import")
         message_id = msg.id
-    Processor(ctx.config, ctx.store.archive).process_many(ctx.store, [message_id])
+    Pipeline.for_config(ctx.config, ctx.store).process_many([message_id])
     with ctx.session() as s:
         invoice_id = s.query(ReceivedInvoice.id).filter_by(message_id=message_id).scalar()
     return message_id, invoice_id, xml
