@@ -73,7 +73,17 @@ def read_for_render(data: bytes, *, file_name: str | None, strict: bool,
     if report.document is None:
         lenient = read_invoice(data, file_name=file_name, lenient=True, trust=trust)
         if lenient.document is not None:
-            report = lenient
+            # Reading may be lenient, judging may not (as ingest judges a received file):
+            # the strict reader's refusal stays the verdict, the repairs become warnings.
+            from dataclasses import replace
+
+            from wpec_invoicing.fatturapa import CheckResult
+
+            repairs = tuple(w for w in lenient.warnings if w not in report.warnings)
+            report = replace(report, document=lenient.document, format=lenient.format,
+                             error=None, warnings=report.warnings + repairs,
+                             checks=report.checks or (CheckResult(
+                                 "00200", f"file not conforming to the format: {report.error}"),))
     where = file_name or "input"
     if report.document is None:
         raise NotRenderable(f"{where}: not readable as an invoice: {report.error}")
