@@ -113,7 +113,7 @@ def _suspension_seen(session: Session, name: str) -> str | None:
 def _act(session: Session, name: str, lc: Lifecycle, events: list[Event],
          now: datetime) -> None:
     """Make the product follow the state: outbox waits or resumes; alerts open or close."""
-    from wpec_invoicing.outbox.queue import account_state, raise_alert
+    from wpec_invoicing.outbox.records import account_state, raise_alert
     from wpec_invoicing.store.outbox_models import OutboxAlert, OutboxItem
 
     state = account_state(session, name)
