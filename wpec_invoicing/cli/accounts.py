@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from wpec_invoicing.cli import output
 from wpec_invoicing.cli.mailbox import ConfigOpt, JsonOpt, _dump, _err
 
 accounts_app = typer.Typer(help="The mailboxes' lifecycle: active, suspended, deactivated, "
@@ -87,7 +88,7 @@ def _done(status, json_out: bool) -> None:
     if json_out:
         _dump(status.model_dump(mode="json"))
     else:
-        _err(f"account {status.name}: {status.state}"
+        output.report(f"account {status.name}: {status.state}"
              + (f", expires {status.expires_on}" if status.expires_on else ""))
 
 

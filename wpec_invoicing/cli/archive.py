@@ -51,8 +51,8 @@ def archive_verify(json_out: JsonOpt = False, config: ConfigOpt = None) -> None:
         _dump(report.model_dump(mode="json"))
     else:
         for entry in report.missing + report.corrupt:
-            _err(f"{entry['sha256']}: {entry['problem']} (used by {entry['used_by']})")
-        _err(f"checked {report.checked} blob(s): {len(report.missing)} missing, "
+            output.report(f"{entry['sha256']}: {entry['problem']} (used by {entry['used_by']})")
+        output.report(f"checked {report.checked} blob(s): {len(report.missing)} missing, "
              f"{len(report.corrupt)} corrupt")
     if not report.ok:
         raise typer.Exit(1)
@@ -88,7 +88,7 @@ def archive_export(
     else:
         for p in report.problems:
             _err(p)
-        _err(f"{out}: {report.messages} message(s), {report.invoices} invoice file(s), "
+        output.report(f"{out}: {report.messages} message(s), {report.invoices} invoice file(s), "
              f"{report.bytes} bytes")
     if report.problems:
         raise typer.Exit(1)
@@ -149,7 +149,7 @@ def messages_restore(
         _dump([o.model_dump(mode="json") for o in outcomes])
     else:
         for o in outcomes:
-            _err(f"message {o.message}: restored to {o.account}/{o.folder}" if o.ok
+            output.report(f"message {o.message}: restored to {o.account}/{o.folder}" if o.ok
                  else f"message {o.message}: not restored: {o.error}")
     if any(not o.ok for o in outcomes):
         raise typer.Exit(1)

@@ -66,7 +66,7 @@ def _move(directory: Path, address: str, json_out: bool, fn) -> None:
         print(json.dumps(row))
     else:
         print(f"{address}: {row['state']}" + (f", expires {row['expires_on']}"
-                                              if row["expires_on"] else ""), file=sys.stderr)
+                                              if row["expires_on"] else ""))
 
 
 @account_app.command("list")
@@ -78,7 +78,7 @@ def account_list(directory: DirOpt = Path("sandbox"), json_out: JsonOpt = False)
     if json_out:
         print(json.dumps({"clock": now.isoformat(), "boxes": rows}))
         return
-    print(f"provider clock: {now:%Y-%m-%d %H:%M} UTC", file=sys.stderr)
+    print(f"provider clock: {now:%Y-%m-%d %H:%M} UTC")
     for r in rows:
         print(f"{r['address']:<34} {r['state']:<12} expires {r['expires_on'] or '-'}"
               + (f"  {r['days_left']} d left" if r["days_left"] is not None else ""))
@@ -178,5 +178,5 @@ def account_clock(days: Annotated[float, typer.Argument(help="Days to move forwa
     if json_out:
         print(json.dumps({"clock": now.isoformat()}))
     else:
-        print(f"provider clock: {now:%Y-%m-%d %H:%M} UTC", file=sys.stderr)
+        print(f"provider clock: {now:%Y-%m-%d %H:%M} UTC")
 

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from wpec_invoicing.cli import output
 from wpec_invoicing.cli.options import ConfigOpt, JsonOpt
 
 trust_app = typer.Typer(
@@ -37,12 +38,13 @@ def _report(result, as_json: bool) -> None:
         print(json.dumps(result.model_dump(mode="json"), ensure_ascii=False))
         return
     for entry in result.added:
-        _say(f"added   {entry.fingerprint[:16]}  {entry.purpose:<13} {entry.subject}")
+        output.report(f"added   {entry.fingerprint[:16]}  {entry.purpose:<13} {entry.subject}")
     for entry in result.already:
-        _say(f"already {entry.fingerprint[:16]}  {entry.purpose:<13} {entry.subject}")
+        output.report(f"already {entry.fingerprint[:16]}  {entry.purpose:<13} {entry.subject}")
     if result.territory is not None:
-        _say(f"trusted list {result.territory} #{result.sequence}: {result.services} services, "
-             f"{result.skipped} not used (withdrawn or of another type)")
+        output.report(f"trusted list {result.territory} #{result.sequence}: "
+                      f"{result.services} services, {result.skipped} not used (withdrawn or "
+                      "of another type)")
     for warning in result.warnings:
         _say(f"warning: {warning}")
 
@@ -121,4 +123,4 @@ def remove(
         print(json.dumps([e.model_dump(mode="json") for e in removed], ensure_ascii=False))
         return
     for e in removed:
-        _say(f"removed {e.fingerprint[:16]}  {e.subject}")
+        output.report(f"removed {e.fingerprint[:16]}  {e.subject}")
