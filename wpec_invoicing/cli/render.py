@@ -28,7 +28,8 @@ OutOpt = Annotated[Path | None, typer.Option(
     "--out", "-o", metavar="DIR", show_default=False,
     help="Folder to write into (created if needed); default: stdout (one input only).")]
 JsonOpt = Annotated[bool, typer.Option(
-    "--json", help="One JSON object per input per line on stdout (needs -o).")]
+    "--json", help="One JSON object per input per line on stdout (needs --out); on failure "
+                   "a JSON error object.")]
 
 
 

@@ -22,6 +22,7 @@ from typing import Annotated
 import typer
 
 from wpec_invoicing.cli.groups import sandbox_app
+from wpec_invoicing.cli.options import JsonOpt
 
 account_app = typer.Typer(help="The sandbox boxes' lifecycle (suspended, deactivated, purged) "
                                "and the provider's clock.",
@@ -31,7 +32,6 @@ sandbox_app.add_typer(account_app, name="account")
 DirOpt = Annotated[Path, typer.Option("--dir", metavar="DIR", help="Sandbox folder.")]
 AddressArg = Annotated[str, typer.Argument(help="The sandbox mailbox address.",
                                            metavar="ADDRESS")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document to stdout.")]
 
 
 def _lc(directory: Path):
