@@ -14,13 +14,15 @@ from typing import Annotated
 
 import typer
 
+from wpec_invoicing.cli import output
 from wpec_invoicing.cli.mailbox import ConfigOpt, JsonOpt, _dump, _err
 
 accounts_app = typer.Typer(help="The mailboxes' lifecycle: active, suspended, deactivated, "
                                 "purged; renew, recover, reactivate.",
                            no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 
-NameArg = Annotated[str, typer.Argument(help="The account's name (see `accounts list`).")]
+NameArg = Annotated[str, typer.Argument(help="The account's name (see `accounts list`).",
+                                        metavar="NAME")]
 
 
 def _ctx(config):
@@ -86,14 +88,15 @@ def _done(status, json_out: bool) -> None:
     if json_out:
         _dump(status.model_dump(mode="json"))
     else:
-        _err(f"account {status.name}: {status.state}"
+        output.report(f"account {status.name}: {status.state}"
              + (f", expires {status.expires_on}" if status.expires_on else ""))
 
 
 @accounts_app.command("renew")
 def accounts_renew(
     name: NameArg,
-    until: Annotated[str, typer.Option("--until", help="New expiry (YYYY-MM-DD).")],
+    until: Annotated[str, typer.Option("--until", metavar="DATE",
+                                       help="New expiry (YYYY-MM-DD).")],
     json_out: JsonOpt = False, config: ConfigOpt = None,
 ) -> None:
     """A renewed contract; a suspended box is recovered by it."""
@@ -136,9 +139,11 @@ def accounts_deactivate(name: NameArg, json_out: JsonOpt = False,
 @accounts_app.command("reactivate")
 def accounts_reactivate(
     name: NameArg,
-    request: Annotated[Path, typer.Option("--request", help="The activation request signed "
+    request: Annotated[Path, typer.Option("--request", metavar="FILE",
+        help="The activation request signed "
                                                             "by the holder (CAdES .p7m).")],
-    until: Annotated[str | None, typer.Option("--until", help="New expiry (default: one year)."
+    until: Annotated[str | None, typer.Option("--until", metavar="DATE", show_default=False,
+                                              help="New expiry (default: one year)."
                                               )] = None,
     json_out: JsonOpt = False, config: ConfigOpt = None,
 ) -> None:

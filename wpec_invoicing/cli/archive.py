@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from wpec_invoicing.cli import output
 from wpec_invoicing.cli.groups import messages_app
 from wpec_invoicing.cli.mailbox import ConfigOpt, JsonOpt, _dump, _err
 
@@ -20,7 +21,8 @@ archive_app = typer.Typer(help="The archive of raw messages and invoice files: v
                           no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 
 IdsArg = Annotated[list[int], typer.Argument(help="Message ids (see `messages list --status "
-                                                  "all`).", min=1, max=2**63 - 1)]
+                                                  "all`).", metavar="ID...", min=1,
+                                             max=2**63 - 1)]
 
 
 def _ctx(config):
@@ -49,8 +51,8 @@ def archive_verify(json_out: JsonOpt = False, config: ConfigOpt = None) -> None:
         _dump(report.model_dump(mode="json"))
     else:
         for entry in report.missing + report.corrupt:
-            _err(f"{entry['sha256']}: {entry['problem']} (used by {entry['used_by']})")
-        _err(f"checked {report.checked} blob(s): {len(report.missing)} missing, "
+            output.report(f"{entry['sha256']}: {entry['problem']} (used by {entry['used_by']})")
+        output.report(f"checked {report.checked} blob(s): {len(report.missing)} missing, "
              f"{len(report.corrupt)} corrupt")
     if not report.ok:
         raise typer.Exit(1)
@@ -58,17 +60,27 @@ def archive_verify(json_out: JsonOpt = False, config: ConfigOpt = None) -> None:
 
 @archive_app.command("export")
 def archive_export(
-    since: Annotated[str, typer.Option("--since", help="First day (YYYY-MM-DD).")],
-    until: Annotated[str, typer.Option("--until", help="Last day, included (YYYY-MM-DD).")],
-    out: Annotated[Path, typer.Option("-o", "--output", help="The .zip to write.")],
+    since: Annotated[str, typer.Option("--since", metavar="DATE",
+                                       help="First day (YYYY-MM-DD).")],
+    until: Annotated[str, typer.Option("--until", metavar="DATE",
+                                       help="Last day, included (YYYY-MM-DD).")],
+    out_dir: Annotated[str, typer.Option(
+        "--out", "-o", metavar="DIR",
+        help="Folder to write the .zip into (wpec-archive-SINCE-UNTIL.zip).")],
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """Write the raw messages and invoice originals archived in a period, with index.csv and
     a SHA256SUMS manifest: the hand-over a conservation service takes."""
     from wpec_invoicing.app.housekeeping import export_archive
+    from wpec_invoicing.errors import InputError
 
     start, end = _date(since, "--since"), _date(until, "--until")
+    folder = Path(out_dir).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"--out {out_dir}: not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"wpec-archive-{start.isoformat()}-{end.isoformat()}.zip"
     with _ctx(config) as ctx:
         report = export_archive(ctx, since=start, until=end, out=out)
     if json_out:
@@ -76,7 +88,7 @@ def archive_export(
     else:
         for p in report.problems:
             _err(p)
-        _err(f"{out}: {report.messages} message(s), {report.invoices} invoice file(s), "
+        output.report(f"{out}: {report.messages} message(s), {report.invoices} invoice file(s), "
              f"{report.bytes} bytes")
     if report.problems:
         raise typer.Exit(1)
@@ -85,8 +97,9 @@ def archive_export(
 @messages_app.command("hold")
 def messages_hold(
     ids: IdsArg,
-    reason: Annotated[str | None, typer.Option("--reason", help="Why (kept with the hold).")
-                      ] = None,
+    reason: Annotated[str | None, typer.Option("--reason", metavar="TEXT", show_default=False,
+                                               help="Why (kept with the hold).")] = None,
+    json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """Keep messages on the server: housekeeping never deletes a held message."""
@@ -94,27 +107,35 @@ def messages_hold(
 
     with _ctx(config) as ctx:
         new = hold(ctx, ids, reason=reason)
-    _err(f"held {len(new)} message(s)" + (f"; {len(set(ids)) - len(new)} already held"
+    if json_out:
+        _dump({"held": list(new), "already_held": len(set(ids)) - len(new)})
+        return
+    output.report(f"held {len(new)} message(s)" + (f"; {len(set(ids)) - len(new)} already held"
                                          if len(set(ids)) > len(new) else ""))
 
 
 @messages_app.command("unhold")
-def messages_unhold(ids: IdsArg, config: ConfigOpt = None) -> None:
+def messages_unhold(ids: IdsArg, json_out: JsonOpt = False, config: ConfigOpt = None) -> None:
     """Release holds: the retention policy applies again."""
     from wpec_invoicing.app.housekeeping import unhold
 
     with _ctx(config) as ctx:
         released = unhold(ctx, ids)
-    _err(f"released {len(released)} hold(s)")
+    if json_out:
+        _dump({"released": list(released)})
+        return
+    output.report(f"released {len(released)} hold(s)")
 
 
 @messages_app.command("restore")
 def messages_restore(
     ids: IdsArg,
     folder: Annotated[str | None, typer.Option(
-        "--folder", help="Put them here (default: the folder they were deleted from).")] = None,
+        "--folder", metavar="NAME", show_default=False,
+            help="Put them here (default: the folder they were deleted from).")] = None,
     account: Annotated[str | None, typer.Option(
-        "--account", "-a", help="Into this account (default: the one they came from).")
+        "--account", "-a", metavar="NAME", show_default=False,
+            help="Into this account (default: the one they came from).")
     ] = None,
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
@@ -128,7 +149,7 @@ def messages_restore(
         _dump([o.model_dump(mode="json") for o in outcomes])
     else:
         for o in outcomes:
-            _err(f"message {o.message}: restored to {o.account}/{o.folder}" if o.ok
+            output.report(f"message {o.message}: restored to {o.account}/{o.folder}" if o.ok
                  else f"message {o.message}: not restored: {o.error}")
     if any(not o.ok for o in outcomes):
         raise typer.Exit(1)

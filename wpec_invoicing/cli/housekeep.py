@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from wpec_invoicing.cli import output
 from wpec_invoicing.cli.mailbox import ConfigOpt, JsonOpt, _dump, _err
 
 
@@ -24,7 +25,8 @@ def _size(n: int) -> str:
 
 
 def housekeep(
-    account: Annotated[str | None, typer.Option("--account", "-a",
+    account: Annotated[str | None, typer.Option("--account", "-a", metavar="NAME",
+                                                show_default=False,
                                                 help="Only this account.")] = None,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="List exactly what would be deleted and the space it frees; "
@@ -50,8 +52,8 @@ def housekeep(
                      else f"{_size(q.used_bytes)} used (no quota known)" if q else "?")
             if r.dry_run:
                 for p in r.deleted:
-                    _err(f"  {p.folder} UID {p.uid}  message {p.message}  {p.kind or '?'}  "
-                         f"{_size(p.size)}  {p.reason}")
+                    output.report(f"  {p.folder} UID {p.uid}  message {p.message}  "
+                                  f"{p.kind or '?'}  {_size(p.size)}  {p.reason}")
             for p in r.refetched:
                 _err(f"  message {p.message}: {p.reason}")
             for f in r.refetch_failed:
@@ -60,10 +62,11 @@ def housekeep(
             after = ""
             if not r.dry_run and r.quota_after and r.quota_after.percent is not None:
                 after = f", now {r.quota_after.percent:.1f}%"
-            _err(f"{r.account}: {where}; {verb} {len(r.deleted)} message(s), "
-                 f"{_size(r.freed_bytes)}{after}; kept {r.kept}"
-                 + (f"; settled {r.settled} left by an interrupted pass" if r.settled else "")
-                 + (f"; {r.vanished} already gone" if r.vanished else ""))
+            output.report(f"{r.account}: {where}; {verb} {len(r.deleted)} message(s), "
+                          f"{_size(r.freed_bytes)}{after}; kept {r.kept}"
+                          + (f"; settled {r.settled} left by an interrupted pass"
+                             if r.settled else "")
+                          + (f"; {r.vanished} already gone" if r.vanished else ""))
             if r.alert:
                 q = r.quota_after or r.quota_before
                 _err(f"{r.account}: quota {r.alert}: {q.percent:.1f}% used (thresholds "

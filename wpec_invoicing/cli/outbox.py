@@ -460,7 +460,7 @@ def demo_command(
     as_json: JsonOpt = False,
     serve: Annotated[bool, typer.Option(
         "--serve", help="Then keep the console up on the demo's data (Ctrl-C stops it).")] = False,
-    port: Annotated[int, typer.Option("--port", min=1, max=65535,
+    port: Annotated[int, typer.Option("--port", metavar="N", min=1, max=65535,
                                       help="The console's port with --serve.")] = 8080,
 ) -> None:
     """Run the whole job on a local sandbox: send invoices, receive some, follow everything."""

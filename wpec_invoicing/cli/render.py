@@ -1,7 +1,7 @@
 """`wpec invoice render`, `wpec pec render`, `wpec invoices print`: readable copies.
 
-Contract: the document goes to stdout (one input, no `-o`) or to `-o` (a file for one input,
-a folder for several or for a folder given as input); diagnostics go to stderr as
+Contract: the document goes to stdout (one input, no `--out`) or into the folder `--out DIR`
+(`-o`), named after the input; diagnostics go to stderr as
 `wpec: error: ...`. Exit 0 when everything was rendered (an invalid invoice renders, with its
 band, and a warning on stderr), 1 when something was refused (`--strict`) or failed to print,
 2 when an input cannot be read at all. `--json`: one JSON object per input per line.
@@ -18,14 +18,18 @@ from typing import Annotated, Any
 import typer
 
 from wpec_invoicing.cli.groups import invoice_app, invoices_app, pec_app
+from wpec_invoicing.cli.options import ConfigOpt
 from wpec_invoicing.errors import InputError
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
-FormatOpt = Annotated[str, typer.Option("--format", "-f", help="html or pdf.")]
+FormatOpt = Annotated[str, typer.Option("--format", "-f", metavar="HTML|PDF",
+                                        help="html or pdf.")]
 OutOpt = Annotated[Path | None, typer.Option(
-    "--output", "-o", help="Output file (one input) or folder (several); default: stdout.")]
+    "--out", "-o", metavar="DIR", show_default=False,
+    help="Folder to write into (created if needed); default: stdout (one input only).")]
 JsonOpt = Annotated[bool, typer.Option(
-    "--json", help="One JSON object per input per line on stdout (needs -o).")]
+    "--json", help="One JSON object per input per line on stdout (needs --out); on failure "
+                   "a JSON error object.")]
 
 
 
@@ -62,13 +66,13 @@ def _expand(paths: list[Path]) -> tuple[list[Path], bool]:
     return out, folder
 
 
-def _target(output: Path | None, rendered_name: str, many: bool) -> Path | None:
+def _target(output: Path | None, rendered_name: str) -> Path | None:
     if output is None:
         return None
-    if many or output.is_dir() or str(output).endswith(("/", "\\")):
-        output.mkdir(parents=True, exist_ok=True)
-        return output / rendered_name
-    return output
+    if output.exists() and not output.is_dir():
+        raise InputError(f"--out {output}: not a folder")
+    output.mkdir(parents=True, exist_ok=True)
+    return output / rendered_name
 
 
 def _write(target: Path | None, content: bytes) -> None:
@@ -96,14 +100,17 @@ def _check_format(fmt: str) -> str:
 @invoice_app.command("render")
 def invoice_render(
     paths: Annotated[list[Path], typer.Argument(
-        help="Invoice files (XML, p7m), folders, or - for standard input.")],
+        help="Invoice files (XML, p7m), folders, or - for standard input.",
+        metavar="FILE|DIR...")],
     fmt: FormatOpt = "pdf",
     output: OutOpt = None,
     style: Annotated[str, typer.Option(
-        "--style", help="wpec (our view, with the validation band) or ade (the tax "
+        "--style", metavar="WPEC|ADE",
+            help="wpec (our view, with the validation band) or ade (the tax "
         "agency's stylesheet for the file's format).")] = "wpec",
     stylesheet: Annotated[Path | None, typer.Option(
-        "--stylesheet", help="Any other XSL stylesheet (e.g. AssoSoftware's).")] = None,
+        "--stylesheet", metavar="FILE", show_default=False,
+            help="Any other XSL stylesheet (e.g. AssoSoftware's).")] = None,
     strict: Annotated[bool, typer.Option(
         "--strict", help="Refuse invalid invoices instead of rendering them with a band.")]
     = False,
@@ -116,7 +123,7 @@ def invoice_render(
     files, folder_given = _expand(paths)
     many = len(files) > 1 or folder_given
     if output is None and (many or as_json):
-        raise InputError("several inputs (or --json): say where with -o FOLDER")
+        raise InputError("several inputs (or --json): say where with --out DIR")
     if not files:
         raise InputError("no invoice files (.xml, .p7m) found in the folder(s) given")
     worst = 0
@@ -128,7 +135,7 @@ def invoice_render(
             name = None if str(path) == "-" else path.name
             rendered = render_invoice_file(data, file_name=name, fmt=fmt, style=style,
                                            stylesheet=stylesheet, strict=strict)
-            target = _target(output, rendered.file_name, many)
+            target = _target(output, rendered.file_name)
             _write(target, rendered.content)
             record.update(output=str(target) if target else "-", valid=rendered.valid,
                           problems=list(rendered.problems))
@@ -147,47 +154,54 @@ def invoice_render(
         if as_json:
             _json_line(record)
         elif record["output"] not in (None, "-"):
-            _err(f"{path} -> {record['output']}")
+            print(f"{path} -> {record['output']}")
     raise typer.Exit(worst)
 
 
 @pec_app.command("render")
 def pec_render(
     path: Annotated[Path, typer.Argument(
-        help="A message file (.eml), as archived, or - for standard input.")],
+        help="A message file (.eml), as archived, or - for standard input.", metavar="FILE")],
     fmt: FormatOpt = "pdf",
     output: OutOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Render a PEC message (header, kind, certification data, signature, body, attachments;
     SdI outcome or the invoice an SdI envelope carries) as HTML or PDF."""
     from wpec_invoicing.app.render import render_message_file
 
     fmt = _check_format(fmt)
+    if output is None and as_json:
+        raise InputError("--json: say where with --out DIR")
     raw = _read(path)
     rendered = render_message_file(raw, fmt=fmt, name=None if str(path) == "-" else path.name)
-    target = _target(output, rendered.file_name, False)
+    target = _target(output, rendered.file_name)
     _write(target, rendered.content)
-    if target is not None:
-        _err(f"{path} -> {target}")
+    if as_json:
+        _json_line({"file": str(path), "output": str(target)})
+    elif target is not None:
+        print(f"{path} -> {target}")
 
 
 @invoices_app.command("print")
 def invoices_print(
     status: Annotated[str | None, typer.Option(
-        "--status", help="verified, needs-review or refused.")] = None,
+        "--status", metavar="STATUS", show_default=False,
+        help="verified, needs-review or refused.")] = None,
     since: Annotated[str | None, typer.Option(
-        "--since", help="Invoices dated on or after this day (YYYY-MM-DD).")] = None,
+        "--since", metavar="DATE", show_default=False,
+            help="Invoices dated on or after this day (YYYY-MM-DD).")] = None,
     output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Folder to write the PDFs to.")] = None,
+        "--out", "-o", metavar="DIR", show_default=False,
+        help="Folder to write the PDFs to.")] = None,
     printer: Annotated[str | None, typer.Option(
-        "--printer", help="CUPS printer (queue) name: prints with lp -d.")] = None,
+        "--printer", metavar="NAME", show_default=False,
+            help="CUPS printer (queue) name: prints with lp -d.")] = None,
     queue: Annotated[bool, typer.Option(
         "--queue", help="Carry out the print jobs queued by `print` rule actions.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
     = False,
-    config: Annotated[Path | None, typer.Option(
-        "--config", "-c", help="wpec.toml to use (default: $WPEC_CONFIG, ./wpec.toml).")]
-    = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Print or file as PDF the received invoices chosen by status and date."""
     from wpec_invoicing.app import render as app_render

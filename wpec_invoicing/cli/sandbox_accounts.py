@@ -3,7 +3,7 @@
     wpec sandbox account list
     wpec sandbox account expire|suspend|recover|deactivate ADDRESS
     wpec sandbox account renew ADDRESS --until DATE
-    wpec sandbox account reactivate ADDRESS --request FILE.p7m --fiscal-code CF [--trust PEM]
+    wpec sandbox account reactivate ADDRESS --request FILE.p7m --fiscal-code CF [--trust FILE|DIR]
     wpec sandbox account clock DAYS          # the provider's clock moves forward
 
 The state is kept in the sandbox folder (--dir), so these work on a sandbox running in another
@@ -22,15 +22,16 @@ from typing import Annotated
 import typer
 
 from wpec_invoicing.cli.groups import sandbox_app
+from wpec_invoicing.cli.options import JsonOpt
 
 account_app = typer.Typer(help="The sandbox boxes' lifecycle (suspended, deactivated, purged) "
                                "and the provider's clock.",
                           no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 sandbox_app.add_typer(account_app, name="account")
 
-DirOpt = Annotated[Path, typer.Option("--dir", help="Sandbox folder.")]
-AddressArg = Annotated[str, typer.Argument(help="The sandbox mailbox address.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document to stdout.")]
+DirOpt = Annotated[Path, typer.Option("--dir", metavar="DIR", help="Sandbox folder.")]
+AddressArg = Annotated[str, typer.Argument(help="The sandbox mailbox address.",
+                                           metavar="ADDRESS")]
 
 
 def _lc(directory: Path):
@@ -65,7 +66,7 @@ def _move(directory: Path, address: str, json_out: bool, fn) -> None:
         print(json.dumps(row))
     else:
         print(f"{address}: {row['state']}" + (f", expires {row['expires_on']}"
-                                              if row["expires_on"] else ""), file=sys.stderr)
+                                              if row["expires_on"] else ""))
 
 
 @account_app.command("list")
@@ -77,7 +78,7 @@ def account_list(directory: DirOpt = Path("sandbox"), json_out: JsonOpt = False)
     if json_out:
         print(json.dumps({"clock": now.isoformat(), "boxes": rows}))
         return
-    print(f"provider clock: {now:%Y-%m-%d %H:%M} UTC", file=sys.stderr)
+    print(f"provider clock: {now:%Y-%m-%d %H:%M} UTC")
     for r in rows:
         print(f"{r['address']:<34} {r['state']:<12} expires {r['expires_on'] or '-'}"
               + (f"  {r['days_left']} d left" if r["days_left"] is not None else ""))
@@ -106,7 +107,8 @@ def account_recover(address: AddressArg, directory: DirOpt = Path("sandbox"),
 
 @account_app.command("renew")
 def account_renew(address: AddressArg,
-                  until: Annotated[str, typer.Option("--until", help="New expiry (YYYY-MM-DD).")],
+                  until: Annotated[str, typer.Option("--until", metavar="DATE",
+                                                      help="New expiry (YYYY-MM-DD).")],
                   directory: DirOpt = Path("sandbox"), json_out: JsonOpt = False) -> None:
     """Set the contract's expiry; a suspended box is recovered by a renewal."""
     from wpec_invoicing.errors import InputError
@@ -128,14 +130,15 @@ def account_deactivate(address: AddressArg, directory: DirOpt = Path("sandbox"),
 @account_app.command("reactivate")
 def account_reactivate(
     address: AddressArg,
-    request: Annotated[Path, typer.Option("--request", help="Signed activation request "
-                                                            "(CAdES .p7m).")],
-    fiscal_code: Annotated[str, typer.Option("--fiscal-code", help="The holder's codice "
-                                                                   "fiscale.")],
-    trust: Annotated[Path | None, typer.Option("--trust", help="PEM of the CA(s) trusted for "
-                                                               "the signature (default: the "
-                                                               "sandbox CA).")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="New expiry (default: one "
+    request: Annotated[Path, typer.Option(
+        "--request", metavar="FILE", help="Signed activation request (CAdES .p7m).")],
+    fiscal_code: Annotated[str, typer.Option(
+        "--fiscal-code", metavar="CODE", help="The holder's codice fiscale.")],
+    trust: Annotated[Path | None, typer.Option(
+        "--trust", metavar="FILE|DIR", show_default=False,
+        help="PEM of the CA(s) trusted for the signature (default: the sandbox CA).")] = None,
+    until: Annotated[str | None, typer.Option("--until", metavar="DATE", show_default=False,
+                                                   help="New expiry (default: one "
                                                               "year).")] = None,
     directory: DirOpt = Path("sandbox"), json_out: JsonOpt = False,
 ) -> None:
@@ -144,17 +147,19 @@ def account_reactivate(
     from datetime import timedelta
 
     from wpec_invoicing.accounts.request import check_request
+    from wpec_invoicing.cli.paths import load_trust_store
     from wpec_invoicing.cms import TrustStore
     from wpec_invoicing.errors import InputError
     from wpec_invoicing.inputs import read_file
 
     try:
         data = read_file(request, max_bytes=10 * 1024 * 1024)
-        pem = read_file(trust or directory / "ca" / "ca.pem")
+        store = (load_trust_store(str(trust)) if trust is not None
+                 else TrustStore.from_pem(read_file(directory / "ca" / "ca.pem")))
     except OSError as exc:
         raise InputError(f"cannot read {exc.filename}: {exc.strerror or exc}") from None
     verdict = check_request(data, holder_fiscal_code=fiscal_code, address=address,
-                            trust=TrustStore.from_pem(pem))
+                            trust=store)
     if not verdict.ok:
         print(f"wpec: error: sandbox box {address}: reactivation request refused: "
               f"{verdict.reason}", file=sys.stderr)
@@ -165,12 +170,13 @@ def account_reactivate(
 
 
 @account_app.command("clock")
-def account_clock(days: Annotated[float, typer.Argument(help="Days to move forward.", min=0)],
+def account_clock(days: Annotated[float, typer.Argument(help="Days to move forward.",
+                                                           metavar="DAYS", min=0)],
                   directory: DirOpt = Path("sandbox"), json_out: JsonOpt = False) -> None:
     """Move the provider's clock forward (expiries, 30 and 180 days follow)."""
     now = _lc(directory).advance_clock(days)
     if json_out:
         print(json.dumps({"clock": now.isoformat()}))
     else:
-        print(f"provider clock: {now:%Y-%m-%d %H:%M} UTC", file=sys.stderr)
+        print(f"provider clock: {now:%Y-%m-%d %H:%M} UTC")
 

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from wpec_invoicing.cli.tokens import ConfigOpt
+from wpec_invoicing.cli import output
+from wpec_invoicing.cli.options import ConfigOpt, JsonOpt
 
 
 def serve_command(
@@ -25,6 +26,7 @@ def serve_command(
         "--behind-proxy", help="A TLS-terminating proxy is in front: allow a non-loopback "
         "address without TLS and trust its X-Forwarded-For.")] = False,
     config: ConfigOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Serve the REST API (/api/v1, docs at /api/docs) until interrupted."""
     from wpec_invoicing.app.context import AppContext
@@ -38,6 +40,12 @@ def serve_command(
         behind_proxy=behind_proxy or api.behind_proxy,
         body_limit=int(api.body_limit_mb * 1024 * 1024))
     check(options)
+    scheme = "https" if options.certfile else "http"
+    url = f"{scheme}://{options.host}:{options.port}/api/v1"
+    if json_out:
+        output.dump_json({"serving": url, "docs": url.removesuffix("/v1") + "/docs"})
+    else:
+        output.note(f"serving {url} (docs at {url.removesuffix('/v1')}/docs); Ctrl-C stops")
     with ctx:
         ctx.store  # noqa: B018 (open and migrate the store before listening)
         serve(ctx, options)

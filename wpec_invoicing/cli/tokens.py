@@ -7,22 +7,15 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from wpec_invoicing.cli.groups import token_app
-
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", metavar="FILE",
-                 help="wpec.toml to use (default: $WPEC_CONFIG, ./wpec.toml)."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON document on stdout.")]
+from wpec_invoicing.cli.options import ConfigOpt, JsonOpt
 
 
-def _ctx(config: Path | None):  # -> app.context.AppContext
+def _ctx(config: str | None):  # -> app.context.AppContext
     from wpec_invoicing.app.context import AppContext
 
     return AppContext.load(config)

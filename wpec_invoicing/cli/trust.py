@@ -13,20 +13,17 @@ from typing import Annotated
 
 import typer
 
+from wpec_invoicing.cli import output
+from wpec_invoicing.cli.options import ConfigOpt, JsonOpt
+
 trust_app = typer.Typer(
     help="The trust store: PEC providers' and qualified CAs' certificates, trusted lists.",
     no_args_is_help=True, add_completion=False, rich_markup_mode=None,
 )
 
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="wpec.toml to use (default: $WPEC_CONFIG, ./wpec.toml)."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON to stdout.")]
 
 
-
-def _ctx(config: Path | None):
+def _ctx(config: str | None):
     from wpec_invoicing.app.context import AppContext
 
     return AppContext.load(config)
@@ -41,12 +38,13 @@ def _report(result, as_json: bool) -> None:
         print(json.dumps(result.model_dump(mode="json"), ensure_ascii=False))
         return
     for entry in result.added:
-        _say(f"added   {entry.fingerprint[:16]}  {entry.purpose:<13} {entry.subject}")
+        output.report(f"added   {entry.fingerprint[:16]}  {entry.purpose:<13} {entry.subject}")
     for entry in result.already:
-        _say(f"already {entry.fingerprint[:16]}  {entry.purpose:<13} {entry.subject}")
+        output.report(f"already {entry.fingerprint[:16]}  {entry.purpose:<13} {entry.subject}")
     if result.territory is not None:
-        _say(f"trusted list {result.territory} #{result.sequence}: {result.services} services, "
-             f"{result.skipped} not used (withdrawn or of another type)")
+        output.report(f"trusted list {result.territory} #{result.sequence}: "
+                      f"{result.services} services, {result.skipped} not used (withdrawn or "
+                      "of another type)")
     for warning in result.warnings:
         _say(f"warning: {warning}")
 
@@ -54,9 +52,10 @@ def _report(result, as_json: bool) -> None:
 @trust_app.command("add")
 def add(
     path: Annotated[Path, typer.Argument(help="PEM file, or a folder of .pem/.crt/.cer files.",
-                                         metavar="FILE.pem|DIR")],
+                                         metavar="FILE|DIR")],
     purpose: Annotated[str, typer.Option(
-        "--purpose", help="pec-provider (receipts, envelopes) or qualified-ca (invoices).")]
+        "--purpose", metavar="PURPOSE",
+        help="pec-provider (receipts, envelopes) or qualified-ca (invoices).")]
     = "pec-provider",
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
@@ -71,10 +70,11 @@ def add(
 @trust_app.command("add-list")
 def add_list(
     path: Annotated[Path, typer.Argument(help="An ETSI TS 119 612 trusted list (XML).",
-                                         metavar="FILE.xml")],
+                                         metavar="FILE")],
     pin: Annotated[Path, typer.Option(
-        "--pin", metavar="CERT.pem",
-        help="The list operator's certificate: the list's signature must verify with it.")],
+        "--pin", metavar="FILE",
+        help="The list operator's certificate (PEM): the list's signature must verify with "
+             "it.")],
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -123,4 +123,4 @@ def remove(
         print(json.dumps([e.model_dump(mode="json") for e in removed], ensure_ascii=False))
         return
     for e in removed:
-        _say(f"removed {e.fingerprint[:16]}  {e.subject}")
+        output.report(f"removed {e.fingerprint[:16]}  {e.subject}")

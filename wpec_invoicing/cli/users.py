@@ -13,11 +13,13 @@ from typing import Annotated
 
 import typer
 
+from wpec_invoicing.cli import output
 from wpec_invoicing.cli.groups import user_app
 from wpec_invoicing.cli.mailbox import ConfigOpt, JsonOpt, _dump, _err
 
 PasswordFileOpt = Annotated[Path | None, typer.Option(
-    "--password-file", help="Read the password from this file's first line "
+    "--password-file", metavar="FILE", show_default=False,
+        help="Read the password from this file's first line "
     "(else $WPEC_USER_PASSWORD, else a prompt).")]
 
 
@@ -47,9 +49,11 @@ def _ctx(config: Path | None):
 
 @user_app.command("add")
 def user_add(
-    name: Annotated[str, typer.Argument(help="Login name.")],
-    role: Annotated[str, typer.Option("--role", help="viewer, operator or admin.")] = "viewer",
-    language: Annotated[str, typer.Option("--language", help="it or en.")] = "it",
+    name: Annotated[str, typer.Argument(help="Login name.", metavar="NAME")],
+    role: Annotated[str, typer.Option("--role", metavar="ROLE",
+                                               help="viewer, operator or admin.")] = "viewer",
+    language: Annotated[str, typer.Option("--language", metavar="IT|EN",
+                                                   help="it or en.")] = "it",
     password_file: PasswordFileOpt = None,
     json_out: JsonOpt = False,
     config: ConfigOpt = None,
@@ -63,7 +67,7 @@ def user_add(
     if json_out:
         _dump(user.model_dump(mode="json"))
     else:
-        _err(f"user {user.name} added ({user.role})")
+        output.report(f"user {user.name} added ({user.role})")
 
 
 @user_app.command("list")
@@ -86,8 +90,9 @@ def user_list(json_out: JsonOpt = False, config: ConfigOpt = None) -> None:
 
 @user_app.command("passwd")
 def user_passwd(
-    name: Annotated[str, typer.Argument(help="Login name.")],
+    name: Annotated[str, typer.Argument(help="Login name.", metavar="NAME")],
     password_file: PasswordFileOpt = None,
+    json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """Set a user's password (their open sessions end; a lock-out is lifted)."""
@@ -96,12 +101,16 @@ def user_passwd(
     password = _password(password_file)
     with _ctx(config) as ctx:
         users.set_password(ctx, name, password)
-    _err(f"password of {name} changed")
+    if json_out:
+        _dump({"name": name, "password_changed": True})
+    else:
+        output.report(f"password of {name} changed")
 
 
 @user_app.command("disable")
 def user_disable(
-    name: Annotated[str, typer.Argument(help="Login name.")],
+    name: Annotated[str, typer.Argument(help="Login name.", metavar="NAME")],
+    json_out: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
     """Disable a user: no more logins, open sessions end now."""
@@ -109,5 +118,8 @@ def user_disable(
 
     with _ctx(config) as ctx:
         users.disable_user(ctx, name)
-    _err(f"user {name} disabled")
+    if json_out:
+        _dump({"name": name, "disabled": True})
+    else:
+        output.report(f"user {name} disabled")
 

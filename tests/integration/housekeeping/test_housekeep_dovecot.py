@@ -182,9 +182,9 @@ def test_cli_housekeep_json_and_archive_verify(make_box, tmp_path, monkeypatch):
     out = runner.invoke(app, ["archive", "verify", "-c", str(toml)])
     assert out.exit_code == 0, out.output
     today = datetime.now(UTC).date().isoformat()
-    zpath = tmp_path / "handover.zip"
+    zpath = tmp_path / f"wpec-archive-{today}-{today}.zip"
     out = runner.invoke(app, ["archive", "export", "--since", today, "--until", today, "-o",
-                              str(zpath), "--json", "-c", str(toml)])
+                              str(tmp_path), "--json", "-c", str(toml)])
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout)["messages"] == 3
     import csv
