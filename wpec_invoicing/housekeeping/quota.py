@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wpec_invoicing.store.housekeeping_models import HousekeepingAlert, QuotaSample
+from wpec_invoicing.store.alerts import clear_alert, raise_alert
+from wpec_invoicing.store.housekeeping_models import QuotaSample
+from wpec_invoicing.store.outbox_models import OutboxAlert
 
 
 @dataclass(frozen=True)
@@ -72,17 +74,17 @@ def record(session: Session, account: str, reading: QuotaReading, *, warning: fl
                             limit_bytes=reading.limit_bytes, messages=reading.messages,
                             source=reading.source))
     level = threshold_level(reading.percent, warning, critical)
-    open_alerts = list(session.scalars(select(HousekeepingAlert).where(
-        HousekeepingAlert.account == account,
-        HousekeepingAlert.kind.in_(("quota-warning", "quota-critical")),
-        HousekeepingAlert.resolved_at.is_(None))))
+    open_alerts = list(session.scalars(select(OutboxAlert).where(
+        OutboxAlert.account == account,
+        OutboxAlert.kind.in_(("quota-warning", "quota-critical")),
+        OutboxAlert.resolved_at.is_(None))))
     wanted = f"quota-{level}" if level else None
     for alert in open_alerts:
         if alert.kind != wanted:
-            alert.resolved_at = now
+            clear_alert(session, alert, actor="housekeeping", now=now)
     if wanted and not any(a.kind == wanted for a in open_alerts):
-        session.add(HousekeepingAlert(
-            account=account, kind=wanted, created_at=now,
-            message=f"mailbox {account} is {reading.percent:.1f}% full "
-                    f"({reading.used_bytes} of {reading.limit_bytes} bytes): {level}"))
+        raise_alert(session, wanted,
+                    f"mailbox {account} is {reading.percent:.1f}% full "
+                    f"({reading.used_bytes} of {reading.limit_bytes} bytes): {level}",
+                    account=account, now=now)
     return level

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from wpec_invoicing.store.alerts import raise_alert  # noqa: F401 (re-exported)
 from wpec_invoicing.store.db import utcnow
 from wpec_invoicing.store.events import outbox_event, record_event
 from wpec_invoicing.store.outbox_models import OutboxAccount, OutboxAlert, OutboxEvent, OutboxItem
@@ -68,11 +69,3 @@ def account_state(session: Session, name: str) -> OutboxAccount:
     return state
 
 
-def raise_alert(session: Session, kind: str, message: str, *, account: str | None = None,
-                item_id: int | None = None) -> None:
-    alert = OutboxAlert(kind=kind, message=message, account=account, item_id=item_id,
-                        created_at=utcnow())
-    session.add(alert)
-    session.flush()
-    record_event(session, "alert.raised", "alert", alert.id,
-                 {"kind": kind, "account": account, "item_id": item_id, "message": message})
