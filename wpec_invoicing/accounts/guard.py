@@ -23,7 +23,9 @@ from wpec_invoicing.accounts.service import (
     load,
 )
 from wpec_invoicing.errors import WpecError
-from wpec_invoicing.store.housekeeping_models import AccountLifecycle, HousekeepingAlert
+from wpec_invoicing.store.alerts import raise_alert
+from wpec_invoicing.store.housekeeping_models import AccountLifecycle
+from wpec_invoicing.store.outbox_models import OutboxAlert
 
 _LOGIN_REFUSED = re.compile(r"login refused|authenticationfailed|authentication failed",
                             re.IGNORECASE)
@@ -85,11 +87,10 @@ def after_sync_failure(config, account, store, exc: BaseException,
                     now, cur.state, State.DEACTIVATED, "deactivated",
                     f"the provider refused the login after expiry: {exc}")]
             apply(s, config, account.name, now, op)
-        elif s.scalar(select(HousekeepingAlert.id).where(
-                HousekeepingAlert.account == account.name,
-                HousekeepingAlert.kind == "login-refused",
-                HousekeepingAlert.resolved_at.is_(None))) is None:  # one open alert, not one a try
-            s.add(HousekeepingAlert(account=account.name, kind="login-refused", created_at=now,
-                                    message=f"account {account.name}: the provider refused "
-                                            f"the login ({exc}); if the password is right, "
-                                            "the box may be deactivated"))
+        elif s.scalar(select(OutboxAlert.id).where(
+                OutboxAlert.account == account.name,
+                OutboxAlert.kind == "login-refused",
+                OutboxAlert.resolved_at.is_(None))) is None:  # one open alert, not one a try
+            raise_alert(s, "login-refused", f"account {account.name}: the provider refused "
+                        f"the login ({exc}); if the password is right, "
+                        "the box may be deactivated", account=account.name, now=now)

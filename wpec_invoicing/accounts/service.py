@@ -29,7 +29,6 @@ from wpec_invoicing.store.housekeeping_models import (
     AccountLifecycle,
     AccountLifecycleEvent,
     AccountNotice,
-    HousekeepingAlert,
 )
 
 log = logging.getLogger(__name__)
@@ -113,7 +112,8 @@ def _suspension_seen(session: Session, name: str) -> str | None:
 def _act(session: Session, name: str, lc: Lifecycle, events: list[Event],
          now: datetime) -> None:
     """Make the product follow the state: outbox waits or resumes; alerts open or close."""
-    from wpec_invoicing.outbox.records import account_state, raise_alert
+    from wpec_invoicing.outbox.records import account_state
+    from wpec_invoicing.store.alerts import clear_alert, raise_alert
     from wpec_invoicing.store.outbox_models import OutboxAlert, OutboxItem
 
     state = account_state(session, name)
@@ -129,13 +129,13 @@ def _act(session: Session, name: str, lc: Lifecycle, events: list[Event],
             for alert in session.scalars(select(OutboxAlert).where(
                     OutboxAlert.account == name, OutboxAlert.kind == "account-paused",
                     OutboxAlert.resolved_at.is_(None))):
-                alert.resolved_at = now
+                clear_alert(session, alert, actor="lifecycle", now=now)
         if events:  # back to active (recovered, reactivated): the box's alerts are over
-            for alert in session.scalars(select(HousekeepingAlert).where(
-                    HousekeepingAlert.account == name,
-                    HousekeepingAlert.kind.in_(("lifecycle", "login-refused")),
-                    HousekeepingAlert.resolved_at.is_(None))):
-                alert.resolved_at = now
+            for alert in list(session.scalars(select(OutboxAlert).where(
+                    OutboxAlert.account == name,
+                    OutboxAlert.kind.in_(("lifecycle", "login-refused")),
+                    OutboxAlert.resolved_at.is_(None)))):
+                clear_alert(session, alert, actor="lifecycle", now=now)
         return
     if lc.state is State.SUSPENDED and not (state.paused and state.pause_reason ==
                                             SUSPENDED_REASON):
@@ -157,12 +157,12 @@ def _act(session: Session, name: str, lc: Lifecycle, events: list[Event],
                                    "request",
                 State.PURGED: "purged at the provider: closed in the product; the archive is "
                               "the only copy"}[lc.state]
-        for alert in session.scalars(select(HousekeepingAlert).where(  # superseded
-                HousekeepingAlert.account == name, HousekeepingAlert.kind == "lifecycle",
-                HousekeepingAlert.resolved_at.is_(None))):
-            alert.resolved_at = now
-        session.add(HousekeepingAlert(account=name, kind="lifecycle", created_at=now,
-                                      message=f"account {name} {text} ({last.detail or ''})"))
+        for alert in list(session.scalars(select(OutboxAlert).where(  # superseded
+                OutboxAlert.account == name, OutboxAlert.kind == "lifecycle",
+                OutboxAlert.resolved_at.is_(None)))):
+            clear_alert(session, alert, actor="lifecycle", now=now)
+        raise_alert(session, "lifecycle", f"account {name} {text} ({last.detail or ''})",
+                    account=name, now=now)
 
 
 # -- notices --------------------------------------------------------------------------------

@@ -119,8 +119,8 @@ def show_account(ctx: AppContext, name: str, *, now: datetime | None = None) -> 
     from wpec_invoicing.store.housekeeping_models import (
         AccountLifecycleEvent,
         AccountNotice,
-        HousekeepingAlert,
     )
+    from wpec_invoicing.store.outbox_models import OutboxAlert
 
     account = _account(ctx, name)
     now = _now(now)
@@ -136,9 +136,9 @@ def show_account(ctx: AppContext, name: str, *, now: datetime | None = None) -> 
             select(AccountNotice).where(AccountNotice.account == name)
             .order_by(AccountNotice.id))]
         alerts = [AlertModel.model_validate(a) for a in s.scalars(
-            select(HousekeepingAlert).where(HousekeepingAlert.account == name,
-                                            HousekeepingAlert.resolved_at.is_(None))
-            .order_by(HousekeepingAlert.id))]
+            select(OutboxAlert).where(OutboxAlert.account == name,
+                                      OutboxAlert.resolved_at.is_(None))
+            .order_by(OutboxAlert.id))]
     return AccountDetail(**status.model_dump(), history=history, notices=notices,
                          alerts=alerts)
 

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from wpec_invoicing.store.alerts import raise_alert  # noqa: F401 (re-exported)
 from wpec_invoicing.store.db import utcnow
-from wpec_invoicing.store.events import outbox_event, record_event
-from wpec_invoicing.store.outbox_models import OutboxAccount, OutboxAlert, OutboxEvent, OutboxItem
+from wpec_invoicing.store.events import outbox_event
+from wpec_invoicing.store.outbox_models import OutboxAccount, OutboxEvent, OutboxItem
 
 ACTIVE_STATUSES = ("queued", "sending", "verify", "checking")
 

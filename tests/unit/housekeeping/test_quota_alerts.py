@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from wpec_invoicing.housekeeping.quota import QuotaReading, record
+from wpec_invoicing.store.app_models import Event
 from wpec_invoicing.store.db import Store
 from wpec_invoicing.store.housekeeping_models import QuotaSample
-from wpec_invoicing.store.app_models import Event
 from wpec_invoicing.store.outbox_models import OutboxAlert
 
 
