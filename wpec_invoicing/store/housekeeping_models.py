@@ -51,19 +51,6 @@ class QuotaSample(Base):
     source: Mapped[str] = mapped_column(String(16))  # server | estimate
 
 
-class HousekeepingAlert(Base):
-    """A quota threshold crossed (warning / critical); resolved when usage drops below it."""
-
-    __tablename__ = "housekeeping_alerts"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    account: Mapped[str] = mapped_column(String(200), index=True)
-    kind: Mapped[str] = mapped_column(String(40))  # quota-warning | quota-critical | lifecycle
-    message: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
 class MessageHold(Base):
     """A message that housekeeping must keep on the server whatever the policy says."""
 

@@ -227,3 +227,27 @@ def test_sqlite_upgrade_commits_every_revision_at_once(tmp_path) -> None:
         assert len(commits) == 1
     finally:
         engine.dispose()
+
+
+def test_0006_moves_open_housekeeping_alerts_to_outbox_alerts(db_url: str) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import inspect, text
+
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine, "0005_render")
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO housekeeping_alerts (account, kind, message, created_at, "
+                "resolved_at) VALUES ('main', 'quota-warning', 'open one', :t, NULL), "
+                "('main', 'lifecycle', 'closed one', :t, :t)"),
+                {"t": datetime(2027, 1, 1, tzinfo=UTC)})
+        upgrade(engine)
+        assert "housekeeping_alerts" not in inspect(engine).get_table_names()
+        with engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT account, kind, message, resolved_at FROM outbox_alerts")).all()
+        assert [tuple(r) for r in rows] == [("main", "quota-warning", "open one", None)]
+    finally:
+        engine.dispose()
