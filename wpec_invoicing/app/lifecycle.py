@@ -46,8 +46,9 @@ class NoticeModel(Model):
 
 
 class AlertModel(Model):
+    id: int  # the shared alert's id: `wpec alerts`, `GET /api/v1/alerts`
     created_at: datetime
-    kind: str  # quota-warning | quota-critical | lifecycle
+    kind: str  # quota-warning | quota-critical | lifecycle | login-refused | account-paused
     message: str
 
 

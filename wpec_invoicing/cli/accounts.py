@@ -69,7 +69,7 @@ def accounts_show(name: NameArg, json_out: JsonOpt = False, config: ConfigOpt = 
         print(f"  {e.at:%Y-%m-%d %H:%M}  {e.from_state or '-'} → {e.to_state}  {e.event}"
               + (f": {e.detail}" if e.detail else ""))
     for a in d.alerts:
-        print(f"  ALERT {a.kind} since {a.created_at:%Y-%m-%d %H:%M}: {a.message}")
+        print(f"  ALERT #{a.id} {a.kind} since {a.created_at:%Y-%m-%d %H:%M}: {a.message}")
     for n in d.notices:
         print(f"  notice {n.key} by {n.channel} to {n.recipient or '-'}: {n.status}"
               + (f" ({n.detail})" if n.detail else ""))

@@ -70,7 +70,7 @@ def housekeep(
             if r.alert:
                 q = r.quota_after or r.quota_before
                 _err(f"{r.account}: quota {r.alert}: {q.percent:.1f}% used (thresholds "
-                     "[housekeeping] warning_percent / critical_percent)")
+                     "[housekeeping] warning_percent / critical_percent); see `wpec alerts`")
             if r.target_met is False:
                 _err(f"{r.account}: usage target not met: nothing else is eligible")
             for e in r.errors:

@@ -111,6 +111,13 @@ def test_purged_after_180_days_is_final(ctx, signers):
     assert [e.event for e in detail.history] == ["expired", "deactivated", "purged"]
     assert [a.kind for a in detail.alerts] == ["lifecycle"]  # one open: the latest state
     assert "purged" in detail.alerts[0].message
+    from wpec_invoicing.app.alerts import list_alerts  # the shared alerts, as `wpec alerts`
+    from wpec_invoicing.app.events import list_events
+
+    shared = [a for a in list_alerts(ctx).items if a.kind == "lifecycle"]
+    assert [(a.id, a.account) for a in shared] == [(detail.alerts[0].id, "main")]
+    types = [e.type for e in list_events(ctx, types=["alert."]).items]
+    assert types.count("alert.raised") == types.count("alert.cleared") + 1  # superseded ones
 
 
 def test_notices_once_each_on_both_channels(ctx):
