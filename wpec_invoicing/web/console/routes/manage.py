@@ -1,4 +1,5 @@
-"""Fornitori (list, add, edit, block), Caselle (state, sync, quota; resume a paused one),
+"""Fornitori (list, add, edit, block), Caselle (state, sync, quota; resume a paused one;
+the contract's lifecycle moves, admin only),
 Avvisi e registro (open alerts to acknowledge, the audit log)."""
 
 from __future__ import annotations
