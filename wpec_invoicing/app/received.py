@@ -218,6 +218,59 @@ def original(ctx: AppContext, invoice_id: int) -> Original:
     return Original(file_name=Path(name).name, media_type=media, data=data)
 
 
+class AttachmentOut(Model):
+    """One embedded attachment (Allegati): its index, a safe file name, the sniffed type."""
+
+    index: int
+    file_name: str
+    media_type: str
+    size: int
+    description: str | None = None
+
+
+_MAGIC = ((b"%PDF-", "application/pdf"), (b"\x89PNG\r\n\x1a\n", "image/png"),
+          (b"\xff\xd8\xff", "image/jpeg"), (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"))
+
+
+def _sniff(data: bytes) -> str:
+    """The media type from the bytes themselves, never from the declared name or format."""
+    return next((t for magic, t in _MAGIC if data.startswith(magic)), "application/octet-stream")
+
+
+def _embedded(ctx: AppContext, invoice_id: int) -> list[Any]:
+    from wpec_invoicing.fatturapa import read_invoice
+
+    doc = original(ctx, invoice_id)
+    report = read_invoice(doc.data, file_name=doc.file_name, lenient=True, trust=None)
+    if report.document is None:
+        return []
+    return [a for b in report.document.bodies for a in b.attachments]
+
+
+def _attachment_name(name: str | None, index: int) -> str:
+    from wpec_invoicing.rules.files import safe_name
+
+    return safe_name(name, f"allegato-{index}")
+
+
+def attachments(ctx: AppContext, invoice_id: int) -> list[AttachmentOut]:
+    """The invoice's embedded attachments, numbered from 1."""
+    return [AttachmentOut(index=n, file_name=_attachment_name(a.name, n),
+                          media_type=_sniff(a.data), size=len(a.data),
+                          description=a.description)
+            for n, a in enumerate(_embedded(ctx, invoice_id), start=1)]
+
+
+def attachment(ctx: AppContext, invoice_id: int, index: int) -> Original:
+    """The bytes of attachment `index` (from 1), with a safe name and the sniffed type."""
+    items = _embedded(ctx, invoice_id)
+    if not 1 <= index <= len(items):
+        raise NotFound(f"invoice {invoice_id} has no attachment {index} ({len(items)} in it)")
+    a = items[index - 1]
+    return Original(file_name=_attachment_name(a.name, index), media_type=_sniff(a.data),
+                    data=a.data)
+
+
 def decide(ctx: AppContext, invoice_id: int, decision: Literal["approved", "refused"], *,
            reason: str | None = None, actor: str = "cli") -> ReceivedDetail:
     """Approve (→ verified) or refuse (→ refused) an invoice, with the reason, once."""

@@ -1,16 +1,18 @@
-"""Fornitori (list, add, edit, block), Caselle (state, sync, quota; resume a paused one),
+"""Fornitori (list, add, edit, block), Caselle (state, sync, quota; resume a paused one;
+the contract's lifecycle moves, admin only),
 Avvisi e registro (open alerts to acknowledge, the audit log)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form
+from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from wpec_invoicing.app import accounts, alerts, audit, suppliers
-from wpec_invoicing.app.errors import InvalidRequest
+from wpec_invoicing.app import accounts, alerts, audit, lifecycle, suppliers
+from wpec_invoicing.app.errors import Conflict, InvalidRequest
 from wpec_invoicing.web.console.routes.common import query_without
 from wpec_invoicing.web.console.ui import ConsoleRoute, Ui, need
 
@@ -63,10 +65,59 @@ def supplier_edit(ui: Annotated[Ui, Depends(need("operator"))], supplier_id: int
     return ui.redirect(f"/fornitori/{supplier_id}", notice="saved")
 
 
+def _accounts_page(ui: Ui, *, error: str | None = None, status_code: int = 200) -> Response:
+    return ui.render("accounts.html", status_code=status_code, title=ui.gettext("Accounts"),
+                     d={"accounts": accounts.list_accounts(ui.ctx), "today": date.today(),
+                        "error": error})
+
+
 @router.get("/caselle")
 def account_list(ui: Annotated[Ui, Depends(need("viewer"))]) -> Response:
-    return ui.render("accounts.html", title=ui.gettext("Accounts"),
-                     d={"accounts": accounts.list_accounts(ui.ctx)})
+    return _accounts_page(ui)
+
+
+def _lifecycle_move(ui: Ui, name: str, action: str, move) -> Response:
+    """One lifecycle move; an illegal transition is shown on the Caselle page (409)."""
+    try:
+        move()
+    except Conflict as exc:
+        ui.audit(f"account.{action}", f"account/{name}", result="refused", detail=str(exc))
+        return _accounts_page(ui, status_code=409, error=ui.gettext(
+            "This change is not possible in the mailbox's current state."))
+    ui.audit(f"account.{action}", f"account/{name}")
+    return ui.redirect("/caselle", notice="saved")
+
+
+@router.post("/caselle/{name}/rinnova")
+def account_renew(ui: Annotated[Ui, Depends(need("admin"))], name: str,
+                  until: Annotated[date, Form()]) -> Response:
+    return _lifecycle_move(ui, name, "renew",
+                           lambda: lifecycle.renew(ui.ctx, name, until=until))
+
+
+@router.post("/caselle/{name}/sospendi")
+def account_suspend(ui: Annotated[Ui, Depends(need("admin"))], name: str) -> Response:
+    return _lifecycle_move(ui, name, "suspend", lambda: lifecycle.suspend(ui.ctx, name))
+
+
+@router.post("/caselle/{name}/recupera")
+def account_recover(ui: Annotated[Ui, Depends(need("admin"))], name: str) -> Response:
+    return _lifecycle_move(ui, name, "recover", lambda: lifecycle.recover(ui.ctx, name))
+
+
+@router.post("/caselle/{name}/disattiva")
+def account_deactivate(ui: Annotated[Ui, Depends(need("admin"))], name: str) -> Response:
+    return _lifecycle_move(ui, name, "deactivate", lambda: lifecycle.deactivate(ui.ctx, name))
+
+
+@router.post("/caselle/{name}/riattiva")
+async def account_reactivate(ui: Annotated[Ui, Depends(need("admin"))], name: str,
+                             request_file: Annotated[UploadFile, File()]) -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    signed = await request_file.read()
+    return await run_in_threadpool(_lifecycle_move, ui, name, "reactivate",
+                                   lambda: lifecycle.reactivate(ui.ctx, name, request=signed))
 
 
 @router.post("/caselle/{name}/riprendi")

@@ -45,7 +45,22 @@ def received_detail(ui: Annotated[Ui, Depends(need("viewer"))], invoice_id: int,
                     style: str = "wpec") -> Response:
     inv = received.get_received(ui.ctx, invoice_id)
     return ui.render("received_detail.html", title=f"{inv.supplier_name or ''} {inv.number or ''}",
-                     inv=inv, view=view_style(style))
+                     inv=inv, view=view_style(style),
+                     attachments=received.attachments(ui.ctx, invoice_id))
+
+
+@router.get("/fatture-ricevute/{invoice_id}/allegati/{index}")
+def received_attachment(ui: Annotated[Ui, Depends(need("viewer"))], invoice_id: int,
+                        index: int, inline: bool = False) -> Response:
+    """An embedded attachment: PDFs and images inline (for the sandboxed preview) when asked,
+    anything else always as a download."""
+    item = received.attachment(ui.ctx, invoice_id, index)
+    response = download(item.data, item.file_name, item.media_type)
+    if inline and (item.media_type == "application/pdf" or item.media_type.startswith("image/")):
+        response.headers["Content-Disposition"] = response.headers[
+            "Content-Disposition"].replace("attachment;", "inline;", 1)
+        response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return response
 
 
 @router.get("/fatture-ricevute/{invoice_id}/pdf")
