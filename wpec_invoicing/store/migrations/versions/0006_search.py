@@ -11,7 +11,7 @@ Revises: 0005_render
 from alembic import op
 
 revision = "0006_search"
-down_revision = "0005_render"
+down_revision = "0006_alerts"
 branch_labels = None
 depends_on = None
 
