@@ -8,6 +8,7 @@ invalid invoice that looks valid would mislead whoever files it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -31,18 +32,28 @@ class Totals:
 
 def body_totals(body: Body) -> Totals:
     """Taxable and tax from the VAT summary (FSM10: from the lines), the document total as
-    written (else as recomputed) and, when something is withheld, the net amount due."""
+    written (else as recomputed) and, when something is withheld, the net amount due.
+
+    A leniently read invoice may miss any amount (None): it is left out of the sums rather
+    than stopping the render, since the band above already says what is wrong."""
     if body.vat_summary:
-        taxable = sum((s.taxable for s in body.vat_summary), ZERO)
-        tax: Decimal | None = sum((s.tax for s in body.vat_summary), ZERO)
+        taxable: Decimal | None = _total(s.taxable for s in body.vat_summary)
+        tax: Decimal | None = _total(s.tax for s in body.vat_summary)
+        computed = (taxable or ZERO) + (tax or ZERO) + (body.rounding or ZERO)
     else:
         taxable = None
-        amounts = [ln.vat_amount for ln in body.lines if ln.vat_amount is not None]
-        tax = sum(amounts, ZERO) if amounts else None
-    total = body.total if body.total is not None else body.computed_total()
-    withheld = sum((w.amount for w in body.withholdings), ZERO)
+        tax = _total(ln.vat_amount for ln in body.lines)
+        computed = _total(ln.total_price for ln in body.lines) or ZERO
+    total = body.total if body.total is not None else computed
+    withheld = _total(w.amount for w in body.withholdings) or ZERO
     due = total - withheld if body.withholdings else None
     return Totals(taxable, tax, total, due)
+
+
+def _total(amounts: Iterable[Decimal | None]) -> Decimal | None:
+    """The sum of the amounts that are there; None when none is."""
+    present = [a for a in amounts if a is not None]
+    return sum(present, ZERO) if present else None
 
 
 def _where(line: int | None) -> str:
@@ -111,7 +122,13 @@ def invoice_title(report: InvoiceReport) -> str:
     first = doc.bodies[0] if doc.bodies else None
     if first is None:
         return f"{doc.supplier.name} – fattura"
-    return f"{doc.supplier.name} – fattura n. {first.number} del {first.date.isoformat()}"
+    # A leniently read invoice may lack its number or date: the title says what it has.
+    title = f"{doc.supplier.name} – fattura"
+    if first.number:
+        title += f" n. {first.number}"
+    if first.date is not None:
+        title += f" del {first.date.isoformat()}"
+    return title
 
 
 def invoice_html(report: InvoiceReport, *, file_name: str | None = None,
