@@ -272,7 +272,7 @@ class Housekeeper:
                     res.refetch_failed.append((_planned(d, what), "the server copy differs "
                                                "from the archived digest"))
                 else:
-                    self.archive.put(raw)
+                    self.archive.repair(raw)  # put() would keep the bad copy
                     res.refetched.append(_planned(d, f"{what}: fetched again, kept"))
                     log.warning("%s: message %s %s: fetched again from the server",
                                 self.account.name, c.message_id, what)
@@ -330,8 +330,9 @@ class Housekeeper:
             # The archive copies were verified above; a blob cannot change between that and
             # here unless someone edits the archive by hand, so verify once more cheaply: the
             # file still exists with its size (the full re-hash is the step-3 one).
+            sizes = self.archive.sizes(d.candidate.sha256 for d in present)
             for d in present:
-                if blob_problem_fast(self.archive, d.candidate.sha256, d.candidate.size):
+                if sizes.get(d.candidate.sha256) != d.candidate.size:
                     raise HousekeepingError(f"archive blob {d.candidate.sha256} changed during "
                                             "housekeeping: stopped before deleting")
             tick = time.perf_counter()
@@ -399,13 +400,6 @@ class Housekeeper:
                     s.get(Deletion, r[0]).status = "stale"
             settled += len(rows) + len(stale)
         return settled
-
-
-def blob_problem_fast(archive, sha256: str, size: int) -> bool:
-    try:
-        return archive.path(sha256).stat().st_size != size
-    except OSError:
-        return True
 
 
 def _planned(d: Decision, reason: str | None = None) -> Planned:
