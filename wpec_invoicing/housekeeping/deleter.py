@@ -38,6 +38,7 @@ from sqlalchemy import insert, select, update
 
 from wpec_invoicing.errors import WpecError
 from wpec_invoicing.housekeeping import quota as quota_mod
+from wpec_invoicing.housekeeping.fetch_state import flags_and_dates
 from wpec_invoicing.housekeeping.policy import Candidate, Decision, Policy, Usage, evaluate
 from wpec_invoicing.housekeeping.verify import blob_problem, check_blobs
 from wpec_invoicing.mailbox.imap import FolderError, ImapConnection, uid_set
@@ -301,7 +302,7 @@ class Housekeeper:
         for batch in self._batches(current):
             uids = [d.candidate.uid for d in batch]
             tick = time.perf_counter()
-            state = imap.flags_and_dates(uids)
+            state = flags_and_dates(imap, uids)
             tick = self._add(res, "imap", tick)
             present = [d for d in batch if d.candidate.uid in state]
             gone = [d for d in batch if d.candidate.uid not in state]
@@ -324,7 +325,8 @@ class Housekeeper:
                         internal_date=_aware(when) if isinstance(when, datetime) else None,
                         created_at=now))
                 if rows:
-                    s.execute(insert(Deletion), rows)  # one executemany, not 2,000 flushes
+                    # Core, one executemany (not the ORM bulk path: no per-row ORM work)
+                    s.execute(insert(Deletion.__table__), rows)
             self._add(res, "store", tick)
             self._hook("pending", uids=uids)
             # The archive copies were verified above; a blob cannot change between that and
