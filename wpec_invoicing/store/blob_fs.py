@@ -23,6 +23,7 @@ from pathlib import Path
 
 from wpec_invoicing.store.blob_base import (
     CHUNK_BYTES,
+    HEX64,
     ArchiveError,
     BlobArchive,
     check_digest,
@@ -190,11 +191,15 @@ class FilesystemArchive(BlobArchive):
                 yield piece
 
     def sizes(self, digests: Iterable[str]) -> dict[str, int]:
+        # Plain strings and os.stat: a Path per blob cost more than the stat itself.
+        root = os.fspath(self.root)
         out = {}
         for sha in digests:
+            if not isinstance(sha, str) or not HEX64.match(sha):
+                continue
             try:
-                out[sha] = self.path(sha).stat().st_size
-            except (OSError, ArchiveError):
+                out[sha] = os.stat(f"{root}/{sha[:2]}/{sha}").st_size
+            except OSError:
                 continue
         return out
 
