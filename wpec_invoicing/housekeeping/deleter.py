@@ -299,59 +299,78 @@ class Housekeeper:
         if len(current) < len(decisions):
             res.errors.append(f"{folder}: UIDVALIDITY changed since the last sync: "
                               f"{len(decisions) - len(current)} message(s) left for next time")
-        for batch in self._batches(current):
-            uids = [d.candidate.uid for d in batch]
-            tick = time.perf_counter()
-            state = flags_and_dates(imap, uids)
-            tick = self._add(res, "imap", tick)
-            present = [d for d in batch if d.candidate.uid in state]
-            gone = [d for d in batch if d.candidate.uid not in state]
-            now = self.clock()
-            with self.store.session() as s:
-                for d in gone:  # another client took it away: not ours to audit as deleted
-                    s.get(MessageLocation, d.candidate.location_id).gone = True
-                res.vanished += len(gone)
-                rows = []
+        # A batch's `done` is committed with the next batch's `pending` rows (one commit per
+        # batch instead of two: each is an fsync of the store). A kill -9 in between leaves
+        # the expunged batch `pending`, which the next pass settles (step 1).
+        expunged: list[Decision] = []
+        try:
+            for batch in self._batches(current):
+                uids = [d.candidate.uid for d in batch]
+                tick = time.perf_counter()
+                state = flags_and_dates(imap, uids)
+                tick = self._add(res, "imap", tick)
+                present = [d for d in batch if d.candidate.uid in state]
+                gone = [d for d in batch if d.candidate.uid not in state]
+                now = self.clock()
+                with self.store.session() as s:
+                    self._mark_done(s, run_id, folder, expunged, now)
+                    for d in gone:  # another client took it away: not ours to audit
+                        s.get(MessageLocation, d.candidate.location_id).gone = True
+                    res.vanished += len(gone)
+                    rows = []
+                    for d in present:
+                        c = d.candidate
+                        flags, when = state[c.uid]
+                        rows.append(dict(
+                            run_id=run_id, status="pending", account=self.account.name,
+                            folder=folder, uidvalidity=c.uidvalidity, uid=c.uid,
+                            location_id=c.location_id, message_id=c.message_id,
+                            header_message_id=c.header_message_id, sha256=c.sha256,
+                            size=c.size, policy=d.reason[:200],
+                            flags=[f for f in flags
+                                   if f.lower() not in ("\\deleted", "\\recent")],
+                            internal_date=_aware(when) if isinstance(when, datetime) else None,
+                            created_at=now))
+                    if rows:
+                        # Core, one executemany (not the ORM bulk path: no per-row ORM work)
+                        s.execute(insert(Deletion.__table__), rows)
+                res.deleted.extend(_planned(d) for d in expunged)
+                expunged = []
+                self._add(res, "store", tick)
+                self._hook("pending", uids=uids)
+                # The archive copies were verified above; a blob cannot change between that
+                # and here unless someone edits the archive by hand, so verify once more
+                # cheaply: the blob still exists with its size (the full re-hash is step 3).
+                sizes = self.archive.sizes(d.candidate.sha256 for d in present)
                 for d in present:
-                    c = d.candidate
-                    flags, when = state[c.uid]
-                    rows.append(dict(
-                        run_id=run_id, status="pending", account=self.account.name,
-                        folder=folder, uidvalidity=c.uidvalidity, uid=c.uid,
-                        location_id=c.location_id, message_id=c.message_id,
-                        header_message_id=c.header_message_id, sha256=c.sha256, size=c.size,
-                        policy=d.reason[:200],
-                        flags=[f for f in flags if f.lower() not in ("\\deleted", "\\recent")],
-                        internal_date=_aware(when) if isinstance(when, datetime) else None,
-                        created_at=now))
-                if rows:
-                    # Core, one executemany (not the ORM bulk path: no per-row ORM work)
-                    s.execute(insert(Deletion.__table__), rows)
-            self._add(res, "store", tick)
-            self._hook("pending", uids=uids)
-            # The archive copies were verified above; a blob cannot change between that and
-            # here unless someone edits the archive by hand, so verify once more cheaply: the
-            # file still exists with its size (the full re-hash is the step-3 one).
-            sizes = self.archive.sizes(d.candidate.sha256 for d in present)
-            for d in present:
-                if sizes.get(d.candidate.sha256) != d.candidate.size:
-                    raise HousekeepingError(f"archive blob {d.candidate.sha256} changed during "
-                                            "housekeeping: stopped before deleting")
-            tick = time.perf_counter()
-            imap.delete_own([d.candidate.uid for d in present])
-            tick = self._add(res, "imap", tick)
-            self._hook("expunged", uids=uids)
-            done_at = self.clock()
-            with self.store.session() as s:
-                s.execute(update(Deletion).where(
-                    Deletion.run_id == run_id, Deletion.status == "pending",
-                    Deletion.folder == folder,
-                    Deletion.uid.in_([d.candidate.uid for d in present])
-                ).values(status="done", deleted_at=done_at))
-                s.execute(update(MessageLocation).where(MessageLocation.id.in_(
-                    [d.candidate.location_id for d in present])).values(gone=True))
-            self._add(res, "store", tick)
-            res.deleted.extend(_planned(d) for d in present)
+                    if sizes.get(d.candidate.sha256) != d.candidate.size:
+                        raise HousekeepingError(f"archive blob {d.candidate.sha256} changed "
+                                                "during housekeeping: stopped before deleting")
+                tick = time.perf_counter()
+                imap.delete_own([d.candidate.uid for d in present])
+                self._add(res, "imap", tick)
+                self._hook("expunged", uids=uids)
+                expunged = present
+        finally:
+            if expunged:
+                tick = time.perf_counter()
+                with self.store.session() as s:
+                    self._mark_done(s, run_id, folder, expunged, self.clock())
+                res.deleted.extend(_planned(d) for d in expunged)
+                self._add(res, "store", tick)
+
+    @staticmethod
+    def _mark_done(s, run_id: str, folder: str, expunged: list[Decision],
+                   done_at: datetime) -> None:
+        if not expunged:
+            return
+        s.execute(update(Deletion).where(
+            Deletion.run_id == run_id, Deletion.status == "pending",
+            Deletion.folder == folder,
+            Deletion.uid.in_([d.candidate.uid for d in expunged])
+        ).values(status="done", deleted_at=done_at))
+        s.execute(update(MessageLocation).where(MessageLocation.id.in_(
+            [d.candidate.location_id for d in expunged])).values(gone=True))
 
     @staticmethod
     def _add(res: HousekeepingResult, phase: str, since: float) -> float:
