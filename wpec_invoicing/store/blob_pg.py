@@ -81,29 +81,34 @@ class PostgresArchive(BlobArchive):
             for digest, data in zip(digests, blobs, strict=True):
                 if digest not in have:
                     todo.setdefault(digest, data)
-            for digest, data in todo.items():
-                self._insert(cur, digest, data)
+            self._insert(cur, todo)
         return digests
 
     @staticmethod
-    def _insert(cur, digest: str, data: bytes) -> None:
-        pieces = _pieces(data)
+    def _insert(cur, blobs: dict[str, bytes]) -> None:
+        """Two executemany for the whole batch (chunk rows, then index rows)."""
+        if not blobs:
+            return
+        now = datetime.now(UTC)
+        chunks, index = [], []
+        for digest, data in blobs.items():
+            pieces = _pieces(data)
+            chunks += [(digest, i, p) for i, p in enumerate(pieces)]
+            index.append((digest, len(data), len(pieces), now))
         # ON CONFLICT: another worker storing the same bytes at the same moment; its rows
         # are identical (same digest), so whichever commits first wins and the other waits
         # for it on the key, then does nothing.
         cur.executemany("INSERT INTO archive_blob_chunks (sha256, seq, data) VALUES (%s, %s, %s)"
-                        " ON CONFLICT DO NOTHING",
-                        [(digest, i, p) for i, p in enumerate(pieces)])
-        cur.execute("INSERT INTO archive_blobs (sha256, size, chunks, stored_at) "
-                    "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                    (digest, len(data), len(pieces), datetime.now(UTC)))
+                        " ON CONFLICT DO NOTHING", chunks)
+        cur.executemany("INSERT INTO archive_blobs (sha256, size, chunks, stored_at) "
+                        "VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING", index)
 
     def repair(self, data: bytes) -> str:
         digest = sha256_hex(data)
         with self._transaction() as cur:
             cur.execute("DELETE FROM archive_blob_chunks WHERE sha256 = %s", (digest,))
             cur.execute("DELETE FROM archive_blobs WHERE sha256 = %s", (digest,))
-            self._insert(cur, digest, data)
+            self._insert(cur, {digest: data})
         return digest
 
     def put_stream(self, chunks: Iterable[bytes]) -> tuple[str, int]:
