@@ -560,6 +560,15 @@ class ApiConfig(_Strict):
     body_limit_mb: float = Field(default=30, gt=0, le=1024)
 
 
+class ArchiveConfig(_Strict):
+    """`[archive]`: where the blobs (raw messages, invoice files) live. "filesystem" (the
+    default): files under `data_dir/archive` (a shared mount for several machines);
+    "postgresql": in the store's PostgreSQL database, so workers need nothing else.
+    `wpec archive migrate --to ...` moves the blobs before the switch."""
+
+    backend: Literal["filesystem", "postgresql"] = "filesystem"
+
+
 class Config(_Strict):
     """The whole configuration, with every path already made absolute."""
 
@@ -577,6 +586,7 @@ class Config(_Strict):
     suppliers_csv: Path | None = None
     housekeeping: HousekeepingConfig = HousekeepingConfig()  # issue 15
     lifecycle: LifecycleConfig = LifecycleConfig()  # issue 15
+    archive: ArchiveConfig = ArchiveConfig()  # issue 17: blob store backend
     # Where this config came from (None = built-in defaults); set by load_config.
     source: Path | None = None
     searched: tuple[str, ...] = ()
@@ -612,6 +622,14 @@ class Config(_Strict):
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
                 raise ValueError(f"{what}: duplicate name(s) {', '.join(dupes)}")
+        return self
+
+    @model_validator(mode="after")
+    def _archive_needs_postgresql(self) -> Config:
+        if self.archive.backend == "postgresql" and not (
+                self.store_url or "").lower().startswith(("postgresql", "postgres")):
+            raise ValueError('[archive] backend = "postgresql" keeps the blobs in the store\'s '
+                             'database: set store_url = "postgresql://..." too')
         return self
 
     # -- derived locations -------------------------------------------------------------

@@ -237,3 +237,48 @@ def export_archive(ctx: AppContext, *, since: date, until: date, out: Path
         return ArchiveExportReport.model_validate(
             run(s, ctx.store.archive, start, end, out).to_json())
 
+
+
+class ArchiveMigrateReport(Model):
+    """One `archive migrate` run: what was copied, what was already there (and re-verified),
+    what was repaired, and the source blobs that could not be copied because they are bad."""
+
+    source: str
+    target: str
+    blobs: int
+    copied: int
+    already: int
+    repaired: int
+    bytes_copied: int
+    bad: list[dict[str, Any]]
+    ok: bool
+    configured: str  # the backend the configuration uses now
+
+
+def migrate_archive(ctx: AppContext, *, to: str,
+                    progress: Callable[[int, int], None] | None = None
+                    ) -> ArchiveMigrateReport:
+    """Copy every blob into the `to` backend ("postgresql" or "filesystem") from the other
+    one, verifying each hash on both sides; safe to stop and run again (see
+    store/blob_migrate.py). `progress(done, copied)` after each batch."""
+    from wpec_invoicing.store.archive import BACKENDS, FilesystemArchive
+    from wpec_invoicing.store.blob_migrate import migrate
+
+    if to not in BACKENDS:
+        raise InvalidRequest(f"--to {to!r}: one of {', '.join(BACKENDS)}")
+    store = ctx.store
+    if store.engine.dialect.name != "postgresql":
+        raise InvalidRequest("the PostgreSQL archive lives in the store's database, and the "
+                             f"store is {store.engine.dialect.name}: set store_url = "
+                             '"postgresql://..." first (and run `wpec db upgrade`)')
+    from wpec_invoicing.store.blob_pg import PostgresArchive
+
+    files = FilesystemArchive(ctx.config.archive_dir)
+    database = PostgresArchive(store.engine)
+    source, target = (files, database) if to == "postgresql" else (database, files)
+    report = migrate(source, target, progress=(lambda r: progress(r.blobs, r.copied))
+                     if progress else None)
+    return ArchiveMigrateReport(
+        source=report.source, target=report.target, blobs=report.blobs, copied=report.copied,
+        already=report.already, repaired=report.repaired, bytes_copied=report.bytes_copied,
+        bad=report.bad, ok=report.ok, configured=ctx.config.archive.backend)

@@ -17,7 +17,8 @@ from wpec_invoicing.cli import output
 from wpec_invoicing.cli.groups import messages_app
 from wpec_invoicing.cli.mailbox import ConfigOpt, JsonOpt, _dump, _err
 
-archive_app = typer.Typer(help="The archive of raw messages and invoice files: verify, export.",
+archive_app = typer.Typer(help="The archive of raw messages and invoice files: verify, export, "
+                               "migrate.",
                           no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 
 IdsArg = Annotated[list[int], typer.Argument(help="Message ids (see `messages list --status "
@@ -91,6 +92,47 @@ def archive_export(
         output.report(f"{out}: {report.messages} message(s), {report.invoices} invoice file(s), "
              f"{report.bytes} bytes")
     if report.problems:
+        raise typer.Exit(1)
+
+
+@archive_app.command("migrate")
+def archive_migrate(
+    to: Annotated[str, typer.Option("--to", metavar="BACKEND",
+                                    help="Where the blobs go: postgresql (the store's "
+                                         "database) or filesystem (the data folder).")],
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Copy every blob from the other backend into BACKEND, re-hashing each on both sides.
+    Safe to stop and run again (blobs already there are verified, not copied twice). The
+    source is kept; then set [archive] backend in wpec.toml. Exit 1 when a source blob is
+    missing or corrupt (named; the others are copied)."""
+    import sys
+
+    from rich.progress import Progress
+
+    from wpec_invoicing.app.housekeeping import migrate_archive
+    from wpec_invoicing.cli.mailbox import _stderr_console
+
+    with _ctx(config) as ctx, Progress(transient=True, console=_stderr_console(),
+                                       disable=json_out or not sys.stderr.isatty()) as bar:
+        task = bar.add_task(f"to {to}", total=None)
+
+        def progress(done: int, copied: int) -> None:
+            bar.update(task, completed=done, description=f"to {to}: {copied} copied")
+
+        report = migrate_archive(ctx, to=to, progress=progress)
+    if json_out:
+        _dump(report.model_dump(mode="json"))
+    else:
+        for entry in report.bad:
+            _err(f"{entry['sha256']}: {entry['problem']} (not copied)")
+        output.report(f"{report.target}: {report.blobs} blob(s) from {report.source}: "
+                      f"{report.copied} copied ({report.bytes_copied} bytes), {report.already} "
+                      f"already there, {report.repaired} repaired, {len(report.bad)} bad")
+        if report.configured != to and report.ok:
+            output.report(f'now set [archive] backend = "{to}" in wpec.toml')
+    if not report.ok:
         raise typer.Exit(1)
 
 

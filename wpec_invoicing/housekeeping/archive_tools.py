@@ -49,13 +49,8 @@ def verify_archive(session, archive) -> VerifyReport:
         refs.setdefault(sha, (size, f"invoice {iid}"))
         if meta:
             refs.setdefault(meta, (None, f"invoice {iid} metadata"))
-    root = Path(archive.root)
-    if root.is_dir():
-        for sub in root.iterdir():
-            if sub.is_dir() and len(sub.name) == 2:
-                for f in sub.iterdir():
-                    if len(f.name) == 64 and not f.name.startswith("."):
-                        refs.setdefault(f.name, (None, "unreferenced file"))
+    for sha in archive.digests():  # every blob held, referenced or not
+        refs.setdefault(sha, (None, "unreferenced blob"))
     problems = check_blobs(archive, [(sha, size) for sha, (size, _w) in refs.items()])
     report = VerifyReport(checked=len(refs))
     for sha, problem in problems.items():
@@ -82,6 +77,16 @@ class ExportReport:
 def _safe_name(name: str) -> str:
     base = os.path.basename(name.replace("\\", "/")) or "file"
     return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in base)[:150]
+
+
+def _pack(zf: zipfile.ZipFile, path: str, archive, sha256: str) -> int:
+    """Stream one blob into the zip (a 100 MB message never sits whole in memory)."""
+    size = 0
+    with zf.open(path, "w", force_zip64=True) as dest:
+        for piece in archive.iter_chunks(sha256):
+            dest.write(piece)
+            size += len(piece)
+    return size
 
 
 def export_archive(session, archive, since: datetime, until: datetime, out: Path
@@ -111,11 +116,9 @@ def export_archive(session, archive, since: datetime, until: datetime, out: Path
                 status = "missing"
                 report.problems.append(f"message {m.id}: archive copy {checks[m.sha256]}")
             else:
-                data = archive.get(m.sha256)
-                zf.writestr(path, data)
+                report.bytes += _pack(zf, path, archive, m.sha256)
                 sums.append(f"{m.sha256}  {path}")
                 report.messages += 1
-                report.bytes += len(data)
             writer.writerow(["message", m.id, path if status == "ok" else "", m.sha256, m.size,
                              m.first_seen_at.isoformat(), m.kind or "", m.sender or "",
                              m.subject or "", m.message_id or "", "", status])
@@ -127,11 +130,9 @@ def export_archive(session, archive, since: datetime, until: datetime, out: Path
                 report.problems.append(f"invoice {inv.id}: archive copy "
                                        f"{checks[inv.file_sha256]}")
             else:
-                data = archive.get(inv.file_sha256)
-                zf.writestr(path, data)
+                report.bytes += _pack(zf, path, archive, inv.file_sha256)
                 sums.append(f"{inv.file_sha256}  {path}")
                 report.invoices += 1
-                report.bytes += len(data)
             writer.writerow(["invoice", inv.id, path if status == "ok" else "",
                              inv.file_sha256, inv.size, inv.received_at.isoformat(), "",
                              inv.supplier_name or "", inv.number or "", "",

@@ -38,6 +38,7 @@ from sqlalchemy import insert, select, update
 
 from wpec_invoicing.errors import WpecError
 from wpec_invoicing.housekeeping import quota as quota_mod
+from wpec_invoicing.housekeeping.fetch_state import flags_and_dates
 from wpec_invoicing.housekeeping.policy import Candidate, Decision, Policy, Usage, evaluate
 from wpec_invoicing.housekeeping.verify import blob_problem, check_blobs
 from wpec_invoicing.mailbox.imap import FolderError, ImapConnection, uid_set
@@ -272,7 +273,7 @@ class Housekeeper:
                     res.refetch_failed.append((_planned(d, what), "the server copy differs "
                                                "from the archived digest"))
                 else:
-                    self.archive.put(raw)
+                    self.archive.repair(raw)  # put() would keep the bad copy
                     res.refetched.append(_planned(d, f"{what}: fetched again, kept"))
                     log.warning("%s: message %s %s: fetched again from the server",
                                 self.account.name, c.message_id, what)
@@ -298,57 +299,78 @@ class Housekeeper:
         if len(current) < len(decisions):
             res.errors.append(f"{folder}: UIDVALIDITY changed since the last sync: "
                               f"{len(decisions) - len(current)} message(s) left for next time")
-        for batch in self._batches(current):
-            uids = [d.candidate.uid for d in batch]
-            tick = time.perf_counter()
-            state = imap.flags_and_dates(uids)
-            tick = self._add(res, "imap", tick)
-            present = [d for d in batch if d.candidate.uid in state]
-            gone = [d for d in batch if d.candidate.uid not in state]
-            now = self.clock()
-            with self.store.session() as s:
-                for d in gone:  # another client took it away: not ours to audit as deleted
-                    s.get(MessageLocation, d.candidate.location_id).gone = True
-                res.vanished += len(gone)
-                rows = []
+        # A batch's `done` is committed with the next batch's `pending` rows (one commit per
+        # batch instead of two: each is an fsync of the store). A kill -9 in between leaves
+        # the expunged batch `pending`, which the next pass settles (step 1).
+        expunged: list[Decision] = []
+        try:
+            for batch in self._batches(current):
+                uids = [d.candidate.uid for d in batch]
+                tick = time.perf_counter()
+                state = flags_and_dates(imap, uids)
+                tick = self._add(res, "imap", tick)
+                present = [d for d in batch if d.candidate.uid in state]
+                gone = [d for d in batch if d.candidate.uid not in state]
+                now = self.clock()
+                with self.store.session() as s:
+                    self._mark_done(s, run_id, folder, expunged, now)
+                    for d in gone:  # another client took it away: not ours to audit
+                        s.get(MessageLocation, d.candidate.location_id).gone = True
+                    res.vanished += len(gone)
+                    rows = []
+                    for d in present:
+                        c = d.candidate
+                        flags, when = state[c.uid]
+                        rows.append(dict(
+                            run_id=run_id, status="pending", account=self.account.name,
+                            folder=folder, uidvalidity=c.uidvalidity, uid=c.uid,
+                            location_id=c.location_id, message_id=c.message_id,
+                            header_message_id=c.header_message_id, sha256=c.sha256,
+                            size=c.size, policy=d.reason[:200],
+                            flags=[f for f in flags
+                                   if f.lower() not in ("\\deleted", "\\recent")],
+                            internal_date=_aware(when) if isinstance(when, datetime) else None,
+                            created_at=now))
+                    if rows:
+                        # Core, one executemany (not the ORM bulk path: no per-row ORM work)
+                        s.execute(insert(Deletion.__table__), rows)
+                res.deleted.extend(_planned(d) for d in expunged)
+                expunged = []
+                self._add(res, "store", tick)
+                self._hook("pending", uids=uids)
+                # The archive copies were verified above; a blob cannot change between that
+                # and here unless someone edits the archive by hand, so verify once more
+                # cheaply: the blob still exists with its size (the full re-hash is step 3).
+                sizes = self.archive.sizes(d.candidate.sha256 for d in present)
                 for d in present:
-                    c = d.candidate
-                    flags, when = state[c.uid]
-                    rows.append(dict(
-                        run_id=run_id, status="pending", account=self.account.name,
-                        folder=folder, uidvalidity=c.uidvalidity, uid=c.uid,
-                        location_id=c.location_id, message_id=c.message_id,
-                        header_message_id=c.header_message_id, sha256=c.sha256, size=c.size,
-                        policy=d.reason[:200],
-                        flags=[f for f in flags if f.lower() not in ("\\deleted", "\\recent")],
-                        internal_date=_aware(when) if isinstance(when, datetime) else None,
-                        created_at=now))
-                if rows:
-                    s.execute(insert(Deletion), rows)  # one executemany, not 2,000 flushes
-            self._add(res, "store", tick)
-            self._hook("pending", uids=uids)
-            # The archive copies were verified above; a blob cannot change between that and
-            # here unless someone edits the archive by hand, so verify once more cheaply: the
-            # file still exists with its size (the full re-hash is the step-3 one).
-            for d in present:
-                if blob_problem_fast(self.archive, d.candidate.sha256, d.candidate.size):
-                    raise HousekeepingError(f"archive blob {d.candidate.sha256} changed during "
-                                            "housekeeping: stopped before deleting")
-            tick = time.perf_counter()
-            imap.delete_own([d.candidate.uid for d in present])
-            tick = self._add(res, "imap", tick)
-            self._hook("expunged", uids=uids)
-            done_at = self.clock()
-            with self.store.session() as s:
-                s.execute(update(Deletion).where(
-                    Deletion.run_id == run_id, Deletion.status == "pending",
-                    Deletion.folder == folder,
-                    Deletion.uid.in_([d.candidate.uid for d in present])
-                ).values(status="done", deleted_at=done_at))
-                s.execute(update(MessageLocation).where(MessageLocation.id.in_(
-                    [d.candidate.location_id for d in present])).values(gone=True))
-            self._add(res, "store", tick)
-            res.deleted.extend(_planned(d) for d in present)
+                    if sizes.get(d.candidate.sha256) != d.candidate.size:
+                        raise HousekeepingError(f"archive blob {d.candidate.sha256} changed "
+                                                "during housekeeping: stopped before deleting")
+                tick = time.perf_counter()
+                imap.delete_own([d.candidate.uid for d in present])
+                self._add(res, "imap", tick)
+                self._hook("expunged", uids=uids)
+                expunged = present
+        finally:
+            if expunged:
+                tick = time.perf_counter()
+                with self.store.session() as s:
+                    self._mark_done(s, run_id, folder, expunged, self.clock())
+                res.deleted.extend(_planned(d) for d in expunged)
+                self._add(res, "store", tick)
+
+    @staticmethod
+    def _mark_done(s, run_id: str, folder: str, expunged: list[Decision],
+                   done_at: datetime) -> None:
+        if not expunged:
+            return
+        s.execute(update(Deletion).where(
+            Deletion.run_id == run_id, Deletion.status == "pending",
+            Deletion.folder == folder,
+            Deletion.uid.in_([d.candidate.uid for d in expunged])
+        ).values(status="done", deleted_at=done_at))
+        s.execute(update(MessageLocation).where(MessageLocation.id.in_(
+            [d.candidate.location_id for d in expunged])).values(gone=True))
 
     @staticmethod
     def _add(res: HousekeepingResult, phase: str, since: float) -> float:
@@ -399,13 +421,6 @@ class Housekeeper:
                     s.get(Deletion, r[0]).status = "stale"
             settled += len(rows) + len(stale)
         return settled
-
-
-def blob_problem_fast(archive, sha256: str, size: int) -> bool:
-    try:
-        return archive.path(sha256).stat().st_size != size
-    except OSError:
-        return True
 
 
 def _planned(d: Decision, reason: str | None = None) -> Planned:

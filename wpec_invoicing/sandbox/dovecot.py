@@ -98,6 +98,8 @@ class DovecotServer:
         imaps_port: int | None = None,
         binary: str | None = None,
         quota: bool = True,
+        storage: str = "maildir",
+        mail_fsync: str = "never",
     ) -> None:
         self.directory = Path(directory).resolve()
         if isinstance(users, Mapping):
@@ -111,6 +113,16 @@ class DovecotServer:
         self.imaps_port = imaps_port or 0
         self.binary = binary or find_dovecot()
         self.quota = quota
+        # `storage`: "maildir" (one file per message; the tests' default) or "mdbox" (a
+        # provider's choice at scale: expunge only drops references, `doveadm purge` reclaims
+        # the space later). `mail_fsync`: Dovecot's own setting ("never" for throwaway test
+        # servers, "optimized" is Dovecot's default for real ones).
+        if storage not in ("maildir", "mdbox", "sdbox"):
+            raise DovecotError(f"unsupported mail storage {storage!r}")
+        if mail_fsync not in ("never", "optimized", "always"):
+            raise DovecotError(f"unsupported mail_fsync {mail_fsync!r}")
+        self.storage = storage
+        self.mail_fsync = mail_fsync
         self._proc: subprocess.Popen[bytes] | None = None
 
     # -- paths -------------------------------------------------------------------------------
@@ -182,10 +194,16 @@ class DovecotServer:
             home = f"{d}/mail/%u"
         quota_plugins = "quota" if self.quota else ""
         imap_plugins = "$mail_plugins imap_quota" if self.quota else "$mail_plugins"
+        # Maildir++ quota works only with maildir; the dbox formats use the `count` backend
+        # (Dovecot's recommendation for new installations: usage kept in the indexes).
+        backend = ("maildir:User quota" if self.storage == "maildir"
+                   else "count:User quota\n  quota_vsizes = yes")
         quota_block = (
-            "plugin {\n  quota = maildir:User quota\n  quota_rule = *:storage=0\n}\n"
+            f"plugin {{\n  quota = {backend}\n  quota_rule = *:storage=0\n}}\n"
             if self.quota else ""
         )
+        location = ("maildir:~/Maildir" if self.storage == "maildir"
+                    else f"{self.storage}:~/{self.storage}")
         return f"""# Written by wpec_invoicing.sandbox.dovecot: complete, no system include.
 base_dir = {d}/run
 state_dir = {d}/state
@@ -201,8 +219,8 @@ first_valid_uid = 0
 first_valid_gid = 0
 mail_uid = {mail_uid}
 mail_gid = {mail_gid}
-{chroot}mail_location = maildir:~/Maildir
-mail_fsync = never
+{chroot}mail_location = {location}
+mail_fsync = {self.mail_fsync}
 ssl = required
 ssl_cert = <{self.cert_file}
 ssl_key = <{self.key_file}

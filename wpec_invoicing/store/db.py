@@ -193,8 +193,8 @@ class Store:
     """
 
     def __init__(self, url: str, *, archive_dir: Path | str | None = None,
-                 migrate: bool = True) -> None:
-        from wpec_invoicing.store.archive import Archive
+                 migrate: bool = True, archive_backend: str = "filesystem") -> None:
+        from wpec_invoicing.store.archive import open_archive
 
         self.url = normalize_url(url)
         try:
@@ -206,12 +206,22 @@ class Store:
         except Exception as exc:
             raise StoreError(f"cannot open the store {_hide(url)}: {_reason(exc)}") from exc
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
-        self.archive = Archive(archive_dir) if archive_dir is not None else None
+        # The blob archive: files under `archive_dir` (default) or this database's
+        # archive tables ([archive] backend = "postgresql"); see store/archive.py.
+        self.archive = None
+        if archive_backend != "filesystem" or archive_dir is not None:
+            try:
+                self.archive = open_archive(archive_backend, root=archive_dir,
+                                            engine=self.engine)
+            except Exception as exc:
+                self.engine.dispose()
+                raise StoreError(str(exc)) from exc
 
     @classmethod
     def from_config(cls, config, *, migrate: bool = True) -> Store:
         """Open the store a `wpec_invoicing.config.Config` points at."""
-        return cls(config.resolved_store_url, archive_dir=config.archive_dir, migrate=migrate)
+        return cls(config.resolved_store_url, archive_dir=config.archive_dir, migrate=migrate,
+                   archive_backend=config.archive.backend)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

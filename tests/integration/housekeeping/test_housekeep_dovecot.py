@@ -109,21 +109,23 @@ def test_retention_hold_and_kinds_never_deleted(make_box, tmp_path):
 
 def test_bad_archive_copy_is_fetched_again_never_deleted(make_box, tmp_path):
     box = make_box(QUOTA)
-    box.append([message(i, 1500, tag="c") for i in range(4)])
+    box.append([message(i, 1500, tag="c") for i in range(5)])
     config = box_config(tmp_path, box, housekeeping={"retention": {"days": {"non-pec": 0}}})
     store = synced_store(config)
     with store.session() as s:
         shas = sorted(s.scalars(select(Message.sha256)))
     store.archive.path(shas[0]).write_bytes(b"truncated")
     store.archive.path(shas[1]).unlink()
+    same_size = store.archive.path(shas[2])  # bit rot that keeps the size
+    same_size.write_bytes(b"X" * same_size.stat().st_size)
     res = Housekeeper(config, config.account(), store).run()
-    assert {p.sha256 for p in res.refetched} == set(shas[:2])
-    assert {p.sha256 for p in res.deleted} == set(shas[2:])
-    assert store.archive.verify(shas[0]) and store.archive.verify(shas[1])
-    assert {sha256_hex(v[0]) for v in box.contents().values()} == set(shas[:2])
+    assert {p.sha256 for p in res.refetched} == set(shas[:3])
+    assert {p.sha256 for p in res.deleted} == set(shas[3:])
+    assert all(store.archive.verify(s) for s in shas[:3])
+    assert {sha256_hex(v[0]) for v in box.contents().values()} == set(shas[:3])
     # Next pass: the copies are sound again, so they go too.
     res = Housekeeper(config, config.account(), store).run()
-    assert {p.sha256 for p in res.deleted} == set(shas[:2])
+    assert {p.sha256 for p in res.deleted} == set(shas[:3])
 
 
 def test_other_client_messages_never_expunged(make_box, tmp_path):
