@@ -118,7 +118,12 @@ def _qs(value: str | None) -> str:
 
 
 def _qd(value: Decimal | None) -> str:
-    return "null" if value is None else f'"{value:f}"'
+    """`_s` quoted. `str()` writes the same digits as the "f" format unless it switches to
+    exponent notation (1E+2, 1E-7), and costs a third of it."""
+    if value is None:
+        return "null"
+    text = str(value)
+    return f'"{text}"' if "E" not in text else f'"{value:f}"'
 
 
 def _party_text(p: Party) -> str:

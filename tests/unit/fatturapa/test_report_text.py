@@ -71,3 +71,10 @@ def test_generated_invoices_with_awkward_texts(doc, name, number, lenient):
     doc = dataclasses.replace(doc, supplier=supplier, bodies=bodies)
     report = read_invoice(write_invoice(doc), file_name=name, lenient=lenient)
     _same(report, file=name)
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False))
+def test_amounts_are_written_as_the_f_format_writes_them(value):
+    from wpec_invoicing.fatturapa.summary import _qd, _s
+
+    assert _qd(value) == json.dumps(_s(value))
