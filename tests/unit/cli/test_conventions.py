@@ -192,3 +192,22 @@ def test_invoice_validate_imports_no_database_nor_crypto_stack(tmp_path):
                   "wpec_invoicing.startup", "logging", "wpec_invoicing.fatturapa.xades",
                   "wpec_invoicing.fatturapa.extract"):
         assert heavy not in mods, heavy
+
+
+def test_a_formats_only_command_leaves_its_group_whole_for_the_next_run(tmp_path, capsys):
+    """`invoice validate` loads only its own module (its group's other modules are skipped);
+    a later run in the same process (an embedding program, the tests) still sees every
+    command of the group."""
+    from wpec_invoicing.fatturapa import write_invoice
+    from wpec_invoicing.fatturapa.samples import sample_invoice
+
+    f = tmp_path / "IT01234567897_00001.xml"
+    f.write_bytes(write_invoice(sample_invoice()))
+    assert run(["invoice", "validate", "--json", str(f)]) == 0
+    assert json.loads(capsys.readouterr().out)["valid"] is True
+    assert run(["invoice", "--help"]) == 0
+    listed = capsys.readouterr().out
+    for command in ("validate", "show", "attachments", "create", "history", "render"):
+        assert f"  {command} " in listed, command
+    assert run(["pec", "--help"]) == 0
+    assert "inspect" in capsys.readouterr().out
