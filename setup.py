@@ -37,6 +37,7 @@ COMPILED = {
     "wpec_invoicing/fatturapa/identifiers.py": {},
     "wpec_invoicing/fatturapa/naming.py": {},
     "wpec_invoicing/fatturapa/reader.py": {},
+    "wpec_invoicing/fatturapa/summary.py": {},
 }
 DIRECTIVES = {"language_level": 3, "annotation_typing": False, "binding": True}
 

@@ -72,7 +72,10 @@ def read_file(path: Path | str, *, max_bytes: int | None = None) -> bytes:
         want = st.st_size + 1 if limit is None else min(st.st_size + 1, limit)
         total = 0
         while True:
-            chunk = os.read(fd, max(want, 65536) if total else want)
+            # after the size fstat gave, a 1-byte look for the end (not a 64 KB buffer
+            # allocated per file only to find nothing); a file that grew is read on
+            ask = want if not total else 1 if total == st.st_size else max(want, 65536)
+            chunk = os.read(fd, ask)
             if not chunk:
                 break
             chunks.append(chunk)

@@ -8,7 +8,6 @@ nothing is kept per file once it is printed, so 10,000 files take the memory of 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -155,6 +154,7 @@ def validate(
     ] = None,
 ) -> None:
     """Validate invoice files: XSD, SdI checks, signature. Exit 0 valid, 1 invalid, 2 unreadable."""
+    from wpec_invoicing.fatturapa.summary import report_text
     from wpec_invoicing.trust import cli_trust
 
     store = cli_trust(_load_trust(trust), policy=revocation)
@@ -171,9 +171,9 @@ def validate(
         elif not report.valid:
             invalid += 1
         if as_json:
-            record = report.to_json()
-            record["file"] = path  # the path as given; check 00001 judged the bare name
-            write(json.dumps(record, ensure_ascii=False) + "\n")
+            # `report.to_json()` with "file" the path as given (check 00001 judged the bare
+            # name), as json.dumps writes it: one line, one write
+            write(report_text(report, path) + "\n")
         else:
             _human(console, report, path)
         del report, data  # streamed: nothing of a file outlives its line

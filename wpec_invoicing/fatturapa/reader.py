@@ -30,13 +30,14 @@ from lxml import etree
 from wpec_invoicing.fatturapa import encoding, schema
 from wpec_invoicing.fatturapa.checks import CheckContext, CheckResult, run_checks
 from wpec_invoicing.fatturapa.container import CONTAINER_XML, ContainerError, unwrap
-from wpec_invoicing.fatturapa.extract import ROOTS, extract
 from wpec_invoicing.fatturapa.extract_valid import Unexpected, extract_valid
 from wpec_invoicing.fatturapa.model import FORMATS, InvoiceDocument
 from wpec_invoicing.fatturapa.native import make as _make
 from wpec_invoicing.fatturapa.schema import SchemaError
-from wpec_invoicing.fatturapa.xades import not_verified_warning as xades_not_verified
-from wpec_invoicing.fatturapa.xades import verify_signature as xades_verify
+
+# Imported where used: the tolerant extractor (`extract`) and XAdES verification (`xades`)
+# serve the files that need them (a repair, a shape the XSD refused, an enveloped signature);
+# a command reading valid plain XML does not load them at start-up.
 
 if TYPE_CHECKING:  # pragma: no cover
     from wpec_invoicing.cms import SignatureVerdict, TrustStore
@@ -243,7 +244,7 @@ def _not_an_invoice(base, xml, warnings, extract_warnings, root) -> InvoiceRepor
 
 def _parse(data: bytes) -> tuple[etree._Element | None, etree.XMLSyntaxError | None]:
     try:
-        return etree.fromstring(data, schema.hardened_parser()), None
+        return etree.fromstring(data, schema.thread_parser()), None
     except etree.XMLSyntaxError as exc:
         return None, exc
 
@@ -262,6 +263,8 @@ def _recovered(data: bytes) -> tuple[etree._Element | None, list[str]]:
         return None, []
     if root is None or not isinstance(root.tag, str):
         return None, []
+    from wpec_invoicing.fatturapa.extract import ROOTS
+
     if root.tag.rpartition("}")[2] not in ROOTS:
         return None, []
     errors = [e for e in parser.error_log if e.level >= etree.ErrorLevels.ERROR]
@@ -411,13 +414,19 @@ def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
     # No tree search when the bytes prove there is none: an ASCII-compatible file (not UTF-16
     # or UCS-4, whose second byte is NUL) without any character reference (`xmldsig&#35;`
     # spells the same namespace) that never names the xmldsig namespace.
-    if (xml[:1] == b"<" and xml[1:2] != b"\x00" and b"&#" not in xml
-            and b"xmldsig#" not in xml):
+    # The namespace first: most files declare it on the root (`xmlns:ds`, as SdI's examples
+    # do), where the search stops at once, and then the root's few children are looked at,
+    # rather than the whole file scanned for a "&#".
+    if (xml[:1] == b"<" and xml[1:2] != b"\x00" and b"xmldsig#" not in xml
+            and b"&#" not in xml):
         ds_signature = None
     else:
         ds_signature = next(root.iterchildren(_DS_SIGNATURE), None)
     xades = ds_signature is not None
     if xades and signature is None:
+        from wpec_invoicing.fatturapa.xades import not_verified_warning as xades_not_verified
+        from wpec_invoicing.fatturapa.xades import verify_signature as xades_verify
+
         signature, xades_warnings = xades_verify(root, ds_signature, trust=trust)
         base["signature"] = signature
         warnings.extend(xades_warnings)
@@ -428,6 +437,8 @@ def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
     # the XSD has the shape the schema promises, so its model is read by the one-walk
     # extractor; anything else (and anything that surprises it) by the tolerant one.
     if lenient:
+        from wpec_invoicing.fatturapa.extract import extract
+
         warnings.extend(_unqualify(root))
         document, extract_warnings = extract(root)
         if document is None:
@@ -444,6 +455,8 @@ def _read(data, file_name, lenient, trust, received) -> InvoiceReport:
             except Unexpected:
                 document = None
         if document is None:
+            from wpec_invoicing.fatturapa.extract import extract
+
             document, extract_warnings = extract(root)
             if document is None:
                 return _not_an_invoice(base, xml, warnings, extract_warnings, root)

@@ -94,6 +94,16 @@ def hardened_parser(*, recover: bool = False) -> etree.XMLParser:
     )
 
 
+def thread_parser() -> etree.XMLParser:
+    """This thread's `hardened_parser()`, made once: a parser serves one parse at a time,
+    so one per thread is safe, and the reader makes one parse per file (lxml shares the
+    string dictionary per thread anyway: reusing the parser keeps nothing more alive)."""
+    parser = getattr(_per_thread, "parser", None)
+    if parser is None:
+        parser = _per_thread.parser = hardened_parser()
+    return parser
+
+
 @dataclass(frozen=True)
 class SchemaError:
     """One XSD (or well-formedness) error: line, element path, message."""

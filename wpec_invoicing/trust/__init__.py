@@ -18,17 +18,23 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
+# The certificate stack (cryptography, `cms`) is imported inside the functions that use it:
+# `cli_trust` answers "nothing to trust" without it (see `_nothing_to_trust`), so a command
+# that reads plain XML invoices does not pay for it at start-up.
 
-from wpec_invoicing.cms.revocation import USE_INVOICE, USE_PEC, RevocationPolicy
 
-# What each purpose of the managed store vouches for.
-PURPOSE_USES = {"pec-provider": (USE_PEC,), "qualified-ca": (USE_INVOICE,)}
+def _purpose_uses() -> dict[str, tuple[str, ...]]:
+    """What each purpose of the managed store vouches for."""
+    from wpec_invoicing.cms.revocation import USE_INVOICE, USE_PEC
+
+    return {"pec-provider": (USE_PEC,), "qualified-ca": (USE_INVOICE,)}
 
 
 def revocation_settings(config: Any, *, policy: str | None = None,
                         offline: bool | None = None) -> Any:
     """The `RevocationSettings` of `config` (`policy` overrides both uses)."""
+    from wpec_invoicing.cms.revocation import USE_INVOICE, USE_PEC, RevocationPolicy
+
     from .http import HttpLimits
     from .revocation import RevocationSettings
 
@@ -81,7 +87,10 @@ def load_trust(config: Any, *, extra: Path | None = None, policy: str | None = N
     """The `TrustStore` for `config`: its `trust_store` file/folder, the managed store and
     `extra` (a `--trust` path); None when there is no certificate at all. Revocation is
     attached unless both uses are `off` (or `revocation` is False)."""
+    from cryptography.hazmat.primitives import hashes
+
     from wpec_invoicing.cms import TrustStore
+    from wpec_invoicing.cms.revocation import RevocationPolicy
     from wpec_invoicing.errors import ConfigError, InputError
 
     certs: list[Any] = []
@@ -97,9 +106,10 @@ def load_trust(config: Any, *, extra: Path | None = None, policy: str | None = N
             raise InputError(f"trust store {exc}") from None
     from .store import StoreError
 
+    purpose_uses = _purpose_uses()
     try:
         managed = managed_store(config)
-        by_purpose = {purpose: managed.certificates(purpose) for purpose in PURPOSE_USES}
+        by_purpose = {purpose: managed.certificates(purpose) for purpose in purpose_uses}
     except StoreError as exc:
         raise ConfigError(str(exc)) from None
     everything = certs + [c for group in by_purpose.values() for c in group]
@@ -112,7 +122,7 @@ def load_trust(config: Any, *, extra: Path | None = None, policy: str | None = N
     for purpose, group in by_purpose.items():
         for cert in group:
             if cert.fingerprint(hashes.SHA256()) not in own:
-                store.restrict(cert, PURPOSE_USES[purpose])
+                store.restrict(cert, purpose_uses[purpose])
     if revocation:
         settings = revocation_settings(config, policy=policy, offline=offline)
         if any(p != RevocationPolicy.OFF for p in settings.policies.values()):
@@ -163,6 +173,19 @@ def _command_config() -> Any:
                            trust=TrustDefaults(cache_dir=_user_cache()), source=None)
 
 
+def _nothing_to_trust(config: Any) -> bool:
+    """True when `load_trust(config)` can only find no certificate: no `trust_store` in the
+    config and no index of the managed store (`ManagedStore` reads a missing index as an
+    empty store; a test holds the file name equal)."""
+    if getattr(config, "trust_store", None) is not None:
+        return False
+    directory = config.trust.resolve(config.data_dir, config.trust.store_dir)
+    return not (directory / MANAGED_INDEX).exists()
+
+
+MANAGED_INDEX = "index.json"
+
+
 def cli_trust(store: Any, *, policy: str | None = None, config: Any = None) -> Any:
     """The trust a command uses: `store` (from `--trust`) or else the configured and managed
     stores, with revocation checking per the config (`policy` overrides it; `off` none).
@@ -176,7 +199,11 @@ def cli_trust(store: Any, *, policy: str | None = None, config: Any = None) -> A
     if config is None:
         config = _command_config()
     if store is None:
+        if _nothing_to_trust(config):
+            return None  # what load_trust returns then, without importing the certificate stack
         return load_trust(config, policy=policy)
+    from wpec_invoicing.cms.revocation import RevocationPolicy
+
     settings = revocation_settings(config, policy=policy)
     if all(p == RevocationPolicy.OFF for p in settings.policies.values()):
         return store

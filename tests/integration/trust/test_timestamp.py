@@ -20,6 +20,12 @@ def _asn1(cert):
     return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
 
+# id-ct-TSTInfo by its number: asn1crypto builds its name -> number table on first use, so
+# the name "tst_info" (registered when `asn1crypto.tsp` is imported) is unknown to a run in
+# which anything encoded a content type before that import (it depends on test order).
+TST_INFO = "1.2.840.113549.1.9.16.1.4"
+
+
 def _token(tsa_key, tsa_cert, imprint: bytes, when: datetime, chain=()) -> cms.ContentInfo:
     """A timestamp token: TSTInfo signed (CMS, signed attributes) by the TSA's key."""
     tst = tsp.TSTInfo({
@@ -30,7 +36,7 @@ def _token(tsa_key, tsa_cert, imprint: bytes, when: datetime, chain=()) -> cms.C
     })
     content = tst.dump()
     attrs = cms.CMSAttributes([
-        cms.CMSAttribute({"type": "content_type", "values": ["tst_info"]}),
+        cms.CMSAttribute({"type": "content_type", "values": [TST_INFO]}),
         cms.CMSAttribute({"type": "message_digest",
                           "values": [hashlib.sha256(content).digest()]}),
     ])
@@ -46,7 +52,7 @@ def _token(tsa_key, tsa_cert, imprint: bytes, when: datetime, chain=()) -> cms.C
     })
     signed = cms.SignedData({
         "version": "v3", "digest_algorithms": [{"algorithm": "sha256"}],
-        "encap_content_info": {"content_type": "tst_info",
+        "encap_content_info": {"content_type": TST_INFO,
                                "content": core.ParsableOctetString(content)},
         "certificates": [asn1_cert, *(_asn1(c) for c in chain)], "signer_infos": [signer],
     })

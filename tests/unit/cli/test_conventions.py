@@ -10,6 +10,7 @@ object on stdout under `--json`, the same option names for the same ideas, one e
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -180,9 +181,33 @@ def test_invoice_validate_imports_no_database_nor_crypto_stack(tmp_path):
              "sys.stdout = io.StringIO(); "
              f"code = run(['invoice', 'validate', '--json', {str(f)!r}]); "
              "sys.stdout = out; print(code, ' '.join(sorted(sys.modules)))")
+    env = {k: v for k, v in os.environ.items() if k != "WPEC_CONFIG"}
     code, *mods = subprocess.run([sys.executable, "-c", probe], capture_output=True,
-                                 text=True, check=True).stdout.split()
+                                 text=True, check=True, cwd=tmp_path, env=env).stdout.split()
     assert code == "0"
+    # nor (no config, no managed trust store, a plain XML file) the certificate stack, the
+    # services' wiring, nor the readers that only repaired or signed files need
     for heavy in ("sqlalchemy", "alembic", "wpec_invoicing.store", "rich", "imapclient",
-                  "pydantic"):
+                  "pydantic", "cryptography", "asn1crypto", "wpec_invoicing.cms",
+                  "wpec_invoicing.startup", "logging", "wpec_invoicing.fatturapa.xades",
+                  "wpec_invoicing.fatturapa.extract"):
         assert heavy not in mods, heavy
+
+
+def test_a_formats_only_command_leaves_its_group_whole_for_the_next_run(tmp_path, capsys):
+    """`invoice validate` loads only its own module (its group's other modules are skipped);
+    a later run in the same process (an embedding program, the tests) still sees every
+    command of the group."""
+    from wpec_invoicing.fatturapa import write_invoice
+    from wpec_invoicing.fatturapa.samples import sample_invoice
+
+    f = tmp_path / "IT01234567897_00001.xml"
+    f.write_bytes(write_invoice(sample_invoice()))
+    assert run(["invoice", "validate", "--json", str(f)]) == 0
+    assert json.loads(capsys.readouterr().out)["valid"] is True
+    assert run(["invoice", "--help"]) == 0
+    listed = capsys.readouterr().out
+    for command in ("validate", "show", "attachments", "create", "history", "render"):
+        assert f"  {command} " in listed, command
+    assert run(["pec", "--help"]) == 0
+    assert "inspect" in capsys.readouterr().out
