@@ -258,3 +258,16 @@ def message_bodies(ctx: AppContext, message_id: int) -> Bodies:
 
     html = content("html")
     return Bodies(text=content("plain"), html=sanitise_html(html) if html else None)
+
+
+def invoice_attachments(ctx: AppContext, invoice_id: int) -> list[Any] | None:
+    """The embedded attachments of a received invoice (app.received.AttachmentOut), or None
+    when its original file is missing from the archive: the detail page then says so and
+    still shows what the store knows, rather than failing as a whole."""
+    from wpec_invoicing.app.received import attachments
+    from wpec_invoicing.store.archive import ArchiveError
+
+    try:
+        return attachments(ctx, invoice_id)
+    except ArchiveError:
+        return None

@@ -137,7 +137,7 @@ def _audit(s, actor: str, action: str, target: str, result: str = "ok",
 
 
 def add_user(ctx: AppContext, name: str, *, role: str, password: str, locale: str = "it",
-             actor: str = "cli") -> UserOut:
+             actor: str = "cli", address: str | None = None) -> UserOut:
     """A new console user; the name must be free."""
     from sqlalchemy import select
 
@@ -153,7 +153,7 @@ def add_user(ctx: AppContext, name: str, *, role: str, password: str, locale: st
                            disabled=False, failed_logins=0, created_at=_now())
         s.add(user)
         s.flush()
-        _audit(s, actor, "user.add", name, detail=f"role {role}")
+        _audit(s, actor, "user.add", name, detail=f"role {role}", address=address)
         return _out(user)
 
 
@@ -174,7 +174,8 @@ def _end_sessions(s, user_id: int) -> None:
     s.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user_id))
 
 
-def set_password(ctx: AppContext, name: str, password: str, *, actor: str = "cli") -> UserOut:
+def set_password(ctx: AppContext, name: str, password: str, *, actor: str = "cli",
+                 address: str | None = None) -> UserOut:
     """A new password; the user's open sessions end and a lock-out is lifted."""
     password_hash = _hasher().hash(_check_password(password))
     with ctx.session() as s:
@@ -182,17 +183,63 @@ def set_password(ctx: AppContext, name: str, password: str, *, actor: str = "cli
         user.password_hash = password_hash
         user.failed_logins, user.locked_until = 0, None
         _end_sessions(s, user.id)
-        _audit(s, actor, "user.passwd", name)
+        _audit(s, actor, "user.passwd", name, address=address)
         return _out(user)
 
 
-def disable_user(ctx: AppContext, name: str, *, actor: str = "cli") -> UserOut:
-    """The user can no longer log in; their open sessions end now."""
+def _keep_an_admin(s, user, change: str) -> None:
+    """Conflict when `change` would leave no enabled admin: nobody could then manage users
+    from the console (only the CLI, on the server, could repair it)."""
+    from sqlalchemy import func, select
+
+    from wpec_invoicing.store.console_models import ConsoleUser
+
+    if user.role != "admin" or user.disabled:
+        return
+    admins = s.scalar(select(func.count()).select_from(ConsoleUser).where(
+        ConsoleUser.role == "admin", ConsoleUser.disabled.is_(False)))
+    if admins <= 1:
+        raise Conflict(f"{user.name} is the only enabled admin: {change} would leave no one "
+                       "to manage users (make another admin first)")
+
+
+def disable_user(ctx: AppContext, name: str, *, actor: str = "cli",
+                 address: str | None = None) -> UserOut:
+    """The user can no longer log in; their open sessions end now. The last enabled admin
+    cannot be disabled."""
     with ctx.session() as s:
         user = _get(s, name)
+        _keep_an_admin(s, user, "disabling them")
         user.disabled = True
         _end_sessions(s, user.id)
-        _audit(s, actor, "user.disable", name)
+        _audit(s, actor, "user.disable", name, address=address)
+        return _out(user)
+
+
+def enable_user(ctx: AppContext, name: str, *, actor: str = "cli",
+                address: str | None = None) -> UserOut:
+    """A disabled user can log in again (with the password they had; a lock-out is lifted)."""
+    with ctx.session() as s:
+        user = _get(s, name)
+        user.disabled = False
+        user.failed_logins, user.locked_until = 0, None
+        _audit(s, actor, "user.enable", name, address=address)
+        return _out(user)
+
+
+def set_role(ctx: AppContext, name: str, role: str, *, actor: str = "cli",
+             address: str | None = None) -> UserOut:
+    """A new role, effective on the user's next request (sessions read the role afresh).
+    The last enabled admin keeps the admin role."""
+    role = _check_role(role)
+    with ctx.session() as s:
+        user = _get(s, name)
+        if user.role == role:
+            return _out(user)
+        if role != "admin":
+            _keep_an_admin(s, user, f"making them {role}")
+        before, user.role = user.role, role
+        _audit(s, actor, "user.role", name, detail=f"{before} -> {role}", address=address)
         return _out(user)
 
 

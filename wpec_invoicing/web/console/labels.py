@@ -8,7 +8,7 @@ def N_(message: str) -> str:  # gettext's conventional marker name
 
 LABELS = (
     # roles
-    N_("viewer"), N_("operator"), N_("admin"),
+    N_("viewer"), N_("operator"), N_("admin"), N_("integrator"),
     # received invoices
     N_("verified"), N_("needs-review"), N_("refused"), N_("approved"),
     # sent invoices (SdI and queue states)
