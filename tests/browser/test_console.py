@@ -169,3 +169,31 @@ def test_admin_edits_a_rule_tries_it_and_saves_it(page, site):
     assert "[rules.kinds.non-pec]" in site.config.read_text()
     page.goto("/registro")
     assert "rules.save" in page.locator("main table").inner_text()
+
+
+def test_admin_manages_users_and_api_tokens(page, site):
+    log_in(page, "ada")
+    page.get_by_role("navigation", name="Sezioni").get_by_role("link", name="Utenti").click()
+    check_page(page, "utenti")
+    add = page.get_by_role("region", name="Aggiungi un utente")
+    add.get_by_label("Nome utente").fill("bruno")
+    add.get_by_label("Ruolo").select_option("operator")
+    add.get_by_label("Password (almeno 10 caratteri)").fill("password di bruno")
+    add.get_by_role("button", name="Aggiungi l'utente").click()
+    assert page.get_by_role("status").inner_text() == "Salvato."
+    row = page.locator("#user-bruno")
+    assert row.get_by_label("Ruolo di bruno").input_value() == "operator"
+    row.get_by_role("button", name="Disattiva bruno").click()
+    assert "disattivato" in page.locator("#user-bruno").inner_text()
+    page.get_by_role("link", name="Token API").click()
+    page.get_by_label("Nome del token (senza spazi)").fill("gestionale")
+    page.get_by_role("button", name="Crea il token").click()
+    secret = page.get_by_label("Segreto di gestionale").input_value()
+    assert secret.startswith("wpec_")
+    check_page(page, "token")
+    page.get_by_role("button", name="Revoca gestionale").click()
+    assert "revocato" in page.locator("main table").inner_text()
+    assert secret not in page.content()
+    page.goto("/registro")
+    log = page.locator("main table").inner_text()
+    assert "user.disable" in log and "token.revoke" in log
