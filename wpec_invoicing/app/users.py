@@ -7,7 +7,13 @@ Passwords are hashed with argon2id (argon2-cffi's defaults, RFC 9106's second re
 profile). A session is a random token in an HttpOnly cookie; the store keeps only its sha256,
 its CSRF token and its expiry: idle after `IDLE`, at most `ABSOLUTE` from the login. After
 `MAX_FAILURES` wrong passwords in a row a name is locked for `LOCKOUT`, doubling with every
-further failure, so guessing online costs hours per handful of tries.
+further failure, so guessing online costs hours per handful of tries. And because spraying
+one common password over many names never trips a per-name lock, a client address with
+`ADDRESS_MAX_FAILURES` failed logins (any names) within `ADDRESS_WINDOW` is refused every
+login until the oldest of them leaves the window. Those failures are counted from the audit
+log (every refused login is there with its address): one truth, shared by every process that
+serves the console, no table of its own. Behind a reverse proxy, run the server with the
+proxy's address trusted (uvicorn's --forwarded-allow-ips) so the client's address is seen.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ TOUCH_EVERY = timedelta(minutes=1)  # last_seen is written at most this often (r
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=5)
 MIN_PASSWORD = 10
+ADDRESS_MAX_FAILURES = 20
+ADDRESS_WINDOW = timedelta(minutes=15)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 
 
@@ -291,6 +299,13 @@ def login(ctx: AppContext, name: str, password: str, *, address: str | None = No
     now = now or _now()
     refused = LoginRefused("wrong user name or password")
     with ctx.session() as s:
+        wait = _address_throttled(s, address, now)
+        if wait is not None:
+            _audit(s, f"console:{name}"[:120], "login", (name or "")[:200], "throttled",
+                   address=address)
+            s.commit()
+            raise LoginRefused(f"too many failed attempts from {address}: try again in "
+                               f"{wait} min")
         user = s.scalar(select(ConsoleUser).where(ConsoleUser.name == (name or "").strip()))
         locked = _aware(user.locked_until) if user is not None else None
         if locked is not None and locked > now:
@@ -315,6 +330,27 @@ def login(ctx: AppContext, name: str, password: str, *, address: str | None = No
                              created_at=now, last_seen_at=now, expires_at=expires))
         _audit(s, f"console:{user.name}", "login", user.name, "ok", address=address)
         return SessionOut(user=_out(user), csrf_token=csrf, expires_at=expires, token=token)
+
+
+def _address_throttled(s, address: str | None, now: datetime) -> int | None:
+    """Minutes until `address` may try again, or None when it may now: it is throttled while
+    the audit log holds `ADDRESS_MAX_FAILURES` refused logins from it within the window."""
+    from sqlalchemy import select
+
+    from wpec_invoicing.store.app_models import AuditEntry
+
+    if not address:
+        return None
+    times = s.scalars(
+        select(AuditEntry.at).where(
+            AuditEntry.at >= now - ADDRESS_WINDOW, AuditEntry.at <= now,
+            AuditEntry.action == "login", AuditEntry.result == "refused",
+            AuditEntry.address == address)
+        .order_by(AuditEntry.at.desc()).limit(ADDRESS_MAX_FAILURES)).all()
+    if len(times) < ADDRESS_MAX_FAILURES:
+        return None
+    free_at = _aware(times[-1]) + ADDRESS_WINDOW  # when the oldest counted one leaves
+    return max(1, int((free_at - now).total_seconds() // 60) + 1)
 
 
 def current_session(ctx: AppContext, token: str | None, *,
