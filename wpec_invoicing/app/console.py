@@ -71,7 +71,7 @@ def _midnight_rome(now: datetime | None = None) -> datetime:
 def dashboard(ctx: AppContext, *, now: datetime | None = None) -> Dashboard:
     """Today's arrivals by kind, invoices to review, sent invoices open and failed, open
     alerts, mailings in progress and each mailbox's state."""
-    from sqlalchemy import func, select
+    from sqlalchemy import func, or_, select
 
     from wpec_invoicing.store.models import Message, ReceivedInvoice
     from wpec_invoicing.store.outbox_models import OutboxAlert, OutboxItem
@@ -83,8 +83,13 @@ def dashboard(ctx: AppContext, *, now: datetime | None = None) -> Dashboard:
             .where(Message.first_seen_at >= since).group_by(Message.kind)).all())
         to_review = s.scalar(select(func.count()).select_from(ReceivedInvoice)
                              .where(ReceivedInvoice.status == "needs-review")) or 0
+        # Only the states shown (through the sdi_state index): settled invoices, the bulk of
+        # a mature outbox, are never counted.
         by_state = dict(s.execute(
-            select(OutboxItem.sdi_state, func.count()).where(OutboxItem.kind == "invoice")
+            select(OutboxItem.sdi_state, func.count())
+            .where(OutboxItem.kind == "invoice",
+                   or_(OutboxItem.sdi_state.in_(SENT_OPEN + SENT_FAILED),
+                       OutboxItem.sdi_state.is_(None)))
             .group_by(OutboxItem.sdi_state)).all())
         alerts = s.scalar(select(func.count()).select_from(OutboxAlert)
                           .where(OutboxAlert.resolved_at.is_(None))) or 0
@@ -144,7 +149,7 @@ def search_received(ctx: AppContext, *, status: str | None = None,
     file name, a line's description and the invoice's own data as read (causale, order,
     contract, CUP, CIG...); `amount` matches the total or the taxable amount exactly.
     """
-    from sqlalchemy import case, func, or_, select
+    from sqlalchemy import or_, select
 
     from wpec_invoicing.store.models import ReceivedInvoice as R
 
@@ -172,8 +177,6 @@ def search_received(ctx: AppContext, *, status: str | None = None,
     before = cursor_int(decode_cursor(cursor), "id")
     if before is not None:
         query = query.where(R.id < before)
-    sign = case((R.document_type.in_(CREDIT_NOTES), -1), else_=1)
-    zero = Decimal("0.00")
     with ctx.session() as s:
         if words:
             ids = s.scalars(_matching_ids(s.bind.dialect.name, words)).all()
@@ -183,22 +186,50 @@ def search_received(ctx: AppContext, *, status: str | None = None,
                               else R.id.in_(_matching_ids(s.bind.dialect.name, words)))
             query = query.where(conditions[-1])
         rows = [ReceivedSummary.model_validate(r._mapping) for r in s.execute(query)]
-        # One pass over the selection gives both the supplier groups and, summed here, the
-        # totals: one row per supplier, a few thousand at most.
-        groups = s.execute(
-            select(R.supplier_vat, func.max(R.supplier_name), func.count(), func.sum(R.total),
-                   func.sum(R.taxable), func.sum(R.tax), func.sum(sign * R.total))
-            .where(*conditions).group_by(R.supplier_vat)).all()
-    totals = Totals(invoices=sum(int(g[2]) for g in groups),
-                    taxable=_money(sum(_money(g[4]) or zero for g in groups)) or zero,
-                    tax=_money(sum(_money(g[5]) or zero for g in groups)) or zero,
-                    total=_money(sum(_money(g[3]) or zero for g in groups)) or zero,
-                    net_total=_money(sum(_money(g[6]) or zero for g in groups)) or zero)
-    top = sorted(groups, key=lambda g: (-int(g[2]), g[0] or ""))[:20]
-    return ReceivedSelection(
-        page=page_of(rows, limit), totals=totals,
-        suppliers=[SupplierGroup(vat=g[0], name=g[1], invoices=int(g[2]), total=_money(g[3]))
-                   for g in top])
+        totals, top = _selection_figures(s, conditions)
+    return ReceivedSelection(page=page_of(rows, limit), totals=totals, suppliers=top)
+
+
+def _selection_figures(s: Any, conditions: list[Any]) -> tuple[Totals, list[SupplierGroup]]:
+    """The totals of the selection and its 20 biggest suppliers (by invoices).
+
+    Why three small statements rather than one grouped pass that sums per supplier: over
+    100,000 invoices on PostgreSQL, summing numeric columns per supplier forces a hash
+    aggregate over every row (100+ ms); the selection's sums with no grouping run in
+    parallel (~30 ms), counting per VAT number alone walks its index (~25 ms), and the
+    amounts and newest name are then read for the 20 suppliers shown only.
+    """
+    from sqlalchemy import func, or_, select
+
+    from wpec_invoicing.store.models import ReceivedInvoice as R
+
+    zero = Decimal("0.00")
+    count, total, taxable, tax, credit = s.execute(
+        select(func.count(), func.sum(R.total), func.sum(R.taxable), func.sum(R.tax),
+               func.sum(R.total).filter(R.document_type.in_(CREDIT_NOTES)))
+        .where(*conditions)).one()
+    total, credit = _money(total) or zero, _money(credit) or zero
+    totals = Totals(invoices=int(count or 0), taxable=_money(taxable) or zero,
+                    tax=_money(tax) or zero, total=total, net_total=total - 2 * credit)
+    n = func.count().label("n")
+    ranked = s.execute(select(R.supplier_vat, n).where(*conditions)
+                       .group_by(R.supplier_vat).order_by(n.desc(), R.supplier_vat)
+                       .limit(20)).all()
+    if not ranked:
+        return totals, []
+    vats = [vat for vat, _n in ranked if vat is not None]
+    same_vat = R.supplier_vat.in_(vats)
+    if len(vats) < len(ranked):  # invoices without a VAT number form a group too
+        same_vat = or_(same_vat, R.supplier_vat.is_(None))
+    amounts = {vat: (amount, newest) for vat, amount, newest in s.execute(
+        select(R.supplier_vat, func.sum(R.total), func.max(R.id))
+        .where(*conditions, same_vat).group_by(R.supplier_vat)).tuples()}
+    names = dict(s.execute(select(R.id, R.supplier_name).where(
+        R.id.in_([newest for _amount, newest in amounts.values()]))).tuples().all())
+    return totals, [SupplierGroup(vat=vat, name=names.get(amounts.get(vat, (0, 0))[1]),
+                                  invoices=int(invoices),
+                                  total=_money(amounts.get(vat, (None, 0))[0]))
+                    for vat, invoices in ranked]
 
 
 class Bodies(Model):
