@@ -302,3 +302,35 @@ def invoice_attachments(ctx: AppContext, invoice_id: int) -> list[Any] | None:
         return attachments(ctx, invoice_id)
     except ArchiveError:
         return None
+
+
+class Retention(Model):
+    """How long housekeeping keeps each kind of message on a mailbox's server (None: never
+    deleted automatically), and the usage target that may delete sooner."""
+
+    account: str
+    days: list[tuple[str, int | None]]  # (retention group or kind, days)
+    usage_target_percent: float | None = None
+
+
+def retention(ctx: AppContext) -> dict[str, Retention]:
+    """Each configured mailbox's retention as housekeeping applies it (its own settings over
+    the defaults), a whole group on one line when all its kinds share a value."""
+    from wpec_invoicing.config import RETENTION_GROUPS
+
+    out = {}
+    for account in ctx.config.accounts:
+        days, target = ctx.config.housekeeping.retention_for(account.name)
+        rows: list[tuple[str, int | None]] = []
+        seen: set[str] = set()
+        for group, kinds in RETENTION_GROUPS.items():
+            values = {days.get(k) for k in kinds}
+            if len(values) == 1:
+                rows.append((group, values.pop()))
+            else:
+                rows += [(k, days.get(k)) for k in kinds]
+            seen.update(kinds)
+        rows += [(k, v) for k, v in days.items() if k not in seen]
+        out[account.name] = Retention(account=account.name, days=rows,
+                                      usage_target_percent=target)
+    return out
