@@ -197,3 +197,18 @@ def test_admin_manages_users_and_api_tokens(page, site):
     page.goto("/registro")
     log = page.locator("main table").inner_text()
     assert "user.disable" in log and "token.revoke" in log
+
+
+def test_reading_works_with_javascript_off(browser, site):
+    context = browser.new_context(java_script_enabled=False, base_url=site.url, locale="it-IT")
+    page = context.new_page()
+    try:
+        log_in(page, "vera")  # a plain form post
+        page.get_by_role("navigation", name="Sezioni").get_by_role(
+            "link", name="Fatture ricevute").click()
+        page.locator("main table tbody a").first.click()
+        assert page.get_by_role("heading", name="Righe").count() == 1
+        page.goto("/fatture-emesse")
+        assert page.locator("main table tbody tr").count() >= 1
+    finally:
+        context.close()
