@@ -9,9 +9,12 @@ reference or an amount, and the totals of what the search selected.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
+
+from pydantic import Field
 
 from wpec_invoicing.app.accounts import AccountOut, list_accounts
 from wpec_invoicing.app.context import AppContext
@@ -237,6 +240,9 @@ class Bodies(Model):
 
     text: str | None = None
     html: str | None = None  # sanitised: no script, no event handler, no remote fetch
+    # The message's own header lines, in order (for a PEC envelope: the provider's, with
+    # X-Ricevuta, X-Trasporto, X-Riferimento-Message-ID...).
+    headers: list[tuple[str, str]] = Field(default_factory=list)
 
 
 # Tags and attributes a mail body may keep: formatting only. Everything that runs, loads or
@@ -276,9 +282,15 @@ def _readable_message(raw: bytes):  # -> email.message.EmailMessage
 
 def message_bodies(ctx: AppContext, message_id: int) -> Bodies:
     """The text and (sanitised) HTML bodies of an archived message."""
+    import email
+    import email.policy
+
     from wpec_invoicing.app.messages import raw_message
 
-    msg = _readable_message(raw_message(ctx, message_id).data)
+    raw = raw_message(ctx, message_id).data
+    outer = email.message_from_bytes(raw, policy=email.policy.compat32)
+    headers = [(name, _header_text(value)) for name, value in outer.items()][:200]
+    msg = _readable_message(raw)
 
     def content(kind: str) -> str | None:
         try:
@@ -288,7 +300,19 @@ def message_bodies(ctx: AppContext, message_id: int) -> Bodies:
             return None
 
     html = content("html")
-    return Bodies(text=content("plain"), html=sanitise_html(html) if html else None)
+    return Bodies(text=content("plain"), html=sanitise_html(html) if html else None,
+                  headers=headers)
+
+
+def _header_text(value: object) -> str:
+    """A header as a person reads it: RFC 2047 words decoded, folding undone; a header that
+    cannot be decoded is shown as it came."""
+    from email.header import decode_header, make_header
+
+    text = str(value)
+    with contextlib.suppress(ValueError, LookupError, UnicodeDecodeError):
+        text = str(make_header(decode_header(text)))
+    return " ".join(text.split())[:2000]
 
 
 def invoice_attachments(ctx: AppContext, invoice_id: int) -> list[Any] | None:

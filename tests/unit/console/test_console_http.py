@@ -100,6 +100,10 @@ def test_security_headers_and_a_sandboxed_sanitised_html_body(client, ctx):
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert "<script>window" not in page.text and "&lt;script&gt;" in page.text
     assert 'sandbox=""' in page.text
+    # Every header line, in a table of their own, inert as the rest.
+    assert ('<th scope="row">Message-ID</th><td>&lt;hostile-1@example.test&gt;</td>'
+            in page.text)
+    assert '<th scope="row">Subject</th><td>&lt;script&gt;' in page.text
     frame = client.get(f"/posta/{hostile.id}/html")
     assert "sandbox" in frame.headers["content-security-policy"]
     assert "script" not in frame.text and "onerror" not in frame.text
