@@ -12,8 +12,8 @@ one common password over many names never trips a per-name lock, a client addres
 `ADDRESS_MAX_FAILURES` failed logins (any names) within `ADDRESS_WINDOW` is refused every
 login until the oldest of them leaves the window. Those failures are counted from the audit
 log (every refused login is there with its address): one truth, shared by every process that
-serves the console, no table of its own. Behind a reverse proxy, run the server with the
-proxy's address trusted (uvicorn's --forwarded-allow-ips) so the client's address is seen.
+serves the console, no table of its own. Behind a reverse proxy, `wpec serve --behind-proxy`
+takes the client's address from X-Forwarded-For (else every client would share the proxy's).
 """
 
 from __future__ import annotations
