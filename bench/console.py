@@ -183,7 +183,8 @@ def main() -> None:
                          "/fatture-ricevute?q=Fornitore+17+S.r.l.",
                          "/fatture-ricevute?q=1.234,56", f"/fatture-ricevute/{args.invoices // 2}",
                          "/fatture-emesse", "/fatture-emesse?state=failed", "/fatture-emesse/10",
-                         "/posta", "/fornitori", "/avvisi", "/registro"]
+                         "/posta", "/posta/1000", "/invio", "/invio-massivo", "/fornitori",
+                         "/caselle", "/regole", "/avvisi", "/registro", "/utenti", "/token"]
                 with httpx.Client(base_url=base, timeout=30) as anonymous:
                     baseline = statistics.quantiles(
                         _time(anonymous, "/login", args.requests), n=20)[18]

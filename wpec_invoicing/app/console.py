@@ -243,6 +243,7 @@ class Bodies(Model):
     # The message's own header lines, in order (for a PEC envelope: the provider's, with
     # X-Ricevuta, X-Trasporto, X-Riferimento-Message-ID...).
     headers: list[tuple[str, str]] = Field(default_factory=list)
+    missing: bool = False  # the raw message is not in the archive (the page says so)
 
 
 # Tags and attributes a mail body may keep: formatting only. Everything that runs, loads or
@@ -281,13 +282,18 @@ def _readable_message(raw: bytes):  # -> email.message.EmailMessage
 
 
 def message_bodies(ctx: AppContext, message_id: int) -> Bodies:
-    """The text and (sanitised) HTML bodies of an archived message."""
+    """The text and (sanitised) HTML bodies and the header lines of an archived message
+    (`missing` when its raw bytes are not in the archive: the page then says so)."""
     import email
     import email.policy
 
     from wpec_invoicing.app.messages import raw_message
+    from wpec_invoicing.store.archive import ArchiveError
 
-    raw = raw_message(ctx, message_id).data
+    try:
+        raw = raw_message(ctx, message_id).data
+    except ArchiveError:
+        return Bodies(missing=True)
     outer = email.message_from_bytes(raw, policy=email.policy.compat32)
     headers = [(name, _header_text(value)) for name, value in outer.items()][:200]
     msg = _readable_message(raw)
