@@ -212,3 +212,28 @@ def test_reading_works_with_javascript_off(browser, site):
         assert page.locator("main table tbody tr").count() >= 1
     finally:
         context.close()
+
+
+def test_operator_resends_a_rejected_invoice_with_a_corrected_file(page):
+    log_in(page, "otto")
+    page.get_by_role("link", name=re.compile("scartate o non inviate")).click()
+    page.locator("main table tbody tr").first.locator("a").first.click()
+    rejected = page.url
+    errors = page.get_by_role("region", name="Scartata dallo SdI: errori").inner_text()
+    assert "00305" in errors  # the demo's customer VAT number fails its check digit
+    sent = page.request.get(rejected + "/file")
+    name = re.search(r'filename="([^"]+)"', sent.headers["content-disposition"]).group(1)
+    name = re.sub(r"_\w{5}\.xml$", "_R0001.xml", name)  # a file name is never reused
+
+    def upload(data: bytes) -> None:
+        page.get_by_label("File corretto (XML o p7m)").set_input_files(
+            files=[{"name": name, "mimeType": "application/xml", "buffer": data}])
+        page.get_by_role("button", name="Invia il file corretto").click()
+
+    upload(sent.body())  # the same mistake again: refused, and why
+    assert "00305" in page.get_by_role("alert").inner_text()
+    upload(sent.body().replace(b"<IdCodice>12345678901</IdCodice>",
+                               b"<IdCodice>12345678903</IdCodice>"))
+    assert page.get_by_role("status").inner_text() == "Il file corretto è in coda di invio."
+    assert "Questo invio sostituisce" in page.locator("main").inner_text()
+    assert page.url != rejected
