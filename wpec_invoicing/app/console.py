@@ -189,8 +189,40 @@ def search_received(ctx: AppContext, *, status: str | None = None,
                               else R.id.in_(_matching_ids(s.bind.dialect.name, words)))
             query = query.where(conditions[-1])
         rows = [ReceivedSummary.model_validate(r._mapping) for r in s.execute(query)]
-        totals, top = _selection_figures(s, conditions)
+        key = (str(s.bind.url), status, supplier_vat, since, until, words, amount)
+        totals, top = _cached_figures(s, key, conditions)
     return ReceivedSelection(page=page_of(rows, limit), totals=totals, suppliers=top)
+
+
+# The figures of recent selections, per process: an operator paging through a selection
+# ("More"), or coming back to it, does not sum 100,000 invoices again. An entry is used only
+# while the store's newest invoice and newest decision are the ones it was computed with (so
+# an arrival or an approval shows at once) and for FIGURES_TTL seconds at most (any other
+# change, e.g. a re-verification by another process, shows within that time).
+FIGURES_TTL = 30.0
+_figures: dict[tuple, tuple[tuple, float, Totals, list[SupplierGroup]]] = {}
+
+
+def _cached_figures(s: Any, key: tuple,
+                    conditions: list[Any]) -> tuple[Totals, list[SupplierGroup]]:
+    import time as clock
+
+    from sqlalchemy import func, select
+
+    from wpec_invoicing.store.app_models import InvoiceReview
+    from wpec_invoicing.store.models import ReceivedInvoice as R
+
+    version = tuple(s.execute(select(select(func.max(R.id)).scalar_subquery(),
+                                     select(func.max(InvoiceReview.id)).scalar_subquery())
+                              ).one())
+    hit = _figures.get(key)
+    if hit is not None and hit[0] == version and hit[1] > clock.monotonic():
+        return hit[2], hit[3]
+    totals, top = _selection_figures(s, conditions)
+    if len(_figures) >= 256:
+        _figures.clear()
+    _figures[key] = (version, clock.monotonic() + FIGURES_TTL, totals, top)
+    return totals, top
 
 
 def _selection_figures(s: Any, conditions: list[Any]) -> tuple[Totals, list[SupplierGroup]]:
