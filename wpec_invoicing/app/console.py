@@ -258,9 +258,9 @@ def _selection_figures(s: Any, conditions: list[Any]) -> tuple[Totals, list[Supp
         same_vat = or_(same_vat, R.supplier_vat.is_(None))
     amounts = {vat: (amount, newest) for vat, amount, newest in s.execute(
         select(R.supplier_vat, func.sum(R.total), func.max(R.id))
-        .where(*conditions, same_vat).group_by(R.supplier_vat)).tuples()}
+        .where(*conditions, same_vat).group_by(R.supplier_vat))}
     names = dict(s.execute(select(R.id, R.supplier_name).where(
-        R.id.in_([newest for _amount, newest in amounts.values()]))).tuples().all())
+        R.id.in_([newest for _amount, newest in amounts.values()]))).all())
     return totals, [SupplierGroup(vat=vat, name=names.get(amounts.get(vat, (0, 0))[1]),
                                   invoices=int(invoices),
                                   total=_money(amounts.get(vat, (None, 0))[0]))
