@@ -169,3 +169,71 @@ def test_admin_edits_a_rule_tries_it_and_saves_it(page, site):
     assert "[rules.kinds.non-pec]" in site.config.read_text()
     page.goto("/registro")
     assert "rules.save" in page.locator("main table").inner_text()
+
+
+def test_admin_manages_users_and_api_tokens(page, site):
+    log_in(page, "ada")
+    page.get_by_role("navigation", name="Sezioni").get_by_role("link", name="Utenti").click()
+    check_page(page, "utenti")
+    add = page.get_by_role("region", name="Aggiungi un utente")
+    add.get_by_label("Nome utente").fill("bruno")
+    add.get_by_label("Ruolo").select_option("operator")
+    add.get_by_label("Password (almeno 10 caratteri)").fill("password di bruno")
+    add.get_by_role("button", name="Aggiungi l'utente").click()
+    assert page.get_by_role("status").inner_text() == "Salvato."
+    row = page.locator("#user-bruno")
+    assert row.get_by_label("Ruolo di bruno").input_value() == "operator"
+    row.get_by_role("button", name="Disattiva bruno").click()
+    assert "disattivato" in page.locator("#user-bruno").inner_text()
+    page.get_by_role("link", name="Token API").click()
+    page.get_by_label("Nome del token (senza spazi)").fill("gestionale")
+    page.get_by_role("button", name="Crea il token").click()
+    secret = page.get_by_label("Segreto di gestionale").input_value()
+    assert secret.startswith("wpec_")
+    check_page(page, "token")
+    page.get_by_role("button", name="Revoca gestionale").click()
+    assert "revocato" in page.locator("main table").inner_text()
+    assert secret not in page.content()
+    page.goto("/registro")
+    log = page.locator("main table").inner_text()
+    assert "user.disable" in log and "token.revoke" in log
+
+
+def test_reading_works_with_javascript_off(browser, site):
+    context = browser.new_context(java_script_enabled=False, base_url=site.url, locale="it-IT")
+    page = context.new_page()
+    try:
+        log_in(page, "vera")  # a plain form post
+        page.get_by_role("navigation", name="Sezioni").get_by_role(
+            "link", name="Fatture ricevute").click()
+        page.locator("main table tbody a").first.click()
+        assert page.get_by_role("heading", name="Righe").count() == 1
+        page.goto("/fatture-emesse")
+        assert page.locator("main table tbody tr").count() >= 1
+    finally:
+        context.close()
+
+
+def test_operator_resends_a_rejected_invoice_with_a_corrected_file(page):
+    log_in(page, "otto")
+    page.get_by_role("link", name=re.compile("scartate o non inviate")).click()
+    page.locator("main table tbody tr").first.locator("a").first.click()
+    rejected = page.url
+    errors = page.get_by_role("region", name="Scartata dallo SdI: errori").inner_text()
+    assert "00305" in errors  # the demo's customer VAT number fails its check digit
+    sent = page.request.get(rejected + "/file")
+    name = re.search(r'filename="([^"]+)"', sent.headers["content-disposition"]).group(1)
+    name = re.sub(r"_\w{5}\.xml$", "_R0001.xml", name)  # a file name is never reused
+
+    def upload(data: bytes) -> None:
+        page.get_by_label("File corretto (XML o p7m)").set_input_files(
+            files=[{"name": name, "mimeType": "application/xml", "buffer": data}])
+        page.get_by_role("button", name="Invia il file corretto").click()
+
+    upload(sent.body())  # the same mistake again: refused, and why
+    assert "00305" in page.get_by_role("alert").inner_text()
+    upload(sent.body().replace(b"<IdCodice>12345678901</IdCodice>",
+                               b"<IdCodice>12345678903</IdCodice>"))
+    assert page.get_by_role("status").inner_text() == "Il file corretto è in coda di invio."
+    assert "Questo invio sostituisce" in page.locator("main").inner_text()
+    assert page.url != rejected

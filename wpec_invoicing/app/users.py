@@ -7,7 +7,13 @@ Passwords are hashed with argon2id (argon2-cffi's defaults, RFC 9106's second re
 profile). A session is a random token in an HttpOnly cookie; the store keeps only its sha256,
 its CSRF token and its expiry: idle after `IDLE`, at most `ABSOLUTE` from the login. After
 `MAX_FAILURES` wrong passwords in a row a name is locked for `LOCKOUT`, doubling with every
-further failure, so guessing online costs hours per handful of tries.
+further failure, so guessing online costs hours per handful of tries. And because spraying
+one common password over many names never trips a per-name lock, a client address with
+`ADDRESS_MAX_FAILURES` failed logins (any names) within `ADDRESS_WINDOW` is refused every
+login until the oldest of them leaves the window. Those failures are counted from the audit
+log (every refused login is there with its address): one truth, shared by every process that
+serves the console, no table of its own. Behind a reverse proxy, `wpec serve --behind-proxy`
+takes the client's address from X-Forwarded-For (else every client would share the proxy's).
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ TOUCH_EVERY = timedelta(minutes=1)  # last_seen is written at most this often (r
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=5)
 MIN_PASSWORD = 10
+ADDRESS_MAX_FAILURES = 20
+ADDRESS_WINDOW = timedelta(minutes=15)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 
 
@@ -137,7 +145,7 @@ def _audit(s, actor: str, action: str, target: str, result: str = "ok",
 
 
 def add_user(ctx: AppContext, name: str, *, role: str, password: str, locale: str = "it",
-             actor: str = "cli") -> UserOut:
+             actor: str = "cli", address: str | None = None) -> UserOut:
     """A new console user; the name must be free."""
     from sqlalchemy import select
 
@@ -153,7 +161,7 @@ def add_user(ctx: AppContext, name: str, *, role: str, password: str, locale: st
                            disabled=False, failed_logins=0, created_at=_now())
         s.add(user)
         s.flush()
-        _audit(s, actor, "user.add", name, detail=f"role {role}")
+        _audit(s, actor, "user.add", name, detail=f"role {role}", address=address)
         return _out(user)
 
 
@@ -174,7 +182,8 @@ def _end_sessions(s, user_id: int) -> None:
     s.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user_id))
 
 
-def set_password(ctx: AppContext, name: str, password: str, *, actor: str = "cli") -> UserOut:
+def set_password(ctx: AppContext, name: str, password: str, *, actor: str = "cli",
+                 address: str | None = None) -> UserOut:
     """A new password; the user's open sessions end and a lock-out is lifted."""
     password_hash = _hasher().hash(_check_password(password))
     with ctx.session() as s:
@@ -182,17 +191,63 @@ def set_password(ctx: AppContext, name: str, password: str, *, actor: str = "cli
         user.password_hash = password_hash
         user.failed_logins, user.locked_until = 0, None
         _end_sessions(s, user.id)
-        _audit(s, actor, "user.passwd", name)
+        _audit(s, actor, "user.passwd", name, address=address)
         return _out(user)
 
 
-def disable_user(ctx: AppContext, name: str, *, actor: str = "cli") -> UserOut:
-    """The user can no longer log in; their open sessions end now."""
+def _keep_an_admin(s, user, change: str) -> None:
+    """Conflict when `change` would leave no enabled admin: nobody could then manage users
+    from the console (only the CLI, on the server, could repair it)."""
+    from sqlalchemy import func, select
+
+    from wpec_invoicing.store.console_models import ConsoleUser
+
+    if user.role != "admin" or user.disabled:
+        return
+    admins = s.scalar(select(func.count()).select_from(ConsoleUser).where(
+        ConsoleUser.role == "admin", ConsoleUser.disabled.is_(False)))
+    if admins <= 1:
+        raise Conflict(f"{user.name} is the only enabled admin: {change} would leave no one "
+                       "to manage users (make another admin first)")
+
+
+def disable_user(ctx: AppContext, name: str, *, actor: str = "cli",
+                 address: str | None = None) -> UserOut:
+    """The user can no longer log in; their open sessions end now. The last enabled admin
+    cannot be disabled."""
     with ctx.session() as s:
         user = _get(s, name)
+        _keep_an_admin(s, user, "disabling them")
         user.disabled = True
         _end_sessions(s, user.id)
-        _audit(s, actor, "user.disable", name)
+        _audit(s, actor, "user.disable", name, address=address)
+        return _out(user)
+
+
+def enable_user(ctx: AppContext, name: str, *, actor: str = "cli",
+                address: str | None = None) -> UserOut:
+    """A disabled user can log in again (with the password they had; a lock-out is lifted)."""
+    with ctx.session() as s:
+        user = _get(s, name)
+        user.disabled = False
+        user.failed_logins, user.locked_until = 0, None
+        _audit(s, actor, "user.enable", name, address=address)
+        return _out(user)
+
+
+def set_role(ctx: AppContext, name: str, role: str, *, actor: str = "cli",
+             address: str | None = None) -> UserOut:
+    """A new role, effective on the user's next request (sessions read the role afresh).
+    The last enabled admin keeps the admin role."""
+    role = _check_role(role)
+    with ctx.session() as s:
+        user = _get(s, name)
+        if user.role == role:
+            return _out(user)
+        if role != "admin":
+            _keep_an_admin(s, user, f"making them {role}")
+        before, user.role = user.role, role
+        _audit(s, actor, "user.role", name, detail=f"{before} -> {role}", address=address)
         return _out(user)
 
 
@@ -244,6 +299,13 @@ def login(ctx: AppContext, name: str, password: str, *, address: str | None = No
     now = now or _now()
     refused = LoginRefused("wrong user name or password")
     with ctx.session() as s:
+        wait = _address_throttled(s, address, now)
+        if wait is not None:
+            _audit(s, f"console:{name}"[:120], "login", (name or "")[:200], "throttled",
+                   address=address)
+            s.commit()
+            raise LoginRefused(f"too many failed attempts from {address}: try again in "
+                               f"{wait} min")
         user = s.scalar(select(ConsoleUser).where(ConsoleUser.name == (name or "").strip()))
         locked = _aware(user.locked_until) if user is not None else None
         if locked is not None and locked > now:
@@ -268,6 +330,27 @@ def login(ctx: AppContext, name: str, password: str, *, address: str | None = No
                              created_at=now, last_seen_at=now, expires_at=expires))
         _audit(s, f"console:{user.name}", "login", user.name, "ok", address=address)
         return SessionOut(user=_out(user), csrf_token=csrf, expires_at=expires, token=token)
+
+
+def _address_throttled(s, address: str | None, now: datetime) -> int | None:
+    """Minutes until `address` may try again, or None when it may now: it is throttled while
+    the audit log holds `ADDRESS_MAX_FAILURES` refused logins from it within the window."""
+    from sqlalchemy import select
+
+    from wpec_invoicing.store.app_models import AuditEntry
+
+    if not address:
+        return None
+    times = s.scalars(
+        select(AuditEntry.at).where(
+            AuditEntry.at >= now - ADDRESS_WINDOW, AuditEntry.at <= now,
+            AuditEntry.action == "login", AuditEntry.result == "refused",
+            AuditEntry.address == address)
+        .order_by(AuditEntry.at.desc()).limit(ADDRESS_MAX_FAILURES)).all()
+    if len(times) < ADDRESS_MAX_FAILURES:
+        return None
+    free_at = _aware(times[-1]) + ADDRESS_WINDOW  # when the oldest counted one leaves
+    return max(1, int((free_at - now).total_seconds() // 60) + 1)
 
 
 def current_session(ctx: AppContext, token: str | None, *,

@@ -81,7 +81,7 @@ COMMANDS: dict[str, Entry] = {
                    "API tokens for `wpec serve`: create (shown once), list, revoke.",
                    also=(f"{_CLI}.tokens",)),
     "user": Entry(f"{_CLI}.groups:user_app",
-                  "Console users: add, list, change password, disable.",
+                  "Console users: add, list, change password, disable, enable, role.",
                   also=(f"{_CLI}.users",)),
     "audit": Entry(f"{_CLI}.audit:audit_command", "The audit log: who changed what, when."),
     "events": Entry(f"{_CLI}.events:events_command",

@@ -1,4 +1,4 @@
-"""`wpec user add|list|passwd|disable`: the people who log in to the console.
+"""`wpec user add|list|passwd|disable|enable|role`: the people who log in to the console.
 
 Thin: read the password (never from argv: from `--password-file`, `$WPEC_USER_PASSWORD` or a
 prompt without echo), call `app.users`, print one line (or `--json`).
@@ -123,3 +123,38 @@ def user_disable(
     else:
         output.report(f"user {name} disabled")
 
+
+
+@user_app.command("enable")
+def user_enable(
+    name: Annotated[str, typer.Argument(help="Login name.", metavar="NAME")],
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Enable a disabled user again (same password; a lock-out is lifted)."""
+    from wpec_invoicing.app import users
+
+    with _ctx(config) as ctx:
+        users.enable_user(ctx, name)
+    if json_out:
+        _dump({"name": name, "disabled": False})
+    else:
+        output.report(f"user {name} enabled")
+
+
+@user_app.command("role")
+def user_role(
+    name: Annotated[str, typer.Argument(help="Login name.", metavar="NAME")],
+    role: Annotated[str, typer.Argument(help="viewer, operator or admin.", metavar="ROLE")],
+    json_out: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Change a user's role (the last enabled admin stays admin)."""
+    from wpec_invoicing.app import users
+
+    with _ctx(config) as ctx:
+        user = users.set_role(ctx, name, role)
+    if json_out:
+        _dump({"name": user.name, "role": user.role})
+    else:
+        output.report(f"user {user.name} is now {user.role}")

@@ -96,3 +96,23 @@ def test_roles_are_ordered(ctx):
     with pytest.raises(Forbidden):
         users.require_role(viewer, "operator")
     assert users.role_allows("admin", "operator") and not users.role_allows("operator", "admin")
+
+
+def test_an_address_spraying_many_names_is_throttled_but_not_others(ctx, monkeypatch):
+    """Spraying one password over many names never trips a per-name lock: the client's
+    address is throttled after ADDRESS_MAX_FAILURES failures (lowered here to keep the test
+    quick; each failure costs an argon2 verification)."""
+    monkeypatch.setattr(users, "ADDRESS_MAX_FAILURES", 4)
+    _add(ctx)
+    for n in range(4):
+        with pytest.raises(users.LoginRefused, match="wrong user name or password"):
+            users.login(ctx, f"guess{n}", "Password2026!", address="203.0.113.9")
+    with pytest.raises(users.LoginRefused, match=r"too many failed attempts from 203\.0\.113\.9"):
+        users.login(ctx, "anna", PASSWORD, address="203.0.113.9")  # even the right password
+    assert users.login(ctx, "anna", PASSWORD, address="198.51.100.7")  # another client
+    later = datetime.now(UTC) + users.ADDRESS_WINDOW + timedelta(minutes=1)
+    assert users.login(ctx, "anna", PASSWORD, address="203.0.113.9", now=later)
+    from wpec_invoicing.app.audit import list_audit
+
+    results = [e.result for e in list_audit(ctx, limit=50).items if e.action == "login"]
+    assert "throttled" in results

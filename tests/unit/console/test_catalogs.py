@@ -1,4 +1,5 @@
-"""The Italian catalog translates every string the console shows; amounts parse per locale."""
+"""Both catalogs translate every string the console shows (Italian, and English without
+Italian left in it) and compile; amounts parse per locale."""
 
 from decimal import Decimal
 from pathlib import Path
@@ -23,15 +24,48 @@ def _source_messages() -> set[str]:
     return found
 
 
-def test_every_console_string_has_an_italian_translation():
-    with (CONSOLE / "locales/it/LC_MESSAGES/messages.po").open("rb") as fh:
-        catalog = read_po(fh)
-    translated = {(m.id[0] if isinstance(m.id, tuple) else m.id) for m in catalog
-                  if m.id and (all(m.string) if isinstance(m.string, tuple) else m.string)}
+def _catalog(language: str):
+    with (CONSOLE / f"locales/{language}/LC_MESSAGES/messages.po").open("rb") as fh:
+        return read_po(fh, locale=language)
+
+
+def _key(message) -> str:
+    return message.id[0] if isinstance(message.id, tuple) else message.id
+
+
+def _translated(catalog) -> dict[str, object]:
+    return {_key(m): m.string for m in catalog
+            if m.id and (all(m.string) if isinstance(m.string, tuple) else m.string)}
+
+
+@pytest.mark.parametrize("language", ["it", "en"])
+def test_every_console_string_has_a_translation(language):
     shown = _source_messages()
     assert len(shown) > 200  # the extraction did see the templates
-    missing = sorted(shown - translated)
-    assert not missing, f"untranslated in it/messages.po: {missing}"
+    missing = sorted(shown - _translated(_catalog(language)).keys())
+    assert not missing, f"untranslated in {language}/messages.po: {missing}"
+
+
+def test_the_english_catalog_holds_no_italian():
+    """An English entry copied from the Italian catalog would show Italian to English users."""
+    italian, english = _translated(_catalog("it")), _translated(_catalog("en"))
+    leaked = sorted(key for key, text in english.items()
+                    if text == italian.get(key) and italian.get(key) not in (key, (key,)) and
+                    not (isinstance(text, tuple) and text[0] == key))
+    assert not leaked, f"Italian text in en/messages.po: {leaked}"
+
+
+@pytest.mark.parametrize("language", ["it", "en"])
+def test_catalogs_compile_with_matching_placeholders(language):
+    """What the console does at start-up (i18n.translations), and Babel's checks: a
+    translation whose %(name)s placeholders differ from the msgid's would fail at render."""
+    from wpec_invoicing.web.console.i18n import translations
+
+    problems = [(m.id, [str(e) for e in errors]) for m, errors in _catalog(language).check()]
+    assert not problems, problems
+    translations.cache_clear()
+    assert translations(language).gettext("Dashboard") == (
+        "Cruscotto" if language == "it" else "Dashboard")
 
 
 @pytest.mark.parametrize("typed,language,amount", [

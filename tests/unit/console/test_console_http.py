@@ -100,6 +100,10 @@ def test_security_headers_and_a_sandboxed_sanitised_html_body(client, ctx):
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert "<script>window" not in page.text and "&lt;script&gt;" in page.text
     assert 'sandbox=""' in page.text
+    # Every header line, in a table of their own, inert as the rest.
+    assert ('<th scope="row">Message-ID</th><td>&lt;hostile-1@example.test&gt;</td>'
+            in page.text)
+    assert '<th scope="row">Subject</th><td>&lt;script&gt;' in page.text
     frame = client.get(f"/posta/{hostile.id}/html")
     assert "sandbox" in frame.headers["content-security-policy"]
     assert "script" not in frame.text and "onerror" not in frame.text
@@ -148,3 +152,23 @@ def test_bulk_decisions_go_on_past_an_invoice_that_cannot_take_them(client, ctx)
     assert page.status_code == 200
     assert "verificata" in page.text and "no received invoice with id 999999" in page.text
     assert console.search_received(ctx).page.items[0].status == "verified"
+
+
+def test_a_blob_missing_from_the_archive_is_said_not_a_crash(client, ctx):
+    """An archive that lost a file (disk trouble, a bad restore) still shows what the store
+    knows, and says what is missing and what to run."""
+    from sqlalchemy import select
+
+    from wpec_invoicing.store.models import Message, ReceivedInvoice
+
+    with ctx.session() as s:
+        invoice_id, invoice_sha = s.execute(select(ReceivedInvoice.id,
+                                                   ReceivedInvoice.file_sha256)).first()
+        message_id, message_sha = s.execute(select(Message.id, Message.sha256)).first()
+    for sha in {invoice_sha, message_sha}:
+        ctx.store.archive.path(sha).unlink()
+    login(client, "vera")
+    page = client.get(f"/fatture-ricevute/{invoice_id}")
+    assert page.status_code == 200 and "manca dall&#39;archivio" in page.text
+    page = client.get(f"/posta/{message_id}")
+    assert page.status_code == 200 and "manca dall&#39;archivio" in page.text

@@ -19,6 +19,8 @@ def ctx(tmp_path):
                       "password_env": "WPEC_TEST_UNUSED",
                       "imap": {"host": "127.0.0.1", "port": 993},
                       "smtp": {"host": "127.0.0.1", "port": 465}}],
+        "housekeeping": {"accounts": {"main": {"days": {"receipts": 10},
+                                               "usage_target_percent": 70}}},
     }, base=tmp_path)
     with AppContext(config) as context:
         for name, role in (("vera", "viewer"), ("otto", "operator"), ("ada", "admin")):
@@ -72,3 +74,12 @@ def test_a_move_without_the_token_is_refused(client, ctx):
     response = client.post("/caselle/main/sospendi", follow_redirects=False)
     assert response.status_code == 403
     assert lifecycle.show_account(ctx, "main").state == "active"
+
+
+def test_the_retention_housekeeping_applies_is_shown(client):
+    login(client, "vera")
+    page = client.get("/caselle").text
+    assert "ricevute PEC 10 giorni" in page  # the box's own setting over the default 30
+    assert "fatture dallo SdI 180 giorni" in page  # a default
+    assert "posta certificata finché un operatore non li elimina" in page
+    assert "supera il 70% di occupazione" in page

@@ -22,6 +22,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 def console_router() -> APIRouter:
     """Every console page, each route declaring the role it needs (see `ui.need`)."""
     from wpec_invoicing.web.console.routes import (
+        admin,
         auth,
         dashboard,
         mail,
@@ -34,7 +35,8 @@ def console_router() -> APIRouter:
     )
 
     router = APIRouter(include_in_schema=False)  # pages, not part of the API's contract
-    for module in (auth, dashboard, received, sent, upload, mailing, mail, manage, rules):
+    for module in (auth, dashboard, received, sent, upload, mailing, mail, manage, rules,
+                   admin):
         router.include_router(module.router)
     return router
 

@@ -8,7 +8,7 @@ def N_(message: str) -> str:  # gettext's conventional marker name
 
 LABELS = (
     # roles
-    N_("viewer"), N_("operator"), N_("admin"),
+    N_("viewer"), N_("operator"), N_("admin"), N_("integrator"),
     # received invoices
     N_("verified"), N_("needs-review"), N_("refused"), N_("approved"),
     # sent invoices (SdI and queue states)
@@ -27,6 +27,9 @@ LABELS = (
     N_("avvenuta-consegna"), N_("errore-consegna"), N_("preavviso-errore-consegna"),
     N_("rilevazione-virus"), N_("RC"), N_("NS"), N_("MC"), N_("NE"), N_("DT"), N_("AT"),
     N_("EC"),
+    # retention groups and message kinds (Caselle)
+    N_("receipts"), N_("sdi-notification"), N_("sdi-invoice"), N_("posta-certificata"),
+    N_("anomalia"), N_("non-pec"),
     # error page titles
     N_("Forbidden"), N_("Not found"), N_("Not possible now"), N_("Login refused"),
     N_("Request refused"),

@@ -112,7 +112,7 @@ class Ui:
         html = _env.get_template(template).render(
             ui=self, request=self.request, _=self.gettext, ngettext=self.ngettext, fmt=fmt,
             csrf_token=self.session.csrf_token if self.session else self.extra.get("csrf"),
-            path=self.request.url.path, **values)
+            path=self.request.url.path, today=_today(), **values)
         return HTMLResponse(html, status_code=status_code)
 
     def redirect(self, url: str, *, notice: str | None = None) -> Response:
@@ -120,6 +120,15 @@ class Ui:
         if notice:
             url += ("&" if "?" in url else "?") + "notice=" + quote(notice)
         return RedirectResponse(url, status_code=303)
+
+
+def _today():  # the company's day (Europe/Rome), for "expires in N days"
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from wpec_invoicing.web.console.i18n import TIMEZONE
+
+    return datetime.now(ZoneInfo(TIMEZONE)).date()
 
 
 def context_of(request: Request) -> AppContext:

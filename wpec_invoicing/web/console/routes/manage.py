@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from wpec_invoicing.app import accounts, alerts, audit, lifecycle, suppliers
+from wpec_invoicing.app import accounts, alerts, audit, console, lifecycle, suppliers
 from wpec_invoicing.app.errors import Conflict, InvalidRequest
 from wpec_invoicing.web.console.routes.common import query_without
 from wpec_invoicing.web.console.ui import ConsoleRoute, Ui, need
@@ -68,7 +68,7 @@ def supplier_edit(ui: Annotated[Ui, Depends(need("operator"))], supplier_id: int
 def _accounts_page(ui: Ui, *, error: str | None = None, status_code: int = 200) -> Response:
     return ui.render("accounts.html", status_code=status_code, title=ui.gettext("Accounts"),
                      d={"accounts": accounts.list_accounts(ui.ctx), "today": date.today(),
-                        "error": error})
+                        "error": error, "retention": console.retention(ui.ctx)})
 
 
 @router.get("/caselle")

@@ -46,7 +46,7 @@ def received_detail(ui: Annotated[Ui, Depends(need("viewer"))], invoice_id: int,
     inv = received.get_received(ui.ctx, invoice_id)
     return ui.render("received_detail.html", title=f"{inv.supplier_name or ''} {inv.number or ''}",
                      inv=inv, view=view_style(style),
-                     attachments=received.attachments(ui.ctx, invoice_id))
+                     attachments=console.invoice_attachments(ui.ctx, invoice_id))
 
 
 @router.get("/fatture-ricevute/{invoice_id}/allegati/{index}")

@@ -42,9 +42,16 @@ def sent_list(ui: Annotated[Ui, Depends(need("viewer"))], state: str = "", q: st
 @router.get("/fatture-emesse/{item_id}")
 def sent_detail(ui: Annotated[Ui, Depends(need("viewer"))], item_id: int,
                 style: str = "wpec") -> Response:
+    return _detail_page(ui, item_id, style)
+
+
+def _detail_page(ui: Ui, item_id: int, style: str = "wpec", *,
+                 refused: list[str] | None = None, status_code: int = 200) -> Response:
     item = sent.get_sent(ui.ctx, item_id)
-    return ui.render("sent_detail.html", title=item.file_name or str(item.id), item=item,
-                     resendable=item.sdi_state in sent.RESENDABLE, view=view_style(style))
+    return ui.render("sent_detail.html", status_code=status_code,
+                     title=item.file_name or str(item.id), item=item,
+                     resendable=item.sdi_state in sent.RESENDABLE, view=view_style(style),
+                     refused=refused)
 
 
 @router.get("/fatture-emesse/{item_id}/pdf")
@@ -74,13 +81,21 @@ async def sent_resend(ui: Annotated[Ui, Depends(need("operator"))], item_id: int
                       file: Annotated[UploadFile, File()]) -> Response:
     from starlette.concurrency import run_in_threadpool
 
-    from wpec_invoicing.app.errors import InvalidRequest
+    from wpec_invoicing.app.errors import InvalidRequest, Rejected
 
     data = await file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
         raise InvalidRequest(f"{file.filename}: larger than 5 MB, SdI would refuse it")
-    submission = await run_in_threadpool(sent.resend, ui.ctx, item_id, data,
-                                         file.filename or "fattura.xml")
+    try:
+        submission = await run_in_threadpool(sent.resend, ui.ctx, item_id, data,
+                                             file.filename or "fattura.xml")
+    except Rejected as exc:  # the corrected file is not sendable: say why, on the same page
+        reasons = [f"{d.get('name', '')}: {reason}" for d in exc.diagnostics
+                   for reason in d.get("reasons", [])] or [str(exc)]
+        ui.audit("invoice.resend", f"sent/{item_id}", result="refused",
+                 detail="; ".join(reasons)[:2000])
+        return await run_in_threadpool(_detail_page, ui, item_id, refused=reasons,
+                                       status_code=exc.status)
     new_id = submission.items[0].id
     ui.audit("invoice.resend", f"sent/{item_id}", detail=f"replaced by sent/{new_id}")
     return ui.redirect(f"/fatture-emesse/{new_id}", notice="resent")
