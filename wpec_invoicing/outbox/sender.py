@@ -33,7 +33,7 @@ from wpec_invoicing.outbox.outcomes import (
     OutcomeKind,
     classify_exception,
 )
-from wpec_invoicing.outbox.ratelimit import AdaptiveRateLimiter, backoff_delay
+from wpec_invoicing.outbox.ratelimit import SharedRateLimiter, backoff_delay
 from wpec_invoicing.outbox.records import (
     ACTIVE_STATUSES,
     RunResult,
@@ -92,7 +92,9 @@ class AccountRunner:
         self.until_empty = until_empty
         self.on_done = on_done
         limits = account.limits
-        self.limiter = AdaptiveRateLimiter(float(limits.messages_per_minute), int(limits.burst))
+        # One bucket per account for every process and machine: its state is in the store.
+        self.limiter = SharedRateLimiter(outbox.store, account.name,
+                                         float(limits.messages_per_minute), int(limits.burst))
         self.limiter_lock = threading.Lock()
         self.claim_lock = threading.Lock()
         self.stop = threading.Event()
@@ -149,9 +151,9 @@ class AccountRunner:
             if self.deadline is not None and time.monotonic() >= self.deadline:
                 return None
             with self.limiter_lock:
-                if self.limiter.try_acquire():
-                    return True
-                wait = self.limiter.time_until_token()
+                wait = self.limiter.acquire_or_wait()
+            if not wait:
+                return True
             time.sleep(min(max(wait, 0.01), 0.5))
         return None
 
@@ -281,6 +283,9 @@ class AccountRunner:
 
     def _record(self, item_id: int, outcome: Outcome, ambiguous: bool) -> None:
         st = self.settings
+        # The limiter's step runs after this transaction: its state is in the store too, and
+        # on SQLite a second write transaction inside this one would wait for itself.
+        limiter_step = None
         with self.outbox.store.session() as s:
             item = s.get(OutboxItem, item_id)
             assert item is not None
@@ -296,8 +301,7 @@ class AccountRunner:
                                              InvoiceState.SENT).value
                 add_event(s, item, "outbox", "sent",
                           f"submitted to {self.account.smtp.host} for {item.recipient}")
-                with self.limiter_lock:
-                    self.limiter.on_success()
+                limiter_step = self.limiter.on_success
                 self._count("sent")
                 done = True
             elif ambiguous:
@@ -306,8 +310,7 @@ class AccountRunner:
                 item.last_error = outcome.reason
                 add_event(s, item, "outbox", "uncertain",
                           f"{outcome.reason}; the provider's receipts will decide")
-                with self.limiter_lock:
-                    self.limiter.on_throttle()
+                limiter_step = self.limiter.on_throttle
                 self._count("throttled")
                 done = False
             elif outcome.retry:
@@ -318,16 +321,17 @@ class AccountRunner:
                 else:
                     # The account's limiter paces the retries; the item's own delay only
                     # spreads them out, so it never needs to exceed a few token intervals.
-                    with self.limiter_lock:
-                        interval = 60.0 / self.limiter.rate
+                    # (the rate last seen; not under limiter_lock: a limiter step waits
+                    # for the store's write lock, which this transaction holds)
+                    interval = 60.0 / self.limiter.rate
                     delay = min(delay, max(st.retry_base, 4 * interval))
                 item.status = "queued"
                 item.next_attempt_at = now + timedelta(seconds=delay)
                 item.last_error = outcome.reason
                 add_event(s, item, "outbox", "blocked" if blocked else "throttled",
                           f"{outcome.reason}; retry in {delay:.1f} s")
-                with self.limiter_lock:
-                    self.limiter.on_throttle(pause_seconds=st.block_pause if blocked else 0.0)
+                pause = st.block_pause if blocked else 0.0
+                limiter_step = lambda: self.limiter.on_throttle(pause_seconds=pause)  # noqa: E731
                 self._count("throttled")
                 done = False
             elif outcome.kind is OutcomeKind.ACCOUNT_FAILED:
@@ -355,6 +359,9 @@ class AccountRunner:
                 add_event(s, item, "outbox", "failed", outcome.reason)
                 self._count("failed")
                 done = True
+        if limiter_step is not None:
+            with self.limiter_lock:
+                limiter_step()
         if done:
             self.on_done()
 
