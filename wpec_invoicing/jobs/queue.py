@@ -198,6 +198,9 @@ def schedule_kind(app: Any, kind: str) -> int:
     if kind in work.PER_ACCOUNT:
         names = [a.name for a in config.accounts
                  if (a.smtp if kind == work.SEND else a.imap) is not None]
+        if kind == work.SEND:  # only the accounts with something to send or to verify
+            busy = work.accounts_with_outbox_work(app.wpec_runtime.store)
+            names = [n for n in names if n in busy]
         return sum(1 for n in names if defer(app, kind, n) is not None)
     if kind == work.EXPORTS and not config.exporters:
         return 0

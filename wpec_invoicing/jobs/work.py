@@ -52,6 +52,20 @@ def send_account(config: Any, store: Any, name: str, *, until_empty: bool = Fals
                       progress=progress)
 
 
+def accounts_with_outbox_work(store: Any) -> set[str]:
+    """The accounts whose outbox has an item queued, in flight or to verify (the schedule
+    queues send jobs for these only: a hundred idle accounts cost one query, not a hundred
+    jobs)."""
+    from sqlalchemy import select
+
+    from wpec_invoicing.outbox.records import ACTIVE_STATUSES
+    from wpec_invoicing.store.outbox_models import OutboxItem
+
+    with store.session() as s:
+        return set(s.scalars(select(OutboxItem.account).where(
+            OutboxItem.status.in_(ACTIVE_STATUSES)).distinct()))
+
+
 def housekeep_account(config: Any, store: Any, name: str) -> Any:
     """One housekeeping pass of account `name` (quota, archive-then-delete): the result, or
     None for an account without IMAP."""

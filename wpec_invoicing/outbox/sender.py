@@ -43,7 +43,14 @@ from wpec_invoicing.outbox.records import (
     raise_alert,
     utcnow,
 )
-from wpec_invoicing.outbox.recovery import Verdict, claimant_alive, claimant_id, decide
+from wpec_invoicing.outbox.recovery import (
+    Verdict,
+    claim_ended,
+    claim_started,
+    claimant_alive,
+    claimant_id,
+    decide,
+)
 from wpec_invoicing.sdi.lifecycle import InvoiceState, advance
 from wpec_invoicing.store.events import record_event
 from wpec_invoicing.store.outbox_models import OutboxEvent, OutboxItem
@@ -100,6 +107,7 @@ class AccountRunner:
         self.stop = threading.Event()
         self.token = uuid.uuid4().hex[:8]
         self.me = claimant_id(self.token)
+        claim_started(self.token)  # until run_outbox ends: see recovery._LIVE_TOKENS
         self.in_flight = 0
         self.connect_failures = 0
 
@@ -524,10 +532,14 @@ def run_outbox(outbox: Outbox, *, until_empty: bool = False, account: str | None
             r._recover_orphans(s)
     threads = [threading.Thread(target=r.run, name=f"outbox-{r.account.name}", daemon=True)
                for r in runners]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        for r in runners:
+            claim_ended(r.token)
     with outbox.store.session() as s:
         result.remaining = s.scalar(select(func.count()).select_from(OutboxItem).where(
             OutboxItem.account.in_(names), OutboxItem.status.in_(ACTIVE_STATUSES))) or 0

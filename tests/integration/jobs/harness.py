@@ -23,7 +23,7 @@ SENDER = COMPANY["address"]
 FAST_JOBS = {
     "sync_cron": "* * * * * */2",  # every 2 s
     "send_cron": "* * * * * */2",
-    "housekeep_cron": "* * * * * */5",
+    "housekeep_cron": "* * * * * */10",
     "exports_cron": "",
     "lifecycle_cron": "* * * * * */10",
     "stalled_check_cron": "* * * * * *",
@@ -45,12 +45,17 @@ def box(i: int) -> str:
     return f"box{i:03d}@pec.sandbox.test"
 
 
+QUOTA = 200 * 1024 * 1024
+
+
 def add_boxes(sb, n: int) -> list[str]:
-    """`n` new boxes on the sandbox: their addresses."""
+    """`n` new boxes on the sandbox (and the sender's), each with a quota the housekeeping
+    reads: their addresses."""
     out = []
     for i in range(n):
-        sb.add_account(box(i))
+        sb.add_account(box(i), quota_bytes=QUOTA)
         out.append(box(i))
+    sb.set_quota(SENDER, QUOTA)
     return out
 
 
