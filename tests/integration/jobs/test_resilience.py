@@ -159,3 +159,45 @@ def test_a_broken_box_backs_off_and_alerts_without_holding_up_the_others(
         h.stop_workers(workers)
         silent.close()
     outbox.close()
+
+
+def test_jobs_lists_a_failed_job_and_retry_runs_it_again(sandbox, tmp_path, pg_url):
+    from tests.integration.jobs.test_workers import wpec_json
+    from wpec_invoicing.jobs.queue import build_app, defer
+
+    sb = sandbox
+    boxes = h.add_boxes(sb, 1)
+    config = h.write_config(
+        sb, tmp_path / "wpec.toml", pg_url, boxes,
+        jobs={"sync_cron": "", "send_cron": "", "housekeep_cron": "", "lifecycle_cron": "",
+              "max_attempts": 1, "alert_after_failures": 1},
+        imap_overrides={boxes[0]: {"port": closed_port()}})
+    cfg = load_config(config)
+    name = cfg.accounts[1].name
+    app = build_app(cfg)
+    with app.open():
+        assert defer(app, "sync", name) is not None
+        assert defer(app, "sync", name) is None  # one queued per kind and account
+    app.wpec_runtime.close()
+    workers = [h.start_worker(config, concurrency=1, log=tmp_path / "w.log")]
+
+    def failed(min_attempts: int):
+        code, data, _err = wpec_json(config, "jobs")
+        jobs = [j for j in (data or {}).get("failed_or_stalled", [])
+                if j["state"] == "failed" and j["account"] == name
+                and j["attempts"] >= min_attempts]
+        return (code, data, jobs[0]) if jobs else None
+
+    try:
+        code, data, job = h.wait_for(lambda: failed(1), timeout=60, what="the failed sync")
+        assert code == 1  # a monitoring check sees it
+        assert {"kind": "sync", "account": name, "queued": 0, "running": 0, "failed": 1,
+                "stalled": 0} in data["counts"]
+        code, data, err = wpec_json(config, "jobs", "retry", str(job["id"]))
+        assert code == 0, err
+        assert data["state"] == "queued"
+        h.wait_for(lambda: failed(2), timeout=60, what="the retried sync to run (and fail)")
+        code, _data, err = wpec_json(config, "jobs", "retry", "999999")
+        assert code == 2 and "no such job" in err
+    finally:
+        h.stop_workers(workers)
