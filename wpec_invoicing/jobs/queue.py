@@ -122,8 +122,18 @@ def build_app(config: Any, runtime: Runtime | None = None) -> Any:
 
     @app.task(name=PREFIX + work.SYNC, queue=work.SYNC, retry=retry, pass_context=True)
     def sync(context, account: str) -> dict:
-        result = guarded(work.SYNC, account, context.job.attempts, lambda: work.sync_account(
-            rt.config, rt.store, account, exports=False))
+        from wpec_invoicing.accounts.guard import AccountClosed
+
+        def run() -> Any:
+            try:
+                return work.sync_account(rt.config, rt.store, account, exports=False)
+            except AccountClosed as exc:  # deactivated or purged: nothing to retry or alert
+                log.info("%s", exc)
+                return None
+
+        result = guarded(work.SYNC, account, context.job.attempts, run)
+        if result is None:
+            return {"skipped": "account closed"}
         if rt.config.exporters:
             defer(app, work.EXPORTS)
         return {"archived": result.archived, "processed": result.processed,
