@@ -54,8 +54,8 @@ def run_worker(ctx: AppContext, *, concurrency: int = 1, queues: list[str] | Non
     from wpec_invoicing.jobs.runner import run_worker as run
 
     _require_queue(ctx)
-    _ = ctx.store  # migrate now, before any job runs
-    run(ctx.config, concurrency=concurrency, queues=queues, say=say)
+    # The store opened (and so migrated) now, before any job runs; the jobs share it.
+    run(ctx.config, concurrency=concurrency, queues=queues, say=say, store=ctx.store)
 
 
 def overview(ctx: AppContext) -> JobsOverview:

@@ -83,6 +83,7 @@ class Runtime:
     def __init__(self, config: Any, store: Any = None) -> None:
         self.config = config
         self._store = store
+        self._owned = store is None  # close only a store opened here
 
     @property
     def store(self) -> Any:
@@ -93,7 +94,7 @@ class Runtime:
         return self._store
 
     def close(self) -> None:
-        if self._store is not None:
+        if self._store is not None and self._owned:
             self._store.close()
 
 

@@ -32,14 +32,14 @@ def worker_name() -> str:
 
 
 def run_worker(config: Any, *, concurrency: int = 1, queues: Iterable[str] | None = None,
-               say: Callable[[str], None] = print) -> None:
+               say: Callable[[str], None] = print, store: Any = None) -> None:
     """Run one worker (`concurrency` jobs at once, from `queues` or all) until a signal.
     Logs each job's start and end on stderr (the journal, under systemd); WPEC_LOG_LEVEL
     (default INFO) sets how much."""
     level = os.environ.get("WPEC_LOG_LEVEL", "INFO").upper()
     logging.basicConfig(level=getattr(logging, level, logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    runtime = Runtime(config)
+    runtime = Runtime(config, store)
     app = build_app(config, runtime)
     jobs_cfg = config.jobs
     options = {
