@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from wpec_invoicing.cli import configured, output
-from wpec_invoicing.cli.options import ConfigOpt
+from wpec_invoicing.cli.options import ConfigOpt, JsonOpt
 from wpec_invoicing.errors import InputError
 
 QUEUES = ("sync", "send", "housekeep", "exports", "lifecycle", "schedule")
@@ -23,10 +23,11 @@ def worker_command(
         "--concurrency", "-n", metavar="N", min=1, max=256,
         help="How many jobs this worker runs at once (each in its own thread).")] = 4,
     queues: Annotated[str | None, typer.Option(
-        "--queues", "-q", metavar="Q,...", show_default=False,
+        "--queues", "-q", metavar="QUEUE[,QUEUE...]", show_default=False,
         help="Only these queues, comma-separated: sync, send, housekeep, exports, "
              "lifecycle, schedule (default: all).")] = None,
     config: ConfigOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Run a worker: sync, send, housekeep, export, follow the boxes, on the schedule of
     `[jobs]` (needs store_url on PostgreSQL). Exit 0 on SIGTERM / Ctrl-C."""
@@ -41,5 +42,11 @@ def worker_command(
             raise InputError(f"--queues {queues!r}: unknown queue(s) "
                              f"{', '.join(unknown) or '(none given)'} (use {', '.join(QUEUES)})")
     cfg = configured.require(config, "worker")
+    if json_out:  # what starts, for a supervisor's log; progress goes to stderr
+        import os
+        import socket
+
+        output.dump_json({"worker": f"{socket.gethostname()}:{os.getpid()}",
+                          "concurrency": concurrency, "queues": chosen or list(QUEUES)})
     with AppContext(cfg) as ctx:
         run_worker(ctx, concurrency=concurrency, queues=chosen, say=output.note)
