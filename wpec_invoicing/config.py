@@ -549,6 +549,44 @@ class LifecycleConfig(_Strict):
     holders: dict[str, HolderConfig] = Field(default_factory=dict)
 
 
+class JobsConfig(_Strict):
+    """`[jobs]`: the job queue (PostgreSQL only; `wpec worker`). Each `*_cron` is a cron line
+    (5 fields, or 6 with seconds last) at which the work of that kind is scheduled for every
+    account; "" turns that kind off. Every worker must read the same file."""
+
+    sync_cron: str = "* * * * *"
+    send_cron: str = "* * * * *"
+    housekeep_cron: str = "30 3 * * *"
+    exports_cron: str = "* * * * *"
+    lifecycle_cron: str = "0 6 * * *"
+    # A worker whose heartbeat is this old is dead: its running jobs are given to the others.
+    heartbeat_seconds: float = Field(default=10, gt=0, le=3600)
+    stalled_after_seconds: float = Field(default=60, gt=0)
+    stalled_check_cron: str = "* * * * *"
+    # Failed jobs come back after retry_base_seconds * 2^attempt (capped), at most max_attempts.
+    retry_base_seconds: float = Field(default=15, gt=0)
+    retry_cap_seconds: float = Field(default=900, gt=0)
+    max_attempts: int = Field(default=6, ge=1, le=100)
+    # One send job stops after this long (the rest is for the next one), so a worker can stop.
+    send_max_seconds: float = Field(default=300, gt=0)
+    # On SIGTERM a worker finishes its jobs for at most this long, then leaves them to others.
+    shutdown_seconds: float = Field(default=60, ge=0)
+    # Open an alert when an account's sync has failed this many times in a row.
+    alert_after_failures: int = Field(default=3, ge=1)
+
+    @field_validator("sync_cron", "send_cron", "housekeep_cron", "exports_cron",
+                     "lifecycle_cron", "stalled_check_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            from croniter import croniter
+
+            if not croniter.is_valid(value):
+                raise ValueError(f"{value!r} is not a cron line (e.g. \"*/5 * * * *\")")
+        return value
+
+
 class ApiConfig(_Strict):
     """`[api]`: how `wpec serve` listens (its options override these)."""
 
@@ -587,6 +625,7 @@ class Config(_Strict):
     housekeeping: HousekeepingConfig = HousekeepingConfig()  # issue 15
     lifecycle: LifecycleConfig = LifecycleConfig()  # issue 15
     archive: ArchiveConfig = ArchiveConfig()  # issue 17: blob store backend
+    jobs: JobsConfig = JobsConfig()  # issue 17: the job queue and its workers
     # Where this config came from (None = built-in defaults); set by load_config.
     source: Path | None = None
     searched: tuple[str, ...] = ()

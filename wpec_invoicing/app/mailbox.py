@@ -50,13 +50,10 @@ def load_suppliers_text(ctx: AppContext, text: str) -> Any:
 
 def sync(ctx: AppContext, account: Any) -> Any:
     """One sync of one account (`config.AccountConfig`), then the pending exports:
-    the `SyncResult` with `.exported` set."""
-    from wpec_invoicing.mailbox.sync import Mailbox
+    the `SyncResult` with `.exported` set. The same job function a `wpec worker` runs."""
+    from wpec_invoicing.jobs.work import sync_account
 
-    result = Mailbox(ctx.config, account, ctx.store).sync()
-    result.exported = run_pending_exports(ctx)
-    deliver_event_webhooks(ctx)
-    return result
+    return sync_account(ctx.config, ctx.store, account)
 
 
 def watch(ctx: AppContext, accounts: list[Any], *, stop: threading.Event,

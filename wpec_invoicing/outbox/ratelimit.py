@@ -8,8 +8,15 @@ multiplicatively whenever the provider pushes back, remembers the rate at which 
 and climbs back additively: quickly up to just under the remembered limit, slowly above it,
 never past the configured ceiling. A long run settles just under what the provider really allows.
 
-Pure: no sleeping and no threads here. `time_until_token()` says how long the caller must wait;
-the caller sleeps. The clock is injectable so tests drive it by hand.
+`AdaptiveRateLimiter` is pure: no sleeping and no threads. `time_until_token()` says how long
+the caller must wait; the caller sleeps. The clock is injectable so tests drive it by hand.
+
+WHY a shared twin (`SharedRateLimiter`): several workers, on several machines, may send for
+the same account (one after another, or a CLI run next to a worker). Each with its own bucket,
+the provider would see the sum of their rates, and each would learn the provider's limit
+alone. So the sender keeps the bucket's state in the store (`outbox_rate_state`, one row per
+account) and applies every step under that row's lock, on the database's clock: every worker
+draws from ONE bucket and adapts ONE rate, whatever the number of processes.
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ Clock = Callable[[], float]
 _EPS = 1e-9
 # Seconds of recent successes used to measure what the provider really lets through.
 MEASURE_WINDOW = 30.0
+# Successes kept in the shared state (the measure needs a few; a row must stay small).
+MAX_KEPT_SUCCESSES = 256
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,7 @@ class AdaptiveRateLimiter:
         self._clock = clock
         self.ceiling = float(rate_per_minute)
         self.burst = int(burst)
+        self._configured_burst = int(burst)
         self.decrease = decrease
         self.floor = min(float(floor_per_minute), self.ceiling)
         # Default fast recovery: half the ceiling per minute of clean sending.
@@ -183,6 +193,38 @@ class AdaptiveRateLimiter:
         # The first `burst` successes may have been free (a full bucket): leave them out.
         return (len(self._successes) - self.burst) * 60.0 / span
 
+    def acquire_or_wait(self) -> float:
+        """Take a token (0.0) or say how many seconds until one may be taken."""
+        if self.try_acquire():
+            return 0.0
+        return max(self.time_until_token(), _EPS)
+
+    # -- persistence (the shared limiter) ---------------------------------------------------
+    def state(self) -> dict:
+        """Everything that changes, as JSON-able values (times on the clock's scale)."""
+        kept = list(self._successes)[-MAX_KEPT_SUCCESSES:]
+        return {"ceiling": self.ceiling, "configured_burst": self._configured_burst,
+                "rate": self.rate, "burst": self.burst, "learned_limit": self.learned_limit,
+                "throttles": self.throttles, "tokens": self._tokens, "last": self._last,
+                "paused_until": self._paused_until, "last_success": self._last_success,
+                "successes": kept}
+
+    def restore(self, state: dict) -> None:
+        """Continue from `state()`. A changed ceiling or burst in the configuration starts
+        over from the new values (the operator's word wins over what was learned)."""
+        if not state or state.get("ceiling") != self.ceiling or \
+                state.get("configured_burst") != self._configured_burst:
+            return
+        self.rate = min(self.ceiling, max(self.floor, float(state["rate"])))
+        self.burst = max(1, min(self._configured_burst, int(state["burst"])))
+        self.learned_limit = state.get("learned_limit")
+        self.throttles = int(state.get("throttles", 0))
+        self._tokens = min(float(self.burst), float(state["tokens"]))
+        self._last = float(state["last"])
+        self._paused_until = float(state["paused_until"])
+        self._last_success = state.get("last_success")
+        self._successes = deque(float(t) for t in state.get("successes", ()))
+
     def snapshot(self) -> RateSnapshot:
         now = self._clock()
         self._refill(now)
@@ -213,3 +255,83 @@ def backoff_delay(
         attempt = 1
     exp = min(cap, base * (2 ** (attempt - 1)))
     return exp / 2 + rng() * exp / 2
+
+
+class SharedRateLimiter:
+    """`AdaptiveRateLimiter` whose state lives in the store, one row per account.
+
+    Same verbs as the pure limiter; each runs in its own short transaction: lock the row, read
+    the state, apply the step at the database's clock (PostgreSQL's `clock_timestamp()`, so
+    machines whose clocks drift still share one timeline; SQLite's is this machine's), write
+    the state back. `time_until_token` only reads. `rate` is the rate seen at the last step.
+    """
+
+    def __init__(self, store, account: str, rate_per_minute: float, burst: int = 1,
+                 **options) -> None:
+        self.store = store
+        self.account = account
+        self.ceiling = float(rate_per_minute)
+        self.configured_burst = int(burst)
+        self.options = options
+        AdaptiveRateLimiter(self.ceiling, self.configured_burst, **options)  # checks the values
+        self.rate = self.ceiling
+        self._pg = store.engine.dialect.name == "postgresql"
+
+    def _step(self, fn: Callable[[AdaptiveRateLimiter], object], *, write: bool = True):
+        from sqlalchemy import select, text
+
+        from wpec_invoicing.store.db import utcnow
+        from wpec_invoicing.store.jobs_models import OutboxRateState
+
+        with self.store.session() as s:
+            query = select(OutboxRateState).where(OutboxRateState.account == self.account)
+            row = s.scalar(query.with_for_update() if write else query)
+            if row is None and write:
+                self._insert(s)
+                row = s.scalar(query.with_for_update())
+            now = float(s.scalar(text("SELECT extract(epoch FROM clock_timestamp())"))) \
+                if self._pg else time.time()
+            limiter = AdaptiveRateLimiter(self.ceiling, self.configured_burst,
+                                          clock=lambda: now, **self.options)
+            if row is not None:
+                limiter.restore(row.state)
+            value = fn(limiter)
+            if write:
+                row.state = limiter.state()
+                row.updated_at = utcnow()
+            self.rate = limiter.rate
+            return value
+
+    def _insert(self, s) -> None:
+        """The account's first row, whichever worker gets there first (no duplicate error)."""
+        from wpec_invoicing.store.db import utcnow
+        from wpec_invoicing.store.jobs_models import OutboxRateState
+
+        if self._pg:
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        s.execute(insert(OutboxRateState).values(account=self.account, state={},
+                                                 updated_at=utcnow())
+                  .on_conflict_do_nothing(index_elements=["account"]))
+
+    def acquire_or_wait(self) -> float:
+        return float(self._step(lambda lim: lim.acquire_or_wait()))  # type: ignore[arg-type]
+
+    def try_acquire(self) -> bool:
+        return bool(self._step(lambda lim: lim.try_acquire()))
+
+    def time_until_token(self) -> float:
+        return float(self._step(lambda lim: lim.time_until_token(), write=False))  # type: ignore[arg-type]
+
+    def give_back(self) -> None:
+        self._step(lambda lim: lim.give_back())
+
+    def on_success(self) -> None:
+        self._step(lambda lim: lim.on_success())
+
+    def on_throttle(self, pause_seconds: float = 0.0) -> None:
+        self._step(lambda lim: lim.on_throttle(pause_seconds))
+
+    def snapshot(self) -> RateSnapshot:
+        return self._step(lambda lim: lim.snapshot(), write=False)  # type: ignore[return-value]

@@ -41,6 +41,21 @@ SENT_FOLDER_NAMES = ("Sent", "INBOX.Sent", "Sent Items", "Sent Messages", "Posta
 HOSTNAME = socket.gethostname()
 
 
+# The claim tokens of the runs going on in THIS process. WHY: a `wpec worker` lives for
+# weeks and runs many send jobs; a job that died half-way (the database went away mid-send)
+# leaves items claimed by a process that is still alive. Its pid says nothing then: the
+# token does. A token not live here is a run that ended, and its claims are orphans.
+_LIVE_TOKENS: set[str] = set()
+
+
+def claim_started(token: str) -> None:
+    _LIVE_TOKENS.add(token)
+
+
+def claim_ended(token: str) -> None:
+    _LIVE_TOKENS.discard(token)
+
+
 def claimant_id(token: str) -> str:
     return f"{HOSTNAME}:{os.getpid()}:{token}"
 
@@ -55,8 +70,9 @@ def claimant_alive(claimed_by: str | None, claimed_at: datetime | None, *, now: 
     pid_text = rest.split(":", 1)[0]
     if host == HOSTNAME and pid_text.isdigit():
         pid = int(pid_text)
-        if pid == os.getpid():
-            return True  # ourselves (a thread of this run)
+        if pid == os.getpid():  # ourselves: alive while that run goes on in this process
+            token = rest.split(":", 1)[1] if ":" in rest else ""
+            return token in _LIVE_TOKENS
         return pid_exists(pid) and _not_zombie(pid)
     if claimed_at is None:
         return False

@@ -33,7 +33,7 @@ from wpec_invoicing.outbox.outcomes import (
     OutcomeKind,
     classify_exception,
 )
-from wpec_invoicing.outbox.ratelimit import AdaptiveRateLimiter, backoff_delay
+from wpec_invoicing.outbox.ratelimit import SharedRateLimiter, backoff_delay
 from wpec_invoicing.outbox.records import (
     ACTIVE_STATUSES,
     RunResult,
@@ -43,7 +43,14 @@ from wpec_invoicing.outbox.records import (
     raise_alert,
     utcnow,
 )
-from wpec_invoicing.outbox.recovery import Verdict, claimant_alive, claimant_id, decide
+from wpec_invoicing.outbox.recovery import (
+    Verdict,
+    claim_ended,
+    claim_started,
+    claimant_alive,
+    claimant_id,
+    decide,
+)
 from wpec_invoicing.sdi.lifecycle import InvoiceState, advance
 from wpec_invoicing.store.events import record_event
 from wpec_invoicing.store.outbox_models import OutboxEvent, OutboxItem
@@ -92,12 +99,15 @@ class AccountRunner:
         self.until_empty = until_empty
         self.on_done = on_done
         limits = account.limits
-        self.limiter = AdaptiveRateLimiter(float(limits.messages_per_minute), int(limits.burst))
+        # One bucket per account for every process and machine: its state is in the store.
+        self.limiter = SharedRateLimiter(outbox.store, account.name,
+                                         float(limits.messages_per_minute), int(limits.burst))
         self.limiter_lock = threading.Lock()
         self.claim_lock = threading.Lock()
         self.stop = threading.Event()
         self.token = uuid.uuid4().hex[:8]
         self.me = claimant_id(self.token)
+        claim_started(self.token)  # until run_outbox ends: see recovery._LIVE_TOKENS
         self.in_flight = 0
         self.connect_failures = 0
 
@@ -149,9 +159,9 @@ class AccountRunner:
             if self.deadline is not None and time.monotonic() >= self.deadline:
                 return None
             with self.limiter_lock:
-                if self.limiter.try_acquire():
-                    return True
-                wait = self.limiter.time_until_token()
+                wait = self.limiter.acquire_or_wait()
+            if not wait:
+                return True
             time.sleep(min(max(wait, 0.01), 0.5))
         return None
 
@@ -281,6 +291,9 @@ class AccountRunner:
 
     def _record(self, item_id: int, outcome: Outcome, ambiguous: bool) -> None:
         st = self.settings
+        # The limiter's step runs after this transaction: its state is in the store too, and
+        # on SQLite a second write transaction inside this one would wait for itself.
+        limiter_step = None
         with self.outbox.store.session() as s:
             item = s.get(OutboxItem, item_id)
             assert item is not None
@@ -296,8 +309,7 @@ class AccountRunner:
                                              InvoiceState.SENT).value
                 add_event(s, item, "outbox", "sent",
                           f"submitted to {self.account.smtp.host} for {item.recipient}")
-                with self.limiter_lock:
-                    self.limiter.on_success()
+                limiter_step = self.limiter.on_success
                 self._count("sent")
                 done = True
             elif ambiguous:
@@ -306,8 +318,7 @@ class AccountRunner:
                 item.last_error = outcome.reason
                 add_event(s, item, "outbox", "uncertain",
                           f"{outcome.reason}; the provider's receipts will decide")
-                with self.limiter_lock:
-                    self.limiter.on_throttle()
+                limiter_step = self.limiter.on_throttle
                 self._count("throttled")
                 done = False
             elif outcome.retry:
@@ -318,16 +329,17 @@ class AccountRunner:
                 else:
                     # The account's limiter paces the retries; the item's own delay only
                     # spreads them out, so it never needs to exceed a few token intervals.
-                    with self.limiter_lock:
-                        interval = 60.0 / self.limiter.rate
+                    # (the rate last seen; not under limiter_lock: a limiter step waits
+                    # for the store's write lock, which this transaction holds)
+                    interval = 60.0 / self.limiter.rate
                     delay = min(delay, max(st.retry_base, 4 * interval))
                 item.status = "queued"
                 item.next_attempt_at = now + timedelta(seconds=delay)
                 item.last_error = outcome.reason
                 add_event(s, item, "outbox", "blocked" if blocked else "throttled",
                           f"{outcome.reason}; retry in {delay:.1f} s")
-                with self.limiter_lock:
-                    self.limiter.on_throttle(pause_seconds=st.block_pause if blocked else 0.0)
+                pause = st.block_pause if blocked else 0.0
+                limiter_step = lambda: self.limiter.on_throttle(pause_seconds=pause)  # noqa: E731
                 self._count("throttled")
                 done = False
             elif outcome.kind is OutcomeKind.ACCOUNT_FAILED:
@@ -355,6 +367,9 @@ class AccountRunner:
                 add_event(s, item, "outbox", "failed", outcome.reason)
                 self._count("failed")
                 done = True
+        if limiter_step is not None:
+            with self.limiter_lock:
+                limiter_step()
         if done:
             self.on_done()
 
@@ -517,10 +532,14 @@ def run_outbox(outbox: Outbox, *, until_empty: bool = False, account: str | None
             r._recover_orphans(s)
     threads = [threading.Thread(target=r.run, name=f"outbox-{r.account.name}", daemon=True)
                for r in runners]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        for r in runners:
+            claim_ended(r.token)
     with outbox.store.session() as s:
         result.remaining = s.scalar(select(func.count()).select_from(OutboxItem).where(
             OutboxItem.account.in_(names), OutboxItem.status.in_(ACTIVE_STATUSES))) or 0

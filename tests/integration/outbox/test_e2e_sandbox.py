@@ -16,12 +16,13 @@ import sys
 import time
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from tests.integration.outbox.helpers import sync_until
 from wpec_invoicing.config import load_config
 from wpec_invoicing.mailbox.sync import Mailbox
 from wpec_invoicing.outbox.queue import Outbox
+from wpec_invoicing.store.jobs_models import OutboxRateState
 from wpec_invoicing.store.outbox_models import OutboxEvent, OutboxItem
 
 SENDER = "azienda@pec.sandbox.test"
@@ -95,6 +96,11 @@ def test_every_message_exactly_once_through_throttling_blocks_drops_and_kills(an
         while throttle.blocked("127.0.0.1") and time.monotonic() < deadline:
             time.sleep(0.05)
         before = throttle.refusals
+        # The account's limiter remembers what the provider allowed, across runs (its state
+        # is in the store, shared by every worker): forget it, so each phase starts at the
+        # configured ceiling like a fresh deployment and certainly meets the refusal.
+        with outbox.store.session() as s:
+            s.execute(delete(OutboxRateState))
         # Two at once, then one every 3 s: our limiter (4/s) certainly meets the refusal.
         sb.set_throttle(SENDER, messages_per_minute=20, burst=2, style=style, block_seconds=1)
         p = killed_run(config_path, mode, n)

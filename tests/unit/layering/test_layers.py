@@ -15,7 +15,7 @@ FORMATS = {"fatturapa", "sdi", "pec", "cms"}
 # What formats may use besides each other: pure helpers with no I/O and no state.
 PURE_HELPERS = {"errors", "resources", "_pure_python"}
 SERVICES = {"ingest", "mailbox", "outbox", "rules", "accounts", "housekeeping", "render",
-            "exporters", "sandbox", "importer"}
+            "exporters", "sandbox", "importer", "jobs"}
 ABOVE_SERVICES = {"app", "cli", "web", "demo", "startup", "worker", "__main__"}
 
 GRAPH = graph()

@@ -15,7 +15,8 @@ for _module in ("wpec_invoicing.store.models", "wpec_invoicing.store.outbox_mode
                 "wpec_invoicing.store.render_models",
                 "wpec_invoicing.store.housekeeping_models",
                 "wpec_invoicing.store.console_models",
-                "wpec_invoicing.store.blob_models"):
+                "wpec_invoicing.store.blob_models",
+                "wpec_invoicing.store.jobs_models"):
     try:
         importlib.import_module(_module)
     except ModuleNotFoundError as exc:

@@ -15,7 +15,7 @@ Revises: 0006_search
 from alembic import op
 
 revision = "0009_console_search"
-down_revision = "0006_search"
+down_revision = "0008_jobs"
 branch_labels = None
 depends_on = None
 
