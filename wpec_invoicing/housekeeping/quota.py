@@ -48,8 +48,9 @@ def read_quota(imap, folders: list[str]) -> QuotaReading:
         info = imap.select(folder)
         if not info.exists:
             continue
-        sizes = imap.c.fetch("1:*", ["RFC822.SIZE"])
-        used += sum(int(d.get(b"RFC822.SIZE", 0)) for d in sizes.values())
+        # By UID list, not a `1:*` sequence set, which some servers (pymap) refuse.
+        sizes = imap.sizes(imap.uids_after(0))
+        used += sum(sizes.values())
         count += len(sizes)
     return QuotaReading(used, None, "estimate", count)
 

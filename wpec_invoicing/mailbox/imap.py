@@ -240,6 +240,10 @@ class ImapConnection:
             if isinstance(exc, IMAPClient.AbortError):
                 raise
             return None
+        except (IndexError, ValueError):
+            # imapclient cannot parse a GETQUOTAROOT answer without a QUOTA line (Dovecot,
+            # for a user with no quota rule): no server reading, so the caller estimates.
+            return None
         for q in quotas:
             if str(q.resource).upper() == "STORAGE":
                 # STORAGE is counted in units of 1024 octets (RFC 9208 section 5.1).

@@ -225,3 +225,17 @@ def test_after_sync_when_enabled(make_box, tmp_path):
     assert box.contents() == {}
     with store.session() as s:
         assert len(list(s.scalars(select(Deletion).where(Deletion.status == "done")))) == 3
+
+
+def test_a_box_without_a_quota_rule_is_estimated_not_an_error(make_box, tmp_path):
+    """Dovecot answers GETQUOTAROOT without a QUOTA line for a user with no quota rule:
+    housekeeping estimates the usage from the messages' sizes instead of failing."""
+    box = make_box(None)
+    box.append([message(i, MSG) for i in range(5)])
+    config = box_config(tmp_path, box)
+    store = synced_store(config)
+    with AppContext(config, store=store) as ctx:
+        report = housekeep(ctx, dry_run=True)[0]
+    assert report.quota_before.source == "estimate"
+    assert report.quota_before.messages == 5
+    assert report.quota_before.used_bytes >= 5 * MSG * 0.9  # message() is about MSG bytes
