@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the store stack is imported only by the commands that open it
+    from sqlalchemy import Connection
     from sqlalchemy.orm import Session
 
     from wpec_invoicing.config import Config
@@ -66,6 +67,15 @@ class AppContext:
 
         with OrmSession(engine) as session:
             yield session
+
+    @contextmanager
+    def read_connection(self) -> Iterator[Connection]:
+        """Like `read`, but a Core connection: for a listing that selects columns (no ORM
+        entities), the ORM session's execution path costs more than the page's query on
+        PostgreSQL (≈ 0.2 ms of a 0.6 ms read). Never write through it."""
+        engine = self._read_engine() or self.store.engine
+        with engine.connect() as conn:
+            yield conn
 
     def _read_engine(self):  # -> sqlalchemy.Engine | None
         if self._reader is None:

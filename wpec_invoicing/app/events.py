@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from wpec_invoicing.app.context import AppContext
-from wpec_invoicing.app.models import Model, check_limit
+from wpec_invoicing.app.models import Model, check_limit, rows_as
 from wpec_invoicing.app.timefmt import Aware
 from wpec_invoicing.store.events import record_event
 
@@ -63,8 +63,8 @@ def list_events(ctx: AppContext, *, after: int = 0, limit: int = 100,
         query = query.where(Event.subject_type == subject_type)
     if subject_id:
         query = query.where(Event.subject_id == subject_id)
-    with ctx.read() as s:
-        rows = [EventOut.model_validate(e._mapping) for e in s.execute(query)]
+    with ctx.read_connection() as conn:
+        rows = rows_as(EventOut, conn.execute(query))
     return EventPage(items=rows, last_id=rows[-1].id if rows else after)
 
 

@@ -20,6 +20,7 @@ from wpec_invoicing.app.models import (
     cursor_int,
     decode_cursor,
     page_of,
+    read_as,
 )
 from wpec_invoicing.app.timefmt import Aware, Money
 
@@ -160,9 +161,7 @@ def list_received(ctx: AppContext, *, status: str | None = None, supplier: str |
         query = query.where(or_(R.supplier_name.ilike(like, escape="\\"),
                                 R.number.ilike(like, escape="\\"),
                                 R.file_name.ilike(like, escape="\\")))
-    with ctx.read() as s:
-        rows = [ReceivedSummary.model_validate(r._mapping) for r in s.execute(query)]
-    return page_of(rows, limit)
+    return page_of(read_as(ctx, ReceivedSummary, query), limit)
 
 
 def _escape_like(value: str) -> str:

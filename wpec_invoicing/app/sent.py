@@ -13,7 +13,15 @@ from typing import Any
 
 from wpec_invoicing.app.context import AppContext
 from wpec_invoicing.app.errors import Conflict, InvalidRequest, NotFound, Rejected, Unavailable
-from wpec_invoicing.app.models import Model, Page, check_limit, cursor_int, decode_cursor, page_of
+from wpec_invoicing.app.models import (
+    Model,
+    Page,
+    check_limit,
+    cursor_int,
+    decode_cursor,
+    page_of,
+    rows_as,
+)
 from wpec_invoicing.app.timefmt import Aware
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -187,8 +195,8 @@ def list_sent(ctx: AppContext, *, states: list[str] | None = None, kind: str | N
         like = f"%{text.strip()}%"
         query = query.where(or_(O.file_name.ilike(like), O.invoice_number.ilike(like),
                                 O.recipient.ilike(like), O.subject.ilike(like)))
-    with ctx.read() as s:
-        rows = [SentSummary.model_validate(r._mapping) for r in s.execute(query)]
+    with ctx.read_connection() as conn:
+        rows = rows_as(SentSummary, conn.execute(query))
     return page_of(rows, limit)
 
 

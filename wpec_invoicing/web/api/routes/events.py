@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
@@ -34,7 +34,8 @@ async def list_events(request: Request, after: int = Query(0, ge=0, le=2**62),
         await asyncio.sleep(events.POLL_SECONDS)
         page = await run_in_threadpool(events.list_events, ctx, after=after, limit=limit,
                                        types=type)
-    return page
+    # Serialised once from the app's model (`response_model` documents it).
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 @router.get("/stream", response_class=StreamingResponse, **needs("viewer"))
