@@ -3,11 +3,11 @@ every use-case function, so a CLI run, an API request and a worker job share one
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the store stack is imported only by the commands that open it
     from sqlalchemy import Connection
@@ -15,6 +15,9 @@ if TYPE_CHECKING:  # the store stack is imported only by the commands that open 
 
     from wpec_invoicing.config import Config
     from wpec_invoicing.store.db import Store
+
+# Idle async read connections kept per event loop (more are opened under load, then closed).
+ASYNC_POOL_SIZE = 10
 
 
 class AppContext:
@@ -25,6 +28,7 @@ class AppContext:
         self.config = config
         self._store = store
         self._reader = None
+        self._async_pool: tuple[Any, list[Any]] | None = None  # (event loop, idle)
 
     @classmethod
     def load(cls, config_path: Path | str | None = None) -> AppContext:
@@ -76,6 +80,42 @@ class AppContext:
         engine = self._read_engine() or self.store.engine
         with engine.connect() as conn:
             yield conn
+
+    @cached_property
+    def reads_async(self) -> bool:
+        """Whether `async_read_connection` is available (PostgreSQL)."""
+        return self.store.engine.dialect.name == "postgresql"
+
+    @asynccontextmanager
+    async def async_read_connection(self) -> AsyncIterator[Any]:
+        """A psycopg `AsyncConnection` in autocommit, for reads only, from a small pool of
+        the running event loop (a connection belongs to the loop that opened it). After an
+        error the connection is closed, not reused: its state is unknown. PostgreSQL only
+        (`reads_async`)."""
+        import asyncio
+
+        import psycopg
+
+        loop = asyncio.get_running_loop()
+        if self._async_pool is None or self._async_pool[0] is not loop:
+            self._async_pool = (loop, [])
+        idle = self._async_pool[1]
+        conn = idle.pop() if idle else await psycopg.AsyncConnection.connect(
+            self._psycopg_dsn, autocommit=True)
+        try:
+            yield conn
+        except BaseException:
+            await conn.close()
+            raise
+        if conn.closed or len(idle) >= ASYNC_POOL_SIZE:
+            await conn.close()
+        else:
+            idle.append(conn)
+
+    @cached_property
+    def _psycopg_dsn(self) -> str:
+        return self.store.engine.url.set(drivername="postgresql").render_as_string(
+            hide_password=False)
 
     def _read_engine(self):  # -> sqlalchemy.Engine | None
         if self._reader is None:
