@@ -98,6 +98,7 @@ class AppContext:
 
         loop = asyncio.get_running_loop()
         if self._async_pool is None or self._async_pool[0] is not loop:
+            self._drop_async_pool()
             self._async_pool = (loop, [])
         idle = self._async_pool[1]
         conn = idle.pop() if idle else await psycopg.AsyncConnection.connect(
@@ -111,6 +112,14 @@ class AppContext:
             await conn.close()
         else:
             idle.append(conn)
+
+    def _drop_async_pool(self) -> None:
+        """Close the idle async connections (of a loop that is gone, or at the end): libpq's
+        own close, which needs no event loop."""
+        if self._async_pool is not None:
+            for conn in self._async_pool[1]:
+                conn.pgconn.finish()
+            self._async_pool = None
 
     @cached_property
     def _psycopg_dsn(self) -> str:
@@ -130,6 +139,7 @@ class AppContext:
         return self._reader or None
 
     def close(self) -> None:
+        self._drop_async_pool()
         if self._reader:
             self._reader.dispose()
         if self._store is not None:
