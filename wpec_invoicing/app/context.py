@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # the store stack is imported only by the commands that open 
     from wpec_invoicing.config import Config
     from wpec_invoicing.store.db import Store
 
-# Idle async read connections kept per event loop (more are opened under load, then closed).
+# Async read connections open at once per event loop (PostgreSQL allows 100 by default).
 ASYNC_POOL_SIZE = 10
 
 
@@ -28,7 +28,8 @@ class AppContext:
         self.config = config
         self._store = store
         self._reader = None
-        self._async_pool: tuple[Any, list[Any]] | None = None  # (event loop, idle)
+        # (event loop, idle connections, semaphore of open ones)
+        self._async_pool: tuple[Any, list[Any], Any] | None = None
 
     @classmethod
     def load(cls, config_path: Path | str | None = None) -> AppContext:
@@ -89,9 +90,10 @@ class AppContext:
     @asynccontextmanager
     async def async_read_connection(self) -> AsyncIterator[Any]:
         """A psycopg `AsyncConnection` in autocommit, for reads only, from a small pool of
-        the running event loop (a connection belongs to the loop that opened it). After an
-        error the connection is closed, not reused: its state is unknown. PostgreSQL only
-        (`reads_async`)."""
+        the running event loop (a connection belongs to the loop that opened it): at most
+        `ASYNC_POOL_SIZE` open at once, a burst of requests waits its turn rather than
+        exhausting the server's connections. After an error the connection is closed, not
+        reused: its state is unknown. PostgreSQL only (`reads_async`)."""
         import asyncio
 
         import psycopg
@@ -99,19 +101,20 @@ class AppContext:
         loop = asyncio.get_running_loop()
         if self._async_pool is None or self._async_pool[0] is not loop:
             self._drop_async_pool()
-            self._async_pool = (loop, [])
-        idle = self._async_pool[1]
-        conn = idle.pop() if idle else await psycopg.AsyncConnection.connect(
-            self._psycopg_dsn, autocommit=True)
-        try:
-            yield conn
-        except BaseException:
-            await conn.close()
-            raise
-        if conn.closed or len(idle) >= ASYNC_POOL_SIZE:
-            await conn.close()
-        else:
-            idle.append(conn)
+            self._async_pool = (loop, [], asyncio.Semaphore(ASYNC_POOL_SIZE))
+        _, idle, turns = self._async_pool
+        async with turns:
+            conn = idle.pop() if idle else await psycopg.AsyncConnection.connect(
+                self._psycopg_dsn, autocommit=True)
+            try:
+                yield conn
+            except BaseException:
+                await conn.close()
+                raise
+            if conn.closed:
+                await conn.close()
+            else:
+                idle.append(conn)
 
     def _drop_async_pool(self) -> None:
         """Close the idle async connections (of a loop that is gone, or at the end): libpq's

@@ -57,3 +57,17 @@ def test_bad_filters_are_refused_the_same_way(ctx):
         asyncio.run(received.list_received_async(ctx, cursor="not-ours"))
     with pytest.raises(InvalidRequest, match="after"):
         received.list_received(ctx, since=date(2026, 3, 2), until=date(2026, 3, 1))
+
+
+def test_a_burst_of_async_reads_shares_a_bounded_pool(ctx):
+    from wpec_invoicing.app.context import ASYNC_POOL_SIZE
+
+    _import(ctx, [3])
+
+    async def burst():
+        return await asyncio.gather(*(received.list_received_async(ctx) for _ in range(30)))
+
+    pages = asyncio.run(burst())
+    assert len(pages) == 30 and all(page == pages[0] for page in pages)
+    if ctx.reads_async:  # PostgreSQL: never more connections than the pool allows
+        assert 1 <= len(ctx._async_pool[1]) <= ASYNC_POOL_SIZE
