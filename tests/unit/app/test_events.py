@@ -84,7 +84,7 @@ def test_long_poll_returns_as_soon_as_an_event_commits(ctx) -> None:
 
 
 def test_type_and_subject_filters_are_the_same_on_the_async_read(ctx) -> None:
-    import asyncio
+    from tests.unit.app.aio import run
 
     with ctx.session() as s:
         for kind, subject in [("invoice.received", 1), ("sent_invoice.RC", 2),
@@ -94,7 +94,7 @@ def test_type_and_subject_filters_are_the_same_on_the_async_read(ctx) -> None:
 
     def both(**filters) -> list[str]:
         page = events.list_events(ctx, **filters)
-        assert asyncio.run(events.list_events_async(ctx, **filters)) == page, filters
+        assert run(events.list_events_async(ctx, **filters)) == page, filters
         return [e.type for e in page.items]
 
     assert both(types=["invoice."]) == ["invoice.received", "invoice.verified"]

@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 
+from tests.unit.app.aio import run
 from wpec_invoicing.app import received
 from wpec_invoicing.app.errors import InvalidRequest
 from wpec_invoicing.fatturapa import invoice_file_name, write_invoice
@@ -21,7 +22,7 @@ def _import(ctx, days: list[int]) -> None:
 def _both(ctx, **filters):
     """The page from the sync and from the async read, which must be the same."""
     sync = received.list_received(ctx, **filters)
-    from_async = asyncio.run(received.list_received_async(ctx, **filters))
+    from_async = run(received.list_received_async(ctx, **filters))
     assert from_async == sync, filters
     return sync
 
@@ -52,9 +53,9 @@ def test_filters_and_cursor_pages_are_the_same_on_both_reads(ctx):
 
 def test_bad_filters_are_refused_the_same_way(ctx):
     with pytest.raises(InvalidRequest, match="status"):
-        asyncio.run(received.list_received_async(ctx, status="lost"))
+        run(received.list_received_async(ctx, status="lost"))
     with pytest.raises(InvalidRequest, match="cursor"):
-        asyncio.run(received.list_received_async(ctx, cursor="not-ours"))
+        run(received.list_received_async(ctx, cursor="not-ours"))
     with pytest.raises(InvalidRequest, match="after"):
         received.list_received(ctx, since=date(2026, 3, 2), until=date(2026, 3, 1))
 
@@ -67,7 +68,7 @@ def test_a_burst_of_async_reads_shares_a_bounded_pool(ctx):
     async def burst():
         return await asyncio.gather(*(received.list_received_async(ctx) for _ in range(30)))
 
-    pages = asyncio.run(burst())
+    pages = run(burst())
     assert len(pages) == 30 and all(page == pages[0] for page in pages)
     if ctx.reads_async:  # PostgreSQL: never more connections than the pool allows
         assert 1 <= len(ctx._async_pool[1]) <= ASYNC_POOL_SIZE

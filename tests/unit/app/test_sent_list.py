@@ -1,11 +1,11 @@
 """The sent list: state, kind, date and text filters, and the API's async read gives exactly
 the pages of the CLI's sync read (PostgreSQL: psycopg's async driver; SQLite: a thread)."""
 
-import asyncio
 from datetime import UTC, date, datetime
 
 import pytest
 
+from tests.unit.app.aio import run
 from wpec_invoicing.app import sent
 from wpec_invoicing.app.errors import InvalidRequest
 from wpec_invoicing.store.outbox_models import OutboxItem
@@ -29,7 +29,7 @@ def _seed(ctx) -> None:
 
 def _both(ctx, **filters):
     page = sent.list_sent(ctx, **filters)
-    assert asyncio.run(sent.list_sent_async(ctx, **filters)) == page, filters
+    assert run(sent.list_sent_async(ctx, **filters)) == page, filters
     return [item.invoice_number for item in page.items], page.next_cursor
 
 
