@@ -3,17 +3,21 @@ every use-case function, so a CLI run, an API request and a worker job share one
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the store stack is imported only by the commands that open it
+    from sqlalchemy import Connection
     from sqlalchemy.orm import Session
 
     from wpec_invoicing.config import Config
     from wpec_invoicing.store.db import Store
+
+# Async read connections open at once per event loop (PostgreSQL allows 100 by default).
+ASYNC_POOL_SIZE = 10
 
 
 class AppContext:
@@ -24,6 +28,8 @@ class AppContext:
         self.config = config
         self._store = store
         self._reader = None
+        # (event loop, idle connections, semaphore of open ones)
+        self._async_pool: tuple[Any, list[Any], Any] | None = None
 
     @classmethod
     def load(cls, config_path: Path | str | None = None) -> AppContext:
@@ -67,6 +73,62 @@ class AppContext:
         with OrmSession(engine) as session:
             yield session
 
+    @contextmanager
+    def read_connection(self) -> Iterator[Connection]:
+        """Like `read`, but a Core connection: for a listing that selects columns (no ORM
+        entities), the ORM session's execution path costs more than the page's query on
+        PostgreSQL (≈ 0.2 ms of a 0.6 ms read). Never write through it."""
+        engine = self._read_engine() or self.store.engine
+        with engine.connect() as conn:
+            yield conn
+
+    @cached_property
+    def reads_async(self) -> bool:
+        """Whether `async_read_connection` is available (PostgreSQL)."""
+        return self.store.engine.dialect.name == "postgresql"
+
+    @asynccontextmanager
+    async def async_read_connection(self) -> AsyncIterator[Any]:
+        """A psycopg `AsyncConnection` in autocommit, for reads only, from a small pool of
+        the running event loop (a connection belongs to the loop that opened it): at most
+        `ASYNC_POOL_SIZE` open at once, a burst of requests waits its turn rather than
+        exhausting the server's connections. After an error the connection is closed, not
+        reused: its state is unknown. PostgreSQL only (`reads_async`)."""
+        import asyncio
+
+        import psycopg
+
+        loop = asyncio.get_running_loop()
+        if self._async_pool is None or self._async_pool[0] is not loop:
+            self._drop_async_pool()
+            self._async_pool = (loop, [], asyncio.Semaphore(ASYNC_POOL_SIZE))
+        _, idle, turns = self._async_pool
+        async with turns:
+            conn = idle.pop() if idle else await psycopg.AsyncConnection.connect(
+                self._psycopg_dsn, autocommit=True)
+            try:
+                yield conn
+            except BaseException:
+                await conn.close()
+                raise
+            if conn.closed:
+                await conn.close()
+            else:
+                idle.append(conn)
+
+    def _drop_async_pool(self) -> None:
+        """Close the idle async connections (of a loop that is gone, or at the end): libpq's
+        own close, which needs no event loop."""
+        if self._async_pool is not None:
+            for conn in self._async_pool[1]:
+                conn.pgconn.finish()
+            self._async_pool = None
+
+    @cached_property
+    def _psycopg_dsn(self) -> str:
+        return self.store.engine.url.set(drivername="postgresql").render_as_string(
+            hide_password=False)
+
     def _read_engine(self):  # -> sqlalchemy.Engine | None
         if self._reader is None:
             store = self.store
@@ -80,6 +142,7 @@ class AppContext:
         return self._reader or None
 
     def close(self) -> None:
+        self._drop_async_pool()
         if self._reader:
             self._reader.dispose()
         if self._store is not None:

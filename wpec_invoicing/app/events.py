@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from wpec_invoicing.app.context import AppContext
-from wpec_invoicing.app.models import Model, check_limit
+from wpec_invoicing.app.errors import InvalidRequest
+from wpec_invoicing.app.models import Model, check_limit, read_as, read_as_async
 from wpec_invoicing.app.timefmt import Aware
 from wpec_invoicing.store.events import record_event
 
@@ -46,26 +48,73 @@ def list_events(ctx: AppContext, *, after: int = 0, limit: int = 100,
                 subject_id: str | None = None) -> EventPage:
     """Events with id > `after`, oldest first. `types` matches a type or a prefix ending
     in "." (`invoice.` is every received-invoice event)."""
-    from sqlalchemy import or_, select
+    shape, params = _list_params(after=after, limit=limit, types=types,
+                                 subject_type=subject_type, subject_id=subject_id)
+    rows = read_as(ctx, EventOut, _list_statement(shape), params)
+    return EventPage(items=rows, last_id=rows[-1].id if rows else after)
+
+
+async def list_events_async(ctx: AppContext, *, after: int = 0, limit: int = 100,
+                            types: list[str] | None = None, subject_type: str | None = None,
+                            subject_id: str | None = None) -> EventPage:
+    """`list_events` for an asyncio server (the REST API's long poll and stream): the same
+    page, read without leaving the event loop on PostgreSQL (`read_as_async`)."""
+    shape, params = _list_params(after=after, limit=limit, types=types,
+                                 subject_type=subject_type, subject_id=subject_id)
+    rows = await read_as_async(ctx, EventOut, _list_statement(shape), params)
+    return EventPage(items=rows, last_id=rows[-1].id if rows else after)
+
+
+MAX_TYPES = 50
+
+
+def _list_params(*, after: int, limit: int, types: list[str] | None,
+                 subject_type: str | None, subject_id: str | None
+                 ) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """The filters checked, as a statement shape (which filters are on; each type a prefix
+    or an exact name) and its values."""
+    check_limit(limit)
+    wanted = sorted(set(types or ()))
+    if len(wanted) > MAX_TYPES:
+        raise InvalidRequest(f"at most {MAX_TYPES} types at once, not {len(wanted)}")
+    params: dict[str, Any] = {"after": after, "limit": limit}
+    for i, name in enumerate(wanted):
+        # A prefix matches with LIKE: its own % and _ must stay literal.
+        params[f"{'prefix' if name.endswith('.') else 'type'}{i}"] = (
+            _escape_like(name) + "%" if name.endswith(".") else name)
+    if subject_type:
+        params["subject_type"] = subject_type
+    if subject_id:
+        params["subject_id"] = subject_id
+    return tuple(sorted(params)), params
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+@lru_cache(maxsize=512)
+def _list_statement(shape: tuple[str, ...]) -> Any:
+    """One statement per combination of filters, values bound by name: built and compiled
+    once. Columns, not ORM entities: a page of 100 events is read often and hydrating
+    objects costs more than the query itself."""
+    from sqlalchemy import bindparam, or_, select
 
     from wpec_invoicing.store.app_models import Event
 
-    check_limit(limit)
-    # Columns, not ORM entities: a page of 100 events is read often and hydrating objects
-    # costs more than the query itself.
     query = (select(Event.id, Event.type, Event.at, Event.subject_type, Event.subject_id,
-                    Event.payload).where(Event.id > after).order_by(Event.id).limit(limit))
-    if types:
-        conds = [Event.type.startswith(t) if t.endswith(".") else Event.type == t
-                 for t in types]
+                    Event.payload).where(Event.id > bindparam("after")).order_by(Event.id)
+             .limit(bindparam("limit")))
+    conds = [Event.type.like(bindparam(name), escape="\\") if name.startswith("prefix")
+             else Event.type == bindparam(name)
+             for name in shape if name.startswith(("prefix", "type"))]
+    if conds:
         query = query.where(or_(*conds))
-    if subject_type:
-        query = query.where(Event.subject_type == subject_type)
-    if subject_id:
-        query = query.where(Event.subject_id == subject_id)
-    with ctx.read() as s:
-        rows = [EventOut.model_validate(e._mapping) for e in s.execute(query)]
-    return EventPage(items=rows, last_id=rows[-1].id if rows else after)
+    if "subject_type" in shape:
+        query = query.where(Event.subject_type == bindparam("subject_type"))
+    if "subject_id" in shape:
+        query = query.where(Event.subject_id == bindparam("subject_id"))
+    return query
 
 
 def wait_events(ctx: AppContext, *, after: int = 0, wait: float = 0, limit: int = 100,

@@ -11,7 +11,15 @@ from pydantic import Field
 
 from wpec_invoicing.app.context import AppContext
 from wpec_invoicing.app.errors import InvalidRequest, NotFound
-from wpec_invoicing.app.models import Model, Page, check_limit, cursor_int, decode_cursor, page_of
+from wpec_invoicing.app.models import (
+    Model,
+    Page,
+    check_limit,
+    cursor_int,
+    decode_cursor,
+    list_adapter,
+    page_of,
+)
 from wpec_invoicing.app.sent import _bound
 from wpec_invoicing.app.timefmt import Aware
 
@@ -127,16 +135,18 @@ def list_messages(ctx: AppContext, *, status: str | None = None, kind: str | Non
         query = query.where(M.first_seen_at >= _bound(since))
     if until:
         query = query.where(M.first_seen_at <= _bound(until, end=True))
-    with ctx.read() as s:
-        found = [dict(r._mapping) for r in s.execute(query)]
+    with ctx.read_connection() as conn:
+        result = conn.execute(query)
+        keys = list(result.keys())
+        found = [dict(zip(keys, row, strict=True)) for row in result.all()]
         where: dict[int, set[str]] = {}
         if found:
-            for mid, acc in s.execute(select(L.message_id, L.account).where(
+            for mid, acc in conn.execute(select(L.message_id, L.account).where(
                     L.message_id.in_([r["id"] for r in found]))):
                 where.setdefault(mid, set()).add(acc)
-    rows = [MessageSummary.model_validate({**r, "accounts": sorted(where.get(r["id"], ()))})
-            for r in found]
-    return page_of(rows, limit)
+    for r in found:
+        r["accounts"] = sorted(where.get(r["id"], ()))
+    return page_of(list_adapter(MessageSummary).validate_python(found), limit)
 
 
 def _load(s: Any, message_id: int) -> Any:

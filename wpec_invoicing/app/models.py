@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import base64
 import json
+from functools import cache
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from wpec_invoicing.app.errors import InvalidRequest
 
@@ -67,6 +68,68 @@ def cursor_int(position: dict[str, Any] | None, key: str) -> int | None:
     if not isinstance(value, int) or isinstance(value, bool):
         raise InvalidRequest("cursor is not one this server gave out")
     return value
+
+
+@cache
+def list_adapter(model: type[T]) -> TypeAdapter[list[T]]:
+    """One `TypeAdapter(list[model])` per model, built once: validating or serialising a whole
+    page in one call into pydantic's core instead of one Python call per row."""
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
+
+
+def rows_as(model: type[T], result: Any) -> list[T]:
+    """The rows of a SQLAlchemy `result` (a select of the model's columns, labelled by its
+    field names) as validated `model`s.
+
+    Why not `model.model_validate(row._mapping)` per row: a RowMapping costs a Python call
+    per column and the per-row validation another round trip into pydantic's core; plain
+    dicts validated as one list are about 3.5x cheaper (a 50-row page: 380 → 105 µs).
+    The values are still validated (naive SQLite times become aware, for one)."""
+    keys = list(result.keys())
+    rows = [dict(zip(keys, row, strict=True)) for row in result.all()]
+    return list_adapter(model).validate_python(rows)
+
+
+def read_as(ctx: Any, model: type[T], query: Any, params: dict[str, Any] | None = None
+            ) -> list[T]:
+    """`query`'s rows (with its bound `params`) as `model`s, read on
+    `ctx.read_connection()`."""
+    with ctx.read_connection() as conn:
+        return rows_as(model, conn.execute(query, params or {}))
+
+
+async def read_as_async(ctx: Any, model: type[T], query: Any,
+                        params: dict[str, Any] | None = None) -> list[T]:
+    """`read_as` for an asyncio server: the same rows as the same models.
+
+    Why: on PostgreSQL the read runs on the event loop, on psycopg's async connection, with
+    the statement compiled once (`query` must be a cached statement whose values are all
+    named bind parameters). Handing a read to a worker thread costs two thread switches
+    and SQLAlchemy's execution path about as much again: on a busy machine more than the
+    query. On SQLite (no async driver) the read runs on a worker thread."""
+    if not ctx.reads_async:
+        import asyncio
+
+        return await asyncio.to_thread(read_as, ctx, model, query, params)
+    sql = _postgresql_sql(query)
+    async with ctx.async_read_connection() as conn:
+        cursor = await conn.execute(sql, params or {})
+        keys = [column.name for column in cursor.description or ()]
+        rows = await cursor.fetchall()
+    data = [dict(zip(keys, row, strict=True)) for row in rows]
+    return list_adapter(model).validate_python(data)
+
+
+@cache
+def _postgresql_sql(query: Any) -> str:
+    """The SQL text of a statement for psycopg (named `%(name)s` placeholders), compiled
+    once per statement object."""
+    from sqlalchemy.dialects.postgresql.psycopg import dialect
+
+    compiled = query.compile(dialect=dialect())
+    if compiled.post_compile_params or compiled.literal_execute_params:
+        raise ValueError("read_as_async: expanding or literal parameters are not supported")
+    return compiled.string
 
 
 def page_of(rows: list[Any], limit: int, key: str = "id") -> Page[Any]:

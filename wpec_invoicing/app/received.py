@@ -8,6 +8,7 @@ and refusing to `refused`; both keep the decision, its reason and who took it
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +21,8 @@ from wpec_invoicing.app.models import (
     cursor_int,
     decode_cursor,
     page_of,
+    read_as,
+    read_as_async,
 )
 from wpec_invoicing.app.timefmt import Aware, Money
 
@@ -129,40 +132,85 @@ def list_received(ctx: AppContext, *, status: str | None = None, supplier: str |
     """Received invoices, oldest first. `supplier` is a VAT number (with or without the
     country prefix) or a codice fiscale; `since`/`until` bound the invoice date; `text`
     searches supplier name, number and file name."""
-    from sqlalchemy import or_, select
+    shape, params = _list_params(status=status, supplier=supplier, since=since, until=until,
+                                 number=number, text=text, cursor=cursor, limit=limit)
+    return page_of(read_as(ctx, ReceivedSummary, _list_statement(shape), params), limit)
 
-    from wpec_invoicing.store.models import ReceivedInvoice as R
 
+async def list_received_async(ctx: AppContext, *, status: str | None = None,
+                              supplier: str | None = None, since: date | None = None,
+                              until: date | None = None, number: str | None = None,
+                              text: str | None = None, cursor: str | None = None,
+                              limit: int = 50) -> Page[ReceivedSummary]:
+    """`list_received` for an asyncio server (the REST API): the same page, read without
+    leaving the event loop on PostgreSQL (see `read_as_async`)."""
+    shape, params = _list_params(status=status, supplier=supplier, since=since, until=until,
+                                 number=number, text=text, cursor=cursor, limit=limit)
+    rows = await read_as_async(ctx, ReceivedSummary, _list_statement(shape), params)
+    return page_of(rows, limit)
+
+
+def _list_params(*, status: str | None, supplier: str | None, since: date | None,
+                 until: date | None, number: str | None, text: str | None,
+                 cursor: str | None, limit: int) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """The filters checked, as a statement shape (which filters are on) and its values."""
     check_limit(limit)
     if status is not None and status not in STATUSES:
         raise InvalidRequest(f"status {status!r}: expected one of {', '.join(STATUSES)}")
     if since and until and since > until:
         raise InvalidRequest(f"since {since} is after until {until}")
-    query = select(*_summary_columns()).order_by(R.id).limit(limit + 1)
+    params: dict[str, Any] = {"limit": limit + 1}
     after = cursor_int(decode_cursor(cursor), "id")
     if after is not None:
-        query = query.where(R.id > after)
+        params["after"] = after
     if status:
-        query = query.where(R.status == status)
+        params["status"] = status
     if supplier:
         value = supplier.strip().upper().replace(" ", "")
-        candidates = {value} | ({f"IT{value}"} if value.isdigit() else set())
-        query = query.where(or_(R.supplier_vat.in_(candidates),
-                                R.supplier_fiscal_code.in_(candidates)))
+        # A bare number may be an Italian VAT number given without its country prefix.
+        params["supplier"], params["supplier_it"] = value, (
+            f"IT{value}" if value.isdigit() else value)
     if since:
-        query = query.where(R.invoice_date >= since)
+        params["since"] = since
     if until:
-        query = query.where(R.invoice_date <= until)
+        params["until"] = until
     if number:
-        query = query.where(R.number == number)
+        params["number"] = number
     if text:
-        like = f"%{_escape_like(text.strip())}%"
+        params["like"] = f"%{_escape_like(text.strip())}%"
+    return tuple(sorted(params)), params
+
+
+@cache
+def _list_statement(shape: tuple[str, ...]) -> Any:
+    """One statement per combination of filters, its values bound by name: built (and
+    compiled) once, not per request, which costs more than a keyset page's query."""
+    from sqlalchemy import bindparam, or_, select
+
+    from wpec_invoicing.store.models import ReceivedInvoice as R
+
+    query = select(*_summary_columns()).order_by(R.id).limit(bindparam("limit"))
+    if "after" in shape:
+        query = query.where(R.id > bindparam("after"))
+    if "status" in shape:
+        query = query.where(R.status == bindparam("status"))
+    if "supplier" in shape:
+        query = query.where(or_(
+            R.supplier_vat == bindparam("supplier"), R.supplier_vat == bindparam("supplier_it"),
+            R.supplier_fiscal_code == bindparam("supplier"),
+            R.supplier_fiscal_code == bindparam("supplier_it")))
+    if "since" in shape:
+        query = query.where(R.invoice_date >= bindparam("since"))
+    if "until" in shape:
+        query = query.where(R.invoice_date <= bindparam("until"))
+    if "number" in shape:
+        query = query.where(R.number == bindparam("number"))
+    if "like" in shape:
+        like = bindparam("like")
         query = query.where(or_(R.supplier_name.ilike(like, escape="\\"),
                                 R.number.ilike(like, escape="\\"),
                                 R.file_name.ilike(like, escape="\\")))
-    with ctx.read() as s:
-        rows = [ReceivedSummary.model_validate(r._mapping) for r in s.execute(query)]
-    return page_of(rows, limit)
+    return query
 
 
 def _escape_like(value: str) -> str:

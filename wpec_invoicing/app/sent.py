@@ -9,11 +9,21 @@ Sending itself is the outbox's job (`wpec outbox run`, or the worker).
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from functools import lru_cache
 from typing import Any
 
 from wpec_invoicing.app.context import AppContext
 from wpec_invoicing.app.errors import Conflict, InvalidRequest, NotFound, Rejected, Unavailable
-from wpec_invoicing.app.models import Model, Page, check_limit, cursor_int, decode_cursor, page_of
+from wpec_invoicing.app.models import (
+    Model,
+    Page,
+    check_limit,
+    cursor_int,
+    decode_cursor,
+    page_of,
+    read_as,
+    read_as_async,
+)
 from wpec_invoicing.app.timefmt import Aware
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -162,34 +172,81 @@ def list_sent(ctx: AppContext, *, states: list[str] | None = None, kind: str | N
               limit: int = 50) -> Page[SentSummary]:
     """Sent items, oldest first. A state matches the SdI state (delivered, rejected…), the
     queue status (queued, sent, failed) or the provider state (accepted, delivered…)."""
-    from sqlalchemy import or_, select
+    shape, params = _list_params(states=states, kind=kind, since=since, until=until,
+                                 text=text, cursor=cursor, limit=limit)
+    return page_of(read_as(ctx, SentSummary, _list_statement(shape), params), limit)
+
+
+async def list_sent_async(ctx: AppContext, *, states: list[str] | None = None,
+                          kind: str | None = "invoice", since: date | datetime | None = None,
+                          until: date | datetime | None = None, text: str | None = None,
+                          cursor: str | None = None, limit: int = 50) -> Page[SentSummary]:
+    """`list_sent` for an asyncio server (the REST API): the same page (`read_as_async`)."""
+    shape, params = _list_params(states=states, kind=kind, since=since, until=until,
+                                 text=text, cursor=cursor, limit=limit)
+    rows = await read_as_async(ctx, SentSummary, _list_statement(shape), params)
+    return page_of(rows, limit)
+
+
+def _list_params(*, states: list[str] | None, kind: str | None,
+                 since: date | datetime | None, until: date | datetime | None,
+                 text: str | None, cursor: str | None, limit: int
+                 ) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """The filters checked, as a statement shape (which filters are on, how many states)
+    and its values."""
+    check_limit(limit)
+    params: dict[str, Any] = {"limit": limit + 1}
+    after = cursor_int(decode_cursor(cursor), "id")
+    if after is not None:
+        params["after"] = after
+    if kind:
+        params["kind"] = kind
+    wanted = sorted(set(states or ()))
+    if len(wanted) > MAX_STATES:
+        raise InvalidRequest(f"at most {MAX_STATES} states at once, not {len(wanted)}")
+    for i, state in enumerate(wanted):
+        params[f"state{i}"] = state
+    if since:
+        params["since"] = _bound(since)
+    if until:
+        params["until"] = _bound(until, end=True)
+    if text:
+        params["like"] = f"%{text.strip()}%"
+    return tuple(sorted(params)), params
+
+
+MAX_STATES = 20  # more than the outbox's queue, provider and SdI states put together
+
+
+@lru_cache(maxsize=512)
+def _list_statement(shape: tuple[str, ...]) -> Any:
+    """One statement per combination of filters, values bound by name: built and compiled
+    once, not per request."""
+    from sqlalchemy import bindparam, or_, select
 
     from wpec_invoicing.store.outbox_models import OutboxItem as O
 
-    check_limit(limit)
     cols = (O.id, O.kind, O.account, O.recipient, O.subject, O.file_name, O.invoice_number,
             O.status, O.provider_state, O.sdi_state, O.identificativo_sdi, O.document,
             O.created_at, O.sent_at)
-    query = select(*cols).order_by(O.id).limit(limit + 1)
-    after = cursor_int(decode_cursor(cursor), "id")
-    if after is not None:
-        query = query.where(O.id > after)
-    if kind:
-        query = query.where(O.kind == kind)
+    query = select(*cols).order_by(O.id).limit(bindparam("limit"))
+    if "after" in shape:
+        query = query.where(O.id > bindparam("after"))
+    if "kind" in shape:
+        query = query.where(O.kind == bindparam("kind"))
+    states = [bindparam(name) for name in shape if name.startswith("state")]
     if states:
         query = query.where(or_(O.sdi_state.in_(states), O.status.in_(states),
                                 O.provider_state.in_(states)))
-    if since:
-        query = query.where(O.created_at >= _bound(since))
-    if until:
-        query = query.where(O.created_at <= _bound(until, end=True))
-    if text:
-        like = f"%{text.strip()}%"
+    if "since" in shape:
+        query = query.where(O.created_at >= bindparam("since"))
+    if "until" in shape:
+        query = query.where(O.created_at <= bindparam("until"))
+    if "like" in shape:
+        like = bindparam("like")
         query = query.where(or_(O.file_name.ilike(like), O.invoice_number.ilike(like),
                                 O.recipient.ilike(like), O.subject.ilike(like)))
-    with ctx.read() as s:
-        rows = [SentSummary.model_validate(r._mapping) for r in s.execute(query)]
-    return page_of(rows, limit)
+    return query
 
 
 def _load(s: Any, item_id: int) -> Any:

@@ -146,6 +146,20 @@ def authenticate(ctx: AppContext, secret: str, *, address: str | None = None) ->
     return caller
 
 
+def remembered(secret: str, *, address: str | None = None) -> Caller | None:
+    """The caller `authenticate` found valid for this secret and address within the last
+    `CACHE_SECONDS`, or None (then ask `authenticate`). Never touches the store, so an async
+    server can answer a known token without handing the request to a worker thread."""
+    import time
+
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+        return None
+    hit = _cache.get(_hash(secret))
+    if hit is not None and hit[0] > time.monotonic() and hit[2] == address:
+        return hit[1]
+    return None
+
+
 def _lookup(ctx: AppContext, digest: str, address: str | None) -> Caller | None:
     from sqlalchemy import select
 

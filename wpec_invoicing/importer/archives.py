@@ -74,6 +74,9 @@ def _zip_entries(data: bytes, label: str, summary: ImportSummary, depth: int,
     if len(infos) > MAX_ENTRIES:
         summary.add(label, "refused", f"{len(infos)} entries (limit {MAX_ENTRIES})")
         return
+    if all(info.is_dir() for info in infos):  # said, not silently nothing
+        summary.add(label, "skipped", "an empty archive: no files in it")
+        return
     for info in infos:
         if info.is_dir():
             continue

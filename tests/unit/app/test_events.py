@@ -81,3 +81,27 @@ def test_long_poll_returns_as_soon_as_an_event_commits(ctx) -> None:
     t.join()
     assert [e.type for e in page.items] == ["alert.raised"]
     assert events.wait_events(ctx, after=page.last_id, wait=0).items == []
+
+
+def test_type_and_subject_filters_are_the_same_on_the_async_read(ctx) -> None:
+    from tests.unit.app.aio import run
+
+    with ctx.session() as s:
+        for kind, subject in [("invoice.received", 1), ("sent_invoice.RC", 2),
+                              ("sentXinvoice.odd", 3), ("alert.raised", 4),
+                              ("invoice.verified", 1)]:
+            record_event(s, kind, kind.split(".")[0], subject)
+
+    def both(**filters) -> list[str]:
+        page = events.list_events(ctx, **filters)
+        assert run(events.list_events_async(ctx, **filters)) == page, filters
+        return [e.type for e in page.items]
+
+    assert both(types=["invoice."]) == ["invoice.received", "invoice.verified"]
+    assert both(types=["sent_invoice."]) == ["sent_invoice.RC"]  # "_" is not a wildcard
+    assert both(types=["alert.raised", "sent_invoice.RC"]) == ["sent_invoice.RC",
+                                                               "alert.raised"]
+    assert both(types=["invoice."], subject_type="invoice", subject_id="1") == [
+        "invoice.received", "invoice.verified"]
+    first = events.list_events(ctx, limit=2)
+    assert both(after=first.last_id, limit=500)[0] == "sentXinvoice.odd"

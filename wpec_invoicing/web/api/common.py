@@ -11,7 +11,7 @@ from fastapi import Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from wpec_invoicing.app.models import DEFAULT_LIMIT, MAX_LIMIT, Page
+from wpec_invoicing.app.models import DEFAULT_LIMIT, MAX_LIMIT, Page, list_adapter
 
 T = TypeVar("T")
 
@@ -33,9 +33,10 @@ def page(request: Request, result: Page[Any]) -> Response:
     nxt = None
     if result.next_cursor:
         nxt = str(request.url.include_query_params(cursor=result.next_cursor))
-    items = b",".join(item.model_dump_json().encode() for item in result.items)
+    items = (list_adapter(type(result.items[0])).dump_json(result.items) if result.items
+             else b"[]")
     tail = json.dumps({"next_cursor": result.next_cursor, "next": nxt})[1:]
-    return Response(b'{"items":[' + items + b"]," + tail.encode(),
+    return Response(b'{"items":' + items + b"," + tail.encode(),
                     media_type="application/json")
 
 

@@ -36,7 +36,7 @@ class Refusal(BaseModel):
 
 
 @router.get("", response_model=PageOut[received.ReceivedSummary], **needs("viewer"))
-def list_received(request: Request,
+async def list_received(request: Request,
                   status: received.Status | None = None,
                   supplier: str | None = Query(None, max_length=40,
                                                description="VAT number or codice fiscale"),
@@ -46,7 +46,7 @@ def list_received(request: Request,
                   q: str | None = Query(None, max_length=200,
                                         description="text in supplier name, number, file"),
                   cursor: str | None = Cursor, limit: int = Limit):
-    return page(request, received.list_received(
+    return page(request, await received.list_received_async(
         request.app.state.ctx, status=status, supplier=supplier, since=since, until=until,
         number=number, text=q, cursor=cursor, limit=limit))
 

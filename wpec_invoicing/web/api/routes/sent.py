@@ -77,16 +77,16 @@ async def submit(request: Request, file_name: str | None = Query(None, max_lengt
 
 
 @router.get("", response_model=PageOut[sent.SentSummary], **needs("viewer"))
-def list_sent(request: Request,
+async def list_sent(request: Request,
               state: list[str] | None = Query(None, description="SdI state, queue status or "
                                               "provider state (repeatable)"),
               kind: str | None = Query("invoice", description="invoice, mail, auto-reply"),
               since: date | None = None, until: date | None = None,
               q: str | None = Query(None, max_length=200),
               cursor: str | None = Cursor, limit: int = Limit):
-    return page(request, sent.list_sent(request.app.state.ctx, states=state, kind=kind,
-                                        since=since, until=until, text=q, cursor=cursor,
-                                        limit=limit))
+    return page(request, await sent.list_sent_async(
+        request.app.state.ctx, states=state, kind=kind, since=since, until=until, text=q,
+        cursor=cursor, limit=limit))
 
 
 @router.get("/{item_id}", response_model=sent.SentDetail, **needs("viewer", 404))

@@ -1,0 +1,74 @@
+"""The received-invoice list: every filter, and the API's async read (psycopg's async driver
+on PostgreSQL, a worker thread on SQLite) gives exactly the pages of the CLI's sync read."""
+
+import asyncio
+from datetime import date
+
+import pytest
+
+from tests.unit.app.aio import run
+from wpec_invoicing.app import received
+from wpec_invoicing.app.errors import InvalidRequest
+from wpec_invoicing.fatturapa import invoice_file_name, write_invoice
+from wpec_invoicing.fatturapa.samples import sample_invoice
+
+
+def _import(ctx, days: list[int]) -> None:
+    files = [(invoice_file_name("IT", "01234567890", f"{i:05d}"), write_invoice(sample_invoice(
+        progressivo=f"{i:05d}", lines=1, on=date(2026, 3, day)))) for i, day in enumerate(days, 1)]
+    assert received.import_files(ctx, files).imported == len(days)
+
+
+def _both(ctx, **filters):
+    """The page from the sync and from the async read, which must be the same."""
+    sync = received.list_received(ctx, **filters)
+    from_async = run(received.list_received_async(ctx, **filters))
+    assert from_async == sync, filters
+    return sync
+
+
+def test_filters_and_cursor_pages_are_the_same_on_both_reads(ctx):
+    _import(ctx, [3, 9, 15, 21])
+    everything = _both(ctx).items
+    assert len(everything) == 4
+    first = everything[0]
+    vat = first.supplier_vat
+    assert [i.id for i in _both(ctx, supplier=vat).items] == [i.id for i in everything]
+    assert len(_both(ctx, supplier=vat[2:]).items) == 4  # without the IT prefix
+    assert _both(ctx, supplier="IT99999999999").items == []
+    assert [i.invoice_date.day for i in _both(ctx, since=date(2026, 3, 9),
+                                               until=date(2026, 3, 15)).items] == [9, 15]
+    assert [i.id for i in _both(ctx, number=first.number).items] == [
+        i.id for i in everything if i.number == first.number]
+    assert _both(ctx, number="no-such-number").items == []
+    assert len(_both(ctx, text=first.supplier_name[:5].lower()).items) == 4
+    assert _both(ctx, text="100%_sure").items == []  # LIKE wildcards are literal text
+    assert len(_both(ctx, status=first.status).items) >= 1
+
+    one = _both(ctx, limit=3)
+    rest = _both(ctx, limit=3, cursor=one.next_cursor)
+    assert [i.id for i in one.items + rest.items] == [i.id for i in everything]
+    assert rest.next_cursor is None
+
+
+def test_bad_filters_are_refused_the_same_way(ctx):
+    with pytest.raises(InvalidRequest, match="status"):
+        run(received.list_received_async(ctx, status="lost"))
+    with pytest.raises(InvalidRequest, match="cursor"):
+        run(received.list_received_async(ctx, cursor="not-ours"))
+    with pytest.raises(InvalidRequest, match="after"):
+        received.list_received(ctx, since=date(2026, 3, 2), until=date(2026, 3, 1))
+
+
+def test_a_burst_of_async_reads_shares_a_bounded_pool(ctx):
+    from wpec_invoicing.app.context import ASYNC_POOL_SIZE
+
+    _import(ctx, [3])
+
+    async def burst():
+        return await asyncio.gather(*(received.list_received_async(ctx) for _ in range(30)))
+
+    pages = run(burst())
+    assert len(pages) == 30 and all(page == pages[0] for page in pages)
+    if ctx.reads_async:  # PostgreSQL: never more connections than the pool allows
+        assert 1 <= len(ctx._async_pool[1]) <= ASYNC_POOL_SIZE
