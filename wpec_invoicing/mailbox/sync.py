@@ -31,6 +31,7 @@ import imaplib
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -204,33 +205,68 @@ class Mailbox:
     def watch(self, *, stop: threading.Event | None = None, idle_seconds: float = 60.0,
               max_backoff: float = 300.0,
               on_result: Callable[[SyncResult], None] | None = None) -> None:
-        """Sync, then IDLE on the first folder and sync again on news; reconnect with backoff.
+        """Sync, then wait for news on *every* configured folder and sync again; reconnect
+        with backoff; stop when the box is closed.
 
-        IMAP IDLE watches one selected folder per connection, so only `folders[0]` (INBOX by
-        default) wakes the watcher at once. Every round is a full pass, though: after each
-        IDLE notification *or* timeout (`idle_seconds`) all configured folders are polled,
-        so mail in the others arrives within `idle_seconds` (one connection, not one each).
+        IMAP IDLE watches one selected folder per connection, so each folder gets a listener
+        of its own (`listen.FolderListener`: its own connection, EXAMINE + IDLE) that wakes
+        this loop when a message arrives there. Every round is a full pass over all folders,
+        also every `idle_seconds` without news (a safety net: a server without IDLE is
+        polled at that pace).
+
+        The box's lifecycle is the one-shot sync's: each round starts with its checks (a
+        deactivated or purged box is not synced: the watch of that account ends, with the
+        alert the transition raised); a login refused by the provider goes through
+        `accounts.guard.after_sync_failure` (expired box: deactivated, with an alert; else
+        one "login refused" alert) and is then retried at the slowest pace, never in a loop.
         """
+        from wpec_invoicing.accounts.guard import AccountClosed, after_sync_failure, before_sync
+        from wpec_invoicing.mailbox.imap import ImapRefused
+        from wpec_invoicing.mailbox.listen import listen
+
         stop = stop or threading.Event()
+        wake = threading.Event()
+        quiet = threading.Event()  # the listeners' stop: set when this watch ends, however
+        listeners: list = []
         backoff = 1.0
-        while not stop.is_set():
-            try:
-                with ImapConnection(self.account, password=self.password) as imap:
-                    while not stop.is_set():
-                        res = self.sync(connection=imap)
-                        backoff = 1.0  # a full pass worked: the next failure starts small
-                        if on_result:
-                            on_result(res)
-                        imap.select(self.account.folders[0])
-                        # Wake up at least every idle_seconds (servers drop long IDLEs).
-                        imap.idle_wait(idle_seconds)
-            except (ImapError, OSError, imaplib.IMAP4.error) as exc:
-                # A dropped connection, a server restart, a timeout: back off and reconnect.
-                delay = min(max_backoff, backoff) * (0.5 + random.random())  # noqa: S311
-                log.warning("sync of %s: %s; reconnecting in %.1fs", self.account.name, exc,
-                            delay)
-                stop.wait(delay)
-                backoff = min(max_backoff, backoff * 2)
+        try:
+            while not stop.is_set():
+                try:
+                    before_sync(self.config, self.account, self.store)
+                    with ImapConnection(self.account, password=self.password) as imap:
+                        if not listeners and imap.c.has_capability("IDLE"):
+                            listeners = listen(self.account, list(self.account.folders),
+                                               wake=wake, stop=quiet, password=self.password,
+                                               max_backoff=max_backoff)
+                        while not stop.is_set():
+                            wake.clear()  # news from now on wakes the next round
+                            res = self.sync(connection=imap)
+                            backoff = 1.0  # a full pass worked: the next failure starts small
+                            if on_result:
+                                on_result(res)
+                            _wait_any(stop, wake, idle_seconds)
+                except AccountClosed as exc:
+                    log.warning("%s; watch of %s ended", exc, self.account.name)
+                    return
+                except ImapRefused as exc:
+                    # Not a network hiccup: the provider said no. Map it (a deactivated box
+                    # ends the watch at the next round's check) and do not hammer the server.
+                    after_sync_failure(self.config, self.account, self.store, exc)
+                    log.warning("sync of %s: %s; next try in %.0fs", self.account.name, exc,
+                                max_backoff)
+                    backoff = max_backoff
+                    stop.wait(_jitter(max_backoff))
+                except (ImapError, OSError, imaplib.IMAP4.error) as exc:
+                    # A dropped connection, a server restart, a timeout: back off and reconnect.
+                    delay = _jitter(min(max_backoff, backoff))
+                    log.warning("sync of %s: %s; reconnecting in %.1fs", self.account.name,
+                                exc, delay)
+                    stop.wait(delay)
+                    backoff = min(max_backoff, backoff * 2)
+        finally:
+            quiet.set()
+            for listener in listeners:
+                listener.join(timeout=5)
 
     # -- step 1+2: fetch and archive -----------------------------------------------------
     def _fetch_folder(self, imap: ImapConnection, folder: str) -> FolderResult:
@@ -416,6 +452,21 @@ class Mailbox:
                     row.status = "stale"
                     row.detail = "folder UIDVALIDITY changed before the action could run"
         return done
+
+
+def _jitter(seconds: float) -> float:
+    """`seconds` ± 50 %: reconnecting clients do not all come back at the same instant."""
+    return seconds * (0.5 + random.random())  # noqa: S311
+
+
+def _wait_any(stop: threading.Event, wake: threading.Event, timeout: float) -> None:
+    """Until news (`wake`), `stop` or `timeout`, whichever comes first."""
+    deadline = time.monotonic() + timeout
+    while not stop.is_set() and not wake.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        wake.wait(min(left, 0.5))
 
 
 def _batches(uids: list[int], sizes: dict[int, int], max_count: int, max_bytes: int,
