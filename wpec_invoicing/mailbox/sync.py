@@ -13,8 +13,10 @@ The order is the product's core promise ("nothing received is ever lost"):
    no-acceptance alert).
 
 Steps 1-2 store the raw bytes with their server locations (the pipeline's first stage, in
-batches); step 3 is the rest of the ingestion pipeline (`ingest.Pipeline`), the same one the
-importer and the retry run.
+batches, bulk inserts); step 3 is the rest of the ingestion pipeline (`ingest.Pipeline`), the
+same one the importer and the retry run. Steps 1-2 run in a fetcher thread and step 3 in the
+caller's, overlapped: each batch is classified once it is committed, while the next ones are
+fetched (only message ids cross between them, so memory does not grow with the box).
 
 A crash anywhere leaves a state the next run completes: a blob without a record is fetched
 again (same sha256 → same blob), an archived message is processed, a pending action is done.
