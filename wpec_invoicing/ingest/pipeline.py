@@ -120,14 +120,17 @@ class Pipeline:
             # One query for the chunk's messages and their server locations. On PostgreSQL
             # the rows are claimed (FOR UPDATE SKIP LOCKED): two syncs running at once never
             # process the same message; SQLite serialises writers anyway (BEGIN IMMEDIATE).
-            claimed = {m.id for m in session.scalars(
+            # The locations come with the claim (selectinload in the same statement), and
+            # the claimed objects are held here: the session's identity map is weak, so
+            # objects nobody holds are dropped and each `session.get` would load the message
+            # again, then its locations lazily (two queries a message).
+            claimed = {m.id: m for m in session.scalars(
                 select(Message).where(Message.id.in_(message_ids),
                                       Message.status == "archived")
+                .options(selectinload(Message.locations))
                 .with_for_update(skip_locked=True, of=Message))}
-            session.scalars(select(Message).where(Message.id.in_(claimed))
-                            .options(selectinload(Message.locations))).all()
             for message_id in message_ids:
-                msg = session.get(Message, message_id) if message_id in claimed else None
+                msg = claimed.get(message_id)
                 if msg is None or msg.status != "archived":
                     results.append(True)
                     continue

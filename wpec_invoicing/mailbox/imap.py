@@ -135,9 +135,10 @@ class ImapConnection:
         return self.client
 
     # -- folders -------------------------------------------------------------------------
-    def select(self, folder: str) -> FolderInfo:
+    def select(self, folder: str, *, readonly: bool = False) -> FolderInfo:
+        """SELECT (or EXAMINE when `readonly`: nothing on the server can change)."""
         try:
-            info = self.c.select_folder(folder)
+            info = self.c.select_folder(folder, readonly=readonly)
         except IMAPClientError as exc:
             if isinstance(exc, IMAPClient.AbortError):
                 raise  # the connection is gone: the caller reconnects

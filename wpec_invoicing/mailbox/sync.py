@@ -13,8 +13,10 @@ The order is the product's core promise ("nothing received is ever lost"):
    no-acceptance alert).
 
 Steps 1-2 store the raw bytes with their server locations (the pipeline's first stage, in
-batches); step 3 is the rest of the ingestion pipeline (`ingest.Pipeline`), the same one the
-importer and the retry run.
+batches, bulk inserts); step 3 is the rest of the ingestion pipeline (`ingest.Pipeline`), the
+same one the importer and the retry run. Steps 1-2 run in a fetcher thread and step 3 in the
+caller's, overlapped: each batch is classified once it is committed, while the next ones are
+fetched (only message ids cross between them, so memory does not grow with the box).
 
 A crash anywhere leaves a state the next run completes: a blob without a record is fetched
 again (same sha256 → same blob), an archived message is processed, a pending action is done.
@@ -29,13 +31,15 @@ import contextlib
 import hashlib
 import imaplib
 import logging
+import queue
 import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from wpec_invoicing.ingest.act import queue_server_actions
 from wpec_invoicing.ingest.observers import run_after_sync
@@ -54,6 +58,9 @@ PROCESS_CHUNK = 50
 # Messages above this size are fetched in ranges, straight to the archive.
 STREAM_ABOVE_BYTES = 8 * 1024 * 1024
 STREAM_CHUNK_BYTES = 4 * 1024 * 1024
+# Committed batches the fetcher may be ahead of the classification (ids only: memory is
+# this many lists of message ids, whatever the size of the box).
+AHEAD_BATCHES = 8
 
 
 @dataclass
@@ -175,17 +182,13 @@ class Mailbox:
         imap = connection or ImapConnection(self.account, password=self.password).connect()
         start_bodies = imap.bodies_fetched
         try:
-            usable = []
-            for folder in self.account.folders:
-                try:
-                    result.folders.append(self._fetch_folder(imap, folder))
-                    usable.append(folder)
-                except FolderError as exc:
-                    log.warning("%s: %s", self.account.name, exc)
-                    result.folders.append(FolderResult(folder, error=str(exc)))
             before = (self.pipeline.invoices, self.pipeline.quarantined)
+            usable = self._fetch_and_process(imap, result)
+            # What this pass did not fetch itself: messages archived by an interrupted run,
+            # or known bytes never processed.
             processed, errors = self.process_pending()
-            result.processed, result.errors = processed, errors
+            result.processed += processed
+            result.errors += errors
             result.invoices = self.pipeline.invoices - before[0]
             result.quarantined = self.pipeline.quarantined - before[1]
             for folder in usable:
@@ -204,36 +207,138 @@ class Mailbox:
     def watch(self, *, stop: threading.Event | None = None, idle_seconds: float = 60.0,
               max_backoff: float = 300.0,
               on_result: Callable[[SyncResult], None] | None = None) -> None:
-        """Sync, then IDLE on the first folder and sync again on news; reconnect with backoff.
+        """Sync, then wait for news on *every* configured folder and sync again; reconnect
+        with backoff; stop when the box is closed.
 
-        IMAP IDLE watches one selected folder per connection, so only `folders[0]` (INBOX by
-        default) wakes the watcher at once. Every round is a full pass, though: after each
-        IDLE notification *or* timeout (`idle_seconds`) all configured folders are polled,
-        so mail in the others arrives within `idle_seconds` (one connection, not one each).
+        IMAP IDLE watches one selected folder per connection, so each folder gets a listener
+        of its own (`listen.FolderListener`: its own connection, EXAMINE + IDLE) that wakes
+        this loop when a message arrives there. Every round is a full pass over all folders,
+        also every `idle_seconds` without news (a safety net: a server without IDLE is
+        polled at that pace).
+
+        The box's lifecycle is the one-shot sync's: each round starts with its checks (a
+        deactivated or purged box is not synced: the watch of that account ends, with the
+        alert the transition raised); a login refused by the provider goes through
+        `accounts.guard.after_sync_failure` (expired box: deactivated, with an alert; else
+        one "login refused" alert) and is then retried at the slowest pace, never in a loop.
         """
+        from wpec_invoicing.accounts.guard import AccountClosed, after_sync_failure, before_sync
+        from wpec_invoicing.mailbox.imap import ImapRefused
+        from wpec_invoicing.mailbox.listen import listen
+
         stop = stop or threading.Event()
+        wake = threading.Event()
+        quiet = threading.Event()  # the listeners' stop: set when this watch ends, however
+        listeners: list = []
         backoff = 1.0
-        while not stop.is_set():
+        try:
+            while not stop.is_set():
+                try:
+                    before_sync(self.config, self.account, self.store)
+                    with ImapConnection(self.account, password=self.password) as imap:
+                        if not listeners and imap.c.has_capability("IDLE"):
+                            listeners = listen(self.account, list(self.account.folders),
+                                               wake=wake, stop=quiet, password=self.password,
+                                               max_backoff=max_backoff)
+                        while not stop.is_set():
+                            wake.clear()  # news from now on wakes the next round
+                            res = self.sync(connection=imap)
+                            backoff = 1.0  # a full pass worked: the next failure starts small
+                            if on_result:
+                                on_result(res)
+                            _wait_any(stop, wake, idle_seconds)
+                except AccountClosed as exc:
+                    log.warning("%s; watch of %s ended", exc, self.account.name)
+                    return
+                except ImapRefused as exc:
+                    # Not a network hiccup: the provider said no. Map it (a deactivated box
+                    # ends the watch at the next round's check) and do not hammer the server.
+                    after_sync_failure(self.config, self.account, self.store, exc)
+                    log.warning("sync of %s: %s; next try in %.0fs", self.account.name, exc,
+                                max_backoff)
+                    backoff = max_backoff
+                    stop.wait(_jitter(max_backoff))
+                except (ImapError, OSError, imaplib.IMAP4.error) as exc:
+                    # A dropped connection, a server restart, a timeout: back off and reconnect.
+                    delay = _jitter(min(max_backoff, backoff))
+                    log.warning("sync of %s: %s; reconnecting in %.1fs", self.account.name,
+                                exc, delay)
+                    stop.wait(delay)
+                    backoff = min(max_backoff, backoff * 2)
+        finally:
+            quiet.set()
+            for listener in listeners:
+                listener.join(timeout=5)
+
+    # -- the pipeline: fetch + archive in one thread, classify in this one -----------------
+    def _fetch_and_process(self, imap: ImapConnection, result: SyncResult) -> list[str]:
+        """Steps 1-3 overlapped: a fetcher thread fetches, archives and commits batch after
+        batch (on `imap`, which only it uses meanwhile) and hands over the ids of the new
+        records; this thread classifies them, PROCESS_CHUNK per transaction, while the next
+        batches arrive. Only committed messages are handed over, so the order of the promise
+        holds; the queue is short, so memory stays flat whatever the size of the box (no
+        bodies travel through it: they are read back from the archive). Returns the folders
+        that could be used."""
+        ready: queue.Queue[list[int] | None] = queue.Queue(maxsize=AHEAD_BATCHES)
+        halt = threading.Event()
+        usable: list[str] = []
+        failure: list[BaseException] = []
+
+        def fetcher() -> None:
             try:
-                with ImapConnection(self.account, password=self.password) as imap:
-                    while not stop.is_set():
-                        res = self.sync(connection=imap)
-                        backoff = 1.0  # a full pass worked: the next failure starts small
-                        if on_result:
-                            on_result(res)
-                        imap.select(self.account.folders[0])
-                        # Wake up at least every idle_seconds (servers drop long IDLEs).
-                        imap.idle_wait(idle_seconds)
-            except (ImapError, OSError, imaplib.IMAP4.error) as exc:
-                # A dropped connection, a server restart, a timeout: back off and reconnect.
-                delay = min(max_backoff, backoff) * (0.5 + random.random())  # noqa: S311
-                log.warning("sync of %s: %s; reconnecting in %.1fs", self.account.name, exc,
-                            delay)
-                stop.wait(delay)
-                backoff = min(max_backoff, backoff * 2)
+                for folder in self.account.folders:
+                    if halt.is_set():
+                        return
+                    try:
+                        result.folders.append(self._fetch_folder(imap, folder, ready, halt))
+                        usable.append(folder)
+                    except FolderError as exc:
+                        log.warning("%s: %s", self.account.name, exc)
+                        result.folders.append(FolderResult(folder, error=str(exc)))
+            except BaseException as exc:  # handed to the caller's thread, raised there
+                failure.append(exc)
+            finally:
+                _hand_over(ready, None, halt)
+
+        thread = threading.Thread(target=fetcher, name=f"fetch-{self.account.name}",
+                                  daemon=True)
+        thread.start()
+        try:
+            waiting: list[int] = []
+            while True:
+                ids = ready.get()
+                if ids is not None:
+                    waiting.extend(ids)
+                # A full chunk, or whatever is there when the fetcher has nothing more yet.
+                while len(waiting) >= PROCESS_CHUNK or (waiting and (ids is None
+                                                                     or ready.empty())):
+                    chunk, waiting = waiting[:PROCESS_CHUNK], waiting[PROCESS_CHUNK:]
+                    self._process_chunk(chunk, result)
+                if ids is None:
+                    break
+        finally:
+            halt.set()
+            while thread.is_alive():  # never leave the fetcher blocked on a full queue
+                with contextlib.suppress(queue.Empty):
+                    ready.get(timeout=0.1)
+            thread.join()
+        if failure:
+            raise failure[0]
+        return usable
+
+    def _process_chunk(self, chunk: list[int], result: SyncResult) -> None:
+        for ok in self.pipeline.process_many(chunk, account=self.account):
+            result.processed += 1
+            result.errors += 0 if ok else 1
+        for message_id in chunk:
+            self._hook("processed", message_id=message_id)
 
     # -- step 1+2: fetch and archive -----------------------------------------------------
-    def _fetch_folder(self, imap: ImapConnection, folder: str) -> FolderResult:
+    def _fetch_folder(self, imap: ImapConnection, folder: str,
+                      ready: queue.Queue | None = None,
+                      halt: threading.Event | None = None) -> FolderResult:
+        """Fetch, archive and commit the folder's new messages batch by batch; the ids of
+        new records go to `ready` (when given) as each batch commits."""
         info = imap.select(folder)
         res = FolderResult(folder, info.uidvalidity)
         account = self.account.name
@@ -262,27 +367,32 @@ class Mailbox:
         sizes = imap.sizes(uids)
         for batch in _batches(uids, sizes, self.account.batch_size, MAX_BATCH_BYTES,
                               STREAM_ABOVE_BYTES):
+            if halt is not None and halt.is_set():
+                return res  # the caller failed: what is committed stays, the next run goes on
             if len(batch) == 1 and sizes.get(batch[0], 0) > STREAM_ABOVE_BYTES:
-                self._fetch_big(imap, folder, info.uidvalidity, batch[0], sizes[batch[0]], res)
-                continue
-            self._fetch_batch(imap, folder, info.uidvalidity, batch, res)
+                created = self._fetch_big(imap, folder, info.uidvalidity, batch[0],
+                                          sizes[batch[0]], res)
+            else:
+                created = self._fetch_batch(imap, folder, info.uidvalidity, batch, res)
+            if created and ready is not None:
+                _hand_over(ready, created, halt)
         self._mark_synced(folder)
         return res
 
     def _fetch_big(self, imap: ImapConnection, folder: str, uidvalidity: int, uid: int,
-                   size: int, res: FolderResult) -> None:
+                   size: int, res: FolderResult) -> list[int]:
         """One big message, fetched in ranges straight into the archive."""
         try:
             digest, stored = self.archive.put_stream(
                 imap.fetch_body_chunks(uid, size, STREAM_CHUNK_BYTES))
         except ImapError:
             res.vanished += 1
-            return
+            return []
         self._hook("archived", uid=uid, sha256=digest)
-        self._record(folder, uidvalidity, [uid], [(uid, digest, stored)], res)
+        return self._record(folder, uidvalidity, [uid], [(uid, digest, stored)], res)
 
     def _fetch_batch(self, imap: ImapConnection, folder: str, uidvalidity: int,
-                     batch: list[int], res: FolderResult) -> None:
+                     batch: list[int], res: FolderResult) -> list[int]:
         got: list[tuple[int, str, int]] = []  # uid, sha256, size
         fetched = [(uid, raw) for uid, raw in imap.fetch_bodies(batch) if raw is not None]
         res.vanished += len(batch) - len(fetched)
@@ -291,47 +401,63 @@ class Mailbox:
             self._hook("archived", uid=uid, sha256=digest)
             got.append((uid, digest, len(raw)))
         del fetched
-        self._record(folder, uidvalidity, batch, got, res)
+        return self._record(folder, uidvalidity, batch, got, res)
 
     def _record(self, folder: str, uidvalidity: int, batch: list[int],
-                got: list[tuple[int, str, int]], res: FolderResult) -> None:
-        """Commit the archived messages, their locations and the folder's new last UID."""
+                got: list[tuple[int, str, int]], res: FolderResult) -> list[int]:
+        """Commit the archived messages, their locations and the folder's new last UID, in
+        one transaction with bulk inserts; returns the ids of the new records (to classify).
+
+        Known bytes are read FOR UPDATE (PostgreSQL): a copy of a message being classified
+        right now waits for that to commit, then gets the same server actions."""
+        account = self.account.name
+        created: list[int] = []
         with self.store.session() as s:
-            known = {m.sha256: m for m in s.scalars(select(Message).where(
-                Message.sha256.in_({digest for _u, digest, _s in got})))} if got else {}
+            known = {sha: (mid, status, kind) for mid, sha, status, kind in s.execute(
+                select(Message.id, Message.sha256, Message.status, Message.kind)
+                .where(Message.sha256.in_({digest for _u, digest, _s in got}))
+                .with_for_update(of=Message))} if got else {}
             # Another sync of the same account may have recorded some of these meanwhile.
             seen = set(s.scalars(select(MessageLocation.uid).where(
-                MessageLocation.account == self.account.name, MessageLocation.folder == folder,
+                MessageLocation.account == account, MessageLocation.folder == folder,
                 MessageLocation.uidvalidity == uidvalidity,
                 MessageLocation.uid.in_([u for u, _d, _s in got])))) if got else set()
-            for uid, digest, size in got:
-                if uid in seen:
-                    res.known += 1
-                    continue
-                msg = known.get(digest)
-                if msg is None:
-                    msg = Message(sha256=digest, size=size, status="archived", source="imap")
-                    s.add(msg)
-                    s.flush()
-                    known[digest] = msg  # the same bytes twice in one batch: one record
-                    res.archived += 1
-                else:
-                    res.known += 1
-                loc = MessageLocation(message_id=msg.id, account=self.account.name,
-                                      folder=folder, uidvalidity=uidvalidity, uid=uid)
-                s.add(loc)
-                if msg.status != "archived":
-                    # Another copy of a message already processed (a second folder, a
-                    # renumbered folder): it gets the same server actions, nothing else.
-                    s.flush()
-                    queue_server_actions(s, msg.id, server_actions(
-                        rule_for_stored(self.config, msg.kind),
-                        [Location(loc.id, loc.account, loc.folder)], self.account.name))
+            fresh = [(uid, digest, size) for uid, digest, size in got if uid not in seen]
+            res.known += len(got) - len(fresh)
+            new_rows: dict[str, dict] = {}
+            for _uid, digest, size in fresh:
+                if digest not in known and digest not in new_rows:  # same bytes twice: one
+                    new_rows[digest] = {"sha256": digest, "size": size, "status": "archived",
+                                        "source": "imap", "first_seen_at": _now()}
+            if new_rows:
+                for mid, sha in s.execute(insert(Message).returning(Message.id, Message.sha256),
+                                          list(new_rows.values())):
+                    known[sha] = (mid, "archived", None)
+                    created.append(mid)
+            res.archived += len(new_rows)
+            res.known += len(fresh) - len(new_rows)
+            plain, copies = [], []
+            for uid, digest, _size in fresh:
+                mid, status, kind = known[digest]
+                row = {"message_id": mid, "account": account, "folder": folder,
+                       "uidvalidity": uidvalidity, "uid": uid, "seen_at": _now(),
+                       "gone": False}
+                (plain if status == "archived" else copies).append((row, kind))
+            if plain:
+                s.execute(insert(MessageLocation), [row for row, _k in plain])
+            for row, kind in copies:
+                # Another copy of a message already processed (a second folder, a renumbered
+                # folder): it gets the same server actions, nothing else.
+                loc_id = s.scalar(insert(MessageLocation).returning(MessageLocation.id), row)
+                queue_server_actions(s, row["message_id"], server_actions(
+                    rule_for_stored(self.config, kind), [Location(loc_id, account, folder)],
+                    account))
             state = s.scalar(select(FolderState).where(
-                FolderState.account == self.account.name, FolderState.folder == folder))
+                FolderState.account == account, FolderState.folder == folder))
             if state is not None and state.uidvalidity == uidvalidity:
                 state.last_uid = max(state.last_uid, max(batch))
         self._hook("committed", uids=batch)
+        return sorted(created)
 
     def _mark_synced(self, folder: str) -> None:
         with self.store.session() as s:
@@ -416,6 +542,33 @@ class Mailbox:
                     row.status = "stale"
                     row.detail = "folder UIDVALIDITY changed before the action could run"
         return done
+
+
+def _hand_over(ready: queue.Queue, item: list[int] | None,
+               halt: threading.Event | None) -> None:
+    """Put `item` on the queue, giving up when the consumer has stopped (`halt`)."""
+    while True:
+        try:
+            ready.put(item, timeout=0.2)
+            return
+        except queue.Full:
+            if halt is not None and halt.is_set():
+                return
+
+
+def _jitter(seconds: float) -> float:
+    """`seconds` ± 50 %: reconnecting clients do not all come back at the same instant."""
+    return seconds * (0.5 + random.random())  # noqa: S311
+
+
+def _wait_any(stop: threading.Event, wake: threading.Event, timeout: float) -> None:
+    """Until news (`wake`), `stop` or `timeout`, whichever comes first."""
+    deadline = time.monotonic() + timeout
+    while not stop.is_set() and not wake.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        wake.wait(min(left, 0.5))
 
 
 def _batches(uids: list[int], sizes: dict[int, int], max_count: int, max_bytes: int,

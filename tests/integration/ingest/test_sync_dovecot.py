@@ -337,3 +337,35 @@ def test_two_syncs_of_one_account_at_once_record_everything_once(
     finally:
         for st in stores:
             st.close()
+
+
+def test_copies_in_later_batches_get_the_rules_server_actions_too(dovecot_server, mailbox,
+                                                                   factory, tmp_path: Path
+                                                                   ) -> None:
+    """The sync classifies committed batches while later ones are still being fetched: a copy
+    of the same bytes recorded before its original was classified, or after, still gets the
+    rule's flag on the server, and the bytes stay one record."""
+    login, password = mailbox
+    receipt = factory.receipt()
+    others = [factory.plain(subject=f"News {i}") for i in range(4)]
+    append("127.0.0.1", dovecot_server.imaps_port, dovecot_server.ca_path, login, password,
+           [receipt, others[0], others[1], receipt, others[2], others[3], receipt])
+    config = make_config(tmp_path, imap=_imap(dovecot_server, mailbox), login=login,
+                         extra={"rules": {"kinds": {
+                             "avvenuta-consegna": {"flag": ["$Ricevuta"]}}}})
+    config = config.model_copy(update={"accounts": [config.account().model_copy(
+        update={"batch_size": 1})]})
+    store = open_store(config)
+    try:
+        result = Mailbox(config, config.account(), store).sync()
+        assert (result.archived, result.known, result.errors) == (5, 2, 0)
+        with store.session() as s:
+            assert s.scalar(select(func.count()).select_from(Message)) == 5
+            assert s.scalar(select(func.count()).select_from(MessageLocation)) == 7
+        boxes = folder_contents("127.0.0.1", dovecot_server.imaps_port,
+                                dovecot_server.ca_path, login, password)
+        flagged = [b"$Ricevuta" in flags for raw, flags in boxes["INBOX"] if raw == receipt]
+        assert flagged == [True, True, True]
+        assert not any(b"$Ricevuta" in flags for raw, flags in boxes["INBOX"] if raw != receipt)
+    finally:
+        store.close()

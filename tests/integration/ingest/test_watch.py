@@ -157,3 +157,48 @@ def test_watch_polls_every_folder_each_round(dovecot_server, mailbox, factory,
         thread.join(timeout=10)
         store.close()
     assert not thread.is_alive()
+
+
+def test_watch_hears_mail_in_every_folder_without_waiting_for_the_poll(
+        dovecot_server, mailbox, factory, tmp_path: Path) -> None:
+    """Each configured folder has an IDLE listener: with the poll set to an hour, mail put in
+    the second folder (and then in the first) is still synced, so only IDLE can have woken
+    the watcher."""
+    from wpec_invoicing.store.models import MessageLocation
+
+    login, password = mailbox
+    append("127.0.0.1", dovecot_server.imaps_port, dovecot_server.ca_path, login, password,
+           [], folder="PEC/Altro")
+    config = make_config(tmp_path, login=login, imap={
+        "host": "127.0.0.1", "port": dovecot_server.imaps_port,
+        "ca_file": str(dovecot_server.ca_path), "password": password})
+    config = config.model_copy(update={"accounts": [config.account().model_copy(
+        update={"folders": ["INBOX", "PEC/Altro"]})]})
+    store = open_store(config)
+    stop = threading.Event()
+    results = []
+    box = Mailbox(config, config.account(), store)
+    thread = threading.Thread(target=box.watch, kwargs={
+        "stop": stop, "idle_seconds": 3600.0, "on_result": results.append}, daemon=True)
+
+    def folders() -> list[str]:
+        with store.session() as s:
+            return sorted(s.scalars(select(MessageLocation.folder)))
+
+    try:
+        thread.start()
+        assert _wait_for(lambda: results), "the first sync never ran"
+        time.sleep(1.0)  # let the listeners reach IDLE (what arrives earlier is found anyway)
+        append("127.0.0.1", dovecot_server.imaps_port, dovecot_server.ca_path, login, password,
+               [factory.receipt()], folder="PEC/Altro")
+        assert _wait_for(lambda: folders() == ["PEC/Altro"], timeout=60), \
+            "mail in the second folder waited for the hourly poll"
+        append("127.0.0.1", dovecot_server.imaps_port, dovecot_server.ca_path, login, password,
+               [factory.sdi_notification("RC", ident="78")])
+        assert _wait_for(lambda: folders() == ["INBOX", "PEC/Altro"], timeout=60), \
+            "mail in the first folder waited for the hourly poll"
+    finally:
+        stop.set()
+        thread.join(timeout=15)
+        store.close()
+    assert not thread.is_alive()
