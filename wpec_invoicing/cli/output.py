@@ -48,6 +48,15 @@ def report(text: str) -> None:
     print(text, flush=True)
 
 
+def outcome(data: Any, text: str, *, as_json: bool) -> None:
+    """The result of a command that changed something: its JSON document with --json, else
+    one report line (one place for the choice every such command makes)."""
+    if as_json:
+        dump_json(data)
+    else:
+        report(text)
+
+
 def note(text: str) -> None:
     """A diagnostic (progress, a hint, a warning about one item): stderr."""
     print(text, file=sys.stderr, flush=True)

@@ -5,24 +5,22 @@ The secret is printed once, on stdout, at creation; only its hash is stored. Cal
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Annotated
 
 import typer
 
+from wpec_invoicing.cli import output
 from wpec_invoicing.cli.groups import token_app
 from wpec_invoicing.cli.options import ConfigOpt, JsonOpt
+
+_dump = output.dump_json  # one JSON document on one line (browse, audit, events use it too)
 
 
 def _ctx(config: str | None):  # -> app.context.AppContext
     from wpec_invoicing.app.context import AppContext
 
     return AppContext.load(config)
-
-
-def _dump(data: object) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
 
 
 @token_app.command("create")

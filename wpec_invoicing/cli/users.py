@@ -101,10 +101,8 @@ def user_passwd(
     password = _password(password_file)
     with _ctx(config) as ctx:
         users.set_password(ctx, name, password)
-    if json_out:
-        _dump({"name": name, "password_changed": True})
-    else:
-        output.report(f"password of {name} changed")
+    output.outcome({"name": name, "password_changed": True},
+                   f"password of {name} changed", as_json=json_out)
 
 
 @user_app.command("disable")
@@ -118,11 +116,8 @@ def user_disable(
 
     with _ctx(config) as ctx:
         users.disable_user(ctx, name)
-    if json_out:
-        _dump({"name": name, "disabled": True})
-    else:
-        output.report(f"user {name} disabled")
-
+    output.outcome({"name": name, "disabled": True},
+                   f"user {name} disabled", as_json=json_out)
 
 
 @user_app.command("enable")
@@ -136,10 +131,8 @@ def user_enable(
 
     with _ctx(config) as ctx:
         users.enable_user(ctx, name)
-    if json_out:
-        _dump({"name": name, "disabled": False})
-    else:
-        output.report(f"user {name} enabled")
+    output.outcome({"name": name, "disabled": False},
+                   f"user {name} enabled", as_json=json_out)
 
 
 @user_app.command("role")
@@ -154,7 +147,5 @@ def user_role(
 
     with _ctx(config) as ctx:
         user = users.set_role(ctx, name, role)
-    if json_out:
-        _dump({"name": user.name, "role": user.role})
-    else:
-        output.report(f"user {user.name} is now {user.role}")
+    output.outcome({"name": user.name, "role": user.role},
+                   f"user {user.name} is now {user.role}", as_json=json_out)
