@@ -45,8 +45,8 @@ def main() -> None:
 
         original_fetch = Mailbox._fetch_folder
 
-        def fetch(self, imap, folder):
-            result = original_fetch(self, imap, folder)
+        def fetch(self, *a, **kw):  # any signature: a changed one must not defuse the kill
+            result = original_fetch(self, *a, **kw)
             tick()  # archived and committed, not yet processed nor acted on
             return result
 

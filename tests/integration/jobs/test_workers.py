@@ -165,7 +165,7 @@ def test_workers_killed_mid_job_lose_nothing_and_send_nothing_twice(sandbox_dove
     # The workers stopped cleanly: nothing left running.
     _code, data, err = wpec_json(config, "jobs")
     assert data is not None, err
-    assert all(c["running"] == 0 for c in data["counts"])
+    assert all(c["running"] == 0 for c in data["counts"]), data
     assert data["workers_alive"] == 0
     outbox.close()
 
