@@ -32,6 +32,8 @@ class _Refused(Exception):
 
 def _member_problem(name: str) -> str | None:
     """Why an archive member name is hostile (None when it is fine)."""
+    if not name:
+        return "member with an empty name"
     if "\x00" in name:
         return "member name contains a NUL byte"
     normalized = name.replace("\\", "/")
@@ -40,6 +42,11 @@ def _member_problem(name: str) -> str | None:
     if any(part == ".." for part in PurePosixPath(normalized).parts):
         return "member path escapes the archive (..)"
     return None
+
+
+def _is_dir(info: zipfile.ZipInfo) -> bool:
+    """ZipInfo.is_dir() without its IndexError on an empty member name (hostile archives)."""
+    return info.filename.endswith("/")
 
 
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: list[int]) -> bytes:
@@ -74,11 +81,11 @@ def _zip_entries(data: bytes, label: str, summary: ImportSummary, depth: int,
     if len(infos) > MAX_ENTRIES:
         summary.add(label, "refused", f"{len(infos)} entries (limit {MAX_ENTRIES})")
         return
-    if all(info.is_dir() for info in infos):  # said, not silently nothing
+    if all(_is_dir(info) for info in infos):  # said, not silently nothing
         summary.add(label, "skipped", "an empty archive: no files in it")
         return
     for info in infos:
-        if info.is_dir():
+        if _is_dir(info):
             continue
         member_label = f"{label}!{info.filename}"
         problem = _member_problem(info.filename)

@@ -155,3 +155,30 @@ def test_any_bytes_as_a_zip_give_a_report_never_an_exception(tmp_path_factory, d
     for entry in entries:
         entry.load()
     assert entries or summary.items  # something was said about the input
+
+
+def test_a_zip_member_with_an_empty_name_is_refused_not_a_crash(tmp_path) -> None:
+    """Found by the property test above: zipfile's own is_dir() raises IndexError on a
+    member whose name is empty; the import says what is wrong with it instead."""
+    import io
+    import struct
+    import zipfile
+
+    from wpec_invoicing.importer import ImportSummary, collect
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("x", b"data")
+    raw = bytearray(buf.getvalue())
+    central = raw.find(b"PK\x01\x02")  # the central directory's name length goes to 0
+    raw[central + 28:central + 30] = b"\x00\x00"
+    del raw[central + 46:central + 47]
+    end = raw.find(b"PK\x05\x06")
+    size = struct.unpack("<I", raw[end + 12:end + 16])[0]
+    raw[end + 12:end + 16] = struct.pack("<I", size - 1)
+    path = tmp_path / "in.zip"
+    path.write_bytes(bytes(raw))
+    summary = ImportSummary()
+    assert collect([path], summary) == []
+    assert [(i["result"], i["reason"]) for i in summary.items] == [
+        ("refused", "member with an empty name")]
