@@ -125,13 +125,12 @@ def note_writes_refused(session: Session, name: str, reason: str, now: datetime)
     state = account_state(session, name)
     if state.paused and state.pause_reason and _SUSPENDED_TEXT.search(state.pause_reason):
         return False  # already known: sending waits, the lifecycle has (or will have) it
-    text = reason if _SUSPENDED_TEXT.search(reason) else f"{SUSPENDED_REASON}: {reason}"
+    text = f"{SUSPENDED_REASON}: the provider refuses writes ({reason})"
     if not state.paused:
         state.paused, state.pause_reason, state.paused_at = True, text[:500], now
         record_event(session, "account.paused", "account", name, {"reason": text[:500]})
-    raise_alert(session, "account-paused", f"account {name}: the provider refuses writes, "
-                f"as on a suspended box ({text}): outgoing messages wait", account=name,
-                now=now)
+    raise_alert(session, "account-paused", f"account {name}: {text}: the box is treated "
+                "as suspended, outgoing messages wait", account=name, now=now)
     return True
 
 

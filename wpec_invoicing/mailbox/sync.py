@@ -538,6 +538,8 @@ class Mailbox:
                 for action_id, loc_id, _uid in items:
                     row = s.get(RuleAction, action_id)
                     row.status, row.done_at = "done", _now()
+                    if (row.detail or "").startswith("waiting: "):  # it waited: now done
+                        row.detail = None
                     if action == "move":
                         s.get(MessageLocation, loc_id).gone = True
             done += len(items)
