@@ -227,3 +227,40 @@ def _sha(raw: bytes) -> str:
     from wpec_invoicing.store.archive import sha256_hex
 
     return sha256_hex(raw)
+
+
+def test_suspended_between_select_and_write_nothing_is_audited_as_done(sandbox, tmp_path):
+    """A box suspended after the folder was opened read-write (a provider that does not say
+    READ-ONLY at SELECT): the STORE itself is refused. The sync's flag waits; housekeeping's
+    batch is recorded "undone" (never "done"), the message stays; the account is suspended."""
+    from wpec_invoicing.housekeeping.deleter import Housekeeper
+    from wpec_invoicing.mailbox.sync import Mailbox
+
+    sb = sandbox
+    config = load_config(_config(sb, tmp_path))
+    ctx = AppContext(config)
+    raw = _message(20)
+    _append(sb, raw)
+
+    def suspend(**_info: object) -> None:
+        sb.lifecycle.suspend(BOX)
+        sb.apply_lifecycle()
+
+    account = config.account("main")
+    result = Mailbox(config, account, ctx.store, hooks={"before_server_action": suspend}).sync()
+    assert result.archived == 1 and result.server_actions == 0
+    assert _server(sb) == {raw: ()}
+    assert app.list_accounts(ctx)[0].state == "suspended"
+    with ctx.session() as s:
+        action = s.scalar(select(RuleAction).where(RuleAction.action == "flag"))
+        assert action.status == "pending" and "[READ-ONLY] casella sospesa" in action.detail
+
+    sb.lifecycle.recover(BOX)
+    sb.apply_lifecycle()
+    report = Housekeeper(config, account, ctx.store, hooks={"pending": suspend}).run()
+    assert report.deleted == []
+    assert len(report.errors) == 1 and REFUSED in report.errors[0]
+    assert _server(sb) == {raw: ()}
+    with ctx.session() as s:
+        assert [d.status for d in s.scalars(select(Deletion))] == ["undone"]
+    ctx.store.close()
