@@ -551,7 +551,6 @@ class Mailbox:
                     row.detail = "folder UIDVALIDITY changed before the action could run"
         return done
 
-
     def _writes_refused(self, exc: WritesRefused, action_ids: list[int], done: int) -> int:
         """The provider refuses writes (a suspended box): the actions not done stay pending
         with the reason, tried again next run; the account is mapped to the suspended state
