@@ -1,10 +1,13 @@
-"""The two points where the sync meets the lifecycle (kept small: the sync calls them).
+"""The points where the sync (and housekeeping) meet the lifecycle (kept small: they call
+them).
 
 Before a sync: let time act on the box's state (and send the notices due); a deactivated or
 purged box is not synced and says so (an alert is open). After a failed sync: a login the
 provider refuses, once the contract has expired, is the provider's deactivation, recorded as
 such with an alert, instead of a sync retried forever; before expiry it is an alert only (a
-changed password looks the same).
+changed password looks the same). A write the provider refuses as on a read-only box (STORE,
+MOVE, EXPUNGE, APPEND: `mailbox.imap.WritesRefused`) is its suspension, recorded as such
+(`after_writes_refused`), as a refused submission is.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from wpec_invoicing.accounts.service import (
     claim_notices,
     deliver_notices,
     load,
+    seen_suspended,
 )
 from wpec_invoicing.errors import WpecError
 from wpec_invoicing.store.alerts import raise_alert
@@ -94,3 +98,18 @@ def after_sync_failure(config, account, store, exc: BaseException,
             raise_alert(s, "login-refused", f"account {account.name}: the provider refused "
                         f"the login ({exc}); if the password is right, "
                         "the box may be deactivated", account=account.name, now=now)
+
+
+def after_writes_refused(config, account, store, exc: BaseException,
+                         now: datetime | None = None) -> Lifecycle:
+    """The provider refused a write on the box as on a read-only one: an active box becomes
+    suspended (sending waits with "casella sospesa", an alert is open, the holder's notices
+    go out); one that is already suspended, deactivated or purged stays as it is. Safe to
+    call once per refusal: a second call changes nothing."""
+    now = now or clock()
+    with store.session() as s:
+        applied = seen_suspended(s, config, account.name,
+                                 f"the provider refuses writes: {exc}"[:1000], now)
+        notices = claim_notices(s, config, account.name, account.address, applied, now)
+    deliver_notices(config, store, account.name, notices)
+    return applied.lifecycle

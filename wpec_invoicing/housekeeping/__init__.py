@@ -7,5 +7,6 @@ a legal document. The decision (`policy`, pure: messages + policy + clock → wh
 is kept apart from the act (`deleter`: re-hash, UID STORE \\Deleted + UID EXPUNGE of our own
 UIDs, audited), so the first can be proven exhaustively and the second kept small.
 
-May import: formats, `store/`, `mailbox/` (IMAP); never `app/`, `cli/` or `web/`.
+May import: formats, `store/`, `mailbox/` (IMAP), `accounts/` (a box that refuses writes is
+a suspended one: its lifecycle is told); never `app/`, `cli/` or `web/`.
 """

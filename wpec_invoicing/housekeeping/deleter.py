@@ -15,6 +15,12 @@ The order is the promise "nothing is deleted from a server unless the archive ho
    and the locations as gone;
 5. read the quota again, record both samples and the threshold alerts.
 
+A box that refuses writes (a provider's suspended box: SELECT answers [READ-ONLY], or the
+STORE / EXPUNGE is refused as read-only) gets no deletion at all: the pass says so in one
+line, the messages stay on the server and in the archive, no audit row says "done" (a batch
+whose \\Deleted flag was refused is recorded "undone"), and the account is mapped to the
+suspended state (`accounts.guard.after_writes_refused`). The next pass tries again.
+
 A kill -9 anywhere leaves either a message untouched, or a pending row whose archive copy was
 verified before the server was touched: never a message gone from both. Another client's
 messages are never expunged (UID EXPUNGE names our UIDs only; the folder is never CLOSEd).
@@ -41,7 +47,7 @@ from wpec_invoicing.housekeeping import quota as quota_mod
 from wpec_invoicing.housekeeping.fetch_state import flags_and_dates
 from wpec_invoicing.housekeeping.policy import Candidate, Decision, Policy, Usage, evaluate
 from wpec_invoicing.housekeeping.verify import blob_problem, check_blobs
-from wpec_invoicing.mailbox.imap import FolderError, ImapConnection, uid_set
+from wpec_invoicing.mailbox.imap import FolderError, ImapConnection, WritesRefused, uid_set
 from wpec_invoicing.store.archive import sha256_hex
 from wpec_invoicing.store.housekeeping_models import Deletion, MessageHold
 from wpec_invoicing.store.models import Message, MessageLocation
@@ -142,6 +148,7 @@ class Housekeeper:
         days, target = hk.retention_for(account.name)
         self.policy = Policy(days, target)
         self.batch_size = hk.batch_size
+        self._refused: WritesRefused | None = None  # the box refused a write this pass
 
     def _hook(self, name: str, **info: object) -> None:
         fn = self.hooks.get(name)
@@ -180,6 +187,7 @@ class Housekeeper:
     def _run(self, imap: ImapConnection, dry_run: bool,
              commands: Callable[[], int]) -> HousekeepingResult:
         res = HousekeepingResult(self.account.name, dry_run)
+        self._refused = None
         if not dry_run:
             res.settled = self._settle_pending(imap)
         res.quota_before = quota_mod.read_quota(imap, self.account.folders)
@@ -212,11 +220,22 @@ class Housekeeper:
         for d in sound:
             by_folder.setdefault(d.candidate.folder, []).append(d)
         run_id = f"{self.clock():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+        refused: WritesRefused | None = self._refused
+        skipped = 0
         for folder, decisions in by_folder.items():
+            if refused is not None:  # the box refuses writes: the other folders are skipped
+                skipped += len(decisions)
+                continue
+            before = len(res.deleted)
             try:
                 self._delete_folder(imap, folder, decisions, run_id, res)
             except FolderError as exc:
                 res.errors.append(str(exc))
+            except WritesRefused as exc:
+                refused = exc
+                skipped += len(decisions) - (len(res.deleted) - before)
+        if refused is not None:
+            self._box_refuses_writes(refused, skipped, res)
         res.quota_after = quota_mod.read_quota(imap, self.account.folders)
         hk = self.config.housekeeping
         with self.store.session() as s:
@@ -227,6 +246,17 @@ class Housekeeper:
             res.target_met = (res.quota_after.percent or 0) <= self.policy.usage_target_percent
         res.round_trips = commands()
         return res
+
+    def _box_refuses_writes(self, exc: WritesRefused, skipped: int,
+                            res: HousekeepingResult) -> None:
+        """Say it once, and let the account's lifecycle know (see the module docstring)."""
+        res.errors.append(f"casella sospesa: the provider refuses writes on "
+                          f"{self.account.name} ({exc.reason}): deletions skipped, "
+                          f"{skipped} message(s) stay on the server (and in the archive)")
+        log.warning("%s: %s", self.account.name, res.errors[-1])
+        from wpec_invoicing.accounts.guard import after_writes_refused
+
+        after_writes_refused(self.config, self.account, self.store, exc, now=self.clock())
 
     # -- step 2: what is on the server ------------------------------------------------------
     def _candidates(self) -> list[Candidate]:
@@ -295,6 +325,9 @@ class Housekeeper:
     def _delete_folder(self, imap: ImapConnection, folder: str, decisions: list[Decision],
                        run_id: str, res: HousekeepingResult) -> None:
         info = imap.select(folder)
+        if info.read_only:  # nothing to try: every STORE would be refused
+            raise WritesRefused(f"the server opened {folder} read-only", verb="SELECT",
+                                reason=f"SELECT {folder}: [READ-ONLY]")
         current = [d for d in decisions if d.candidate.uidvalidity == info.uidvalidity]
         if len(current) < len(decisions):
             res.errors.append(f"{folder}: UIDVALIDITY changed since the last sync: "
@@ -347,7 +380,13 @@ class Housekeeper:
                         raise HousekeepingError(f"archive blob {d.candidate.sha256} changed "
                                                 "during housekeeping: stopped before deleting")
                 tick = time.perf_counter()
-                imap.delete_own([d.candidate.uid for d in present])
+                try:
+                    imap.delete_own([d.candidate.uid for d in present])
+                except WritesRefused as exc:
+                    if exc.verb.startswith("STORE"):  # nothing was flagged: not deleted
+                        self._mark_undone(run_id, folder, present)
+                    # (an EXPUNGE refused after the flag: left pending, settled next pass)
+                    raise
                 self._add(res, "imap", tick)
                 self._hook("expunged", uids=uids)
                 expunged = present
@@ -358,6 +397,14 @@ class Housekeeper:
                     self._mark_done(s, run_id, folder, expunged, self.clock())
                 res.deleted.extend(_planned(d) for d in expunged)
                 self._add(res, "store", tick)
+
+    def _mark_undone(self, run_id: str, folder: str, batch: list[Decision]) -> None:
+        """The server refused to delete this batch: its audit rows say it did not happen."""
+        with self.store.session() as s:
+            s.execute(update(Deletion).where(
+                Deletion.run_id == run_id, Deletion.status == "pending",
+                Deletion.folder == folder,
+                Deletion.uid.in_([d.candidate.uid for d in batch])).values(status="undone"))
 
     @staticmethod
     def _mark_done(s, run_id: str, folder: str, expunged: list[Decision],
@@ -403,8 +450,17 @@ class Housekeeper:
             finish = [r for r in rows if r[3] in still and not blob_problem(
                 self.archive, r[4], r[5])]
             take_back = [r for r in rows if r[3] in still and r not in finish]
-            imap.undelete([r[3] for r in take_back])
-            imap.delete_own([r[3] for r in finish])
+            try:
+                if (take_back or finish) and info.read_only:
+                    raise WritesRefused(f"the server opened {folder} read-only", verb="SELECT",
+                                        reason=f"SELECT {folder}: [READ-ONLY]")
+                imap.undelete([r[3] for r in take_back])
+                imap.delete_own([r[3] for r in finish])
+            except WritesRefused as exc:
+                # The box is read-only: the rows stay pending (the server still has them,
+                # the archive too) and are settled by a pass on a writable box.
+                self._refused = exc
+                continue
             now = self.clock()
             with self.store.session() as s:
                 for r in rows:

@@ -10,6 +10,8 @@ system CAs plus the account's `ca_file`; `insecure_skip_verify` must be written 
 from __future__ import annotations
 
 import contextlib
+import imaplib
+import re
 import ssl
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -48,12 +50,38 @@ class FolderError(ImapError):
     """One folder cannot be used (it does not exist, no rights); the others still can."""
 
 
+class WritesRefused(ImapError):
+    """The server refuses to change the box: it is read-only (at a PEC provider, a suspended
+    box: reading works, APPEND / STORE / MOVE / EXPUNGE are refused). Not a network failure
+    (retrying does not help) and not one message's fault: the caller stops writing to this
+    box and maps it to the account's lifecycle (`accounts.guard.after_writes_refused`)."""
+
+    exit_code = 4
+
+    def __init__(self, message: str, *, verb: str = "", reason: str = "") -> None:
+        super().__init__(message)
+        self.verb = verb  # the refused command: APPEND, STORE, UID EXPUNGE, MOVE
+        self.reason = reason  # the server's own words
+
+
+# What a provider's NO to a write says when the box is read-only: the READ-ONLY response code
+# (RFC 9051 7.1) or its words; NOPERM alone (an ACL refusal) is not enough.
+_READ_ONLY_TEXT = re.compile(r"\[READ-ONLY\]|read-only|readonly|sola lettura|casella sospesa|"
+                             r"sospes[ao]|suspended", re.IGNORECASE)
+
+
+def refuses_writes(text: str) -> bool:
+    """Whether a server's refusal says the box is read-only (see `WritesRefused`)."""
+    return bool(_READ_ONLY_TEXT.search(text))
+
+
 @dataclass(frozen=True)
 class FolderInfo:
     name: str
     uidvalidity: int
     uidnext: int | None
     exists: int
+    read_only: bool = False  # the server opened it read-only: nothing in it can change
 
 
 class ImapConnection:
@@ -67,6 +95,10 @@ class ImapConnection:
         self._password = password
         self.client: IMAPClient | None = None
         self.selected: str | None = None
+        self.read_only = False  # the selected folder is read-only (SELECT said [READ-ONLY])
+        # The server's refusal of a write, once seen: the box refuses every write, so the
+        # next ones are not sent (one NO per box and run, not one per message).
+        self.writes_refused: WritesRefused | None = None
         self.bodies_fetched = 0
 
     # -- connection ----------------------------------------------------------------------
@@ -136,18 +168,30 @@ class ImapConnection:
 
     # -- folders -------------------------------------------------------------------------
     def select(self, folder: str, *, readonly: bool = False) -> FolderInfo:
-        """SELECT (or EXAMINE when `readonly`: nothing on the server can change)."""
+        """SELECT (or EXAMINE when `readonly`: nothing on the server can change).
+
+        A server that answers a SELECT with `OK [READ-ONLY]` (a provider's suspended box)
+        gives a read-only folder (`FolderInfo.read_only`), not an error: reading works.
+        imaplib raises its `readonly` (an `abort`, as if the connection were lost) for that
+        answer and refuses every later command, so the folder is opened again with EXAMINE,
+        which is what the server granted."""
         try:
-            info = self.c.select_folder(folder, readonly=readonly)
+            try:
+                info = self.c.select_folder(folder, readonly=readonly)
+            except imaplib.IMAP4.readonly:
+                readonly = True
+                info = self.c.select_folder(folder, readonly=True)
         except IMAPClientError as exc:
             if isinstance(exc, IMAPClient.AbortError):
                 raise  # the connection is gone: the caller reconnects
             raise FolderError(f"folder {folder!r}: {_text(exc)}") from None
         self.selected = folder
+        self.read_only = readonly or b"READ-ONLY" in info
+        self.writes_refused = None  # another folder: its writes are tried again
         uidnext = info.get(b"UIDNEXT")
         return FolderInfo(folder, int(info[b"UIDVALIDITY"]),
                           int(uidnext) if uidnext is not None else None,
-                          int(info.get(b"EXISTS", 0)))
+                          int(info.get(b"EXISTS", 0)), self.read_only)
 
     def ensure_folder(self, folder: str) -> None:
         if not self.c.folder_exists(folder):
@@ -203,24 +247,64 @@ class ImapConnection:
                 break
         self.bodies_fetched += 1
 
+    # -- writing: a refusal of a read-only box becomes WritesRefused ---------------------
+    @contextlib.contextmanager
+    def _writing(self, verb: str, *, in_selected: bool = True) -> Iterator[None]:
+        """Turn the server's NO to a write into `WritesRefused` when the box is read-only
+        (the refusal says so, or it concerns the selected folder, opened read-only); other
+        refusals (quota, a flag not allowed) stay what they were. Once refused, later writes
+        are refused at once, without a round trip, until another folder is selected."""
+        if self.writes_refused is not None:
+            seen = self.writes_refused
+            raise WritesRefused(str(seen).replace(seen.verb, verb, 1), verb=verb,
+                                reason=seen.reason)
+        try:
+            yield
+        except imaplib.IMAP4.readonly as exc:  # imaplib: "mailbox status changed to READ-ONLY"
+            self._refused(verb, _text(exc))
+        except IMAPClientError as exc:
+            if isinstance(exc, IMAPClient.AbortError):
+                raise  # the connection is gone: the caller reconnects
+            text = _text(exc)
+            if not (refuses_writes(text) or (in_selected and self.read_only)):
+                raise
+            self._refused(verb, text)
+
+    def _refused(self, verb: str, text: str) -> None:
+        # imaplib keeps the READ-ONLY code of the refusal and would then reject every later
+        # command client-side as if the connection were lost: it is a read-only selection.
+        if self.client is not None:
+            self.client._imap.is_readonly = True
+        for prefix in ("store failed: ", "append failed: ", "move failed: ",
+                       "expunge failed: ", "create failed: "):
+            if text.lower().startswith(prefix):  # imapclient's words, not the server's
+                text = text[len(prefix):]
+        self.writes_refused = WritesRefused(
+            f"IMAP {self.server.host}:{self.server.port}: {self.account.login}: {verb} refused:"
+            f" casella sospesa: the provider refuses writes ({text})", verb=verb, reason=text)
+        raise self.writes_refused from None
+
     def add_flags(self, uids: Iterable[int], flags: list[str]) -> None:
-        self.c.add_flags(list(uids), [f.encode() if isinstance(f, str) else f for f in flags])
+        with self._writing("STORE"):
+            self.c.add_flags(list(uids),
+                             [f.encode() if isinstance(f, str) else f for f in flags])
 
     def move(self, uids: Iterable[int], target: str) -> None:
         """MOVE when the server has it; else COPY, flag \\Deleted and UID EXPUNGE those UIDs."""
         uids = list(uids)
         if not uids:
             return
-        self.ensure_folder(target)
-        if self.c.has_capability("MOVE"):
-            self.c.move(uids, target)
-            return
-        self.c.copy(uids, target)
-        self.c.delete_messages(uids)
-        if self.c.has_capability("UIDPLUS"):
-            self.c.uid_expunge(uids)
-        else:
-            self.c.expunge()
+        with self._writing("MOVE"):
+            self.ensure_folder(target)
+            if self.c.has_capability("MOVE"):
+                self.c.move(uids, target)
+                return
+            self.c.copy(uids, target)
+            self.c.delete_messages(uids)
+            if self.c.has_capability("UIDPLUS"):
+                self.c.uid_expunge(uids)
+            else:
+                self.c.expunge()
 
     # -- housekeeping: quota, deleting our own UIDs, restoring ---------------------------
     def count_commands(self) -> Callable[[], int]:
@@ -289,12 +373,15 @@ class ImapConnection:
                             "never deletes with a bare EXPUNGE (it could remove other "
                             "clients' messages)")
         message_set = uid_set(uids)
-        self.c.add_flags(message_set, [b"\\Deleted"], silent=True)
-        self.c.uid_expunge(message_set)
+        with self._writing("STORE \\Deleted"):
+            self.c.add_flags(message_set, [b"\\Deleted"], silent=True)
+        with self._writing("UID EXPUNGE"):
+            self.c.uid_expunge(message_set)
 
     def undelete(self, uids: list[int]) -> None:
         if uids:
-            self.c.remove_flags(uid_set(uids), [b"\\Deleted"], silent=True)
+            with self._writing("STORE -\\Deleted"):
+                self.c.remove_flags(uid_set(uids), [b"\\Deleted"], silent=True)
 
     def existing(self, uids: list[int]) -> set[int]:
         """Which of these UIDs the selected folder still holds."""
@@ -304,9 +391,10 @@ class ImapConnection:
 
     def append(self, folder: str, raw: bytes, flags: list[str], when) -> None:
         """APPEND `raw` with its flags and internal date (restore); creates the folder."""
-        self.ensure_folder(folder)
         keep = [f.encode() for f in flags if f.lower() not in ("\\deleted", "\\recent")]
-        self.c.append(folder, raw, flags=keep, msg_time=when)
+        with self._writing("APPEND", in_selected=False):
+            self.ensure_folder(folder)
+            self.c.append(folder, raw, flags=keep, msg_time=when)
 
     # -- IDLE ----------------------------------------------------------------------------
     def idle_wait(self, timeout: float) -> bool:

@@ -43,7 +43,7 @@ from sqlalchemy import insert, select
 
 from wpec_invoicing.ingest.act import queue_server_actions
 from wpec_invoicing.ingest.observers import run_after_sync
-from wpec_invoicing.mailbox.imap import FolderError, ImapConnection, ImapError
+from wpec_invoicing.mailbox.imap import FolderError, ImapConnection, ImapError, WritesRefused
 from wpec_invoicing.rules.kinds import rule_for_stored
 from wpec_invoicing.rules.plan import Location, server_actions
 from wpec_invoicing.store.models import FolderState, Message, MessageLocation, RuleAction
@@ -498,6 +498,10 @@ class Mailbox:
         if not plan:
             return 0
         info = imap.select(folder)
+        if info.read_only:  # a suspended box: nothing can change there; the actions wait
+            return self._writes_refused(WritesRefused(
+                f"the server opened {folder} read-only", verb="SELECT",
+                reason=f"SELECT {folder}: [READ-ONLY]"), [p[0] for p in plan], 0)
         done = 0
         # Flags first (a move takes the message away), grouped by target.
         groups: dict[tuple[str, str], list[tuple[int, int, int]]] = {}
@@ -517,6 +521,8 @@ class Mailbox:
                     imap.move(uids, target)
                 else:
                     continue
+            except WritesRefused as exc:  # the box refuses every write: all wait
+                return self._writes_refused(exc, [p[0] for p in plan], done)
             except imaplib.IMAP4.error as exc:
                 if isinstance(exc, imaplib.IMAP4.abort):
                     raise  # the connection is gone: the next run retries
@@ -532,6 +538,8 @@ class Mailbox:
                 for action_id, loc_id, _uid in items:
                     row = s.get(RuleAction, action_id)
                     row.status, row.done_at = "done", _now()
+                    if (row.detail or "").startswith("waiting: "):  # it waited: now done
+                        row.detail = None
                     if action == "move":
                         s.get(MessageLocation, loc_id).gone = True
             done += len(items)
@@ -541,6 +549,21 @@ class Mailbox:
                     row = s.get(RuleAction, action_id)
                     row.status = "stale"
                     row.detail = "folder UIDVALIDITY changed before the action could run"
+        return done
+
+    def _writes_refused(self, exc: WritesRefused, action_ids: list[int], done: int) -> int:
+        """The provider refuses writes (a suspended box): the actions not done stay pending
+        with the reason, tried again next run; the account is mapped to the suspended state
+        (`accounts.guard.after_writes_refused`). Returns `done`."""
+        from wpec_invoicing.accounts.guard import after_writes_refused
+
+        log.warning("%s: %s: server actions wait", self.account.name, exc)
+        with self.store.session() as s:
+            for row in s.scalars(select(RuleAction).where(RuleAction.id.in_(action_ids),
+                                                          RuleAction.status == "pending")):
+                row.detail = f"waiting: casella sospesa: the provider refuses writes " \
+                             f"({exc.reason})"[:4000]
+        after_writes_refused(self.config, self.account, self.store, exc)
         return done
 
 

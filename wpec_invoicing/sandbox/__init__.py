@@ -297,8 +297,10 @@ class Sandbox:
     def apply_lifecycle(self) -> list[str]:
         """Make the IMAP server follow the boxes' lifecycle: a deactivated or purged box
         refuses logins (its IMAP password is replaced by a secret nobody holds), a purged
-        box's mail is deleted, an active or suspended box logs in again. Returns the
-        addresses changed. SMTP and deliveries ask `self.lifecycle` directly."""
+        box's mail is deleted, an active or suspended box logs in again, and a suspended box
+        is read-only (embedded server: SELECT answers [READ-ONLY], writes are refused with
+        "casella sospesa"). Returns the addresses changed. SMTP and deliveries ask
+        `self.lifecycle` directly."""
         import secrets as _secrets
 
         from wpec_invoicing.sandbox.lifecycle import State
@@ -314,6 +316,8 @@ class Sandbox:
                 self._sync_imap_user(address, _secrets.token_urlsafe(24))
             else:
                 self._sync_imap_user(address)
+            if self.imap_kind == "embedded":
+                self.imap_server.set_read_only(address, self.lifecycle.write_refusal(address))
             self._lifecycle_applied[address] = lc.state.value
             changed.append(address)
         return changed

@@ -171,6 +171,14 @@ class EmbeddedImapServer:
             fut = asyncio.run_coroutine_threadsafe(self._set_user(name, password), self._loop)
             fut.result(10)
 
+    def set_read_only(self, name: str, reason: str | None) -> None:
+        """Make `name`'s box read-only (`reason`: the text of the refusals; see
+        `pymap_patches`), or writable again (None). Takes effect on the next command, also
+        in sessions already open."""
+        from wpec_invoicing.sandbox import pymap_patches
+
+        pymap_patches.set_read_only(str(self.directory), name, reason)
+
     @property
     def users(self) -> dict[str, str]:
         return dict(self._users)

@@ -2,8 +2,10 @@
 with a clock of its own, so the product is tested against a server that behaves like a real
 provider's.
 
-    suspended    IMAP read works; SMTP submission refused (550 5.7.1 ... casella sospesa);
-                 incoming PEC gets an errore-consegna, ordinary mail a 550 at RCPT
+    suspended    IMAP read works, IMAP writes refused (SELECT answers [READ-ONLY]; STORE,
+                 EXPUNGE, MOVE, APPEND... answer NO ... casella sospesa); SMTP submission
+                 refused (550 5.7.1 ... casella sospesa); incoming PEC gets an
+                 errore-consegna, ordinary mail a 550 at RCPT
     deactivated  IMAP and SMTP logins refused; incoming mail refused as above
     purged       gone: login refused, its mail deleted, deliveries as to a box that never was
 
@@ -167,6 +169,13 @@ class SandboxLifecycle:
                     "(mailbox suspended, read-only): invio non consentito")
         if state in (State.DEACTIVATED, State.PURGED):
             return "535 5.7.8 Authentication credentials invalid: casella disattivata"
+        return None
+
+    def write_refusal(self, address: str) -> str | None:
+        """The text of the IMAP server's NO to a write (APPEND, STORE, EXPUNGE...) on
+        `address`'s box, or None when it may be written."""
+        if self.state(address) is State.SUSPENDED:
+            return "casella sospesa (mailbox suspended, read-only): scrittura non consentita"
         return None
 
     def can_log_in(self, address: str) -> bool:
