@@ -153,7 +153,13 @@ def restore(ctx: AppContext, ids: list[int], *, folder: str | None = None,
     from imapclient import IMAPClient
     from imapclient.exceptions import IMAPClientError
 
-    from wpec_invoicing.housekeeping.restore import RestoreError, restore_one, restore_source
+    from wpec_invoicing.accounts.guard import after_writes_refused
+    from wpec_invoicing.housekeeping.restore import (
+        BoxRefusesWrites,
+        RestoreError,
+        restore_one,
+        restore_source,
+    )
     from wpec_invoicing.mailbox.imap import ImapConnection
 
     with ctx.session() as s:
@@ -179,6 +185,16 @@ def restore(ctx: AppContext, ids: list[int], *, folder: str | None = None,
             for src in items:
                 try:
                     restore_one(imap, ctx.store.archive, src)
+                except BoxRefusesWrites as exc:
+                    # The box is read-only (suspended): the lifecycle hears it now, not at
+                    # its next look, and the other messages of this box are not tried.
+                    after_writes_refused(ctx.config, acct, ctx.store, exc)
+                    outcomes += [RestoreOutcome(message=x.message_id, ok=False,
+                                                error=str(exc) if x is src else
+                                                f"message {x.message_id}: not restored: "
+                                                "the box refuses writes (see above)")
+                                 for x in items[items.index(src):]]
+                    break
                 except RestoreError as exc:
                     outcomes.append(RestoreOutcome(message=src.message_id, ok=False,
                                                    error=str(exc)))
