@@ -11,7 +11,7 @@ from fastapi import Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from wpec_invoicing.app.models import DEFAULT_LIMIT, MAX_LIMIT, Page, list_adapter
+from wpec_invoicing.app.models import DEFAULT_LIMIT, MAX_LIMIT, JsonPage, Page, list_adapter
 
 T = TypeVar("T")
 
@@ -27,14 +27,18 @@ class PageOut(BaseModel, Generic[T]):
     next: str | None = None
 
 
-def page(request: Request, result: Page[Any]) -> Response:
-    """A page as JSON, serialised once from the app's models (the route's `response_model`
-    documents it; validating it again would only cost time)."""
+def page(request: Request, result: Page[Any] | JsonPage) -> Response:
+    """A page as JSON, serialised once from the app's models, or already serialised by
+    the app (`JsonPage`); the route's `response_model` documents it, validating it again
+    would only cost time."""
     nxt = None
     if result.next_cursor:
         nxt = str(request.url.include_query_params(cursor=result.next_cursor))
-    items = (list_adapter(type(result.items[0])).dump_json(result.items) if result.items
-             else b"[]")
+    if isinstance(result, JsonPage):
+        items = result.items
+    else:
+        items = (list_adapter(type(result.items[0])).dump_json(result.items) if result.items
+                 else b"[]")
     tail = json.dumps({"next_cursor": result.next_cursor, "next": nxt})[1:]
     return Response(b'{"items":' + items + b"," + tail.encode(),
                     media_type="application/json")
