@@ -2,7 +2,7 @@
 models give (`list_adapter(model).dump_json` of the validated rows), and money is written as
 it always was."""
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,7 +14,7 @@ from wpec_invoicing.app.events import EventOut
 from wpec_invoicing.app.models import Model, _plain_fields, list_adapter, rows_json
 from wpec_invoicing.app.received import ReceivedDetail, ReceivedSummary
 from wpec_invoicing.app.sent import SentSummary
-from wpec_invoicing.app.timefmt import Aware, _money_text
+from wpec_invoicing.app.timefmt import _money_text
 
 ZONES = [UTC, timezone(timedelta(hours=1)), timezone(timedelta(hours=-5, minutes=-30)),
          ZoneInfo("UTC"), ZoneInfo("Europe/Rome"), None]  # None: naive (SQLite's kind)
@@ -91,10 +91,6 @@ def test_what_the_writer_cannot_reproduce_takes_the_models_way():
         status: str
 
     assert rows_json(Two, keys, [("ok", 1)]) == b'[{"id":1,"status":"ok"}]'
-
-
-class _Aware(Model):
-    at: Aware
 
 
 def _reference_money(value: Decimal) -> str:
