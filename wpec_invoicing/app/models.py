@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from wpec_invoicing.app.errors import InvalidRequest
+from wpec_invoicing.app.timefmt import _aware, _money_text
 
 T = TypeVar("T")
 
@@ -218,9 +219,7 @@ def _money_json(value: Any) -> str:
     """orjson's hook for what it does not write itself. A Decimal only comes from a `Money`
     field (`_plain_fields` refuses a model with another Decimal, and JSON columns give
     floats), so it is written as `Money` is."""
-    from wpec_invoicing.app.timefmt import _money_text
-
-    if isinstance(value, Decimal):
+    if type(value) is Decimal:
         return _money_text(value)
     raise TypeError(type(value).__name__)
 
@@ -231,8 +230,6 @@ def _plain_fields(model: type[BaseModel]) -> tuple[str, ...] | None:
     when not): no aliases, validators, serialisers or computed fields, and each field one
     of: int, str, bool, date, a JSON object (`dict[str, Any]`), an aware time (`Aware`:
     naive times are UTC), money (`Money`), or one of these or None."""
-    from wpec_invoicing.app.timefmt import _aware, _money_text
-
     decorators = model.__pydantic_decorators__
     if (model.model_computed_fields or decorators.validators or decorators.field_validators
             or decorators.field_serializers or decorators.model_serializers

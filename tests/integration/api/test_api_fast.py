@@ -11,6 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from starlette.requests import Request
 
 from tests.integration.api.conftest import company_config, running
 from wpec_invoicing.app import received, tokens
@@ -18,6 +21,7 @@ from wpec_invoicing.app.context import AppContext
 from wpec_invoicing.fatturapa import invoice_file_name, write_invoice
 from wpec_invoicing.fatturapa.samples import sample_invoice
 from wpec_invoicing.web.api import create_app
+from wpec_invoicing.web.api.common import next_link
 from wpec_invoicing.web.api.fast import FastRoutes
 
 
@@ -148,3 +152,25 @@ def test_a_revoked_token_is_refused_at_once_on_the_direct_path(company_api):
     admin = company_api.client("admin")
     assert admin.post("/tokens/test-viewer/revoke").status_code == 200
     assert viewer.get(RECEIVED).status_code == 401
+
+
+query_parts = st.sampled_from(["limit=2", "status=verified", "cursor=eyJpZCI6Mn0", "cursor=",
+                               "q=a+b", "q=%25", "q=%C3%A8", "x", "a=1=2", "", "cursorx=1",
+                               "t~._-=v~._-", "q=caf\xe9"])
+hosts = st.sampled_from([None, b"127.0.0.1:8040", b"example.it", b"[::1]:80", b"EXAMPLE.it:443",
+                         b"a b", b"x/y?z#w", b"h:notaport", b"user@h", b""])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(query_parts, max_size=5), hosts,
+       st.sampled_from(["http", "https"]), st.sampled_from([("127.0.0.1", 8040),
+                                                           ("::1", 443), None]),
+       st.sampled_from(["eyJpZCI6NTB9", "abc-_9", "a+b", "é"]))
+def test_the_next_link_is_starlettes(parts, host, scheme, server, cursor):
+    """`next_link` writes what `request.url.include_query_params(cursor=...)` writes."""
+    headers = [(b"host", host)] if host is not None else []
+    scope = {"type": "http", "scheme": scheme, "server": server, "path": RECEIVED,
+             "root_path": "", "query_string": "&".join(parts).encode(), "headers": headers}
+    request = Request(scope)
+    assert next_link(request, cursor) == str(
+        Request(scope).url.include_query_params(cursor=cursor))
