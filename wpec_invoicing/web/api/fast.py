@@ -72,6 +72,10 @@ class _Param:
     name: str
     alias: str
     sequence: bool
+    required: bool
+    check_default: bool  # validate the default when the parameter is absent
+    default: Any
+    default_is_shared: bool  # immutable: passed as is, not copied per request
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,9 @@ def _route_of(route: APIRoute) -> _Route:
         info = field.field_info
         if info.validation_alias not in (None, field.alias):
             raise _Ineligible(route.path)
-        params.append(_Param(field, field.name, field.alias, _is_sequence(info.annotation)))
+        params.append(_Param(field, field.name, field.alias, _is_sequence(info.annotation),
+                             info.is_required(), bool(info.validate_default), field.default,
+                             isinstance(field.default, _IMMUTABLE)))
     return _Route(route.endpoint, requires[0].role, tuple(params),
                   dependant.request_param_name)
 
@@ -207,14 +213,12 @@ class FastRoutes:
         for p in route.params:
             value = query.getlist(p.alias) if p.sequence else query.get(p.alias)
             if value is None or (p.sequence and not value):
-                if p.field.field_info.is_required():
+                if p.required:
                     return None
-                default = p.field.default
-                values[p.name] = (default if isinstance(default, _IMMUTABLE)
-                                  else copy.deepcopy(default))
-                if not p.field.field_info.validate_default:
+                value = p.default if p.default_is_shared else copy.deepcopy(p.default)
+                if not p.check_default:
+                    values[p.name] = value
                     continue
-                value = values[p.name]
             checked, errors = p.field.validate(value, values, loc=("query", p.alias))
             if errors:
                 return None
