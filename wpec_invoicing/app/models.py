@@ -157,24 +157,67 @@ async def read_page_json_async(ctx: Any, model: type[BaseModel], query: Any,
         rows = await asyncio.to_thread(read_as, ctx, model, query, params)
         page = page_of(rows, limit, key)
         return JsonPage(list_adapter(model).dump_json(page.items), page.next_cursor)
-    keys, rows = await _fetch_async(ctx, query, params)
+    keys, rows = await _fetch_async(ctx, query, params,
+                                    numeric_as_text=_money_as_text(model, query))
     more = len(rows) > limit
     rows = rows[:limit]
     nxt = encode_cursor({key: rows[-1][keys.index(key)]}) if more and rows else None
     return JsonPage(rows_json(model, keys, rows), nxt)
 
 
-async def _fetch_async(ctx: Any, query: Any, params: dict[str, Any] | None
+async def _fetch_async(ctx: Any, query: Any, params: dict[str, Any] | None, *,
+                       numeric_as_text: bool = False
                        ) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """The column names and the rows of a cached statement, on the event loop's pool."""
+    """The column names and the rows of a cached statement, on the event loop's pool;
+    `numeric_as_text`: NUMERIC values as PostgreSQL writes them (see `_money_as_text`)."""
     sql = _postgresql_sql(query)
     async with ctx.async_read_connection() as conn:
-        cursor = await conn.execute(sql, params or {})
+        if numeric_as_text:
+            from psycopg.types.string import TextLoader
+
+            cursor = conn.cursor()
+            cursor.adapters.register_loader("numeric", TextLoader)
+            await cursor.execute(sql, params or {})
+        else:
+            cursor = await conn.execute(sql, params or {})
         keys = _COLUMN_NAMES.get(sql)
         if keys is None:  # built once per statement: psycopg builds them on every ask
             keys = _COLUMN_NAMES[sql] = [c.name for c in cursor.description or ()]
         rows = await cursor.fetchall()
     return keys, rows
+
+
+@cache
+def _money_as_text(model: type[BaseModel], query: Any) -> bool:
+    """Whether the statement's NUMERIC columns can be read as PostgreSQL's own text of
+    them, which is then the JSON string: true when every one is NUMERIC(p, 2) and read into
+    a `Money` field of a model `rows_json` writes directly.
+
+    Why: PostgreSQL writes a NUMERIC(p, 2) with exactly two decimals and no exponent,
+    which is what `Money` writes for it; reading the text skips building a Decimal and
+    formatting it back, per row (a 50-row page: ≈ 50 µs of ≈ 330)."""
+    from sqlalchemy import Float, Numeric
+
+    fields = _plain_fields(model)
+    if fields is None:
+        return False
+    numeric = [c for c in query.selected_columns
+               if isinstance(c.type, Numeric) and not isinstance(c.type, Float)]
+    return bool(numeric) and all(
+        c.type.scale == 2 and c.key in fields and _is_money(model.model_fields[c.key])
+        for c in numeric)
+
+
+def _is_money(field: Any) -> bool:
+    annotation, metadata = field.annotation, list(field.metadata)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        annotation = args[0] if len(args) == 1 else None
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation, *extra = typing.get_args(annotation)
+        metadata += extra
+    return annotation is Decimal and any(
+        isinstance(m, PlainSerializer) and m.func is _money_text for m in metadata)
 
 
 _COLUMN_NAMES: dict[str, list[str]] = {}

@@ -76,3 +76,22 @@ def test_a_burst_of_async_reads_shares_a_bounded_pool(ctx):
     assert len(pages) == 30 and all(page == pages[0] for page in pages)
     if ctx.reads_async:  # PostgreSQL: never more connections than the pool allows
         assert 1 <= len(ctx._async_pool[1]) <= ASYNC_POOL_SIZE
+
+
+def test_amounts_are_written_the_same_way_on_both_reads(ctx):
+    """The API's read on PostgreSQL takes NUMERIC(18, 2) amounts as the server's text:
+    the same JSON as the models' `Money` for every kind of amount."""
+    from decimal import Decimal
+
+    from wpec_invoicing.store.models import ReceivedInvoice
+
+    _import(ctx, [3, 4, 5, 6, 7])
+    amounts = [Decimal("0"), Decimal("-5.5"), Decimal("1E+12"), Decimal("0.01"), None]
+    with ctx.session() as s:
+        for invoice, amount in zip(s.query(ReceivedInvoice).order_by(ReceivedInvoice.id),
+                                   amounts, strict=True):
+            invoice.total = amount
+    page = _both(ctx)
+    assert [i.total for i in page.items] == [Decimal("0.00"), Decimal("-5.50"),
+                                             Decimal("1000000000000.00"), Decimal("0.01"),
+                                             None]
