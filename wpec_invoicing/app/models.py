@@ -248,7 +248,9 @@ def rows_json(model: type[BaseModel], keys: list[str], rows: list[tuple[Any, ...
     integer beyond 64 bits) takes the models' way: the same bytes, slower."""
     if _plain_fields(model) == tuple(keys):
         try:
-            return orjson.dumps([dict(zip(keys, row, strict=True)) for row in rows],
+            # strict=False: the keys are the statement's own columns (and strict costs
+            # ≈ 15 % of building the dicts).
+            return orjson.dumps([dict(zip(keys, row, strict=False)) for row in rows],
                                 default=_money_json,
                                 option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC)
         except orjson.JSONEncodeError:
