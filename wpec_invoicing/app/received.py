@@ -15,6 +15,7 @@ from typing import Any, Literal
 from wpec_invoicing.app.context import AppContext
 from wpec_invoicing.app.errors import Conflict, InvalidRequest, NotFound
 from wpec_invoicing.app.models import (
+    JsonPage,
     Model,
     Page,
     check_limit,
@@ -22,7 +23,7 @@ from wpec_invoicing.app.models import (
     decode_cursor,
     page_of,
     read_as,
-    read_as_async,
+    read_page_json_async,
 )
 from wpec_invoicing.app.timefmt import Aware, Money
 
@@ -137,17 +138,18 @@ def list_received(ctx: AppContext, *, status: str | None = None, supplier: str |
     return page_of(read_as(ctx, ReceivedSummary, _list_statement(shape), params), limit)
 
 
-async def list_received_async(ctx: AppContext, *, status: str | None = None,
-                              supplier: str | None = None, since: date | None = None,
-                              until: date | None = None, number: str | None = None,
-                              text: str | None = None, cursor: str | None = None,
-                              limit: int = 50) -> Page[ReceivedSummary]:
-    """`list_received` for an asyncio server (the REST API): the same page, read without
-    leaving the event loop on PostgreSQL (see `read_as_async`)."""
+async def list_received_json(ctx: AppContext, *, status: str | None = None,
+                             supplier: str | None = None, since: date | None = None,
+                             until: date | None = None, number: str | None = None,
+                             text: str | None = None, cursor: str | None = None,
+                             limit: int = 50) -> JsonPage:
+    """`list_received` for an asyncio server (the REST API): the same page, as the JSON of
+    its `ReceivedSummary`s, read without leaving the event loop on PostgreSQL (see
+    `read_page_json_async`)."""
     shape, params = _list_params(status=status, supplier=supplier, since=since, until=until,
                                  number=number, text=text, cursor=cursor, limit=limit)
-    rows = await read_as_async(ctx, ReceivedSummary, _list_statement(shape), params)
-    return page_of(rows, limit)
+    return await read_page_json_async(ctx, ReceivedSummary, _list_statement(shape), params,
+                                      limit)
 
 
 def _list_params(*, status: str | None, supplier: str | None, since: date | None,

@@ -15,6 +15,7 @@ from typing import Any
 from wpec_invoicing.app.context import AppContext
 from wpec_invoicing.app.errors import Conflict, InvalidRequest, NotFound, Rejected, Unavailable
 from wpec_invoicing.app.models import (
+    JsonPage,
     Model,
     Page,
     check_limit,
@@ -22,7 +23,7 @@ from wpec_invoicing.app.models import (
     decode_cursor,
     page_of,
     read_as,
-    read_as_async,
+    read_page_json_async,
 )
 from wpec_invoicing.app.timefmt import Aware
 
@@ -177,15 +178,16 @@ def list_sent(ctx: AppContext, *, states: list[str] | None = None, kind: str | N
     return page_of(read_as(ctx, SentSummary, _list_statement(shape), params), limit)
 
 
-async def list_sent_async(ctx: AppContext, *, states: list[str] | None = None,
-                          kind: str | None = "invoice", since: date | datetime | None = None,
-                          until: date | datetime | None = None, text: str | None = None,
-                          cursor: str | None = None, limit: int = 50) -> Page[SentSummary]:
-    """`list_sent` for an asyncio server (the REST API): the same page (`read_as_async`)."""
+async def list_sent_json(ctx: AppContext, *, states: list[str] | None = None,
+                         kind: str | None = "invoice", since: date | datetime | None = None,
+                         until: date | datetime | None = None, text: str | None = None,
+                         cursor: str | None = None, limit: int = 50) -> JsonPage:
+    """`list_sent` for an asyncio server (the REST API): the same page as the JSON of its
+    `SentSummary`s (`read_page_json_async`)."""
     shape, params = _list_params(states=states, kind=kind, since=since, until=until,
                                  text=text, cursor=cursor, limit=limit)
-    rows = await read_as_async(ctx, SentSummary, _list_statement(shape), params)
-    return page_of(rows, limit)
+    return await read_page_json_async(ctx, SentSummary, _list_statement(shape), params,
+                                      limit)
 
 
 def _list_params(*, states: list[str] | None, kind: str | None,

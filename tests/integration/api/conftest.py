@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,14 +41,14 @@ class LiveApi:
                             **kwargs)
 
 
-def serve(ctx: AppContext, **app_options) -> Iterator[LiveApi]:
+@contextmanager
+def running(app) -> Iterator[str]:
+    """`app` served by uvicorn on a free loopback port, in a thread: its base URL."""
     import uvicorn
 
-    from wpec_invoicing.web.api import create_app
-
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(ctx, **app_options), host="127.0.0.1",
-                                           port=port, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -55,14 +56,21 @@ def serve(ctx: AppContext, **app_options) -> Iterator[LiveApi]:
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the API server did not start")
         time.sleep(0.02)
-    live = LiveApi(f"http://127.0.0.1:{port}", ctx)
-    for role in ROLES:
-        live.secrets[role] = create_token(ctx, f"test-{role}", role).secret
     try:
-        yield live
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def serve(ctx: AppContext, **app_options) -> Iterator[LiveApi]:
+    from wpec_invoicing.web.api import create_app
+
+    with running(create_app(ctx, **app_options)) as url:
+        live = LiveApi(url, ctx)
+        for role in ROLES:
+            live.secrets[role] = create_token(ctx, f"test-{role}", role).secret
+        yield live
 
 
 def start(config: Config, **app_options) -> Iterator[LiveApi]:

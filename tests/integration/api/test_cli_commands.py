@@ -125,3 +125,41 @@ def test_browsing_received_invoices_and_messages_by_supplier_sender_and_date(tmp
     assert messages("--until", "2000-01-01") == []
     human = wpec(config, "messages", "list", "--status", "all", "--from", "banca")
     assert "banca@example.com" in human.stdout and "Avviso 1" in human.stdout
+
+
+def test_serve_writes_the_access_log_in_order_and_all_of_it_at_the_end(tmp_path):
+    """The access log is written by a thread of its own: every request's line is there, in
+    order, once the server has stopped (SIGTERM), as uvicorn writes it."""
+    import socket
+    import time
+
+    import httpx
+
+    config = write_config(tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k != "WPEC_CONFIG"}
+    server = subprocess.Popen([sys.executable, "-m", "wpec_invoicing", "serve", "--port",
+                               str(port), "--config", str(config)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}/api/v1"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                assert httpx.get(f"{base}/health", timeout=10).status_code == 200
+                break
+            except httpx.TransportError:
+                assert server.poll() is None and time.monotonic() < deadline, "no server"
+                time.sleep(0.1)
+        paths = [f"/invoices/received?limit={n}" for n in range(1, 31)]
+        for path in paths:  # no token: 401, each one logged
+            assert httpx.get(base + path, timeout=10).status_code == 401
+    finally:
+        server.terminate()
+        out, err = server.communicate(timeout=60)
+    logged = [line for line in out.splitlines() if "/api/v1/invoices/received" in line]
+    assert [line.split('"')[1] for line in logged] == [
+        f"GET /api/v1{path} HTTP/1.1" for path in paths], (out[-2000:], err[-2000:])
+    assert all(line.endswith("401 Unauthorized") for line in logged), logged

@@ -1,5 +1,6 @@
 """The received-invoice list: every filter, and the API's async read (psycopg's async driver
-on PostgreSQL, a worker thread on SQLite) gives exactly the pages of the CLI's sync read."""
+on PostgreSQL, rows written straight to JSON; a worker thread on SQLite) gives exactly the
+pages of the CLI's sync read, byte for byte as JSON."""
 
 import asyncio
 from datetime import date
@@ -9,6 +10,7 @@ import pytest
 from tests.unit.app.aio import run
 from wpec_invoicing.app import received
 from wpec_invoicing.app.errors import InvalidRequest
+from wpec_invoicing.app.models import list_adapter
 from wpec_invoicing.fatturapa import invoice_file_name, write_invoice
 from wpec_invoicing.fatturapa.samples import sample_invoice
 
@@ -22,8 +24,10 @@ def _import(ctx, days: list[int]) -> None:
 def _both(ctx, **filters):
     """The page from the sync and from the async read, which must be the same."""
     sync = received.list_received(ctx, **filters)
-    from_async = run(received.list_received_async(ctx, **filters))
-    assert from_async == sync, filters
+    from_async = run(received.list_received_json(ctx, **filters))
+    assert from_async.items == list_adapter(received.ReceivedSummary).dump_json(sync.items), \
+        filters
+    assert from_async.next_cursor == sync.next_cursor, filters
     return sync
 
 
@@ -53,9 +57,9 @@ def test_filters_and_cursor_pages_are_the_same_on_both_reads(ctx):
 
 def test_bad_filters_are_refused_the_same_way(ctx):
     with pytest.raises(InvalidRequest, match="status"):
-        run(received.list_received_async(ctx, status="lost"))
+        run(received.list_received_json(ctx, status="lost"))
     with pytest.raises(InvalidRequest, match="cursor"):
-        run(received.list_received_async(ctx, cursor="not-ours"))
+        run(received.list_received_json(ctx, cursor="not-ours"))
     with pytest.raises(InvalidRequest, match="after"):
         received.list_received(ctx, since=date(2026, 3, 2), until=date(2026, 3, 1))
 
@@ -66,9 +70,28 @@ def test_a_burst_of_async_reads_shares_a_bounded_pool(ctx):
     _import(ctx, [3])
 
     async def burst():
-        return await asyncio.gather(*(received.list_received_async(ctx) for _ in range(30)))
+        return await asyncio.gather(*(received.list_received_json(ctx) for _ in range(30)))
 
     pages = run(burst())
     assert len(pages) == 30 and all(page == pages[0] for page in pages)
     if ctx.reads_async:  # PostgreSQL: never more connections than the pool allows
         assert 1 <= len(ctx._async_pool[1]) <= ASYNC_POOL_SIZE
+
+
+def test_amounts_are_written_the_same_way_on_both_reads(ctx):
+    """The API's read on PostgreSQL takes NUMERIC(18, 2) amounts as the server's text:
+    the same JSON as the models' `Money` for every kind of amount."""
+    from decimal import Decimal
+
+    from wpec_invoicing.store.models import ReceivedInvoice
+
+    _import(ctx, [3, 4, 5, 6, 7])
+    amounts = [Decimal("0"), Decimal("-5.5"), Decimal("1E+12"), Decimal("0.01"), None]
+    with ctx.session() as s:
+        for invoice, amount in zip(s.query(ReceivedInvoice).order_by(ReceivedInvoice.id),
+                                   amounts, strict=True):
+            invoice.total = amount
+    page = _both(ctx)
+    assert [i.total for i in page.items] == [Decimal("0.00"), Decimal("-5.50"),
+                                             Decimal("1000000000000.00"), Decimal("0.01"),
+                                             None]

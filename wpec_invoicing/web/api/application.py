@@ -11,6 +11,7 @@ from wpec_invoicing import __version__
 from wpec_invoicing.app.context import AppContext
 from wpec_invoicing.web.api import problems
 from wpec_invoicing.web.api.auth import FailureThrottle
+from wpec_invoicing.web.api.fast import FastRoutes
 from wpec_invoicing.web.api.middleware import Audit, BodyLimit, Idempotency
 
 PREFIX = "/api/v1"
@@ -20,9 +21,11 @@ ROUTERS = ("received", "sent", "mailings", "messages", "suppliers", "accounts", 
 
 
 def create_app(ctx: AppContext, *, body_limit: int = DEFAULT_BODY_LIMIT,
-               extra_routers: list[tuple[str, APIRouter]] | None = None) -> FastAPI:
+               extra_routers: list[tuple[str, APIRouter]] | None = None,
+               fast_paths: bool = True) -> FastAPI:
     """The API over `ctx`. `extra_routers`: (prefix, router) pairs another interface adds
-    (the console mounts its pages at "/")."""
+    (the console mounts its pages at "/"). `fast_paths=False` answers the list pages
+    through FastAPI's own request handling too (`fast.py`; the tests compare the two)."""
     api = FastAPI(
         title="wpec_invoicing API", version=__version__,
         description="The company's PEC mailbox for Italian e-invoicing: received and sent "
@@ -34,9 +37,11 @@ def create_app(ctx: AppContext, *, body_limit: int = DEFAULT_BODY_LIMIT,
     api.state.ctx = ctx
     api.state.throttle = FailureThrottle()
     problems.install(api)
+    included = []
     for name in ROUTERS:
         module = importlib.import_module(f"wpec_invoicing.web.api.routes.{name}")
         api.include_router(module.router, prefix=PREFIX)
+        included.append((PREFIX, module.router))
     if importlib.util.find_spec("wpec_invoicing.app.render") is not None:
         _include_optional(api, "wpec_invoicing.web.api.routes.render")
 
@@ -49,7 +54,10 @@ def create_app(ctx: AppContext, *, body_limit: int = DEFAULT_BODY_LIMIT,
 
     for prefix, router in extra_routers or []:
         api.include_router(router, prefix=prefix)
-    # Outermost first: the body limit guards everything, audit sees every outcome.
+    # Added innermost first: the body limit guards everything, audit sees every outcome,
+    # and the list pages' direct path (`fast.py`) runs inside all of them.
+    if fast_paths:
+        api.add_middleware(FastRoutes, api=api, included=included)
     api.add_middleware(Idempotency, ctx=ctx)
     api.add_middleware(Audit, ctx=ctx)
     api.add_middleware(BodyLimit, limit=body_limit)

@@ -49,6 +49,8 @@ class FailureThrottle:
                 self._fails.clear()
 
     def succeeded(self, address: str) -> None:
+        if address not in self._fails:  # the usual case: nothing to forget, no lock taken
+            return
         with self._lock:
             self._fails.pop(address, None)
 

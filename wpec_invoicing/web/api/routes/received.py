@@ -46,7 +46,7 @@ async def list_received(request: Request,
                   q: str | None = Query(None, max_length=200,
                                         description="text in supplier name, number, file"),
                   cursor: str | None = Cursor, limit: int = Limit):
-    return page(request, await received.list_received_async(
+    return page(request, await received.list_received_json(
         request.app.state.ctx, status=status, supplier=supplier, since=since, until=until,
         number=number, text=q, cursor=cursor, limit=limit))
 

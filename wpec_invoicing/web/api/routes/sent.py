@@ -84,7 +84,7 @@ async def list_sent(request: Request,
               since: date | None = None, until: date | None = None,
               q: str | None = Query(None, max_length=200),
               cursor: str | None = Cursor, limit: int = Limit):
-    return page(request, await sent.list_sent_async(
+    return page(request, await sent.list_sent_json(
         request.app.state.ctx, states=state, kind=kind, since=since, until=until, text=q,
         cursor=cursor, limit=limit))
 
