@@ -52,12 +52,31 @@ def _kind(pec: Any) -> str:
     return str(getattr(kind, "value", kind) or "")
 
 
+# SdI messages that are not about our sends: an invoice for us (passive cycle), its metadata,
+# PA-side messages.
+_NOT_OURS_SDI = frozenset({"INVOICE", "MT", "EC", "SE"})
+
+
+def concerns(pec_message: Any) -> bool:
+    """Whether `on_message` could do anything with this message: a provider receipt, or an
+    SdI notification about an invoice. Decided from the parsed message alone (no query), so
+    the pipeline skips the observer for the rest of the box (invoices, ordinary mail)."""
+    kind = _kind(pec_message)
+    if kind in PROVIDER_STATE:
+        return True
+    sdi = getattr(pec_message, "sdi", None)
+    return (kind == "posta-certificata" and sdi is not None
+            and (sdi.kind or "").upper() not in _NOT_OURS_SDI)
+
+
 def on_message(session: Session, stored_message: Any, pec_message: Any) -> None:
     """The observer: never raises for a message that is simply not ours."""
+    if not concerns(pec_message):
+        return
     kind = _kind(pec_message)
     if kind in PROVIDER_STATE:
         _on_receipt(session, stored_message, pec_message, kind)
-    elif kind == "posta-certificata" and getattr(pec_message, "sdi", None) is not None:
+    else:
         _on_sdi(session, stored_message, pec_message)
 
 
@@ -184,8 +203,6 @@ def _find_invoice_item(session: Session, file_name: str | None,
 def _on_sdi(session: Session, stored: Any, pec: Any) -> None:
     payload = pec.sdi
     kind = (payload.kind or "").upper()
-    if kind in ("INVOICE", "MT", "EC", "SE"):
-        return  # an invoice for us (passive cycle) or a PA-side message: not about our sends
     notification = getattr(payload, "notification", None)
     nome_file = getattr(notification, "nome_file", None) if notification else None
     item = _find_invoice_item(session, nome_file or payload.file_name,
