@@ -29,6 +29,7 @@ from wpec_invoicing.ingest.act import carry_out
 from wpec_invoicing.ingest.context import IngestContext
 from wpec_invoicing.ingest.events import events_of, invoice_events, record_events
 from wpec_invoicing.ingest.invoices import Registered, register_file, register_invoices
+from wpec_invoicing.ingest.observers import prepare_group
 from wpec_invoicing.ingest.recognise import Recognised, describe, recognise
 from wpec_invoicing.ingest.store_raw import store_raw_message
 from wpec_invoicing.ingest.verify import envelope_verdict, message_problems
@@ -191,29 +192,34 @@ class Pipeline:
         if not run:
             return
         savepoint = session.begin_nested()
+        # The observers' look-ups for the whole run (before its writes: nothing the run
+        # writes is something an observer looks up), then their calls only where they match.
+        filters = prepare_group(session, [seen.pec for _m, _r, seen in run], self.ctx.observers)
         try:
             outcomes = [self.process(session, msg, raw, account=account, seen=seen,
-                                     isolated=False) for msg, raw, seen in run]
+                                     isolated=False, filters=filters)
+                        for msg, raw, seen in run]
             savepoint.commit()
         except Exception as exc:
             savepoint.rollback()
             log.info("a run of %d messages failed (%s): processing them one by one",
                      len(run), exc)
-            self._process_isolated(session, run, failed, account)
+            self._process_isolated(session, run, failed, account, filters)
             return
         for outcome in outcomes:
             self._count(outcome)
 
     def _process_isolated(self, session: Session,
                           items: list[tuple[Message, bytes, Recognised]], failed: set[int],
-                          account: Any) -> None:
+                          account: Any, filters: dict[str, Any] | None = None) -> None:
         """Each message in its own savepoint, each observer and action in its own: one
         failure rolls back only itself and is recorded on the message."""
         for msg, raw, seen in items:
             message_id = msg.id
             savepoint = session.begin_nested()
             try:
-                outcome = self.process(session, msg, raw, account=account, seen=seen)
+                outcome = self.process(session, msg, raw, account=account, seen=seen,
+                                       filters=filters)
                 savepoint.commit()
                 self._count(outcome)
             except Exception as exc:
@@ -228,7 +234,8 @@ class Pipeline:
 
     # -- the stages ----------------------------------------------------------------------
     def process(self, session: Session, msg: Message, raw: bytes, *, account: Any = None,
-                seen: Recognised | None = None, isolated: bool = True) -> Outcome:
+                seen: Recognised | None = None, isolated: bool = True,
+                filters: dict[str, Any] | None = None) -> Outcome:
         """Recognise (unless `seen` says already) → verify → register invoices → decide →
         act → record events. `isolated=False`: observers run without their own savepoints, and a
         failure of one raises (the caller runs the group again isolated); rule actions, always
@@ -254,7 +261,7 @@ class Pipeline:
         done = carry_out(ctx, session, msg, pec, raw, plan, account=account,
                          doctype=seen.doctype)
         errors = record_events(ctx, session, events_of(msg, seen.kind, registered),
-                               message=msg, pec=pec, isolated=isolated)
+                               message=msg, pec=pec, isolated=isolated, filters=filters)
         outcome = Outcome(seen.kind, saved=done.saved, quarantined=done.quarantined,
                           invoices=[r.id for r in registered],
                           pending_server_actions=done.pending_server_actions,
