@@ -192,10 +192,12 @@ class Pipeline:
         if not run:
             return
         savepoint = session.begin_nested()
-        # The observers' look-ups for the whole run (before its writes: nothing the run
-        # writes is something an observer looks up), then their calls only where they match.
-        filters = prepare_group(session, [seen.pec for _m, _r, seen in run], self.ctx.observers)
+        filters = None
         try:
+            # The observers' look-ups for the whole run (before its writes: nothing the run
+            # writes is something an observer looks up), then calls only where they match.
+            filters = prepare_group(session, [seen.pec for _m, _r, seen in run],
+                                    self.ctx.observers)
             outcomes = [self.process(session, msg, raw, account=account, seen=seen,
                                      isolated=False, filters=filters)
                         for msg, raw, seen in run]
@@ -237,9 +239,10 @@ class Pipeline:
                 seen: Recognised | None = None, isolated: bool = True,
                 filters: dict[str, Any] | None = None) -> Outcome:
         """Recognise (unless `seen` says already) → verify → register invoices → decide →
-        act → record events. `isolated=False`: observers run without their own savepoints, and a
-        failure of one raises (the caller runs the group again isolated); rule actions, always
-        in their own, only run for messages the caller processes isolated."""
+        act → record events. `isolated=False`: observers run without their own savepoints, and
+        a failure of one raises (the caller runs the group again isolated); rule actions,
+        always in their own, only run for messages the caller processes isolated. `filters`:
+        the observers' filters for the message's group (`observers.prepare_group`)."""
         ctx = self.ctx
         seen = seen if seen is not None else recognise(raw, ctx.trust)
         pec = seen.pec

@@ -6,8 +6,8 @@ The order is the product's core promise ("nothing received is ever lost"):
    BODY.PEEK[] (reading never marks a message seen);
 2. each raw message is written to the archive (fsync) and its record + server location +
    the folder's new last UID are committed in one transaction;
-3. then each archived-but-unprocessed message is classified and its rules applied, committed
-   per message (server actions are only *logged* as pending in that transaction);
+3. then the archived-but-unprocessed messages are classified and their rules applied, a chunk
+   per transaction (server actions are only *logged* as pending in that transaction);
 4. only then are the pending flags/moves performed on the server and marked done;
 5. last, the after-sync checks registered at start-up (`ingest.observers`: the outbox's
    no-acceptance alert).
@@ -52,8 +52,8 @@ log = logging.getLogger(__name__)
 
 # Largest total of bodies fetched in one FETCH command (a big message is fetched alone).
 MAX_BATCH_BYTES = 16 * 1024 * 1024
-# Messages classified per transaction (each in its own savepoint: one failure rolls back only
-# itself); a commit costs an fsync, so not one per message.
+# Messages classified per transaction (one savepoint for the lot, one per message only when
+# the lot fails: see `ingest.pipeline`); a commit costs an fsync, so not one per message.
 PROCESS_CHUNK = 50
 # Messages above this size are fetched in ranges, straight to the archive.
 STREAM_ABOVE_BYTES = 8 * 1024 * 1024
