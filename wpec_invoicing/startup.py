@@ -25,6 +25,21 @@ def outbox_correlate(session: Any, stored_message: Any, pec_message: Any) -> Non
     on_message(session, stored_message, pec_message)
 
 
+def outbox_concerns(pec_message: Any) -> bool:
+    """Whether the outbox could care (a receipt, an SdI notification): the rest of the box
+    skips the observer (no savepoint, no query)."""
+    from wpec_invoicing.outbox.correlate import concerns
+
+    return concerns(pec_message)
+
+
+def outbox_prepare(session: Any, pec_messages: Any) -> Any:
+    """One look-up for a group's receipts and notifications: which match what we sent."""
+    from wpec_invoicing.outbox.correlate import prepare
+
+    return prepare(session, pec_messages)
+
+
 def outbox_overdue(session: Any, config: Any) -> int:
     """The outbox's acceptance-timeout alert (`[outbox] acceptance_timeout_minutes`): one
     alert per message sent longer ago than that with no acceptance receipt yet."""
@@ -59,7 +74,8 @@ def print_due(session: Any, config: Any) -> int:
 def start() -> None:
     """Register the observers, after-sync checks and rule actions of the services this
     package ships."""
-    register_observer("outbox.correlate", outbox_correlate)
+    register_observer("outbox.correlate", outbox_correlate, wants=outbox_concerns,
+                      prepare=outbox_prepare)
     register_after_sync("outbox.acceptance-timeout", outbox_overdue)
     register_action("auto_reply", auto_reply)
     register_action("print", print_action)

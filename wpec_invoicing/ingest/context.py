@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from wpec_invoicing.ingest.observers import MessageObserver, message_observers
+from wpec_invoicing.ingest.observers import Observer, Registered, as_observer, message_observers
 
 
 def load_trust(config: Any) -> Any:
@@ -28,19 +28,20 @@ class IngestContext:
     config: Any
     store: Any  # wpec_invoicing.store.db.Store
     trust: Any = None
-    observers: Sequence[tuple[str, MessageObserver]] = ()
+    observers: Sequence[Observer] = ()
     # rule actions built once per (kind, index in the rule) from their options
     actions: dict[tuple[str, int], Any] = field(default_factory=dict)
 
     @classmethod
     def create(cls, config: Any, store: Any, *, trust: Any = None,
-               observers: Sequence[tuple[str, MessageObserver]] | None = None
+               observers: Sequence[Registered] | None = None
                ) -> IngestContext:
         """A context with the configured trust store and the registered observers (unless
         given: tests and embedding applications pass their own)."""
         return cls(config=config, store=store,
                    trust=trust if trust is not None else load_trust(config),
-                   observers=tuple(message_observers() if observers is None else observers))
+                   observers=tuple(message_observers() if observers is None
+                                   else map(as_observer, observers)))
 
     @property
     def archive(self) -> Any:

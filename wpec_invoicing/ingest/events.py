@@ -54,9 +54,12 @@ def events_of(msg: Any, kind: str, invoices: list[Any]) -> list[Event]:
 
 
 def record_events(ctx: Any, session: Any, events: list[Event], *, message: Any = None,
-                  pec: Any = None) -> list[str]:
+                  pec: Any = None, isolated: bool = True,
+                  filters: dict[str, Any] | None = None) -> list[str]:
     """Record the events and, for a message, tell the observers; returns the observers'
-    error texts (an invoice file imported on its own has no message to observe)."""
+    error texts (an invoice file imported on its own has no message to observe).
+    `isolated=False`: an observer's failure raises instead; `filters`: the observers'
+    filters for this message's group (see `observers.notify`)."""
     from wpec_invoicing.store.events import invoice_received
     from wpec_invoicing.store.models import ReceivedInvoice
 
@@ -71,4 +74,4 @@ def record_events(ctx: Any, session: Any, events: list[Event], *, message: Any =
                 invoice_received(session, inv, source=inv.source, message_id=event.message_id)
     if message is None:
         return []
-    return notify(session, message, pec, ctx.observers)
+    return notify(session, message, pec, ctx.observers, isolated=isolated, filters=filters)

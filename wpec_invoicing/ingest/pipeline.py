@@ -1,10 +1,18 @@
 """The pipeline: every stage of ingestion, in order, for one message or a batch.
 
 Sync, import and retry all call it. Transactions: `process_many` claims a chunk of archived
-messages in one transaction and processes each in its own savepoint (one failure rolls back
-only itself and is recorded on the message with why; the batch goes on); `process_stored`
-does one message in its own transaction. Everything a message's processing writes commits
-with its "processed" status, or not at all; server moves and flags are only queued.
+messages in one transaction, recognises them (pure work on the bytes: nothing to roll back),
+then does their database work in one savepoint for the whole group: no savepoint per message
+or per observer, and one flush of the group's rows. When anything in that group
+raises, the savepoint is rolled back and the group is done again the careful way, each
+message in its own savepoint and each observer and action in its own (one failure rolls back
+only itself and is recorded on the message with why; the batch goes on), reusing what was
+recognised: one bad message never stops the batch and nothing is lost, and the common case
+pays for one savepoint. A message whose rule runs actions or a plugin's step (which may
+reach outside the database) is always done the careful way, alone: a retried group never
+runs those twice. `process_stored` does one message in its own transaction.
+Everything a message's processing writes commits with its "processed" status, or not at all;
+server moves and flags are only queued.
 """
 
 from __future__ import annotations
@@ -21,10 +29,11 @@ from wpec_invoicing.ingest.act import carry_out
 from wpec_invoicing.ingest.context import IngestContext
 from wpec_invoicing.ingest.events import events_of, invoice_events, record_events
 from wpec_invoicing.ingest.invoices import Registered, register_file, register_invoices
-from wpec_invoicing.ingest.recognise import describe, recognise
+from wpec_invoicing.ingest.observers import prepare_group
+from wpec_invoicing.ingest.recognise import Recognised, describe, recognise
 from wpec_invoicing.ingest.store_raw import store_raw_message
 from wpec_invoicing.ingest.verify import envelope_verdict, message_problems
-from wpec_invoicing.rules.kinds import SDI_INVOICE
+from wpec_invoicing.rules.kinds import SDI_INVOICE, effective_rule
 from wpec_invoicing.rules.plan import Location, MessageFacts, decide
 from wpec_invoicing.store.models import Message, utcnow
 
@@ -33,6 +42,9 @@ log = logging.getLogger(__name__)
 # Bigger messages are archived (streamed) but not parsed: parsing needs several copies in
 # memory. Providers cap PEC messages far below this (30-100 MB).
 MAX_PROCESS_BYTES = 200 * 1024 * 1024
+# Messages recognised ahead of their database work are held in memory (bytes and parse) for
+# the group: a group stops at this many bytes (a bigger message makes a group of its own).
+GROUP_BYTES = 32 * 1024 * 1024
 
 
 @dataclass
@@ -110,9 +122,10 @@ class Pipeline:
             return False
 
     def process_many(self, message_ids: list[int], *, account: Any = None) -> list[bool]:
-        """Process archived messages in one transaction, each in its own savepoint; a
-        message that fails is rolled back alone and recorded with its error."""
-        results: list[bool] = []
+        """Process archived messages in one transaction (see the module docstring: one
+        savepoint per group, per message only when the group fails); a message that fails
+        is rolled back alone and recorded with its error. True/False per id, in order."""
+        failed: set[int] = set()
         archive = self.ctx.archive
         # Blobs extracted here (invoice files, quarantined attachments) are fsynced one by
         # one, their folders once, before the commit that refers to them.
@@ -129,38 +142,109 @@ class Pipeline:
                                       Message.status == "archived")
                 .options(selectinload(Message.locations))
                 .with_for_update(skip_locked=True, of=Message))}
-            for message_id in message_ids:
-                msg = claimed.get(message_id)
-                if msg is None or msg.status != "archived":
-                    results.append(True)
-                    continue
-                if msg.size > MAX_PROCESS_BYTES:
-                    _failed(msg, f"message of {msg.size // 2**20} MB is over the "
-                                 f"{MAX_PROCESS_BYTES // 2**20} MB classification limit: "
-                                 "archived, not classified")
-                    results.append(False)
-                    continue
-                savepoint = session.begin_nested()
-                try:
-                    outcome = self.process(session, msg, archive.get(msg.sha256),
-                                           account=account)
-                    savepoint.commit()
-                    self.quarantined += outcome.quarantined
-                    self.invoices += len(outcome.invoices)
-                    results.append(True)
-                except Exception as exc:
-                    savepoint.rollback()
-                    log.warning("message %s could not be processed: %s", message_id, exc)
-                    _failed(session.get(Message, message_id), exc)
-                    results.append(False)
-        return results
+            todo = [claimed[i] for i in dict.fromkeys(message_ids) if i in claimed]
+            for group in _groups(todo, GROUP_BYTES):
+                self._process_group(session, group, failed, account)
+        return [i not in failed for i in message_ids]
+
+    def _process_group(self, session: Session, group: list[Message], failed: set[int],
+                       account: Any) -> None:
+        """Recognise the group's messages, then do their database work in one savepoint;
+        when that raises, again per message, isolated (the recognition is kept)."""
+        ready: list[tuple[Message, bytes, Recognised]] = []
+        for msg in group:
+            if msg.size > MAX_PROCESS_BYTES:
+                _failed(msg, f"message of {msg.size // 2**20} MB is over the "
+                             f"{MAX_PROCESS_BYTES // 2**20} MB classification limit: "
+                             "archived, not classified")
+                failed.add(msg.id)
+                continue
+            try:
+                raw = self.ctx.archive.get(msg.sha256)
+                ready.append((msg, raw, recognise(raw, self.ctx.trust)))
+            except Exception as exc:
+                log.warning("message %s could not be processed: %s", msg.id, exc)
+                _failed(msg, exc)
+                failed.add(msg.id)
+        # A message whose rule runs actions or a plugin's step (which may reach outside the
+        # database: a printer, a web hook) is done alone, isolated, so that no retry of its
+        # group ever runs them twice; the others go in runs, each in one savepoint. In order.
+        run: list[tuple[Message, bytes, Recognised]] = []
+        for item in ready:
+            if self._reaches_out(item[2]):
+                self._process_run(session, run, failed, account)
+                run = []
+                self._process_isolated(session, [item], failed, account)
+            else:
+                run.append(item)
+        self._process_run(session, run, failed, account)
+
+    def _reaches_out(self, seen: Recognised) -> bool:
+        """Whether this message's rule runs actions or a plugin document type's step."""
+        if seen.doctype is not None and hasattr(seen.doctype, "process"):
+            return True
+        return bool(effective_rule(self.ctx.config, seen.kind, seen.doctype).actions)
+
+    def _process_run(self, session: Session, run: list[tuple[Message, bytes, Recognised]],
+                     failed: set[int], account: Any) -> None:
+        """The run's database work in one savepoint; when anything raises, rolled back and
+        done again message by message, isolated."""
+        if not run:
+            return
+        savepoint = session.begin_nested()
+        filters = None
+        try:
+            # The observers' look-ups for the whole run (before its writes: nothing the run
+            # writes is something an observer looks up), then calls only where they match.
+            filters = prepare_group(session, [seen.pec for _m, _r, seen in run],
+                                    self.ctx.observers)
+            outcomes = [self.process(session, msg, raw, account=account, seen=seen,
+                                     isolated=False, filters=filters)
+                        for msg, raw, seen in run]
+            savepoint.commit()
+        except Exception as exc:
+            savepoint.rollback()
+            log.info("a run of %d messages failed (%s): processing them one by one",
+                     len(run), exc)
+            self._process_isolated(session, run, failed, account, filters)
+            return
+        for outcome in outcomes:
+            self._count(outcome)
+
+    def _process_isolated(self, session: Session,
+                          items: list[tuple[Message, bytes, Recognised]], failed: set[int],
+                          account: Any, filters: dict[str, Any] | None = None) -> None:
+        """Each message in its own savepoint, each observer and action in its own: one
+        failure rolls back only itself and is recorded on the message."""
+        for msg, raw, seen in items:
+            message_id = msg.id
+            savepoint = session.begin_nested()
+            try:
+                outcome = self.process(session, msg, raw, account=account, seen=seen,
+                                       filters=filters)
+                savepoint.commit()
+                self._count(outcome)
+            except Exception as exc:
+                savepoint.rollback()
+                log.warning("message %s could not be processed: %s", message_id, exc)
+                _failed(session.get(Message, message_id), exc)
+                failed.add(message_id)
+
+    def _count(self, outcome: Outcome) -> None:
+        self.quarantined += outcome.quarantined
+        self.invoices += len(outcome.invoices)
 
     # -- the stages ----------------------------------------------------------------------
-    def process(self, session: Session, msg: Message, raw: bytes, *,
-                account: Any = None) -> Outcome:
-        """Recognise → verify → register invoices → decide → act → record events."""
+    def process(self, session: Session, msg: Message, raw: bytes, *, account: Any = None,
+                seen: Recognised | None = None, isolated: bool = True,
+                filters: dict[str, Any] | None = None) -> Outcome:
+        """Recognise (unless `seen` says already) → verify → register invoices → decide →
+        act → record events. `isolated=False`: observers run without their own savepoints, and
+        a failure of one raises (the caller runs the group again isolated); rule actions,
+        always in their own, only run for messages the caller processes isolated. `filters`:
+        the observers' filters for the message's group (`observers.prepare_group`)."""
         ctx = self.ctx
-        seen = recognise(raw, ctx.trust)
+        seen = seen if seen is not None else recognise(raw, ctx.trust)
         pec = seen.pec
         describe(msg, seen)
         problems = message_problems(pec)
@@ -180,7 +264,7 @@ class Pipeline:
         done = carry_out(ctx, session, msg, pec, raw, plan, account=account,
                          doctype=seen.doctype)
         errors = record_events(ctx, session, events_of(msg, seen.kind, registered),
-                               message=msg, pec=pec)
+                               message=msg, pec=pec, isolated=isolated, filters=filters)
         outcome = Outcome(seen.kind, saved=done.saved, quarantined=done.quarantined,
                           invoices=[r.id for r in registered],
                           pending_server_actions=done.pending_server_actions,
@@ -189,3 +273,19 @@ class Pipeline:
         msg.processed_at = utcnow()
         msg.error = "; ".join(outcome.errors)[:4000] or None
         return outcome
+
+
+def _groups(messages: list[Message], max_bytes: int) -> list[list[Message]]:
+    """Consecutive messages up to `max_bytes` of raw bytes a group (one bigger is alone)."""
+    out: list[list[Message]] = []
+    cur: list[Message] = []
+    size = 0
+    for msg in messages:
+        if cur and size + msg.size > max_bytes:
+            out.append(cur)
+            cur, size = [], 0
+        cur.append(msg)
+        size += msg.size
+    if cur:
+        out.append(cur)
+    return out

@@ -12,6 +12,7 @@ import email
 import email.policy
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,45 @@ def _header_block(raw: bytes) -> bytes:
     return raw if end < 0 else raw[:end]
 
 
+# A well-formed header line: a name (printable ASCII but ":"), a colon; or a continuation.
+_FIELD = re.compile(rb"[\x21-\x39\x3b-\x7e]+:")
+
+
 def headers(raw: bytes) -> list[list[str]]:
-    """The top header fields as [name, value] pairs (only the header block is parsed)."""
-    msg = email.message_from_bytes(_header_block(raw) + b"\r\n\r\n",
-                                   policy=email.policy.compat32)
+    """The top header fields as [name, value] pairs (only the header block is parsed), as
+    the `email` package's compat32 parser gives them (folding kept, the value's leading
+    blanks and final line break dropped).
+
+    Why not always that parser: it costs more than the rest of saving a message. A plain
+    header block (ASCII, CRLF lines, every line a field or a continuation) is split here
+    with the same result; anything else (8-bit bytes, bare LFs, a "From " line, a broken
+    line) goes to the parser, which knows every defect."""
+    block = _header_block(raw)
+    fast = _plain_headers(block)
+    if fast is not None:
+        return fast
+    msg = email.message_from_bytes(block + b"\r\n\r\n", policy=email.policy.compat32)
     return [[name, str(value)] for name, value in msg.items()]
+
+
+def _plain_headers(block: bytes) -> list[list[str]] | None:
+    """`headers` of a plain header block, or None when it is not plain."""
+    if not block.isascii() or b"\r" in block.replace(b"\r\n", b"") or \
+            b"\n" in block.replace(b"\r\n", b""):
+        return None
+    fields: list[list[str]] = []
+    for line in block.decode("ascii").split("\r\n"):
+        if line[:1] in (" ", "\t"):
+            if not fields:
+                return None
+            fields[-1][1] += "\r\n" + line
+            continue
+        match = _FIELD.match(line.encode("ascii"))
+        if match is None:
+            return None
+        name = line[:match.end() - 1]
+        fields.append([name, line[match.end():].lstrip(" \t")])
+    return fields
 
 
 def bodies(raw: bytes) -> dict[str, bytes]:

@@ -209,6 +209,14 @@ class ImapConnection:
         uids = self.c.search(["UID", f"{last_uid + 1}:*"])
         return sorted(u for u in uids if u > last_uid)
 
+    def uids_between(self, first: int, last: int | None) -> list[int]:
+        """UIDs from `first` to `last` included (`last` None: to the end of the folder); a
+        window at a time, so a big folder's UIDs are never all in memory."""
+        if last is None:
+            return self.uids_after(first - 1)
+        uids = self.c.search(["UID", f"{first}:{last}"])
+        return sorted(u for u in uids if first <= u <= last)
+
     def sizes(self, uids: list[int]) -> dict[int, int]:
         out: dict[int, int] = {}
         for chunk in _chunks(uids, 1000):

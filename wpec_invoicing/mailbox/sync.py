@@ -6,8 +6,8 @@ The order is the product's core promise ("nothing received is ever lost"):
    BODY.PEEK[] (reading never marks a message seen);
 2. each raw message is written to the archive (fsync) and its record + server location +
    the folder's new last UID are committed in one transaction;
-3. then each archived-but-unprocessed message is classified and its rules applied, committed
-   per message (server actions are only *logged* as pending in that transaction);
+3. then the archived-but-unprocessed messages are classified and their rules applied, a chunk
+   per transaction (server actions are only *logged* as pending in that transaction);
 4. only then are the pending flags/moves performed on the server and marked done;
 5. last, the after-sync checks registered at start-up (`ingest.observers`: the outbox's
    no-acceptance alert).
@@ -52,8 +52,8 @@ log = logging.getLogger(__name__)
 
 # Largest total of bodies fetched in one FETCH command (a big message is fetched alone).
 MAX_BATCH_BYTES = 16 * 1024 * 1024
-# Messages classified per transaction (each in its own savepoint: one failure rolls back only
-# itself); a commit costs an fsync, so not one per message.
+# Messages classified per transaction (one savepoint for the lot, one per message only when
+# the lot fails: see `ingest.pipeline`); a commit costs an fsync, so not one per message.
 PROCESS_CHUNK = 50
 # Messages above this size are fetched in ranges, straight to the archive.
 STREAM_ABOVE_BYTES = 8 * 1024 * 1024
@@ -61,6 +61,8 @@ STREAM_CHUNK_BYTES = 4 * 1024 * 1024
 # Committed batches the fetcher may be ahead of the classification (ids only: memory is
 # this many lists of message ids, whatever the size of the box).
 AHEAD_BATCHES = 8
+# New UIDs are listed a window of this many UID numbers at a time (memory flat in the folder).
+UID_WINDOW = 5000
 
 
 @dataclass
@@ -355,29 +357,53 @@ class Mailbox:
                             state.uidvalidity, info.uidvalidity)
                 state.uidvalidity, state.last_uid = info.uidvalidity, 0
             last_uid = state.last_uid
-            known_uids = set(s.scalars(select(MessageLocation.uid).where(
+        # The new UIDs a window at a time (UID numbers up to UIDNEXT in steps of UID_WINDOW,
+        # the last window open-ended for what arrives meanwhile): neither the server's list
+        # nor our known locations are ever held for the whole folder.
+        first = last_uid + 1
+        while True:
+            if halt is not None and halt.is_set():
+                return res  # the caller failed: what is committed stays, the next run goes on
+            last = first + UID_WINDOW - 1
+            if info.uidnext is None or last >= info.uidnext - 1:
+                last = None
+            self._fetch_window(imap, folder, info.uidvalidity, first, last, res, ready, halt)
+            if last is None:
+                break
+            first = last + 1
+        self._mark_synced(folder)
+        return res
+
+    def _fetch_window(self, imap: ImapConnection, folder: str, uidvalidity: int, first: int,
+                      last: int | None, res: FolderResult, ready: queue.Queue | None,
+                      halt: threading.Event | None) -> None:
+        """The new messages with UIDs from `first` to `last` (None: the end), in batches."""
+        account = self.account.name
+        found = imap.uids_between(first, last)
+        if not found:
+            return
+        with self.store.session() as s:
+            known = set(s.scalars(select(MessageLocation.uid).where(
                 MessageLocation.account == account, MessageLocation.folder == folder,
-                MessageLocation.uidvalidity == info.uidvalidity,
-                MessageLocation.uid > last_uid)))
-        uids = [u for u in imap.uids_after(last_uid) if u not in known_uids]
-        res.new_uids = len(uids)
+                MessageLocation.uidvalidity == uidvalidity,
+                MessageLocation.uid >= found[0], MessageLocation.uid <= found[-1])))
+        uids = [u for u in found if u not in known]
+        del found, known
+        res.new_uids += len(uids)
         if not uids:
-            self._mark_synced(folder)
-            return res
+            return
         sizes = imap.sizes(uids)
         for batch in _batches(uids, sizes, self.account.batch_size, MAX_BATCH_BYTES,
                               STREAM_ABOVE_BYTES):
             if halt is not None and halt.is_set():
-                return res  # the caller failed: what is committed stays, the next run goes on
+                return
             if len(batch) == 1 and sizes.get(batch[0], 0) > STREAM_ABOVE_BYTES:
-                created = self._fetch_big(imap, folder, info.uidvalidity, batch[0],
+                created = self._fetch_big(imap, folder, uidvalidity, batch[0],
                                           sizes[batch[0]], res)
             else:
-                created = self._fetch_batch(imap, folder, info.uidvalidity, batch, res)
+                created = self._fetch_batch(imap, folder, uidvalidity, batch, res)
             if created and ready is not None:
                 _hand_over(ready, created, halt)
-        self._mark_synced(folder)
-        return res
 
     def _fetch_big(self, imap: ImapConnection, folder: str, uidvalidity: int, uid: int,
                    size: int, res: FolderResult) -> list[int]:

@@ -14,10 +14,11 @@ Idempotent: the same message seen twice adds no second event.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from wpec_invoicing.outbox.records import account_state, add_event, aware, raise_alert, utcnow
@@ -52,12 +53,102 @@ def _kind(pec: Any) -> str:
     return str(getattr(kind, "value", kind) or "")
 
 
+# SdI messages that are not about our sends: an invoice for us (passive cycle), its metadata,
+# PA-side messages.
+_NOT_OURS_SDI = frozenset({"INVOICE", "MT", "EC", "SE"})
+
+
+def concerns(pec_message: Any) -> bool:
+    """Whether `on_message` could do anything with this message: a provider receipt, or an
+    SdI notification about an invoice. Decided from the parsed message alone (no query), so
+    the pipeline skips the observer for the rest of the box (invoices, ordinary mail)."""
+    kind = _kind(pec_message)
+    if kind in PROVIDER_STATE:
+        return True
+    sdi = getattr(pec_message, "sdi", None)
+    return (kind == "posta-certificata" and sdi is not None
+            and (sdi.kind or "").upper() not in _NOT_OURS_SDI)
+
+
+def prepare(session: Session, pec_messages: Sequence[Any]) -> Callable[[Any], bool]:
+    """For a group of messages `concerns` accepted: which of them match anything we sent.
+
+    One query each for the group's receipts (every referenced Message-ID and identificativo
+    at once) and its SdI notifications (file names and IdentificativoSdI), instead of one or
+    two per message; the returned filter says, per message, whether `on_message` can find
+    an item (the same matching, so it is never stricter). On a first sync of a big box most
+    receipts are about messages sent long ago or from elsewhere: they cost nothing more."""
+    refs, idents, names, sdi_ids = set(), set(), set(), set()
+    for pec in pec_messages:
+        if _kind(pec) in PROVIDER_STATE:
+            ref = _ref(pec)
+            if ref:
+                refs.add(ref)
+            if getattr(pec, "identificativo", None):
+                idents.add(pec.identificativo)
+        else:
+            name, ident_sdi = _sdi_keys(pec)
+            if name:
+                names.add(name)
+            if ident_sdi:
+                sdi_ids.add(ident_sdi)
+    found_refs, found_idents, found_bases, found_sdi = set(), set(), set(), set()
+    if refs or idents:
+        for ref, ident in session.execute(
+                select(OutboxItem.message_id, OutboxItem.provider_identificativo).where(
+                    or_(OutboxItem.message_id.in_(refs),
+                        OutboxItem.provider_identificativo.in_(idents)))):
+            found_refs.add(ref)
+            found_idents.add(ident)
+    if names or sdi_ids:
+        bases = {invoice_base_name(n) for n in names}
+        for file_name, ident_sdi in session.execute(
+                select(OutboxItem.file_name, OutboxItem.identificativo_sdi).where(
+                    OutboxItem.kind == "invoice",
+                    or_(OutboxItem.identificativo_sdi.in_(sdi_ids),
+                        OutboxItem.file_name.in_(names),
+                        *(OutboxItem.file_name.like(f"{b}.%") for b in bases)))):
+            if file_name:
+                found_bases.add(invoice_base_name(file_name))
+            found_sdi.add(ident_sdi)
+
+    def matches(pec: Any) -> bool:
+        if _kind(pec) in PROVIDER_STATE:
+            return (_ref(pec) in found_refs
+                    or getattr(pec, "identificativo", None) in found_idents)
+        name, ident_sdi = _sdi_keys(pec)
+        return ((name is not None and invoice_base_name(name) in found_bases)
+                or (ident_sdi is not None and ident_sdi in found_sdi))
+
+    return matches
+
+
+def _ref(pec: Any) -> str | None:
+    """The Message-ID a receipt refers to, as we store ours (in angle brackets)."""
+    ref = (getattr(pec, "ref_message_id", None) or "").strip()
+    if not ref:
+        return None
+    return ref if ref.startswith("<") else f"<{ref}>"
+
+
+def _sdi_keys(pec: Any) -> tuple[str | None, str | None]:
+    """The file name and IdentificativoSdI an SdI notification is about."""
+    payload = pec.sdi
+    notification = getattr(payload, "notification", None)
+    name = (getattr(notification, "nome_file", None) if notification else None) \
+        or payload.file_name
+    ident = payload.identificativo_sdi
+    return name or None, str(ident) if ident else None
+
+
 def on_message(session: Session, stored_message: Any, pec_message: Any) -> None:
     """The observer: never raises for a message that is simply not ours."""
+    if not concerns(pec_message):
+        return
     kind = _kind(pec_message)
     if kind in PROVIDER_STATE:
         _on_receipt(session, stored_message, pec_message, kind)
-    elif kind == "posta-certificata" and getattr(pec_message, "sdi", None) is not None:
+    else:
         _on_sdi(session, stored_message, pec_message)
 
 
@@ -94,10 +185,8 @@ def _already_recorded(session: Session, item: OutboxItem, stored_message: Any) -
 
 
 def _find_by_receipt(session: Session, pec: Any) -> OutboxItem | None:
-    ref = (getattr(pec, "ref_message_id", None) or "").strip()
+    ref = _ref(pec)
     if ref:
-        if not ref.startswith("<"):
-            ref = f"<{ref}>"
         item = session.scalar(select(OutboxItem).where(OutboxItem.message_id == ref))
         if item is not None:
             return item
@@ -184,14 +273,11 @@ def _find_invoice_item(session: Session, file_name: str | None,
 def _on_sdi(session: Session, stored: Any, pec: Any) -> None:
     payload = pec.sdi
     kind = (payload.kind or "").upper()
-    if kind in ("INVOICE", "MT", "EC", "SE"):
-        return  # an invoice for us (passive cycle) or a PA-side message: not about our sends
     notification = getattr(payload, "notification", None)
-    nome_file = getattr(notification, "nome_file", None) if notification else None
-    item = _find_invoice_item(session, nome_file or payload.file_name,
-                              payload.identificativo_sdi)
+    name, ident_sdi = _sdi_keys(pec)
+    item = _find_invoice_item(session, name, ident_sdi)
     if item is None:
-        log.info("SdI %s for %s matches nothing we sent", kind, nome_file or payload.file_name)
+        log.info("SdI %s for %s matches nothing we sent", kind, name)
         return
     if getattr(payload, "authentic", False) is not True:
         # Only a signed PEC envelope whose certified sender is SdI proves an SdI outcome; a

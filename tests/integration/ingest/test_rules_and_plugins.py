@@ -66,6 +66,84 @@ def test_malformed_messages_and_failing_observers_never_stop_the_batch(
         store.close()
 
 
+def test_one_failure_in_a_group_is_recorded_alone_and_nothing_is_doubled(
+        tmp_path: Path, db_url: str, factory) -> None:
+    """A group's messages share one savepoint; when one of them fails (an observer raises
+    on it, its blob is gone), the group is done again message by message: the failure is
+    recorded on that message only, the others are processed once (their observers' writes
+    are not doubled), and an observer only hears about the messages it `wants`."""
+    config = make_config(tmp_path, db_url=db_url)
+    store = open_store(config)
+    try:
+        raws = [*factory.mixed(7), factory.plain(subject="blob gone")]
+        ids = _store_all(store, raws)
+        victim, gone = ids[4], ids[-1]
+        with store.session() as s:
+            gone_sha = s.get(Message, gone).sha256
+        store.archive.path(gone_sha).unlink()
+
+        def picky(session, stored_message, pec_message) -> None:
+            session.add(Supplier(vat=f"IT{stored_message.id:011d}", name="seen"))
+            if stored_message.id == victim:
+                session.flush()
+                raise RuntimeError("picky exploded")
+
+        def wants(pec_message) -> bool:
+            return pec_message.kind.value != "non-pec"  # not the plain mail
+
+        pipeline = Pipeline.for_config(config, store, observers=[("picky", picky, wants)])
+        assert pipeline.process_many(ids) == [True] * 7 + [False]
+        with store.session() as s:
+            rows = {m.id: m for m in s.scalars(select(Message))}
+            assert {i for i, m in rows.items() if m.error} == {victim, gone}
+            assert "picky exploded" in rows[victim].error
+            assert rows[victim].status == "processed"
+            assert rows[gone].status == "error" and "blob" in rows[gone].error
+            seen = set(s.scalars(select(Supplier.vat)))
+        wanted = {ids[i] for i in range(7) if i != 6}  # the 7th of the mix is plain mail
+        assert seen == {f"IT{i:011d}" for i in wanted - {victim}}
+    finally:
+        store.close()
+
+
+def test_rule_actions_run_once_even_when_their_group_is_done_again(
+        tmp_path: Path, factory) -> None:
+    """Actions may reach outside the database: a message whose rule runs them is processed
+    alone, so another message's failure in the same chunk never runs them a second time."""
+    calls: list[int] = []
+
+    def counter_factory(options):
+        def action(ctx):
+            calls.append(ctx.message.id)
+            return "counted"
+        return action
+
+    register_action("test_count", counter_factory)
+    config = make_config(tmp_path, extra={"rules": {"kinds": {"posta-certificata": {
+        "actions": [{"action": "test_count"}]}}}})
+    store = open_store(config)
+    try:
+        ids = _store_all(store, [factory.certified(subject=f"contratto {n}") for n in range(3)]
+                         + factory.mixed(4))
+        last = ids[-1]
+
+        def failing_on_last(session, stored_message, pec_message) -> None:
+            if stored_message.id == last:
+                raise RuntimeError("no")
+
+        results = Pipeline.for_config(config, store, observers=[
+            ("failing", failing_on_last)]).process_many(ids)
+        assert all(results)
+        assert sorted(calls) == ids[:3]
+        with store.session() as s:
+            done = list(s.scalars(select(RuleAction.message_id).where(
+                RuleAction.action == "test_count", RuleAction.status == "done")))
+            assert sorted(done) == ids[:3]
+            assert "no" in s.get(Message, last).error
+    finally:
+        store.close()
+
+
 def test_actions_by_name_and_unknown_action_is_logged(tmp_path: Path, factory) -> None:
     seen = []
 

@@ -182,6 +182,46 @@ def test_big_messages_are_streamed_byte_exact(dovecot_server, mailbox, factory, 
         store.close()
 
 
+def test_new_uids_are_listed_a_window_at_a_time(dovecot_server, mailbox, factory,
+                                                tmp_path: Path, monkeypatch) -> None:
+    """A big folder's UIDs are never listed whole: windows of UID_WINDOW numbers up to the
+    UIDNEXT seen at SELECT, then an open-ended one that also catches what arrived during the
+    sync. Every message is fetched once, and a second sync fetches nothing."""
+    from wpec_invoicing.mailbox import sync as sync_module
+
+    monkeypatch.setattr(sync_module, "UID_WINDOW", 3)
+    login, password = mailbox
+    messages = factory.mixed(8)
+    late = factory.plain(subject="arrived during the sync")
+    append("127.0.0.1", dovecot_server.imaps_port, dovecot_server.ca_path, login, password,
+           messages)
+    config = make_config(tmp_path, imap=_imap(dovecot_server, mailbox), login=login)
+    store = open_store(config)
+    try:
+        listed: list[tuple[int, int | None, int]] = []
+        real = sync_module.ImapConnection.uids_between
+
+        def recording(self, first, last):
+            if not listed:  # a message arrives while the first window is being fetched
+                append("127.0.0.1", dovecot_server.imaps_port, dovecot_server.ca_path,
+                       login, password, [late])
+            uids = real(self, first, last)
+            listed.append((first, last, len(uids)))
+            return uids
+
+        monkeypatch.setattr(sync_module.ImapConnection, "uids_between", recording)
+        result = Mailbox(config, config.account(), store).sync()
+        assert result.archived == 9 and result.errors == 0 and result.bodies_fetched == 9
+        assert listed[:3] == [(1, 3, 3), (4, 6, 3), (7, None, 3)]  # 7, 8 and the late one
+        with store.session() as s:
+            stored = {m.sha256 for m in s.scalars(select(Message))}
+        assert stored == {sha256_hex(m) for m in [*messages, late]}
+        again = Mailbox(config, config.account(), store).sync()
+        assert again.archived == 0 and again.bodies_fetched == 0
+    finally:
+        store.close()
+
+
 def test_uidvalidity_change_rescans_without_duplicating(dovecot_server, mailbox, factory,
                                                         tmp_path: Path) -> None:
     import ssl

@@ -42,9 +42,11 @@ def provider(domain: str = "pec.sandbox.test") -> builder.Provider:
 
 
 def store_and_observe(outbox: Outbox, raw: bytes):
-    """What the sync does with one message: archive + record it, then call the observer."""
+    """What the sync does with one message: archive + record it, then call the observer,
+    as the pipeline does: only when it `concerns` the outbox and the group look-up
+    (`prepare`) finds it matches something sent (a filter that missed a match fails here)."""
     from wpec_invoicing.ingest import store_raw_message
-    from wpec_invoicing.outbox.correlate import on_message
+    from wpec_invoicing.outbox.correlate import concerns, on_message, prepare
 
     pec = inspect(raw)
     store = outbox.store
@@ -53,7 +55,8 @@ def store_and_observe(outbox: Outbox, raw: bytes):
         msg.kind = pec.kind.value
         msg.ref_message_id = pec.ref_message_id
         s.flush()
-        on_message(s, msg, pec)
+        if concerns(pec) and prepare(s, [pec])(pec):
+            on_message(s, msg, pec)
     return pec
 
 

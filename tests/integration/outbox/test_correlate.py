@@ -166,6 +166,46 @@ def test_notifications_for_other_files_change_nothing(outbox):
     assert [e.event for e in events] == ["queued"]
 
 
+def test_a_group_of_receipts_and_notifications_through_the_pipeline(outbox):
+    """The sync's way: one group of messages, one look-up per group (`prepare`), each receipt
+    and notification matched to its own item, those about nothing we sent change nothing."""
+    from wpec_invoicing.ingest import Pipeline, store_raw_message
+    from wpec_invoicing.startup import start
+
+    start()
+    raw1, first = queue_invoice(outbox, progressivo="00001")
+    raw2, second = queue_invoice(outbox, progressivo="00002")
+    _raw3, third = queue_invoice(outbox, progressivo="00003")
+    p = provider()
+    stranger = builder.compose(sender=ADDRESS, to=["altro@pec.example.it"], subject="altro",
+                               attachments=[])
+    messages = [
+        builder.accettazione(raw1, provider=p, identificativo="id-1"),
+        builder.accettazione(stranger, provider=p, identificativo="id-x"),
+        builder.avvenuta_consegna(raw2, provider=p, identificativo="id-2",
+                                  consegna="sdi01@pec.fatturapa.it"),
+        sdi_envelope("IT01234567897_99999.xml", "NS", ident="999"),
+        sdi_envelope(third.file_name, "RC", ident="4243"),
+    ]
+    store = outbox.store
+    with store.session() as s:
+        ids = [store_raw_message(s, store.archive, raw, source="import")[0].id
+               for raw in messages]
+    assert Pipeline.for_config(outbox.config, store).process_many(ids) == [True] * 5
+    one, events_one = item_of(outbox, first.id)
+    two, events_two = item_of(outbox, second.id)
+    three, events_three = item_of(outbox, third.id)
+    assert (one.provider_state, one.provider_identificativo) == ("accepted", "id-1")
+    assert (two.provider_state, two.provider_identificativo) == ("delivered", "id-2")
+    assert (three.sdi_state, three.identificativo_sdi) == ("delivered", "4243")
+    assert [e.event for e in events_one if e.source == "provider"] == ["accettazione"]
+    assert [e.event for e in events_two if e.source == "provider"] == ["avvenuta-consegna"]
+    assert [e.event for e in events_three if e.source == "sdi"] == ["RC"]
+    with store.session() as s:
+        assert s.scalar(select(OutboxItem).where(
+            OutboxItem.provider_identificativo == "id-x")) is None
+
+
 def test_no_acceptance_within_timeout_raises_one_alert(outbox):
     raw, queued = queue_invoice(outbox)
     with outbox.store.session() as s:
