@@ -83,8 +83,7 @@ def apply(session: Session, config, name: str, now: datetime,
     if after.state is not State.SUSPENDED and after.state is not State.PURGED:
         seen = _suspension_seen(session, name)
         if seen and after.state is State.ACTIVE and op is None:
-            # The provider refused a submission (or a write on IMAP, `note_writes_refused`)
-            # as from a read-only box: it is suspended.
+            # The provider refused a submission as from a read-only box: it is suspended.
             after = Lifecycle(State.SUSPENDED, after.expires_on, now)
             events.append(Event(now, State.ACTIVE, State.SUSPENDED, "soft-closed",
                                 f"the provider treats the box as suspended: {seen}"))
@@ -111,27 +110,6 @@ def seen_suspended(session: Session, config, name: str, detail: str, now: dateti
         return Lifecycle(State.SUSPENDED, cur.expires_on, now), [
             *events, Event(now, State.ACTIVE, State.SUSPENDED, "soft-closed", detail)]
     return apply(session, config, name, now, op)
-
-
-def note_writes_refused(session: Session, name: str, reason: str, now: datetime) -> bool:
-    """Record a refused write where the configuration is not at hand (a restore): the
-    outbox waits with the provider's reason and an alert is raised, as a refused submission
-    does; the lifecycle turns it into the suspended state at its next look (`apply`).
-    Returns whether anything was recorded (not when the box already waits as suspended)."""
-    from wpec_invoicing.outbox.records import account_state
-    from wpec_invoicing.store.alerts import raise_alert
-    from wpec_invoicing.store.events import record_event
-
-    state = account_state(session, name)
-    if state.paused and state.pause_reason and _SUSPENDED_TEXT.search(state.pause_reason):
-        return False  # already known: sending waits, the lifecycle has (or will have) it
-    text = f"{SUSPENDED_REASON}: the provider refuses writes ({reason})"
-    if not state.paused:
-        state.paused, state.pause_reason, state.paused_at = True, text[:500], now
-        record_event(session, "account.paused", "account", name, {"reason": text[:500]})
-    raise_alert(session, "account-paused", f"account {name}: {text}: the box is treated "
-                "as suspended, outgoing messages wait", account=name, now=now)
-    return True
 
 
 def _suspension_seen(session: Session, name: str) -> str | None:

@@ -8,19 +8,16 @@ message reads, sorts and shows exactly as it did.
 A box that refuses writes (a provider's suspended box: APPEND answered NO, read-only) gets
 nothing put back, with one clear reason ("casella sospesa: the provider refuses writes"), the
 archive keeps the message and its deletion stays "done", so the same restore works once the
-box is recovered. The refusal is recorded on the account (`accounts.service.
-note_writes_refused`: sending waits, an alert), in the store `restore_source` read from:
-the APPEND runs outside that transaction, and the configuration is not at hand here.
+box is recovered. The caller (`app.housekeeping.restore`, which has the configuration) maps
+the refusal to the account's lifecycle (`accounts.guard.after_writes_refused`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from wpec_invoicing.housekeeping.verify import blob_problem
 from wpec_invoicing.mailbox.imap import ImapConnection, WritesRefused
@@ -41,8 +38,6 @@ class RestoreSource:
     size: int
     flags: list[str]
     internal_date: datetime | None
-    # The store's engine (where a refusal of writes is recorded; None: not recorded).
-    bind: Any = field(default=None, repr=False, compare=False)
 
 
 class BoxRefusesWrites(RestoreError):
@@ -78,8 +73,7 @@ def restore_source(session, message_id: int, *, account: str | None,
         (locations[0].folder if locations else "INBOX")
     return RestoreSource(message_id, acct, target, msg.sha256, msg.size,
                          list(deletion.flags or []) if deletion else [],
-                         deletion.internal_date if deletion else None,
-                         bind=session.get_bind())
+                         deletion.internal_date if deletion else None)
 
 
 def restore_one(imap: ImapConnection, archive, src: RestoreSource) -> None:
@@ -87,24 +81,11 @@ def restore_one(imap: ImapConnection, archive, src: RestoreSource) -> None:
     problem = blob_problem(archive, src.sha256, src.size)
     if problem:
         raise RestoreError(f"message {src.message_id}: archive copy {problem}")
-    first = imap.writes_refused is None
     try:
         imap.append(src.folder, archive.get(src.sha256), src.flags, src.internal_date)
     except WritesRefused as exc:
-        if first:  # once per box and run (the next messages are refused without asking)
-            _record_refusal(src, exc)
         raise BoxRefusesWrites(
             f"casella sospesa: the provider refuses writes on {src.account} (APPEND to "
             f"{src.folder} refused: {exc.reason}); the archive keeps the message: restore it "
             "again once the box is recovered") from None
 
-
-def _record_refusal(src: RestoreSource, exc: WritesRefused) -> None:
-    """The account follows the provider's answer (see the module docstring)."""
-    if src.bind is None:
-        return
-    from wpec_invoicing.accounts.service import note_writes_refused
-
-    with Session(src.bind) as s, s.begin():
-        note_writes_refused(s, src.account, f"APPEND refused: {exc.reason}",
-                            datetime.now(UTC))
