@@ -4,7 +4,7 @@ Why one interface with two backends: a single machine keeps blobs as files (fast
 easy to back up), a deployment with workers on several machines needs them where every worker
 reaches them, and PostgreSQL is the one server such a deployment already has. Callers
 (sync, ingest, rules, housekeeping, exports, the API) only ever see this API: `put`,
-`put_many`, `put_stream`, `get`, `verify`, `in`, `deferred_folder_sync`; the rest
+`put_many`, `put_stream`, `get`, `verify`, `in`, `deferred_sync`; the rest
 (`iter_chunks`, `check`, `sizes`, `digests`, `repair`, `problem`) serves verification,
 export and migration, which must read every blob without holding it whole.
 
@@ -59,7 +59,7 @@ class BlobArchive:
         raise NotImplementedError
 
     @contextlib.contextmanager
-    def deferred_folder_sync(self) -> Iterator[None]:
+    def deferred_sync(self) -> Iterator[None]:
         """Batch the durability work of the puts inside the block where a backend can (the
         filesystem's folder fsyncs); blobs are durable when the block exits."""
         yield

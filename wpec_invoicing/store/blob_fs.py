@@ -1,9 +1,28 @@
 """The filesystem archive backend: blobs as files `root/ab/<sha256>`.
 
-Why fsync + atomic rename: "archived" must mean "survives a power cut" before the server copy
-is touched; a reader never sees a half-written file (it is written under a temporary name in
-the same folder, fsynced, renamed, then the folder itself is fsynced so the rename is durable).
-Why 256 folders: few folder fsyncs per batch, and still only ~4,000 files a folder at a
+Why write, sync, then rename: "archived" must mean "survives a power cut" before the record
+that refers to a blob commits (and long before the server copy is touched), and a file under
+its final name must always be complete, so a later `put` of the same bytes may skip it. So
+every blob is written under a temporary name in its folder, made durable, and only then
+renamed to its digest, and the renames are made durable in turn.
+
+Why a batch's fsyncs run side by side: on a journalling file system every `fsync` is a journal
+commit (≈ 0.4 ms on this project's VMs, and each one stalls the other file creations on the
+file system, such as the rule files the classifying thread writes), and a first sync writes
+thousands of small blobs. Issued from several threads at once, the fsyncs of a batch share
+journal commits (the file system groups them), so a batch is written, its files fsynced
+together, renamed, and the touched folders fsynced together: measured 0.16-0.18 ms a blob
+against 0.52-0.84 one after the other. Not `syncfs(2)`, which would do it in one call: it
+flushes everything dirty on the file system, so a busy database next to the archive would
+make every batch wait for its writes (measured: the sync got slower, not faster).
+
+`deferred_sync()` widens the batch to a block (the classification of a group of messages,
+which extracts invoice files): blobs written inside are durable when the block exits, and
+until then only the writing thread sees them (`get`, `in`, `sizes`), read from their
+temporary files. Nothing may commit a reference to them before the block exits; a block left
+by an exception discards them.
+
+Why 256 folders: few folders touched per batch, and still only ~4,000 files a folder at a
 million messages.
 
 Verification re-reads blobs in a few threads (hashlib releases the GIL on large buffers, and
@@ -14,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import tempfile
 import threading
@@ -36,12 +56,53 @@ SMALL = 1 << 20  # a blob up to this size is read in one system call; bigger one
 CHECK_CHUNK = 256  # blobs per verification task: one future per file costs more than a hash
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+_TMP_COUNTER = itertools.count()
+FSYNC_THREADS = 16  # enough concurrent fsyncs to share journal commits; they wait, not work
+_fsync_pool: ThreadPoolExecutor | None = None
+_fsync_pool_lock = threading.Lock()
+
+
+def _fsync_path(path: str | Path) -> None:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _forget_pool_in_child() -> None:
+    """A forked child has the pool object but none of its threads: it makes its own."""
+    global _fsync_pool, _fsync_pool_lock
+    _fsync_pool = None
+    _fsync_pool_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_in_child)
+
+
+def _fsync_all(paths: list[str] | list[Path]) -> None:
+    """fsync every path, several at once so that they share the journal's commits."""
+    global _fsync_pool
+    if len(paths) <= 1:
+        for path in paths:
+            _fsync_path(path)
+        return
+    with _fsync_pool_lock:
+        if _fsync_pool is None:
+            _fsync_pool = ThreadPoolExecutor(FSYNC_THREADS, thread_name_prefix="wpec-fsync")
+    for _ in _fsync_pool.map(_fsync_path, paths):  # re-raises the first error
+        pass
+
+
+class _Batch:
+    """One thread's blobs written but not yet durable: digest -> (temporary file, target)."""
+
+    __slots__ = ("folders", "pending")
+
+    def __init__(self) -> None:
+        self.pending: dict[str, tuple[str, Path]] = {}
+        self.folders: set[Path] = set()  # folders whose entries change when it settles
 
 
 def _digest(fd: int, size: int) -> str:
@@ -70,77 +131,119 @@ class FilesystemArchive(BlobArchive):
         return f"filesystem {self.root}"
 
     @contextlib.contextmanager
-    def deferred_folder_sync(self) -> Iterator[None]:
-        """Within the block, folder fsyncs are collected and done once at its end (each blob
-        is still fsynced at once). Durable when the block exits: close it *before* the
-        transaction that refers to the blobs commits."""
-        outer = getattr(self._local, "dirty", None)
-        if outer is not None:  # nested: the outermost block syncs
+    def deferred_sync(self) -> Iterator[None]:
+        """Blobs put inside the block are made durable together when it exits (see the
+        module docstring); close it *before* the transaction that refers to them commits."""
+        if getattr(self._local, "batch", None) is not None:  # nested: the outermost settles
             yield
             return
-        self._local.dirty = dirty = set()
+        self._local.batch = batch = _Batch()
         try:
             yield
-        finally:
-            self._local.dirty = None
-            for folder in sorted(dirty, key=lambda p: len(p.parts), reverse=True):
-                _fsync_dir(folder)
+        except BaseException:
+            self._local.batch = None
+            self._discard(batch)
+            raise
+        self._local.batch = None
+        self._settle(batch)
 
-    def _sync_folders(self, folders: set[Path]) -> None:
-        deferred = getattr(self._local, "dirty", None)
-        if deferred is not None:
-            deferred.update(folders)
-            return
-        for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
-            _fsync_dir(folder)
+    def _pending(self, sha256: str) -> str | None:
+        """The temporary file of a blob this thread wrote in an unsettled block."""
+        batch = getattr(self._local, "batch", None)
+        if batch is None or not batch.pending:
+            return None
+        entry = batch.pending.get(sha256)
+        return entry[0] if entry else None
 
     def path(self, sha256: str) -> Path:
         check_digest(sha256)
         return self.root / sha256[:2] / sha256
 
     def __contains__(self, sha256: str) -> bool:
-        return self.path(sha256).is_file()
+        return self._pending(sha256) is not None or self.path(sha256).is_file()
 
     # -- writing -----------------------------------------------------------------------------
     def put_many(self, blobs: list[bytes]) -> list[str]:
-        """Store several blobs durably: each file is fsynced, then each folder touched once
-        (one folder fsync per batch instead of one per blob)."""
+        """Store several blobs durably (in one batch: see the module docstring)."""
+        outer = getattr(self._local, "batch", None)
+        batch = outer if outer is not None else _Batch()
         digests: list[str] = []
-        dirty: set[Path] = set()
-        for data in blobs:
-            digest = sha256_hex(data)
-            digests.append(digest)
-            target = self.path(digest)
-            if target.is_file() and target.stat().st_size == len(data):
-                continue
-            self._write(target, data, dirty)
-        self._sync_folders(dirty)
+        try:
+            for data in blobs:
+                digest = sha256_hex(data)
+                digests.append(digest)
+                if digest in batch.pending:
+                    continue
+                target = self.path(digest)
+                if target.is_file() and target.stat().st_size == len(data):
+                    continue
+                self._write(target, data, batch)
+        except BaseException:
+            if outer is None:
+                self._discard(batch)
+            raise
+        if outer is None:
+            self._settle(batch)
         return digests
 
     def repair(self, data: bytes) -> str:
         digest = sha256_hex(data)
-        dirty: set[Path] = set()
-        self._write(self.path(digest), data, dirty)
-        self._sync_folders(dirty)
+        batch = _Batch()
+        try:
+            self._write(self.path(digest), data, batch)
+        except BaseException:
+            self._discard(batch)
+            raise
+        self._settle(batch)
         return digest
 
-    def _write(self, target: Path, data: bytes, dirty: set[Path]) -> None:
+    def _write(self, target: Path, data: bytes, batch: _Batch) -> None:
+        """Write `data` under a temporary name in the target's folder; the batch's settling
+        makes it durable and gives it its name."""
         folder = target.parent
         if not folder.is_dir():
             folder.mkdir(parents=True, exist_ok=True)
-            dirty.add(folder.parent)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+            batch.folders.add(folder.parent)
+        # A name unique to this process and write (O_EXCL guards against anything else):
+        # cheaper than mkstemp's random names, which matter at thousands of blobs a second.
+        tmp = f"{folder}/.tmp-{os.getpid()}-{next(_TMP_COUNTER)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
+                     0o644)
+        batch.pending[target.name] = (tmp, target)
+        batch.folders.add(folder)
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+
+    def _settle(self, batch: _Batch) -> None:
+        """Make the batch durable: fsync its files, rename each to its digest, then fsync the
+        folders whose entries changed (the new names, new folders in their parents)."""
+        if not batch.pending:
+            return
+        try:
+            _fsync_all([tmp for tmp, _target in batch.pending.values()])
+            for tmp, target in batch.pending.values():
+                os.replace(tmp, target)
         except BaseException:
+            self._discard(batch)
+            raise
+        batch.pending.clear()
+        try:
+            _fsync_all(sorted(batch.folders))
+        except OSError as exc:
+            raise ArchiveError(f"the archive at {self.root} could not be made durable: "
+                               f"{exc}") from exc
+        batch.folders.clear()
+
+    @staticmethod
+    def _discard(batch: _Batch) -> None:
+        for tmp, _target in batch.pending.values():
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-            raise
-        dirty.add(folder)
+        batch.pending.clear()
 
     def put_stream(self, chunks: Iterable[bytes]) -> tuple[str, int]:
         """Store a blob that arrives in pieces (a big message fetched in ranges) without
@@ -171,19 +274,21 @@ class FilesystemArchive(BlobArchive):
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-        self._sync_folders({folder, folder.parent} if created else {folder})
+        for touched in ([folder, folder.parent] if created else [folder]):
+            _fsync_path(touched)
         return digest, size
 
     # -- reading -----------------------------------------------------------------------------
     def get(self, sha256: str) -> bytes:
         try:
-            return self.path(sha256).read_bytes()
+            return Path(self._pending(sha256) or self.path(sha256)).read_bytes()
         except FileNotFoundError:
             raise ArchiveError(f"archive has no blob {sha256}") from None
 
     def iter_chunks(self, sha256: str) -> Iterator[bytes]:
+        where = Path(self._pending(sha256) or self.path(sha256))
         try:
-            handle = self.path(sha256).open("rb")
+            handle = where.open("rb")
         except FileNotFoundError:
             raise ArchiveError(f"archive has no blob {sha256}") from None
         with handle:
@@ -198,7 +303,7 @@ class FilesystemArchive(BlobArchive):
             if not isinstance(sha, str) or not HEX64.match(sha):
                 continue
             try:
-                out[sha] = os.stat(f"{root}/{sha[:2]}/{sha}").st_size
+                out[sha] = os.stat(self._pending(sha) or f"{root}/{sha[:2]}/{sha}").st_size
             except OSError:
                 continue
         return out
