@@ -8,7 +8,7 @@ registry, duplicates, totals, signatures (the PEC envelope's verdict included).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from wpec_invoicing.rules.passive import register_invoice
@@ -21,6 +21,10 @@ class Registered:
     id: int
     status: str
     created: bool
+    # The record itself, held while the message is processed: the session only keeps weak
+    # references to unchanged objects, and the events read it again by id; without this
+    # each read was a query (and a flush of everything pending before it).
+    record: Any = field(default=None, repr=False, compare=False)
 
 
 def register_invoices(ctx: Any, session: Any, msg: Any, pec: Any,
@@ -39,7 +43,7 @@ def register_invoices(ctx: Any, session: Any, msg: Any, pec: Any,
             session, ctx.config, ctx.archive, data, file_name=name, source="pec",
             message_id=msg.id, metadata=metadata, identificativo_sdi=sdi.identificativo_sdi,
             envelope_signature=envelope, trust=ctx.trust)
-        found.append(Registered(inv.id, inv.status, created))
+        found.append(Registered(inv.id, inv.status, created, inv))
     return found
 
 
