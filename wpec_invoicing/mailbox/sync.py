@@ -14,9 +14,16 @@ The order is the product's core promise ("nothing received is ever lost"):
 
 Steps 1-2 store the raw bytes with their server locations (the pipeline's first stage, in
 batches, bulk inserts); step 3 is the rest of the ingestion pipeline (`ingest.Pipeline`), the
-same one the importer and the retry run. Steps 1-2 run in a fetcher thread and step 3 in the
-caller's, overlapped: each batch is classified once it is committed, while the next ones are
-fetched (only message ids cross between them, so memory does not grow with the box).
+same one the importer and the retry run. Step 1 and the archive writes run in a fetcher
+thread, the commit of step 2 and step 3 in the caller's, overlapped: each batch is recorded and
+classified while the next ones are fetched (only UIDs, digests and sizes cross between them,
+so memory does not grow with the box).
+
+Why the fetcher does not commit its records itself: it did, and the two threads then took
+turns at the database's write lock (SQLite has one writer; its busy wait sleeps in steps of up
+to 100 ms), so each stalled the other; and its Python work competed for the interpreter lock
+with the classification, the real bottleneck. The fetcher's share is now mostly waiting on
+the network and the disk, which releases that lock; all writes come from one thread.
 
 A crash anywhere leaves a state the next run completes: a blob without a record is fetched
 again (same sha256 → same blob), an archived message is processed, a pending action is done.
@@ -38,6 +45,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from sqlalchemy import insert, select
 
@@ -58,8 +66,8 @@ PROCESS_CHUNK = 50
 # Messages above this size are fetched in ranges, straight to the archive.
 STREAM_ABOVE_BYTES = 8 * 1024 * 1024
 STREAM_CHUNK_BYTES = 4 * 1024 * 1024
-# Committed batches the fetcher may be ahead of the classification (ids only: memory is
-# this many lists of message ids, whatever the size of the box).
+# Archived batches the fetcher may be ahead of the classification (UIDs, digests and sizes
+# only: memory is this many small lists, whatever the size of the box).
 AHEAD_BATCHES = 8
 # New UIDs are listed a window of this many UID numbers at a time (memory flat in the folder).
 UID_WINDOW = 5000
@@ -135,6 +143,7 @@ class Mailbox:
         self.password = password
         # Test hooks (e.g. crash injection): name → fn(**info), called at fixed points.
         self.hooks = hooks or {}
+        self._announced = 0  # new UIDs the fetcher has found in this pass (it only adds)
 
     def _hook(self, name: str, **info: object) -> None:
         fn = self.hooks.get(name)
@@ -274,14 +283,14 @@ class Mailbox:
 
     # -- the pipeline: fetch + archive in one thread, classify in this one -----------------
     def _fetch_and_process(self, imap: ImapConnection, result: SyncResult) -> list[str]:
-        """Steps 1-3 overlapped: a fetcher thread fetches, archives and commits batch after
-        batch (on `imap`, which only it uses meanwhile) and hands over the ids of the new
-        records; this thread classifies them, PROCESS_CHUNK per transaction, while the next
-        batches arrive. Only committed messages are handed over, so the order of the promise
-        holds; the queue is short, so memory stays flat whatever the size of the box (no
-        bodies travel through it: they are read back from the archive). Returns the folders
-        that could be used."""
-        ready: queue.Queue[list[int] | None] = queue.Queue(maxsize=AHEAD_BATCHES)
+        """Steps 1-3 overlapped: a fetcher thread fetches and archives batch after batch (on
+        `imap`, which only it uses meanwhile) and hands over what it archived; this thread
+        commits each batch's records, then classifies them, PROCESS_CHUNK per transaction,
+        while the next batches arrive. Only durable blobs are handed over and only committed
+        records are classified, so the order of the promise holds; the queue is short, so
+        memory stays flat whatever the size of the box (no bodies travel through it: they
+        are read back from the archive). Returns the folders that could be used."""
+        ready: queue.Queue[_Archived | str | None] = queue.Queue(maxsize=AHEAD_BATCHES)
         halt = threading.Event()
         usable: list[str] = []
         failure: list[BaseException] = []
@@ -305,20 +314,34 @@ class Mailbox:
         thread = threading.Thread(target=fetcher, name=f"fetch-{self.account.name}",
                                   daemon=True)
         thread.start()
+        self._announced = 0
         try:
             waiting: list[int] = []
+            ahead = contextlib.ExitStack()
+            parsing_ahead = False
             while True:
-                ids = ready.get()
-                if ids is not None:
-                    waiting.extend(ids)
+                item = ready.get()
+                if isinstance(item, _Archived):
+                    created = self._record(*item)
+                    waiting.extend(mid for mid, _sha in created)
+                    if not parsing_ahead and created:
+                        # A big run (the fetcher announces a window's new UIDs before it
+                        # fetches them): parse in worker processes what is recorded from
+                        # now on, while this thread classifies (`ingest.ahead`).
+                        parsing_ahead = ahead.enter_context(self.pipeline.parsing_ahead(
+                            self._announced - result.processed))
+                    self.pipeline.parse_ahead(created)
+                elif isinstance(item, str):  # the folder is done
+                    self._mark_synced(item)
                 # A full chunk, or whatever is there when the fetcher has nothing more yet.
-                while len(waiting) >= PROCESS_CHUNK or (waiting and (ids is None
+                while len(waiting) >= PROCESS_CHUNK or (waiting and (item is None
                                                                      or ready.empty())):
                     chunk, waiting = waiting[:PROCESS_CHUNK], waiting[PROCESS_CHUNK:]
                     self._process_chunk(chunk, result)
-                if ids is None:
+                if item is None:
                     break
         finally:
+            ahead.close()
             halt.set()
             while thread.is_alive():  # never leave the fetcher blocked on a full queue
                 with contextlib.suppress(queue.Empty):
@@ -339,8 +362,9 @@ class Mailbox:
     def _fetch_folder(self, imap: ImapConnection, folder: str,
                       ready: queue.Queue | None = None,
                       halt: threading.Event | None = None) -> FolderResult:
-        """Fetch, archive and commit the folder's new messages batch by batch; the ids of
-        new records go to `ready` (when given) as each batch commits."""
+        """Fetch, archive and commit the folder's new messages batch by batch. With `ready`,
+        each archived batch goes there instead, for the caller's thread to commit, and the
+        folder's name last, when it is done."""
         info = imap.select(folder)
         res = FolderResult(folder, info.uidvalidity)
         account = self.account.name
@@ -371,7 +395,10 @@ class Mailbox:
             if last is None:
                 break
             first = last + 1
-        self._mark_synced(folder)
+        if ready is None:
+            self._mark_synced(folder)
+        else:
+            _hand_over(ready, folder, halt)
         return res
 
     def _fetch_window(self, imap: ImapConnection, folder: str, uidvalidity: int, first: int,
@@ -390,6 +417,7 @@ class Mailbox:
         uids = [u for u in found if u not in known]
         del found, known
         res.new_uids += len(uids)
+        self._announced += len(uids)
         if not uids:
             return
         sizes = imap.sizes(uids)
@@ -398,16 +426,19 @@ class Mailbox:
             if halt is not None and halt.is_set():
                 return
             if len(batch) == 1 and sizes.get(batch[0], 0) > STREAM_ABOVE_BYTES:
-                created = self._fetch_big(imap, folder, uidvalidity, batch[0],
-                                          sizes[batch[0]], res)
+                got = self._fetch_big(imap, batch[0], sizes[batch[0]], res)
             else:
-                created = self._fetch_batch(imap, folder, uidvalidity, batch, res)
-            if created and ready is not None:
-                _hand_over(ready, created, halt)
+                got = self._fetch_batch(imap, batch, res)
+            archived = _Archived(folder, uidvalidity, batch, got, res)
+            if ready is None:
+                self._record(*archived)
+            else:
+                _hand_over(ready, archived, halt)
 
-    def _fetch_big(self, imap: ImapConnection, folder: str, uidvalidity: int, uid: int,
-                   size: int, res: FolderResult) -> list[int]:
-        """One big message, fetched in ranges straight into the archive."""
+    def _fetch_big(self, imap: ImapConnection, uid: int, size: int,
+                   res: FolderResult) -> list[tuple[int, str, int]]:
+        """One big message, fetched in ranges straight into the archive; [(uid, sha256,
+        size)], or [] when it vanished meanwhile."""
         try:
             digest, stored = self.archive.put_stream(
                 imap.fetch_body_chunks(uid, size, STREAM_CHUNK_BYTES))
@@ -415,29 +446,29 @@ class Mailbox:
             res.vanished += 1
             return []
         self._hook("archived", uid=uid, sha256=digest)
-        return self._record(folder, uidvalidity, [uid], [(uid, digest, stored)], res)
+        return [(uid, digest, stored)]
 
-    def _fetch_batch(self, imap: ImapConnection, folder: str, uidvalidity: int,
-                     batch: list[int], res: FolderResult) -> list[int]:
-        got: list[tuple[int, str, int]] = []  # uid, sha256, size
+    def _fetch_batch(self, imap: ImapConnection, batch: list[int],
+                     res: FolderResult) -> list[tuple[int, str, int]]:
+        """The batch's bodies fetched and archived (durable); [(uid, sha256, size)]."""
+        got: list[tuple[int, str, int]] = []
         fetched = [(uid, raw) for uid, raw in imap.fetch_bodies(batch) if raw is not None]
         res.vanished += len(batch) - len(fetched)
         digests = self.archive.put_many([raw for _uid, raw in fetched])  # durable first
         for (uid, raw), digest in zip(fetched, digests, strict=True):
             self._hook("archived", uid=uid, sha256=digest)
             got.append((uid, digest, len(raw)))
-        del fetched
-        return self._record(folder, uidvalidity, batch, got, res)
+        return got
 
     def _record(self, folder: str, uidvalidity: int, batch: list[int],
-                got: list[tuple[int, str, int]], res: FolderResult) -> list[int]:
+                got: list[tuple[int, str, int]], res: FolderResult) -> list[tuple[int, str]]:
         """Commit the archived messages, their locations and the folder's new last UID, in
-        one transaction with bulk inserts; returns the ids of the new records (to classify).
+        one transaction with bulk inserts; returns the new records (id, sha256), to classify.
 
         Known bytes are read FOR UPDATE (PostgreSQL): a copy of a message being classified
         right now waits for that to commit, then gets the same server actions."""
         account = self.account.name
-        created: list[int] = []
+        created: list[tuple[int, str]] = []
         with self.store.session() as s:
             known = {sha: (mid, status, kind) for mid, sha, status, kind in s.execute(
                 select(Message.id, Message.sha256, Message.status, Message.kind)
@@ -459,7 +490,7 @@ class Mailbox:
                 for mid, sha in s.execute(insert(Message).returning(Message.id, Message.sha256),
                                           list(new_rows.values())):
                     known[sha] = (mid, "archived", None)
-                    created.append(mid)
+                    created.append((mid, sha))
             res.archived += len(new_rows)
             res.known += len(fresh) - len(new_rows)
             plain, copies = [], []
@@ -593,7 +624,18 @@ class Mailbox:
         return done
 
 
-def _hand_over(ready: queue.Queue, item: list[int] | None,
+class _Archived(NamedTuple):
+    """A batch the fetcher archived, for the caller's thread to record (`Mailbox._record`'s
+    arguments): the folder, its UIDVALIDITY, the UIDs asked for, what was archived."""
+
+    folder: str
+    uidvalidity: int
+    batch: list[int]
+    got: list[tuple[int, str, int]]
+    res: FolderResult
+
+
+def _hand_over(ready: queue.Queue, item: _Archived | str | None,
                halt: threading.Event | None) -> None:
     """Put `item` on the queue, giving up when the consumer has stopped (`halt`)."""
     while True:
