@@ -2,4 +2,5 @@
 
 from wpec_invoicing.cli import main
 
-main()
+if __name__ == "__main__":  # not when a worker process re-imports it (ingest.ahead)
+    main()

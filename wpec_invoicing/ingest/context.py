@@ -31,6 +31,9 @@ class IngestContext:
     observers: Sequence[Observer] = ()
     # rule actions built once per (kind, index in the rule) from their options
     actions: dict[tuple[str, int], Any] = field(default_factory=dict)
+    # True when `trust` is the config's own (`load_trust(config)`): a worker process can then
+    # rebuild it and parse messages ahead (`ingest.ahead`); a caller's own trust stays here.
+    trust_from_config: bool = False
 
     @classmethod
     def create(cls, config: Any, store: Any, *, trust: Any = None,
@@ -38,7 +41,7 @@ class IngestContext:
                ) -> IngestContext:
         """A context with the configured trust store and the registered observers (unless
         given: tests and embedding applications pass their own)."""
-        return cls(config=config, store=store,
+        return cls(config=config, store=store, trust_from_config=trust is None,
                    trust=trust if trust is not None else load_trust(config),
                    observers=tuple(message_observers() if observers is None
                                    else map(as_observer, observers)))

@@ -17,7 +17,9 @@ server moves and flags are only queued.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -72,6 +74,34 @@ class Pipeline:
         # Running totals (reported by the sync and the importer).
         self.quarantined = 0
         self.invoices = 0
+        self.ahead: Any = None  # ingest.ahead.Ahead while a big run parses ahead
+        self.parsed_ahead = 0  # messages whose parse came from a worker process
+
+    @contextlib.contextmanager
+    def parsing_ahead(self, expected: int) -> Iterator[bool]:
+        """Within the block, `parse_ahead` hands messages to worker processes (when
+        `expected` messages make it worth it and the context allows; see `ingest.ahead`).
+        Yields whether it does."""
+        from wpec_invoicing.ingest import ahead
+
+        workers = ahead.workers_wanted() if (
+            self.ahead is None and expected >= ahead.MIN_MESSAGES
+            and self.ctx.trust_from_config) else 0
+        if not workers:
+            yield False
+            return
+        self.ahead = ahead.Ahead(self.ctx.config, workers)
+        try:
+            yield True
+        finally:
+            pool, self.ahead = self.ahead, None
+            pool.close()
+
+    def parse_ahead(self, messages: list[tuple[int, str]]) -> None:
+        """Hand recorded messages (id, sha256) to the workers, if parsing ahead."""
+        if self.ahead is not None and messages:
+            archive = self.ctx.archive
+            self.ahead.submit([(mid, archive.get(sha)) for mid, sha in messages])
 
     @classmethod
     def for_config(cls, config: Any, store: Any, **kw: Any) -> Pipeline:
@@ -127,9 +157,9 @@ class Pipeline:
         is rolled back alone and recorded with its error. True/False per id, in order."""
         failed: set[int] = set()
         archive = self.ctx.archive
-        # Blobs extracted here (invoice files, quarantined attachments) are fsynced one by
-        # one, their folders once, before the commit that refers to them.
-        with self.ctx.store.session() as session, archive.deferred_folder_sync():
+        # Blobs extracted here (invoice files, quarantined attachments) are made durable
+        # together when the block exits, before the commit that refers to them.
+        with self.ctx.store.session() as session, archive.deferred_sync():
             # One query for the chunk's messages and their server locations. On PostgreSQL
             # the rows are claimed (FOR UPDATE SKIP LOCKED): two syncs running at once never
             # process the same message; SQLite serialises writers anyway (BEGIN IMMEDIATE).
@@ -161,7 +191,9 @@ class Pipeline:
                 continue
             try:
                 raw = self.ctx.archive.get(msg.sha256)
-                ready.append((msg, raw, recognise(raw, self.ctx.trust)))
+                parsed = self.ahead.take(msg.id) if self.ahead is not None else None
+                self.parsed_ahead += parsed is not None
+                ready.append((msg, raw, recognise(raw, self.ctx.trust, parsed=parsed)))
             except Exception as exc:
                 log.warning("message %s could not be processed: %s", msg.id, exc)
                 _failed(msg, exc)

@@ -21,10 +21,11 @@ class Recognised:
     doctype: Any = None  # the plugin document type that recognised it, if one did
 
 
-def recognise(raw: bytes, trust: Any) -> Recognised:
+def recognise(raw: bytes, trust: Any, *, parsed: Any = None) -> Recognised:
+    """What `raw` is; `parsed`: its `pec.inspect` already done (by `ingest.ahead`)."""
     from wpec_invoicing.pec import inspect
 
-    pec = inspect(raw, trust=trust)
+    pec = parsed if parsed is not None else inspect(raw, trust=trust)
     kind, doctype = rule_kind(pec, raw)
     return Recognised(pec, kind, doctype)
 

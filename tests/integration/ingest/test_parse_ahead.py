@@ -1,0 +1,113 @@
+"""A big sync parses messages in a worker process (`ingest.ahead`): the same box synced with
+and without workers must give the same records, verdicts, invoices and rule results, and a
+message the worker cannot parse is handled as before (archived, its error recorded)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from tests.integration.ingest.conftest import append, make_config, open_store
+from wpec_invoicing.ingest import ahead
+from wpec_invoicing.mailbox.sync import Mailbox
+from wpec_invoicing.store.models import Message, ReceivedInvoice, RuleAction
+
+MESSAGE_FIELDS = ("kind", "status", "subject", "sender", "message_id", "identificativo",
+                  "error", "details")
+
+
+def _timeless(value):
+    """`checked_at` says when a signature was checked: the one field that differs."""
+    if isinstance(value, dict):
+        return {k: _timeless(v) for k, v in value.items() if k != "checked_at"}
+    if isinstance(value, list):
+        return [_timeless(v) for v in value]
+    return value
+
+
+def _snapshot(store) -> dict:
+    with store.session() as s:
+        messages = {m.sha256: (m.kind, m.status, m.subject, m.sender, m.message_id,
+                               m.identificativo, m.error, _timeless(m.details))
+                    for m in s.scalars(select(Message))}
+        invoices = {i.file_sha256: (i.status, i.reasons, i.supplier_vat, i.number, i.total,
+                                    _timeless(i.envelope_signature), i.valid)
+                    for i in s.scalars(select(ReceivedInvoice))}
+        sha_of = {m.id: m.sha256 for m in s.scalars(select(Message))}
+        actions = sorted((sha_of[a.message_id], a.action, a.status, a.detail)
+                         for a in s.scalars(select(RuleAction)))
+    return {"messages": messages, "invoices": invoices, "actions": actions}
+
+
+@pytest.mark.slow
+def test_a_big_sync_gives_the_same_results_with_and_without_workers(
+        dovecot_server, mailbox, factory, tmp_path: Path, monkeypatch) -> None:
+    login, password = mailbox
+    raws = factory.mixed(ahead.MIN_MESSAGES + 30)
+    broken = raws[5][: len(raws[5]) // 3]  # a PEC envelope cut short: no clean parse
+    append("127.0.0.1", dovecot_server.imaps_port, dovecot_server.ca_path, login, password,
+           [*raws, broken, b"not a mail message at all \x00\xff"])
+    results = {}
+    for workers in ("0", "1"):
+        monkeypatch.setenv(ahead.ENV_WORKERS, workers)
+        (tmp_path / f"w{workers}").mkdir()
+        config = make_config(
+            tmp_path / f"w{workers}", login=login, ca_pem=factory.ca_pem,
+            imap={"host": "127.0.0.1", "port": dovecot_server.imaps_port,
+                  "ca_file": str(dovecot_server.ca_path), "password": password})
+        store = open_store(config)
+        try:
+            box = Mailbox(config, config.account(), store)
+            result = box.sync()
+            assert result.archived == len(raws) + 2
+            results[workers] = (_snapshot(store), box.pipeline.parsed_ahead, result.errors)
+        finally:
+            store.close()
+    (plain, none_ahead, plain_errors), (pooled, some_ahead, pooled_errors) = \
+        results["0"], results["1"]
+    assert none_ahead == 0
+    assert some_ahead >= len(raws) - 2 * ahead.TASK_MESSAGES  # the worker did parse them
+    assert pooled_errors == plain_errors
+    for sha, fields in plain["messages"].items():  # field by field, for a readable failure
+        for name, mine, theirs in zip(MESSAGE_FIELDS, pooled["messages"][sha], fields,
+                                      strict=True):
+            assert mine == theirs, (sha, name)
+    assert pooled["messages"] == plain["messages"]
+    assert pooled["invoices"] == plain["invoices"] and plain["invoices"]
+    assert pooled["actions"] == plain["actions"]
+
+
+def test_a_small_sync_starts_no_worker(monkeypatch, tmp_path: Path) -> None:
+    """Below MIN_MESSAGES a worker would cost more to start than it saves."""
+    from wpec_invoicing.ingest.context import IngestContext
+    from wpec_invoicing.ingest.pipeline import Pipeline
+
+    monkeypatch.setenv(ahead.ENV_WORKERS, "1")
+    pipe = Pipeline(IngestContext(config=None, store=None, trust_from_config=True))
+    with pipe.parsing_ahead(ahead.MIN_MESSAGES - 1) as used:
+        assert used is False and pipe.ahead is None
+    with pipe.parsing_ahead(ahead.MIN_MESSAGES * 10) as used:  # but a big one does
+        assert used is True and pipe.ahead is not None
+    assert pipe.ahead is None  # and it is closed after the block
+
+
+def test_a_callers_own_trust_store_keeps_the_parse_in_process(monkeypatch) -> None:
+    """A worker rebuilds the trust from the config; a trust store an application passed in
+    cannot travel, so its messages are parsed where it is."""
+    from wpec_invoicing.ingest.context import IngestContext
+    from wpec_invoicing.ingest.pipeline import Pipeline
+
+    monkeypatch.setenv(ahead.ENV_WORKERS, "1")
+    pipe = Pipeline(IngestContext(config=None, store=None, trust=object(),
+                                  trust_from_config=False))
+    with pipe.parsing_ahead(ahead.MIN_MESSAGES * 10) as used:
+        assert used is False
+
+
+def test_workers_are_off_where_the_program_is_not_wpec(monkeypatch) -> None:
+    monkeypatch.delenv(ahead.ENV_WORKERS, raising=False)
+    assert ahead.workers_wanted() == 0  # pytest's main module is not ours
+    monkeypatch.setenv(ahead.ENV_WORKERS, "lots")
+    assert ahead.workers_wanted() == 0  # a bad value turns them off, with a warning
