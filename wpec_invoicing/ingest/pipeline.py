@@ -230,8 +230,12 @@ class Pipeline:
             # writes is something an observer looks up), then calls only where they match.
             filters = prepare_group(session, [seen.pec for _m, _r, seen in run],
                                     self.ctx.observers)
+            invoices = {msg.id: register_invoices(self.ctx, session, msg, seen.pec,
+                                                  envelope_verdict(seen.pec))
+                        for msg, _raw, seen in run if seen.kind == SDI_INVOICE}
             outcomes = [self.process(session, msg, raw, account=account, seen=seen,
-                                     isolated=False, filters=filters)
+                                     isolated=False, filters=filters,
+                                     registered=invoices.get(msg.id))
                         for msg, raw, seen in run]
             savepoint.commit()
         except Exception as exc:
@@ -269,7 +273,8 @@ class Pipeline:
     # -- the stages ----------------------------------------------------------------------
     def process(self, session: Session, msg: Message, raw: bytes, *, account: Any = None,
                 seen: Recognised | None = None, isolated: bool = True,
-                filters: dict[str, Any] | None = None) -> Outcome:
+                filters: dict[str, Any] | None = None,
+                registered: list[Registered] | None = None) -> Outcome:
         """Recognise (unless `seen` says already) → verify → register invoices → decide →
         act → record events. `isolated=False`: observers run without their own savepoints, and
         a failure of one raises (the caller runs the group again isolated); rule actions,
@@ -280,9 +285,9 @@ class Pipeline:
         pec = seen.pec
         describe(msg, seen)
         problems = message_problems(pec)
-        registered = []
-        if seen.kind == SDI_INVOICE:
-            registered = register_invoices(ctx, session, msg, pec, envelope_verdict(pec))
+        if registered is None:
+            registered = register_invoices(ctx, session, msg, pec, envelope_verdict(pec)) \
+                if seen.kind == SDI_INVOICE else []
         facts = MessageFacts(
             id=msg.id, sha256=msg.sha256, kind=seen.kind,
             when=pec.timestamp or msg.first_seen_at or datetime.now(UTC),

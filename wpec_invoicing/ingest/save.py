@@ -16,6 +16,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from wpec_invoicing.rules.files import write_file
 from wpec_invoicing.store.models import QuarantinedAttachment, RuleAction
 
@@ -95,6 +97,18 @@ def bodies(raw: bytes) -> dict[str, bytes]:
     return found
 
 
+def header_json(header: dict[str, Any]) -> bytes:
+    """`header.json`'s bytes: the document `json.dumps(indent=2, ensure_ascii=False)` gives,
+    written by orjson (the standard library's encoder is pure Python once it indents, and
+    cost more than writing the file). What orjson refuses (an integer beyond 64 bits) goes
+    the standard way."""
+    try:
+        return orjson.dumps(header, default=str,
+                            option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(header, ensure_ascii=False, indent=2, default=str).encode()
+
+
 def save_files(ctx: Any, session: Any, msg: Any, pec: Any, raw: bytes,
                plan: Any) -> tuple[list[str], int]:
     """Write what the plan saves; (paths saved, attachments quarantined)."""
@@ -104,8 +118,7 @@ def save_files(ctx: Any, session: Any, msg: Any, pec: Any, raw: bytes,
     if plan.save_header:
         header = {"store_id": msg.id, "sha256": msg.sha256, "kind": plan.kind,
                   "headers": headers(raw), "pec": msg.details}
-        saved.append(str(write_file(folder, "header.json", json.dumps(
-            header, ensure_ascii=False, indent=2, default=str).encode())))
+        saved.append(str(write_file(folder, "header.json", header_json(header))))
     if plan.save_body:
         for ext, data in bodies(pec.original or raw).items():
             saved.append(str(write_file(folder, f"body.{ext}", data)))

@@ -8,10 +8,12 @@ folder or break a Windows share, and a file whose content is not what its extens
 
 from __future__ import annotations
 
+import functools
+import itertools
 import os
 import re
+import stat
 import string
-import tempfile
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +26,7 @@ _UNSAFE = re.compile(r"[^\w.\- ()+,@=]+", re.UNICODE)
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
                      *(f"lpt{i}" for i in range(1, 10))}
 MAX_NAME = 120
+_TMP_COUNTER = itertools.count()
 
 # Extensions whose content has no magic number (text, DER): sniffing must find nothing.
 TEXTUAL = {"xml", "txt", "csv", "eml", "html", "htm", "p7m", "p7s", "json", "ics", "vcf"}
@@ -138,9 +141,26 @@ def render_path(template: str, *, root: Path, kind: str, date: datetime, sender:
                                                                                           ".")]
     folder = root.joinpath(*parts) if parts else root
     resolved = folder.resolve()
-    if not resolved.is_relative_to(root.resolve()):
+    if not resolved.is_relative_to(_resolved(root)):
         raise ValueError(f"path template {template!r} escapes {root}")
     return folder
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved_cached(root: Path, _inode: tuple[int, int] | None) -> Path:
+    return root.resolve()
+
+
+def _resolved(root: Path) -> Path:
+    """`root.resolve()`, once per root folder (a saved file's folder is resolved each time:
+    a link inside may point out). Keyed by the folder's identity too, so a root that is
+    replaced (another folder or link put in its place) is resolved again."""
+    try:
+        st = os.stat(root)
+        identity: tuple[int, int] | None = (st.st_dev, st.st_ino)
+    except OSError:
+        identity = None
+    return _resolved_cached(root, identity)
 
 
 def write_file(folder: Path, name: str, data: bytes) -> Path:
@@ -149,14 +169,27 @@ def write_file(folder: Path, name: str, data: bytes) -> Path:
     Not fsynced: these are working copies for the accounting software; the durable copy is
     the archive's, and a crash before the processing commit re-saves them on the next run.
     """
-    folder.mkdir(parents=True, exist_ok=True)
     target = folder / safe_name(name)
-    if target.is_file() and target.stat().st_size == len(data) and target.read_bytes() == data:
-        return target
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        st = os.stat(target)
+    except FileNotFoundError:
+        folder.mkdir(parents=True, exist_ok=True)
+    else:
+        if stat.S_ISREG(st.st_mode) and st.st_size == len(data) and \
+                target.read_bytes() == data:
+            return target
+    # A temporary name unique to this process and write (O_EXCL guards against the rest):
+    # mkstemp's random names cost more than the write itself for small files.
+    tmp = f"{folder}/.tmp-{os.getpid()}-{next(_TMP_COUNTER)}"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
+                     0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
         os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):

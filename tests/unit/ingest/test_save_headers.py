@@ -6,7 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.integration.ingest.factory import Factory
@@ -53,3 +53,29 @@ def test_generated_header_blocks_read_as_the_parser_reads_them(fields) -> None:
             text += f"{blank}{more}{end}"
     raw = text.encode("latin-1") + b"\r\nbody"
     assert headers(raw) == _parser(raw)
+
+
+_JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.text() | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=10), inner,
+                                                                  max_size=5),
+    max_leaves=30)
+
+
+@given(st.dictionaries(st.text(max_size=12), _JSONISH, max_size=6))
+@settings(max_examples=300, deadline=None)
+def test_header_json_is_the_document_the_standard_encoder_writes(header) -> None:
+    """header.json is written by orjson: the accounting software must read the very same
+    document json.dumps(indent=2, ensure_ascii=False) gave (big integers included)."""
+    import json
+
+    from wpec_invoicing.ingest.save import header_json
+
+    try:
+        expected = json.dumps(header, ensure_ascii=False, indent=2, default=str).encode()
+    except UnicodeEncodeError:  # lone surrogates: neither way can write them
+        return
+    ours = header_json(header)
+    assert json.loads(ours) == json.loads(expected)
+    assert ours.decode("utf-8").count("\n") == expected.decode("utf-8").count("\n")
