@@ -37,12 +37,14 @@ def queue_server_actions(session: Any, message_id: int, actions: Any) -> int:
 
 
 def carry_out(ctx: Any, session: Any, msg: Any, pec: Any, raw: bytes, plan: Any, *,
-              account: Any = None, doctype: Any = None) -> Done:
+              account: Any = None, doctype: Any = None, prepared: Any = None) -> Done:
+    """`prepared`: the message's `ingest.recognise.Prepared`, when it was parsed ahead."""
     from wpec_invoicing.ingest.save import save_files
 
     done = Done()
     if plan.folder is not None:
-        done.saved, done.quarantined = save_files(ctx, session, msg, pec, raw, plan)
+        done.saved, done.quarantined = save_files(ctx, session, msg, pec, raw, plan,
+                                                  prepared=prepared)
     if plan.run_doctype:
         detail = doctype.process(ActionContext(session, ctx.config, account, msg, pec,
                                                plan.kind, raw))

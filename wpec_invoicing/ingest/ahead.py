@@ -6,7 +6,9 @@ payload), which is pure (bytes in, values out), while the machine's other core s
 idle (the fetcher thread waits on the network and the disk). So once a batch is recorded, its
 messages are parsed in a worker process while this thread does the database work of the
 batches before it; the result (a `PecMessage`, ≈ 3 KB pickled, 0.03 ms each way against
-0.6 ms for the parse) comes back when that message's turn comes.
+0.6 ms for the parse) comes back when that message's turn comes, with the later stages'
+pure work on it (`recognise.prepare`: the record's JSON view, the header fields and bodies a
+save rule writes, the invoice files' verdicts: XSD, SdI checks, signature).
 
 Why processes: the parse is Python code, and threads would only take turns at the
 interpreter lock. Why only for big runs: a worker process costs ≈ 0.5 s of CPU to start (the
@@ -69,17 +71,20 @@ def _init_worker(config: Any) -> None:
     _trust = load_trust(config)
 
 
-def _inspect_many(raws: list[bytes]) -> list[Any]:
-    """In the worker: `pec.inspect` of each; a message whose parse raises is None (the
-    classifying thread parses it again and records the error the usual way)."""
+def _inspect_many(raws: list[bytes]) -> list[tuple[Any, Any]]:
+    """In the worker: `pec.inspect` of each and the later stages' pure work on it
+    (`recognise.prepare`); a message where either raises is (None, None): the classifying
+    thread does it again and records the error the usual way."""
+    from wpec_invoicing.ingest.recognise import prepare
     from wpec_invoicing.pec import inspect
 
-    out: list[Any] = []
+    out: list[tuple[Any, Any]] = []
     for raw in raws:
         try:
-            out.append(inspect(raw, trust=_trust))
+            pec = inspect(raw, trust=_trust)
+            out.append((pec, prepare(pec, raw, _trust)))
         except Exception:
-            out.append(None)
+            out.append((None, None))
     return out
 
 
@@ -109,17 +114,18 @@ class Ahead:
             for index, (message_id, _raw) in enumerate(part):
                 self._futures[message_id] = (task, index)
 
-    def take(self, message_id: int) -> Any:
-        """The parsed message, or None (not submitted, or the worker failed: parse here)."""
+    def take(self, message_id: int) -> tuple[Any, Any]:
+        """(the parsed message, its `recognise.Prepared`), or (None, None): not submitted,
+        or the worker failed (parse here)."""
         entry = self._futures.pop(message_id, None)
         if entry is None:
-            return None
+            return None, None
         task, index = entry
         try:
             return task.result()[index]
         except Exception as exc:
             self._give_up(exc)
-            return None
+            return None, None
 
     def _give_up(self, exc: BaseException) -> None:
         if not self._broken:

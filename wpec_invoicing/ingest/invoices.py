@@ -28,7 +28,10 @@ class Registered:
 
 
 def register_invoices(ctx: Any, session: Any, msg: Any, pec: Any,
-                      envelope: dict[str, Any] | None) -> list[Registered]:
+                      envelope: dict[str, Any] | None,
+                      reports: dict[str, Any] | None = None) -> list[Registered]:
+    """The message's invoice files registered; `reports`: their verdicts already read (by
+    file name), when the message was parsed ahead."""
     sdi = pec.sdi
     files = dict(sdi.files or {})
     metadata = None
@@ -42,7 +45,8 @@ def register_invoices(ctx: Any, session: Any, msg: Any, pec: Any,
         inv, created = register_invoice(
             session, ctx.config, ctx.archive, data, file_name=name, source="pec",
             message_id=msg.id, metadata=metadata, identificativo_sdi=sdi.identificativo_sdi,
-            envelope_signature=envelope, trust=ctx.trust)
+            envelope_signature=envelope, trust=ctx.trust,
+            report=(reports or {}).get(name))
         found.append(Registered(inv.id, inv.status, created, inv))
     return found
 

@@ -191,9 +191,11 @@ class Pipeline:
                 continue
             try:
                 raw = self.ctx.archive.get(msg.sha256)
-                parsed = self.ahead.take(msg.id) if self.ahead is not None else None
+                parsed, prepared = self.ahead.take(msg.id) if self.ahead is not None \
+                    else (None, None)
                 self.parsed_ahead += parsed is not None
-                ready.append((msg, raw, recognise(raw, self.ctx.trust, parsed=parsed)))
+                ready.append((msg, raw, recognise(raw, self.ctx.trust, parsed=parsed,
+                                                  prepared=prepared)))
             except Exception as exc:
                 log.warning("message %s could not be processed: %s", msg.id, exc)
                 _failed(msg, exc)
@@ -231,7 +233,8 @@ class Pipeline:
             filters = prepare_group(session, [seen.pec for _m, _r, seen in run],
                                     self.ctx.observers)
             invoices = {msg.id: register_invoices(self.ctx, session, msg, seen.pec,
-                                                  envelope_verdict(seen.pec))
+                                                  envelope_verdict(seen.pec),
+                                                  _reports(seen))
                         for msg, _raw, seen in run if seen.kind == SDI_INVOICE}
             outcomes = [self.process(session, msg, raw, account=account, seen=seen,
                                      isolated=False, filters=filters,
@@ -286,7 +289,8 @@ class Pipeline:
         describe(msg, seen)
         problems = message_problems(pec)
         if registered is None:
-            registered = register_invoices(ctx, session, msg, pec, envelope_verdict(pec)) \
+            registered = register_invoices(ctx, session, msg, pec, envelope_verdict(pec),
+                                           _reports(seen)) \
                 if seen.kind == SDI_INVOICE else []
         facts = MessageFacts(
             id=msg.id, sha256=msg.sha256, kind=seen.kind,
@@ -299,7 +303,7 @@ class Pipeline:
             doctype=seen.doctype)
         plan = decide(facts, ctx.config)
         done = carry_out(ctx, session, msg, pec, raw, plan, account=account,
-                         doctype=seen.doctype)
+                         doctype=seen.doctype, prepared=seen.prepared)
         errors = record_events(ctx, session, events_of(msg, seen.kind, registered),
                                message=msg, pec=pec, isolated=isolated, filters=filters)
         outcome = Outcome(seen.kind, saved=done.saved, quarantined=done.quarantined,
@@ -310,6 +314,10 @@ class Pipeline:
         msg.processed_at = utcnow()
         msg.error = "; ".join(outcome.errors)[:4000] or None
         return outcome
+
+
+def _reports(seen: Recognised) -> dict[str, Any] | None:
+    return seen.prepared.reports if seen.prepared is not None else None
 
 
 def _groups(messages: list[Message], max_bytes: int) -> list[list[Message]]:

@@ -19,15 +19,54 @@ class Recognised:
     pec: Any  # wpec_invoicing.pec.PecMessage
     kind: str  # the rule kind
     doctype: Any = None  # the plugin document type that recognised it, if one did
+    prepared: Prepared | None = None  # later stages' pure work, done ahead (`ingest.ahead`)
 
 
-def recognise(raw: bytes, trust: Any, *, parsed: Any = None) -> Recognised:
-    """What `raw` is; `parsed`: its `pec.inspect` already done (by `ingest.ahead`)."""
+@dataclass(frozen=True)
+class Prepared:
+    """What later stages compute from the bytes alone, computed with the parse when a worker
+    process parses ahead (`ingest.ahead`), so the classifying thread only uses it. Each is
+    exactly what the stage would compute itself (a test compares whole syncs)."""
+
+    details: Any  # describe: the JSON of the PEC view (or None: describe computes it)
+    headers: list[list[str]] | None  # save: header.json's fields
+    bodies: dict[str, bytes] | None  # save: the readable bodies
+    reports: dict[str, Any]  # invoice file name -> `rules.passive.read_report`'s verdict
+
+
+def prepare(pec: Any, raw: bytes, trust: Any) -> Prepared:
+    """The pure work of later stages for one parsed message (in a worker process)."""
+    from wpec_invoicing.ingest.save import bodies, headers
+    from wpec_invoicing.rules.passive import read_report
+
+    try:
+        details = _details(pec)
+    except Exception:  # describe will meet the same problem and record it
+        details = None
+    reports: dict[str, Any] = {}
+    sdi = getattr(pec, "sdi", None)
+    if sdi is not None and sdi.invoice_files:
+        files = sdi.files or {}
+        for name in sdi.invoice_files:
+            if files.get(name) is not None:
+                reports[name] = read_report(files[name], name, trust)
+    return Prepared(details=details, headers=headers(raw),
+                    bodies=bodies(pec.original or raw), reports=reports)
+
+
+def _details(pec: Any) -> Any:
+    return json.loads(json.dumps(pec.to_json(), default=str))
+
+
+def recognise(raw: bytes, trust: Any, *, parsed: Any = None,
+              prepared: Prepared | None = None) -> Recognised:
+    """What `raw` is; `parsed`: its `pec.inspect` already done, `prepared` the later stages'
+    pure work (both by `ingest.ahead`)."""
     from wpec_invoicing.pec import inspect
 
     pec = parsed if parsed is not None else inspect(raw, trust=trust)
     kind, doctype = rule_kind(pec, raw)
-    return Recognised(pec, kind, doctype)
+    return Recognised(pec, kind, doctype, prepared)
 
 
 def describe(msg: Any, seen: Recognised) -> None:
@@ -40,7 +79,8 @@ def describe(msg: Any, seen: Recognised) -> None:
     msg.ref_message_id = (pec.ref_message_id or None) and pec.ref_message_id[:998]
     msg.identificativo = (pec.identificativo or None) and pec.identificativo[:998]
     msg.sent_at = pec.timestamp
+    ready = seen.prepared.details if seen.prepared is not None else None
     try:
-        msg.details = json.loads(json.dumps(pec.to_json(), default=str))
+        msg.details = ready if ready is not None else _details(pec)
     except Exception as exc:
         msg.details = {"error": f"cannot describe: {exc}"}

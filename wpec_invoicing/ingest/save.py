@@ -110,17 +110,22 @@ def header_json(header: dict[str, Any]) -> bytes:
 
 
 def save_files(ctx: Any, session: Any, msg: Any, pec: Any, raw: bytes,
-               plan: Any) -> tuple[list[str], int]:
-    """Write what the plan saves; (paths saved, attachments quarantined)."""
+               plan: Any, *, prepared: Any = None) -> tuple[list[str], int]:
+    """Write what the plan saves; (paths saved, attachments quarantined). `prepared`: the
+    headers and bodies already split (`ingest.recognise.Prepared`)."""
     folder: Path = plan.folder
     saved: list[str] = []
     quarantined = 0
     if plan.save_header:
+        fields = prepared.headers if prepared is not None and prepared.headers is not None \
+            else headers(raw)
         header = {"store_id": msg.id, "sha256": msg.sha256, "kind": plan.kind,
-                  "headers": headers(raw), "pec": msg.details}
+                  "headers": fields, "pec": msg.details}
         saved.append(str(write_file(folder, "header.json", header_json(header))))
     if plan.save_body:
-        for ext, data in bodies(pec.original or raw).items():
+        found = prepared.bodies if prepared is not None and prepared.bodies is not None \
+            else bodies(pec.original or raw)
+        for ext, data in found.items():
             saved.append(str(write_file(folder, f"body.{ext}", data)))
     for att, verdict in plan.attachments:
         if verdict.accepted:
