@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
@@ -68,6 +69,9 @@ def _init_worker(config: Any) -> None:
     global _trust
     from wpec_invoicing.ingest.context import load_trust
 
+    # Ctrl-C reaches the whole process group: the parent stops the pool, the worker must not
+    # die printing a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _trust = load_trust(config)
 
 
