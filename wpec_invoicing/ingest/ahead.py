@@ -73,6 +73,11 @@ def _init_worker(config: Any) -> None:
     # die printing a traceback of its own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _trust = load_trust(config)
+    # The parse's and the later stages' modules, loaded now rather than in the first task.
+    import wpec_invoicing.ingest.recognise
+    import wpec_invoicing.ingest.save
+    import wpec_invoicing.pec
+    import wpec_invoicing.rules.passive  # noqa: F401
 
 
 def _inspect_many(raws: list[bytes]) -> list[tuple[Any, Any]]:
@@ -103,6 +108,7 @@ class Ahead:
             initializer=_init_worker, initargs=(config,))
         self._futures: dict[int, tuple[Future, int]] = {}  # message id -> (task, index)
         self._broken = False
+        self._started = False  # the worker has finished a task (it is up)
 
     def submit(self, messages: list[tuple[int, bytes]]) -> None:
         """Queue (message id, raw bytes) pairs for parsing, a task per TASK_MESSAGES."""
@@ -115,21 +121,31 @@ class Ahead:
             except Exception as exc:  # a dead pool: parse here from now on
                 self._give_up(exc)
                 return
+            if not self._started:
+                task.add_done_callback(self._note_started)
             for index, (message_id, _raw) in enumerate(part):
                 self._futures[message_id] = (task, index)
 
     def take(self, message_id: int) -> tuple[Any, Any]:
         """(the parsed message, its `recognise.Prepared`), or (None, None): not submitted,
-        or the worker failed (parse here)."""
+        not started yet, or the worker failed (parse here)."""
         entry = self._futures.pop(message_id, None)
         if entry is None:
             return None, None
         task, index = entry
+        if task.cancelled() or (not self._started and not task.done() and task.cancel()):
+            # While the worker is still starting (≈ 0.5 s of imports), this thread parses
+            # the messages itself rather than wait for it.
+            return None, None
         try:
             return task.result()[index]
         except Exception as exc:
             self._give_up(exc)
             return None, None
+
+    def _note_started(self, task: Future) -> None:
+        if not task.cancelled():
+            self._started = True  # a plain flag, set once from the pool's thread
 
     def _give_up(self, exc: BaseException) -> None:
         if not self._broken:
