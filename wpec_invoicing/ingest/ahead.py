@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 MIN_MESSAGES = 300
 # Messages a worker parses per task (fewer round trips; small enough to keep it busy).
 TASK_MESSAGES = 20
+# While the worker starts, the classifying thread parses queued messages itself (tests that
+# need every message to go through the worker turn this off).
+STEAL_WHILE_STARTING = True
 # `WPEC_RECOGNISE_WORKERS=0` turns the workers off (diagnosis); default: the spare cores.
 ENV_WORKERS = "WPEC_RECOGNISE_WORKERS"
 
@@ -133,7 +136,8 @@ class Ahead:
         if entry is None:
             return None, None
         task, index = entry
-        if task.cancelled() or (not self._started and not task.done() and task.cancel()):
+        if task.cancelled() or (STEAL_WHILE_STARTING and not self._started
+                                and not task.done() and task.cancel()):
             # While the worker is still starting (≈ 0.5 s of imports), this thread parses
             # the messages itself rather than wait for it.
             return None, None
