@@ -261,9 +261,9 @@ def main() -> None:
             "sent_at FROM outbox_items WHERE kind = %s ORDER BY id LIMIT %s")
         messages_sql = (
             "SELECT m.id, m.status, m.kind, m.subject, m.sender, m.sent_at, "
-            "m.first_seen_at, m.source, m.size, m.error, ARRAY(SELECT DISTINCT l.account "
-            "FROM message_locations l WHERE l.message_id = m.id ORDER BY l.account) "
-            "FROM messages m ORDER BY m.id LIMIT %s")
+            "m.first_seen_at, m.source, m.size, m.error, ARRAY(SELECT l.account "
+            "FROM message_locations l WHERE l.message_id = m.id GROUP BY l.account "
+            'ORDER BY l.account COLLATE "C") FROM messages m ORDER BY m.id LIMIT %s')
         events_sql = ("SELECT id, type, at, subject_type, subject_id, payload FROM events "
                       "WHERE id > %s ORDER BY id LIMIT %s")
         with psycopg.connect(dsn, autocommit=True) as conn:

@@ -274,7 +274,7 @@ def _plain_fields(model: type[BaseModel]) -> tuple[str, ...] | None:
     """The field names of `model` when `rows_json` writes its rows as pydantic would (None
     when not): no aliases, validators, serialisers or computed fields, and each field one
     of: int, str, bool, date, a JSON object (`dict[str, Any]`), an aware time (`Aware`:
-    naive times are UTC), money (`Money`), or one of these or None."""
+    naive times are UTC), money (`Money`), a list of strings, or one of these or None."""
     decorators = model.__pydantic_decorators__
     if (model.model_computed_fields or decorators.validators or decorators.field_validators
             or decorators.field_serializers or decorators.model_serializers
@@ -300,8 +300,8 @@ def _plain_fields(model: type[BaseModel]) -> tuple[str, ...] | None:
         elif annotation is datetime:
             ok = [b.func for b in befores] == [_aware] and not serialisers
         else:
-            ok = (annotation in (int, str, bool, date) or annotation == dict[str, Any]) \
-                and not serialisers and not befores
+            ok = (annotation in (int, str, bool, date) or annotation == dict[str, Any]
+                  or annotation == list[str]) and not serialisers and not befores
         documents = [m for m in metadata if isinstance(m, WithJsonSchema)]
         if not ok or len(metadata) != len(serialisers) + len(befores) + len(documents):
             return None
