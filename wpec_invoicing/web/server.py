@@ -11,11 +11,13 @@ from __future__ import annotations
 import ipaddress
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from wpec_invoicing.errors import ConfigError
 
@@ -69,37 +71,79 @@ def serve(ctx, options: ServeOptions) -> None:  # ctx: app.context.AppContext
         ssl_keyfile=str(options.keyfile) if options.keyfile else None,
         proxy_headers=options.behind_proxy,
         forwarded_allow_ips="*" if options.behind_proxy else None,
-        server_header=False, timeout_graceful_shutdown=5, http=http_protocol(),
+        server_header=False, timeout_graceful_shutdown=5,
     )
-    with access_log_off_the_request_path():
+    # uvicorn set up its loggers just now (Config); the protocol is chosen at start.
+    with access_log_off_the_request_path() as access:
+        config.http = http_protocol(access)
         uvicorn.Server(config).run()
 
 
-def http_protocol() -> type | str:
-    """uvicorn's httptools protocol answering in one socket write (`one_write`), or, without
-    httptools, uvicorn's own choice (h11)."""
+def http_protocol(access: AccessLog | None = None) -> type | str:
+    """uvicorn's httptools protocol answering in one socket write (`one_write`), its access
+    lines handed to `access` (see `AccessLog`); without httptools, uvicorn's own choice
+    (h11), which logs through the logger (whose records reach `access` all the same)."""
     try:
         from wpec_invoicing.web.one_write import OneWriteHttpTools
     except ImportError:
         return "auto"
-    return OneWriteHttpTools
+    if access is None:
+        return OneWriteHttpTools
+
+    class Protocol(OneWriteHttpTools):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            if self.access_log:  # what each request's cycle calls `.info` on
+                self.access_logger = access
+
+    return Protocol
 
 
-class _Collect(logging.Handler):
-    """Keeps each record for the writer thread: an append to a deque (atomic, no lock, no
-    wake-up). The record itself is kept: uvicorn's access formatter reads its arguments
-    (client, method, path, status), strings and numbers, safe to hand to another thread."""
+class AccessLog(logging.Handler):
+    """uvicorn's access lines, kept for the writer thread of
+    `access_log_off_the_request_path`.
 
-    def __init__(self) -> None:
+    Two doors, one queue (so the lines keep their order): as the access logger's handler
+    it keeps each LogRecord; as the protocol's access logger (`info(msg, *args)`, what
+    uvicorn's request cycle calls) it keeps only the time and the arguments, and the
+    writer builds the record. Why the second: creating a LogRecord on the request path
+    (thread and process names, the caller's frame, …) costs ≈ 10-30 µs per request
+    measured (2-3 % of a list page). Either way an append to a deque: atomic, no lock, no
+    wake-up. The arguments (client, method, path, version, status) are strings and
+    numbers, safe to hand to another thread."""
+
+    def __init__(self, logger: logging.Logger) -> None:
         super().__init__()
-        self.records: deque[logging.LogRecord] = deque()
+        self.logger = logger
+        self.kept: deque[Any] = deque()
 
     def handle(self, record: logging.LogRecord) -> bool:  # no filters, no handler lock
-        self.records.append(record)
+        self.kept.append(record)
         return True
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+        self.kept.append(record)
+
+    def info(self, msg: str, *args: Any) -> None:
+        if self.logger.isEnabledFor(logging.INFO):
+            self.kept.append((time.time(), msg, args))
+
+    def hasHandlers(self) -> bool:  # the Logger method uvicorn asks
+        return True
+
+    def records(self) -> Iterator[logging.LogRecord]:
+        """What was kept so far, oldest first, as records."""
+        kept = self.kept
+        while kept:
+            item = kept.popleft()
+            if isinstance(item, logging.LogRecord):
+                yield item
+                continue
+            at, msg, args = item
+            record = self.logger.makeRecord(self.logger.name, logging.INFO, "", 0, msg, args,
+                                            None)
+            record.created, record.msecs = at, (at - int(at)) * 1000
+            yield record
 
 
 # How often the writer thread writes what was collected: lines reach the log at most this
@@ -108,31 +152,29 @@ WRITE_EVERY_SECONDS = 0.1
 
 
 @contextmanager
-def access_log_off_the_request_path() -> Iterator[None]:
+def access_log_off_the_request_path() -> Iterator[AccessLog | None]:
     """uvicorn's access log lines, unchanged, formatted and written by a thread of their own,
-    in batches.
+    in batches; yields the `AccessLog` that keeps them (None: no access log configured).
 
     Why: uvicorn formats and writes (and flushes) the line in the middle of sending each
     answer, before the first byte goes out: ≈ 50 µs per request measured, as much as a
     sixth of a list page's whole query. Handing each record to a thread through a queue
     (what `QueueListener` does) moved that off the request but still woke the thread for
-    every request, which then took the GIL from the event loop: on 2 cores the wake-ups
-    and the GIL hand-overs were ≈ 20 % of the server's time under a stream of list pages
-    (py-spy). The records are now collected and written every `WRITE_EVERY_SECONDS`. The
-    lines are the same and in the same order; those still collected are written when the
-    server stops (a SIGKILL can lose the last interval's). Errors are not affected."""
+    every request, which then took the GIL from the event loop (py-spy: ≈ 20 % of the
+    server's samples under a stream of list pages in the queue's put and get). The lines
+    are now kept (`AccessLog`) and written every `WRITE_EVERY_SECONDS`. The lines are the
+    same and in the same order; those still kept are written when the server stops (a
+    SIGKILL can lose the last interval's). Errors are not affected."""
     access = logging.getLogger("uvicorn.access")
     handlers = list(access.handlers)
     if not handlers:
-        yield
+        yield None
         return
-    front = _Collect()
+    front = AccessLog(access)
     stop = threading.Event()
 
     def write() -> None:
-        records = front.records
-        while records:
-            record = records.popleft()
+        for record in front.records():
             for handler in handlers:
                 if record.levelno >= handler.level:
                     handler.handle(record)
@@ -147,11 +189,11 @@ def access_log_off_the_request_path() -> Iterator[None]:
     access.addHandler(front)
     thread.start()
     try:
-        yield
+        yield front
     finally:
         access.removeHandler(front)
         stop.set()
         thread.join()
-        write()  # what is still collected
+        write()  # what is still kept
         for handler in handlers:
             access.addHandler(handler)
