@@ -8,6 +8,7 @@ tells us the client's address). uvicorn's access log is written off the request 
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import logging
 import threading
@@ -73,6 +74,11 @@ def serve(ctx, options: ServeOptions) -> None:  # ctx: app.context.AppContext
         forwarded_allow_ips="*" if options.behind_proxy else None,
         server_header=False, timeout_graceful_shutdown=5,
     )
+    # Everything made so far (modules, the app, its routes and schemas) lives as long as
+    # the server: out of the collector's sight, a full collection no longer walks it
+    # (in-process, a list page's mean time 520 -> 475 µs; its median is the same).
+    gc.collect()
+    gc.freeze()
     # uvicorn set up its loggers just now (Config); the protocol is chosen at start.
     with access_log_off_the_request_path() as access:
         config.http = http_protocol(access)
