@@ -2,20 +2,23 @@
 to `wpec serve` (a separate process) over loopback.
 
 A throwaway PostgreSQL is seeded (COPY) with 100,000 received invoices (one line each),
-100,000 sent invoices with a 4-entry timeline each, 300,000 messages and the events those
-changes wrote (600,000). Then, with one keep-alive HTTP client (`http.client`, each answer's
-JSON decoded), p50/p95 of:
+100,000 sent invoices with a 4-entry timeline each, 300,000 messages (each with the mailbox
+location it was fetched from) and the events those changes wrote (600,000). Then, with one
+keep-alive HTTP client (`http.client`, each answer's JSON decoded), p50/p95 of every list
+page the API serves:
   - the first page of received invoices (50 rows), and a page 500 pages deep (cursor),
-  - a received invoice's detail, a sent invoice's detail (with timeline),
-  - events after a cursor (100 events),
-  - the first page of messages and of sent invoices;
-and, in the same run and taken in turn with the two received pages, two references:
-  - the bare SQL of the same pages: the page's statement (same 13 columns, same 51 rows,
-    checked) on a psycopg connection in autocommit over loopback TCP, rows fetched as
-    Python values; ratio = page p50 / bare SQL p50 (goal <= 3);
+  - the first page of sent invoices and of messages,
+  - events after a cursor (100 events);
+each taken in turn with two references in the same run:
+  - the bare SQL of the same page: the statement that fetches the page's rows (the same
+    columns, the same LIMIT: one row more than the page, which says whether there is a
+    next one; ids checked) on a psycopg connection in autocommit over loopback TCP,
+    prepared as the server's is, rows fetched as Python values; ratio = page p50 / bare
+    SQL p50 (goal <= 3);
   - the floor: `GET /api/v1/health` on the same server (no token, no store): what one HTTP
     exchange with this stack costs before any work; a page can never cost less than the
     floor plus the bare SQL.
+Then, apart: a received invoice's detail, a sent invoice's detail (with timeline).
 
     .venv/bin/python bench/api.py [--received 100000] [--sent 100000] [--messages 300000]
                                   [--requests 300]
@@ -74,6 +77,11 @@ def seed(url: str, n_received: int, n_sent: int, n_messages: int) -> None:
                     f"Oggetto del messaggio {i}", f"mittente{i % 977}@pec.example.it",
                     "imap", T0 + timedelta(seconds=i), T0 + timedelta(seconds=i))
                    for i in range(1, n_messages + 1)))
+        # Every message was fetched by IMAP: where it sits (a list shows the accounts).
+        copy_rows(conn, "message_locations", ["id", "message_id", "account", "folder",
+                                              "uidvalidity", "uid", "seen_at", "gone"],
+                  ((i, i, "main", "INBOX", 1, i, T0 + timedelta(seconds=i), False)
+                   for i in range(1, n_messages + 1)))
         reasons = json.dumps([])
         copy_rows(conn, "received_invoices", [
             "id", "file_sha256", "file_name", "size", "source", "readable", "valid",
@@ -126,7 +134,8 @@ def seed(url: str, n_received: int, n_sent: int, n_messages: int) -> None:
 
         copy_rows(conn, "events", ["type", "at", "subject_type", "subject_id", "payload"],
                   events())
-        for table in ("messages", "received_invoices", "outbox_items"):
+        for table in ("messages", "message_locations", "received_invoices",
+                      "outbox_items"):
             fix = f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"  # noqa: E501, S608 (fixed table names)
             conn.execute(fix)
         conn.execute("ANALYZE")
@@ -196,6 +205,9 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=300_000)
     ap.add_argument("--requests", type=int, default=300)
     args = ap.parse_args()
+    if args.received < 500 * PAGE or args.messages < PAGE or args.sent < PAGE:
+        ap.error(f"--received must be at least {500 * PAGE} (page 500 is measured), "
+                 f"--sent and --messages at least {PAGE}")
 
     cluster = PostgresCluster()
     server = None
@@ -226,83 +238,122 @@ def main() -> None:
         sent_ids = [rnd.randint(1, args.sent) for _ in range(args.requests + 20)]
         event_afters = [rnd.randint(0, 2 * args.received) for _ in range(args.requests + 20)]
 
-        def rotating(path_for: Callable[[int], str], values: list[int]):
+        def rotating(call_for: Callable[[int], object], values: list[int]):
             it = iter(values * 2)
-            return lambda: client.get(API + path_for(next(it)))
+            return lambda: call_for(next(it))
 
-        # The bare SQL of the same pages: the statement the API runs for them (the same 13
-        # columns, `WHERE id > cursor ORDER BY id LIMIT 51`: one row more than the page, which
+        # The bare SQL of the same pages: for each list, the statement that fetches the
+        # page's rows (the same columns, the same LIMIT: one row more than the page, which
         # tells whether there is a next one), on a psycopg connection in autocommit as the
-        # server's reads are, over the same loopback socket kind (TCP to 127.0.0.1), rows
-        # fetched as Python values. No HTTP, no models, no JSON.
+        # server's reads are, over the same loopback socket kind (TCP to 127.0.0.1),
+        # prepared after five runs as the server's are, rows fetched as Python values. No
+        # HTTP, no token, no models, no JSON. A message's accounts (where it was fetched
+        # from) are part of its row: one statement brings them (the fewest round trips any
+        # reader could make).
         dsn = url.replace("postgresql+psycopg://", "postgresql://")
-        sql = ("SELECT id, status, file_name, source, supplier_vat, supplier_fiscal_code, "
-               "supplier_name, document_type, number, invoice_date, currency, total, "
-               "received_at FROM received_invoices WHERE id > %s ORDER BY id LIMIT %s")
+        received_sql = (
+            "SELECT id, status, file_name, source, supplier_vat, supplier_fiscal_code, "
+            "supplier_name, document_type, number, invoice_date, currency, total, "
+            "received_at FROM received_invoices WHERE id > %s ORDER BY id LIMIT %s")
+        sent_sql = (
+            "SELECT id, kind, account, recipient, subject, file_name, invoice_number, "
+            "status, provider_state, sdi_state, identificativo_sdi, document, created_at, "
+            "sent_at FROM outbox_items WHERE kind = %s ORDER BY id LIMIT %s")
+        messages_sql = (
+            "SELECT m.id, m.status, m.kind, m.subject, m.sender, m.sent_at, "
+            "m.first_seen_at, m.source, m.size, m.error, ARRAY(SELECT l.account "
+            "FROM message_locations l WHERE l.message_id = m.id GROUP BY l.account "
+            'ORDER BY l.account COLLATE "C") FROM messages m ORDER BY m.id LIMIT %s')
+        events_sql = ("SELECT id, type, at, subject_type, subject_id, payload FROM events "
+                      "WHERE id > %s ORDER BY id LIMIT %s")
         with psycopg.connect(dsn, autocommit=True) as conn:
-            def bare(after: int) -> Callable[[], object]:
-                def call() -> object:
+            def bare(sql: str, *params: object) -> Callable[[], list[tuple]]:
+                def call() -> list[tuple]:
                     with conn.cursor() as cur:
-                        cur.execute(sql, (after, PAGE + 1))
+                        cur.execute(sql, params)
                         return cur.fetchall()
                 return call
 
-            rows = bare(0)()
-            page = get("/invoices/received", limit=PAGE)()
-            assert [r[0] for r in rows[:PAGE]] == [i["id"] for i in page["items"]], \
-                "the bare SQL must fetch the rows the page shows"
-            paired = measure_together({
+            def same_rows(rows: list[tuple], page: dict, key: str = "items") -> None:
+                assert [r[0] for r in rows[:len(page[key])]] == [i["id"] for i in page[key]] \
+                    and page[key], "the bare SQL must fetch the rows the page shows"
+
+            deep = encode_cursor({"id": deep_after})
+            same_rows(bare(received_sql, 0, PAGE + 1)(),
+                      get("/invoices/received", limit=PAGE)())
+            same_rows(bare(received_sql, deep_after, PAGE + 1)(),
+                      get("/invoices/received", limit=PAGE, cursor=deep)())
+            same_rows(bare(sent_sql, "invoice", PAGE + 1)(), get("/invoices/sent", limit=PAGE)())
+            rows, page = bare(messages_sql, PAGE + 1)(), get("/messages", limit=PAGE)()
+            same_rows(rows, page)
+            assert [r[-1] for r in rows[:PAGE]] == [i["accounts"] for i in page["items"]]
+            same_rows(bare(events_sql, event_afters[0], 100)(),
+                      get("/events", after=event_afters[0], limit=100)())
+
+            results = measure_together({
                 "received: first page": get("/invoices/received", limit=PAGE),
-                "bare SQL: first page": bare(0),
-                "received: page 500 (cursor)": get(
-                    "/invoices/received", limit=PAGE, cursor=encode_cursor({"id": deep_after})),
-                "bare SQL: page 500": bare(deep_after),
+                "bare SQL: received first page": bare(received_sql, 0, PAGE + 1),
+                "received: page 500 (cursor)": get("/invoices/received", limit=PAGE,
+                                                   cursor=deep),
+                "bare SQL: received page 500": bare(received_sql, deep_after, PAGE + 1),
+                "sent: first page": get("/invoices/sent", limit=PAGE),
+                "bare SQL: sent first page": bare(sent_sql, "invoice", PAGE + 1),
+                "messages: first page": get("/messages", limit=PAGE),
+                "bare SQL: messages first page": bare(messages_sql, PAGE + 1),
+                "events: 100 after a cursor": rotating(
+                    lambda a: client.get(f"{API}/events?after={a}&limit=100"), event_afters),
+                "bare SQL: events after a cursor": rotating(
+                    lambda a: bare(events_sql, a, 100)(), event_afters),
                 "floor: GET /health": get("/health"),
             }, args.requests)
-        results = {
-            **paired,
-            **measure_together({
-                "received: detail": rotating(lambda i: f"/invoices/received/{i}", received_ids),
-                "sent: first page": get("/invoices/sent", limit=PAGE),
-                "sent: detail with timeline": rotating(lambda i: f"/invoices/sent/{i}",
-                                                       sent_ids),
-                "messages: first page": get("/messages", limit=PAGE),
-                "events: 100 after a cursor": rotating(
-                    lambda a: f"/events?after={a}&limit=100", event_afters),
-            }, args.requests),
-        }
+        results.update(measure_together({
+            "received: detail": rotating(
+                lambda i: client.get(f"{API}/invoices/received/{i}"), received_ids),
+            "sent: detail with timeline": rotating(
+                lambda i: client.get(f"{API}/invoices/sent/{i}"), sent_ids),
+        }, args.requests))
 
         def p50(name: str) -> float:
             return results[name]["p50_ms"]
 
-        ratios = {
-            "first page / bare SQL": round(p50("received: first page")
-                                           / p50("bare SQL: first page"), 2),
-            "page 500 / bare SQL": round(p50("received: page 500 (cursor)")
-                                         / p50("bare SQL: page 500"), 2),
-            "floor (/health) / bare SQL": round(p50("floor: GET /health")
-                                                / p50("bare SQL: first page"), 2),
-            "first page / (floor + bare SQL)": round(
-                p50("received: first page")
-                / (p50("floor: GET /health") + p50("bare SQL: first page")), 2),
-            "first page minus floor / bare SQL": round(
-                (p50("received: first page") - p50("floor: GET /health"))
-                / p50("bare SQL: first page"), 2),
+        pairs = {  # each list page and the bare SQL of its rows
+            "received first page": ("received: first page", "bare SQL: received first page"),
+            "received page 500": ("received: page 500 (cursor)",
+                                  "bare SQL: received page 500"),
+            "sent first page": ("sent: first page", "bare SQL: sent first page"),
+            "messages first page": ("messages: first page", "bare SQL: messages first page"),
+            "events after a cursor": ("events: 100 after a cursor",
+                                      "bare SQL: events after a cursor"),
         }
+        ratios = {f"{name} / bare SQL": round(p50(page) / p50(sql), 2)
+                  for name, (page, sql) in pairs.items()}
+        ratios.update({
+            "floor (/health) / bare SQL received first page": round(
+                p50("floor: GET /health") / p50("bare SQL: received first page"), 2),
+            "received first page minus floor / bare SQL": round(
+                (p50("received: first page") - p50("floor: GET /health"))
+                / p50("bare SQL: received first page"), 2),
+            "received page 500 minus floor / bare SQL": round(
+                (p50("received: page 500 (cursor)") - p50("floor: GET /health"))
+                / p50("bare SQL: received page 500"), 2),
+        })
         out = io.StringIO()
         out.write(f"store: PostgreSQL, {args.received} received, {args.sent} sent (4-entry "
                   f"timelines), {args.messages} messages; {args.requests} requests each, one "
                   "keep-alive HTTP client\n")
+        out.write("load average (1, 5, 15 min) at the end: "
+                  + ", ".join(f"{x:.2f}" for x in os.getloadavg()) + "\n")
         for name, r in results.items():
             goal = "" if name.startswith(("bare", "floor")) else (
                 "  ok" if r["p95_ms"] <= 50 else "  OVER 50 ms")
-            out.write(f"  {name:<30} p50 {r['p50_ms']:7.2f} ms   p95 {r['p95_ms']:7.2f} ms"
+            out.write(f"  {name:<32} p50 {r['p50_ms']:7.2f} ms   p95 {r['p95_ms']:7.2f} ms"
                       f"{goal}\n")
         for name, value in ratios.items():
             goal = ("  ok" if value <= 3 else "  over 3x") if "floor" not in name else ""
-            out.write(f"  ratio {name:<34} {value:5.2f}x{goal}\n")
+            out.write(f"  ratio {name:<47} {value:5.2f}x{goal}\n")
         print(out.getvalue(), end="")
-        print(json.dumps({"results": results, "ratios": ratios}))
+        print(json.dumps({"results": results, "ratios": ratios,
+                          "load": os.getloadavg()}))
     finally:
         if server is not None:
             server.terminate()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from pydantic import Field
@@ -12,6 +13,7 @@ from pydantic import Field
 from wpec_invoicing.app.context import AppContext
 from wpec_invoicing.app.errors import InvalidRequest, NotFound
 from wpec_invoicing.app.models import (
+    JsonPage,
     Model,
     Page,
     check_limit,
@@ -19,6 +21,7 @@ from wpec_invoicing.app.models import (
     decode_cursor,
     list_adapter,
     page_of,
+    read_page_json_async,
 )
 from wpec_invoicing.app.sent import _bound
 from wpec_invoicing.app.timefmt import Aware
@@ -103,40 +106,15 @@ def list_messages(ctx: AppContext, *, status: str | None = None, kind: str | Non
                   cursor: str | None = None, limit: int = 50) -> Page[MessageSummary]:
     """Messages, oldest first. `sender` and `subject` match part of the text; `since` and
     `until` bound the time the message reached us."""
-    from sqlalchemy import exists, select
+    from sqlalchemy import select
 
-    from wpec_invoicing.store.models import Message as M
     from wpec_invoicing.store.models import MessageLocation as L
 
-    check_limit(limit)
-    if status is not None and status not in STATUSES:
-        raise InvalidRequest(f"status {status!r}: expected one of {', '.join(STATUSES)}")
-    query = select(M.id, M.status, M.kind, M.subject, M.sender, M.sent_at, M.first_seen_at,
-                   M.source, M.size, M.error).order_by(M.id).limit(limit + 1)
-    after = cursor_int(decode_cursor(cursor), "id")
-    if after is not None:
-        query = query.where(M.id > after)
-    if status:
-        query = query.where(M.status == status)
-    if kind:
-        query = query.where(M.kind == kind)
-    if account or folder:
-        loc = select(L.id).where(L.message_id == M.id)
-        if account:
-            loc = loc.where(L.account == account)
-        if folder:
-            loc = loc.where(L.folder == folder)
-        query = query.where(exists(loc))
-    if sender:
-        query = query.where(M.sender.ilike(f"%{sender.strip()}%"))
-    if subject:
-        query = query.where(M.subject.ilike(f"%{subject.strip()}%"))
-    if since:
-        query = query.where(M.first_seen_at >= _bound(since))
-    if until:
-        query = query.where(M.first_seen_at <= _bound(until, end=True))
+    shape, params = _list_params(status=status, kind=kind, account=account, folder=folder,
+                                 sender=sender, subject=subject, since=since, until=until,
+                                 cursor=cursor, limit=limit)
     with ctx.read_connection() as conn:
-        result = conn.execute(query)
+        result = conn.execute(_list_statement(shape, False), params)
         keys = list(result.keys())
         found = [dict(zip(keys, row, strict=True)) for row in result.all()]
         where: dict[int, set[str]] = {}
@@ -147,6 +125,102 @@ def list_messages(ctx: AppContext, *, status: str | None = None, kind: str | Non
     for r in found:
         r["accounts"] = sorted(where.get(r["id"], ()))
     return page_of(list_adapter(MessageSummary).validate_python(found), limit)
+
+
+async def list_messages_json(ctx: AppContext, *, status: str | None = None,
+                             kind: str | None = None, account: str | None = None,
+                             folder: str | None = None, sender: str | None = None,
+                             subject: str | None = None, since: date | datetime | None = None,
+                             until: date | datetime | None = None, cursor: str | None = None,
+                             limit: int = 50) -> JsonPage:
+    """`list_messages` for an asyncio server (the REST API): the same page, as the JSON of
+    its `MessageSummary`s.
+
+    Why another read: on PostgreSQL the page is one statement, each message's accounts an
+    array built by a subquery (the sync read asks for them in a second round trip), read
+    on the event loop and written straight to JSON (`read_page_json_async`). On SQLite
+    (no arrays, no async driver) it is `list_messages` on a worker thread."""
+    filters = {"status": status, "kind": kind, "account": account, "folder": folder,
+               "sender": sender, "subject": subject, "since": since, "until": until,
+               "cursor": cursor, "limit": limit}
+    if not ctx.reads_async:
+        import asyncio
+
+        page = await asyncio.to_thread(list_messages, ctx, **filters)
+        return JsonPage(list_adapter(MessageSummary).dump_json(page.items), page.next_cursor)
+    shape, params = _list_params(**filters)
+    return await read_page_json_async(ctx, MessageSummary, _list_statement(shape, True),
+                                      params, limit)
+
+
+def _list_params(*, status: str | None, kind: str | None, account: str | None,
+                 folder: str | None, sender: str | None, subject: str | None,
+                 since: date | datetime | None, until: date | datetime | None,
+                 cursor: str | None, limit: int) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """The filters checked, as a statement shape (which filters are on) and its values."""
+    check_limit(limit)
+    if status is not None and status not in STATUSES:
+        raise InvalidRequest(f"status {status!r}: expected one of {', '.join(STATUSES)}")
+    params: dict[str, Any] = {"limit": limit + 1}
+    after = cursor_int(decode_cursor(cursor), "id")
+    if after is not None:
+        params["after"] = after
+    for name, value in (("status", status), ("kind", kind), ("account", account),
+                        ("folder", folder)):
+        if value:
+            params[name] = value
+    # Part of the text: the value as a LIKE pattern, its own % and _ wildcards too.
+    if sender:
+        params["sender"] = f"%{sender.strip()}%"
+    if subject:
+        params["subject"] = f"%{subject.strip()}%"
+    if since:
+        params["since"] = _bound(since)
+    if until:
+        params["until"] = _bound(until, end=True)
+    return tuple(sorted(params)), params
+
+
+@lru_cache(maxsize=512)
+def _list_statement(shape: tuple[str, ...], accounts: bool) -> Any:
+    """One statement per combination of filters, values bound by name: built and compiled
+    once, not per request. `accounts`: each message's accounts too, as a sorted array
+    (PostgreSQL), in code point order as Python sorts them (the "C" collation)."""
+    from sqlalchemy import ARRAY, String, bindparam, exists, func, select
+
+    from wpec_invoicing.store.models import Message as M
+    from wpec_invoicing.store.models import MessageLocation as L
+
+    cols: list[Any] = [M.id, M.status, M.kind, M.subject, M.sender, M.sent_at,
+                       M.first_seen_at, M.source, M.size, M.error]
+    if accounts:
+        names = (select(L.account).where(L.message_id == M.id).group_by(L.account)
+                 .order_by(L.account.collate("C")))
+        cols.append(func.array(names.scalar_subquery(), type_=ARRAY(String))
+                    .label("accounts"))
+    query = select(*cols).order_by(M.id).limit(bindparam("limit"))
+    if "after" in shape:
+        query = query.where(M.id > bindparam("after"))
+    if "status" in shape:
+        query = query.where(M.status == bindparam("status"))
+    if "kind" in shape:
+        query = query.where(M.kind == bindparam("kind"))
+    if "account" in shape or "folder" in shape:
+        loc = select(L.id).where(L.message_id == M.id)
+        if "account" in shape:
+            loc = loc.where(L.account == bindparam("account"))
+        if "folder" in shape:
+            loc = loc.where(L.folder == bindparam("folder"))
+        query = query.where(exists(loc))
+    if "sender" in shape:
+        query = query.where(M.sender.ilike(bindparam("sender")))
+    if "subject" in shape:
+        query = query.where(M.subject.ilike(bindparam("subject")))
+    if "since" in shape:
+        query = query.where(M.first_seen_at >= bindparam("since"))
+    if "until" in shape:
+        query = query.where(M.first_seen_at <= bindparam("until"))
+    return query
 
 
 def _load(s: Any, message_id: int) -> Any:

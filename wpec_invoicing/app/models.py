@@ -9,6 +9,7 @@ import base64
 import json
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -135,7 +136,7 @@ async def read_as_async(ctx: Any, model: type[T], query: Any,
         import asyncio
 
         return await asyncio.to_thread(read_as, ctx, model, query, params)
-    keys, rows = await _fetch_async(ctx, query, params)
+    keys, rows = await fetch_rows_async(ctx, query, params)
     data = [dict(zip(keys, row, strict=True)) for row in rows]
     return list_adapter(model).validate_python(data)
 
@@ -157,7 +158,7 @@ async def read_page_json_async(ctx: Any, model: type[BaseModel], query: Any,
         rows = await asyncio.to_thread(read_as, ctx, model, query, params)
         page = page_of(rows, limit, key)
         return JsonPage(list_adapter(model).dump_json(page.items), page.next_cursor)
-    keys, rows = await _fetch_async(ctx, query, params,
+    keys, rows = await fetch_rows_async(ctx, query, params,
                                     numeric_as_text=_money_as_text(model, query))
     more = len(rows) > limit
     rows = rows[:limit]
@@ -165,11 +166,12 @@ async def read_page_json_async(ctx: Any, model: type[BaseModel], query: Any,
     return JsonPage(rows_json(model, keys, rows), nxt)
 
 
-async def _fetch_async(ctx: Any, query: Any, params: dict[str, Any] | None, *,
-                       numeric_as_text: bool = False
-                       ) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """The column names and the rows of a cached statement, on the event loop's pool;
-    `numeric_as_text`: NUMERIC values as PostgreSQL writes them (see `_money_as_text`)."""
+async def fetch_rows_async(ctx: Any, query: Any, params: dict[str, Any] | None, *,
+                           numeric_as_text: bool = False
+                           ) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The column names and the rows of a cached statement, on the event loop's pool
+    (PostgreSQL only: `ctx.reads_async`); `numeric_as_text`: NUMERIC values as PostgreSQL
+    writes them (see `_money_as_text`)."""
     sql = _postgresql_sql(query)
     async with ctx.async_read_connection() as conn:
         if numeric_as_text:
@@ -250,14 +252,32 @@ def rows_json(model: type[BaseModel], keys: list[str], rows: list[tuple[Any, ...
         try:
             # strict=False: the keys are the statement's own columns (and strict costs
             # ≈ 15 % of building the dicts).
-            return orjson.dumps([dict(zip(keys, row, strict=False)) for row in rows],
-                                default=_money_json,
+            return orjson.dumps(_row_dicts(tuple(keys))(rows), default=_money_json,
                                 option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC)
         except orjson.JSONEncodeError:
             pass
     adapter = list_adapter(model)
     data = [dict(zip(keys, row, strict=True)) for row in rows]
     return adapter.dump_json(adapter.validate_python(data))
+
+
+@cache
+def _row_dicts(keys: tuple[str, ...]) -> Callable[[list[tuple[Any, ...]]], list[dict[str, Any]]]:
+    """A function turning rows (values in `keys`' order) into dicts, written for these keys:
+    `lambda rows: [{"id": _0, "status": _1, ...} for (_0, _1, ...) in rows]`.
+
+    Why generated: a dict display with constant keys is built by one bytecode, where
+    `dict(zip(keys, row))` iterates in Python's C loop per value; for a 50-row page of 13
+    columns it is ≈ 3x cheaper (≈ 75 → 25 µs), and a page's whole server time is well under
+    a millisecond. The keys are a model's field names (identifiers: `rows_json` checks
+    them against `_plain_fields`), written as string literals with `repr`; the row values
+    are never part of the source."""
+    if not keys or not all(k.isidentifier() for k in keys):
+        return lambda rows: [dict(zip(keys, row, strict=True)) for row in rows]
+    names = [f"_{i}" for i in range(len(keys))]
+    items = ", ".join(f"{key!r}: {name}" for key, name in zip(keys, names, strict=True))
+    source = f"lambda rows: [{{{items}}} for ({', '.join(names)},) in rows]"
+    return eval(source, {"__builtins__": {}})  # noqa: S307 (source made of identifiers only)
 
 
 def _money_json(value: Any) -> str:
@@ -274,7 +294,7 @@ def _plain_fields(model: type[BaseModel]) -> tuple[str, ...] | None:
     """The field names of `model` when `rows_json` writes its rows as pydantic would (None
     when not): no aliases, validators, serialisers or computed fields, and each field one
     of: int, str, bool, date, a JSON object (`dict[str, Any]`), an aware time (`Aware`:
-    naive times are UTC), money (`Money`), or one of these or None."""
+    naive times are UTC), money (`Money`), a list of strings, or one of these or None."""
     decorators = model.__pydantic_decorators__
     if (model.model_computed_fields or decorators.validators or decorators.field_validators
             or decorators.field_serializers or decorators.model_serializers
@@ -300,8 +320,8 @@ def _plain_fields(model: type[BaseModel]) -> tuple[str, ...] | None:
         elif annotation is datetime:
             ok = [b.func for b in befores] == [_aware] and not serialisers
         else:
-            ok = (annotation in (int, str, bool, date) or annotation == dict[str, Any]) \
-                and not serialisers and not befores
+            ok = (annotation in (int, str, bool, date) or annotation == dict[str, Any]
+                  or annotation == list[str]) and not serialisers and not befores
         documents = [m for m in metadata if isinstance(m, WithJsonSchema)]
         if not ok or len(metadata) != len(serialisers) + len(befores) + len(documents):
             return None

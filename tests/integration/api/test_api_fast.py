@@ -26,6 +26,7 @@ from wpec_invoicing.web.api.fast import FastRoutes
 
 
 def _seed(ctx: AppContext) -> None:
+    from wpec_invoicing.store.models import Message, MessageLocation
     from wpec_invoicing.store.outbox_models import OutboxItem
 
     files = [(invoice_file_name("IT", "01234567890", f"{i:05d}"), write_invoice(sample_invoice(
@@ -45,6 +46,18 @@ def _seed(ctx: AppContext) -> None:
                 invoice_number=f"{i}/2026", document={"total": "1.00", "rate": 0.22},
                 status=status, attempts=1, provider_state=provider, sdi_state=sdi,
                 created_at=at, updated_at=at))
+        for i, where in enumerate([[("main", "INBOX"), ("Zeta", "INBOX")], [],
+                                   [("main", "Archivio")]], 1):
+            msg = Message(sha256=f"{i:064x}", size=100 * i, status=("processed", "error")[i % 2],
+                          kind="posta-certificata", subject=f"Avviso {i} 50%_",
+                          sender=f"banca{i}@pec.example.it", source="imap",
+                          first_seen_at=datetime(2026, 3, i * 3, 11, tzinfo=UTC))
+            s.add(msg)
+            s.flush()
+            for uid, (account, folder) in enumerate(where, 1):
+                s.add(MessageLocation(message_id=msg.id, account=account, folder=folder,
+                                      uidvalidity=7, uid=uid + 10 * i,
+                                      seen_at=datetime(2026, 3, 1, tzinfo=UTC)))
 
 
 @pytest.fixture
@@ -69,6 +82,7 @@ def both(tmp_path: Path, db_url: str, monkeypatch) -> Iterator[tuple[str, str, s
 
 
 RECEIVED, SENT, EVENTS = "/invoices/received", "/invoices/sent", "/events"
+MESSAGES = "/messages"
 
 # Requests the direct path answers: (path, query).
 VALID = [
@@ -81,6 +95,10 @@ VALID = [
     (SENT, "limit=1"), (SENT, "since=2026-03-06&q=dest"), (SENT, "state="),
     (EVENTS, ""), (EVENTS, "after=2&limit=3"), (EVENTS, "type=invoice."),
     (EVENTS, "type=invoice.received&type=sent_invoice.&limit=2"), (EVENTS, "wait=0"),
+    (MESSAGES, ""), (MESSAGES, "limit=1"), (MESSAGES, "status=error"),
+    (MESSAGES, "kind=posta-certificata&account=main"), (MESSAGES, "folder=Archivio"),
+    (MESSAGES, "sender=BANCA3&subject=50%25_"), (MESSAGES, "since=2026-03-04&until=2026-03-06"),
+    (MESSAGES, "account=nobody"), (MESSAGES, "kind=&account="),
 ]
 # Requests FastAPI answers (the direct path hands them on): bad parameters, app errors.
 INVALID = [
@@ -89,6 +107,8 @@ INVALID = [
     (RECEIVED, "since=2026-03-15&until=2026-03-01"), (RECEIVED, "cursor=not-ours"),
     (RECEIVED, "q=" + "x" * 201), (SENT, "&".join(f"state=s{i}" for i in range(60))),
     (EVENTS, "after=-1"), (EVENTS, "wait=61"), (EVENTS, "limit=501"),
+    (MESSAGES, "status=lost"), (MESSAGES, "since=2026-13-01"), (MESSAGES, "cursor=bad!"),
+    (MESSAGES, "sender=" + "x" * 321), (MESSAGES, "limit=0"), (MESSAGES, "status="),
 ]
 
 
@@ -108,7 +128,7 @@ def test_the_direct_path_answers_as_fastapi_does(both):
     bearer = {"Authorization": f"Bearer {viewer}"}
     valid = list(VALID)
     # Pages after the first, with the cursors the server gave out.
-    for path in (RECEIVED, SENT):
+    for path in (RECEIVED, SENT, MESSAGES):
         _, _, body = _answer(plain_url, path, "limit=2", bearer)
         cursor = httpx.Response(200, content=body).json()["next_cursor"]
         assert cursor

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -162,4 +163,6 @@ def test_serve_writes_the_access_log_in_order_and_all_of_it_at_the_end(tmp_path)
     logged = [line for line in out.splitlines() if "/api/v1/invoices/received" in line]
     assert [line.split('"')[1] for line in logged] == [
         f"GET /api/v1{path} HTTP/1.1" for path in paths], (out[-2000:], err[-2000:])
-    assert all(line.endswith("401 Unauthorized") for line in logged), logged
+    # uvicorn's own line: level, client address, request line, status and its phrase.
+    assert all(re.fullmatch(r'INFO: +127\.0\.0\.1:\d+ - "GET [^"]+ HTTP/1\.1" 401 Unauthorized',
+                            line) for line in logged), logged

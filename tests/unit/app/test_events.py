@@ -105,3 +105,27 @@ def test_type_and_subject_filters_are_the_same_on_the_async_read(ctx) -> None:
         "invoice.received", "invoice.verified"]
     first = events.list_events(ctx, limit=2)
     assert both(after=first.last_id, limit=500)[0] == "sentXinvoice.odd"
+
+
+def test_the_api_json_is_the_page_models_json(ctx) -> None:
+    """`list_events_json` (rows written straight to JSON on PostgreSQL) gives the bytes of
+    `list_events`' `EventPage`, for filters, payloads of every JSON kind and an empty page."""
+    from tests.unit.app.aio import run
+
+    payloads = [{"status": "verified", "total": "12.50"}, None, {"nested": {"a": [1, 2.5, None]},
+                "è": "caffè \u2028", "flag": True}, {}]
+    with ctx.session() as s:
+        for i, payload in enumerate(payloads * 2):
+            record_event(s, ("invoice.received", "sent_invoice.RC")[i % 2], "x", i, payload)
+
+    def same(**filters) -> int:
+        page = events.list_events(ctx, **filters)
+        as_json = run(events.list_events_json(ctx, **filters))
+        assert as_json.body == page.model_dump_json().encode(), filters
+        assert as_json.count == len(page.items)
+        return len(page.items)
+
+    assert same() == 8
+    assert same(after=3, limit=2) == 2
+    assert same(types=["sent_invoice."]) == 4
+    assert same(after=10**9) == 0  # empty: last_id is the cursor

@@ -115,3 +115,12 @@ def test_money_text_examples():
     assert [_money_text(Decimal(v)) for v in ("2.00000000", "1.23456000", "1E+3", "0.000",
                                               "-1.1", "122.00", "-0")] == [
         "2.00", "1.23456", "1000.00", "0.00", "-1.10", "122.00", "-0.00"]
+
+
+def test_rows_become_the_dicts_zip_makes():
+    from wpec_invoicing.app.models import _row_dicts
+
+    rows = [(1, "a", None), (2, "b\"'}{", {"x": 1})]
+    for keys in (("id", "status", "payload"), ("a b", "c'd", "e")):  # identifiers or not
+        assert _row_dicts(keys)(rows) == [dict(zip(keys, row, strict=True)) for row in rows]
+    assert _row_dicts(("id",))([]) == []

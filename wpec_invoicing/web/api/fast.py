@@ -56,7 +56,8 @@ log = logging.getLogger(__name__)
 
 # The list pages an integrator polls (and the benchmark measures): async endpoints that
 # only read.
-FAST_PATHS = ("/api/v1/invoices/received", "/api/v1/invoices/sent", "/api/v1/events")
+FAST_PATHS = ("/api/v1/invoices/received", "/api/v1/invoices/sent", "/api/v1/messages",
+              "/api/v1/events")
 
 Scope = dict[str, Any]
 _IMMUTABLE = (type(None), bool, int, float, str, bytes)

@@ -24,15 +24,16 @@ async def list_events(request: Request, after: int = Query(0, ge=0, le=2**62),
                       type: list[str] | None = Types):
     """Events with id > `after`, oldest first; ask again with `after=last_id`."""
     ctx = request.app.state.ctx
-    page = await events.list_events_async(ctx, after=after, limit=limit, types=type)
-    deadline = asyncio.get_running_loop().time() + wait
-    while not page.items and asyncio.get_running_loop().time() < deadline:
-        if await request.is_disconnected():
-            break
-        await asyncio.sleep(events.POLL_SECONDS)
-        page = await events.list_events_async(ctx, after=after, limit=limit, types=type)
-    # Serialised once from the app's model (`response_model` documents it).
-    return Response(page.model_dump_json(), media_type="application/json")
+    page = await events.list_events_json(ctx, after=after, limit=limit, types=type)
+    if not page.count and wait:
+        deadline = asyncio.get_running_loop().time() + wait
+        while not page.count and asyncio.get_running_loop().time() < deadline:
+            if await request.is_disconnected():
+                break
+            await asyncio.sleep(events.POLL_SECONDS)
+            page = await events.list_events_json(ctx, after=after, limit=limit, types=type)
+    # Serialised once by the app (`response_model` documents it).
+    return Response(page.body, media_type="application/json")
 
 
 @router.get("/stream", response_class=StreamingResponse, **needs("viewer"))

@@ -31,7 +31,7 @@ class RetryRequest(BaseModel):
 
 
 @router.get("", response_model=PageOut[messages.MessageSummary], **needs("viewer"))
-def list_messages(request: Request,
+async def list_messages(request: Request,
                   status: str | None = Query(None, pattern="^(archived|processed|error)$"),
                   kind: str | None = Query(None, max_length=40),
                   account: str | None = Query(None, max_length=200),
@@ -40,7 +40,7 @@ def list_messages(request: Request,
                   subject: str | None = Query(None, max_length=500),
                   since: date | None = None, until: date | None = None,
                   cursor: str | None = Cursor, limit: int = Limit):
-    return page(request, messages.list_messages(
+    return page(request, await messages.list_messages_json(
         request.app.state.ctx, status=status, kind=kind, account=account, folder=folder,
         sender=sender, subject=subject, since=since, until=until, cursor=cursor, limit=limit))
 
