@@ -69,6 +69,9 @@ STREAM_CHUNK_BYTES = 4 * 1024 * 1024
 # Archived batches the fetcher may be ahead of the classification (UIDs, digests and sizes
 # only: memory is this many small lists, whatever the size of the box).
 AHEAD_BATCHES = 8
+# Recorded messages kept ahead of the classification while a worker parses them (see
+# `_fetch_and_process`).
+PARSE_AHEAD = 200
 # New UIDs are listed a window of this many UID numbers at a time (memory flat in the folder).
 UID_WINDOW = 5000
 
@@ -334,8 +337,12 @@ class Mailbox:
                 elif isinstance(item, str):  # the folder is done
                     self._mark_synced(item)
                 # A full chunk, or whatever is there when the fetcher has nothing more yet.
-                while len(waiting) >= PROCESS_CHUNK or (waiting and (item is None
-                                                                     or ready.empty())):
+                # Parsing ahead, PARSE_AHEAD messages stay submitted and unclassified, so
+                # that the worker parses them while this thread classifies the ones before
+                # (classifying what was just submitted would only wait for the worker).
+                margin = PARSE_AHEAD if parsing_ahead else 0
+                while len(waiting) >= PROCESS_CHUNK + margin or (
+                        waiting and (item is None or (not margin and ready.empty()))):
                     chunk, waiting = waiting[:PROCESS_CHUNK], waiting[PROCESS_CHUNK:]
                     self._process_chunk(chunk, result)
                 if item is None:

@@ -6,15 +6,9 @@ its final name must always be complete, so a later `put` of the same bytes may s
 every blob is written under a temporary name in its folder, made durable, and only then
 renamed to its digest, and the renames are made durable in turn.
 
-Why a batch's fsyncs run side by side: on a journalling file system every `fsync` is a journal
-commit (≈ 0.4 ms on this project's VMs, and each one stalls the other file creations on the
-file system, such as the rule files the classifying thread writes), and a first sync writes
-thousands of small blobs. Issued from several threads at once, the fsyncs of a batch share
-journal commits (the file system groups them), so a batch is written, its files fsynced
-together, renamed, and the touched folders fsynced together: measured 0.16-0.18 ms a blob
-against 0.52-0.84 one after the other. Not `syncfs(2)`, which would do it in one call: it
-flushes everything dirty on the file system, so a busy database next to the archive would
-make every batch wait for its writes (measured: the sync got slower, not faster).
+How a batch is made durable (`store.durability`): one `syncfs` while the machine has little
+dirty data, else its fsyncs side by side; either way a batch is written, made durable,
+renamed, and the renames made durable, never one commit per blob.
 
 `deferred_sync()` widens the batch to a block (the classification of a group of messages,
 which extracts invoice files): blobs written inside are durable when the block exits, and
@@ -50,6 +44,7 @@ from wpec_invoicing.store.blob_base import (
     hash_problem,
     sha256_hex,
 )
+from wpec_invoicing.store.durability import fsync_path, make_durable
 
 WORKERS = min(4, (os.cpu_count() or 1) + 1)
 SMALL = 1 << 20  # a blob up to this size is read in one system call; bigger ones stream
@@ -57,42 +52,6 @@ CHECK_CHUNK = 256  # blobs per verification task: one future per file costs more
 
 
 _TMP_COUNTER = itertools.count()
-FSYNC_THREADS = 16  # enough concurrent fsyncs to share journal commits; they wait, not work
-_fsync_pool: ThreadPoolExecutor | None = None
-_fsync_pool_lock = threading.Lock()
-
-
-def _fsync_path(path: str | Path) -> None:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _forget_pool_in_child() -> None:
-    """A forked child has the pool object but none of its threads: it makes its own."""
-    global _fsync_pool, _fsync_pool_lock
-    _fsync_pool = None
-    _fsync_pool_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool_in_child)
-
-
-def _fsync_all(paths: list[str] | list[Path]) -> None:
-    """fsync every path, several at once so that they share the journal's commits."""
-    global _fsync_pool
-    if len(paths) <= 1:
-        for path in paths:
-            _fsync_path(path)
-        return
-    with _fsync_pool_lock:
-        if _fsync_pool is None:
-            _fsync_pool = ThreadPoolExecutor(FSYNC_THREADS, thread_name_prefix="wpec-fsync")
-    for _ in _fsync_pool.map(_fsync_path, paths):  # re-raises the first error
-        pass
 
 
 class _Batch:
@@ -224,7 +183,7 @@ class FilesystemArchive(BlobArchive):
         if not batch.pending:
             return
         try:
-            _fsync_all([tmp for tmp, _target in batch.pending.values()])
+            make_durable(self.root, [tmp for tmp, _target in batch.pending.values()])
             for tmp, target in batch.pending.values():
                 os.replace(tmp, target)
         except BaseException:
@@ -232,7 +191,7 @@ class FilesystemArchive(BlobArchive):
             raise
         batch.pending.clear()
         try:
-            _fsync_all(sorted(batch.folders))
+            make_durable(self.root, sorted(batch.folders))
         except OSError as exc:
             raise ArchiveError(f"the archive at {self.root} could not be made durable: "
                                f"{exc}") from exc
@@ -275,7 +234,7 @@ class FilesystemArchive(BlobArchive):
                 os.unlink(tmp)
             raise
         for touched in ([folder, folder.parent] if created else [folder]):
-            _fsync_path(touched)
+            fsync_path(touched)
         return digest, size
 
     # -- reading -----------------------------------------------------------------------------

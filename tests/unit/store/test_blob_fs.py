@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from wpec_invoicing.store import blob_fs
+from wpec_invoicing.store import blob_fs, durability
 from wpec_invoicing.store.blob_base import ArchiveError, sha256_hex
 from wpec_invoicing.store.blob_fs import FilesystemArchive
 
@@ -19,7 +19,16 @@ def _leftovers(root: Path) -> list[str]:
     return sorted(p.name for p in root.rglob(".tmp-*"))
 
 
-def test_put_many_leaves_every_blob_under_its_digest_and_no_temporary_file(tmp_path) -> None:
+@pytest.mark.parametrize("way", ["syncfs", "fsyncs"])
+def test_put_many_leaves_every_blob_under_its_digest_and_no_temporary_file(
+        tmp_path, monkeypatch, way) -> None:
+    """Both ways of making a batch durable (`store.durability`) give the same archive."""
+    if way == "fsyncs":
+        monkeypatch.setattr(durability, "SYNCFS", None)
+    elif durability.SYNCFS is None:
+        pytest.skip("no syncfs on this system")  # pragma: no cover - Linux >= 5.8 here
+    else:
+        monkeypatch.setattr(durability, "SYNCFS_MAX_DIRTY", 1 << 62)
     archive = FilesystemArchive(tmp_path / "a")
     blobs = [os.urandom(100 + n) for n in range(300)] + [b"", b"same", b"same"]
     digests = archive.put_many(blobs)
@@ -76,10 +85,10 @@ def test_a_failing_fsync_is_an_error_and_leaves_no_blob_behind(tmp_path, monkeyp
     """A mock, said so: a disk that fails fsync (EIO) cannot be provoked on a test machine."""
     archive = FilesystemArchive(tmp_path / "a")
 
-    def broken(_path: object) -> None:
+    def broken(_root: object, _paths: object) -> None:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(blob_fs, "_fsync_path", broken)
+    monkeypatch.setattr(blob_fs, "make_durable", broken)
     with pytest.raises(OSError):
         archive.put_many([b"one", b"two"])
     assert not archive.path(sha256_hex(b"one")).exists()
@@ -122,9 +131,10 @@ def test_get_of_a_missing_blob_is_an_archive_error(tmp_path) -> None:
         archive.get("0" * 64)
 
 
-def test_a_forked_child_writes_batches_too(tmp_path) -> None:
+def test_a_forked_child_writes_batches_too(tmp_path, monkeypatch) -> None:
     """The fsync threads belong to the process that started them: a child forked after a
     batch (as a worker or a crash test does) must not wait for threads it does not have."""
+    monkeypatch.setattr(durability, "SYNCFS", None)  # the fsync threads, not syncfs
     archive = FilesystemArchive(tmp_path / "a")
     archive.put_many([b"parent 1", b"parent 2"])  # the parent's pool exists now
     pid = os.fork()
@@ -150,3 +160,17 @@ def test_a_forked_child_writes_batches_too(tmp_path) -> None:
         pytest.fail("the forked child hung writing a batch")
     assert os.waitstatus_to_exitcode(status) == 0
     assert archive.get(sha256_hex(b"child 3")) == b"child 3"
+
+
+def test_syncfs_is_left_alone_when_the_machine_has_much_dirty_data(tmp_path,
+                                                                    monkeypatch) -> None:
+    """syncfs would flush other programs' writes too: with more than SYNCFS_MAX_DIRTY
+    dirty, a batch is made durable by its own fsyncs."""
+    calls: list[str] = []
+    monkeypatch.setattr(durability, "SYNCFS", lambda fd: calls.append("syncfs") or 0)
+    monkeypatch.setattr(durability, "fsync_all", lambda paths: calls.append("fsyncs"))
+    monkeypatch.setattr(durability, "dirty_bytes", lambda: durability.SYNCFS_MAX_DIRTY + 1)
+    durability.make_durable(tmp_path, [tmp_path / "a", tmp_path / "b"])
+    monkeypatch.setattr(durability, "dirty_bytes", lambda: 0)
+    durability.make_durable(tmp_path, [tmp_path / "a", tmp_path / "b"])
+    assert calls == ["fsyncs", "syncfs"]
