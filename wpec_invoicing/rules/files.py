@@ -9,7 +9,6 @@ folder or break a Windows share, and a file whose content is not what its extens
 from __future__ import annotations
 
 import functools
-import itertools
 import os
 import re
 import stat
@@ -22,11 +21,12 @@ from typing import Any
 
 import filetype
 
+from wpec_invoicing.store.durability import temp_name, write_new
+
 _UNSAFE = re.compile(r"[^\w.\- ()+,@=]+", re.UNICODE)
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
                      *(f"lpt{i}" for i in range(1, 10))}
 MAX_NAME = 120
-_TMP_COUNTER = itertools.count()
 
 # Extensions whose content has no magic number (text, DER): sniffing must find nothing.
 TEXTUAL = {"xml", "txt", "csv", "eml", "html", "htm", "p7m", "p7s", "json", "ics", "vcf"}
@@ -178,18 +178,9 @@ def write_file(folder: Path, name: str, data: bytes) -> Path:
         if stat.S_ISREG(st.st_mode) and st.st_size == len(data) and \
                 target.read_bytes() == data:
             return target
-    # A temporary name unique to this process and write (O_EXCL guards against the rest):
-    # mkstemp's random names cost more than the write itself for small files.
-    tmp = f"{folder}/.tmp-{os.getpid()}-{next(_TMP_COUNTER)}"
+    tmp = temp_name(folder)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
-                     0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
+        write_new(tmp, data)
         os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):

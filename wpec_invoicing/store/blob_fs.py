@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import itertools
 import os
 import tempfile
 import threading
@@ -44,14 +43,11 @@ from wpec_invoicing.store.blob_base import (
     hash_problem,
     sha256_hex,
 )
-from wpec_invoicing.store.durability import fsync_path, make_durable
+from wpec_invoicing.store.durability import fsync_path, make_durable, temp_name, write_new
 
 WORKERS = min(4, (os.cpu_count() or 1) + 1)
 SMALL = 1 << 20  # a blob up to this size is read in one system call; bigger ones stream
 CHECK_CHUNK = 256  # blobs per verification task: one future per file costs more than a hash
-
-
-_TMP_COUNTER = itertools.count()
 
 
 class _Batch:
@@ -163,19 +159,10 @@ class FilesystemArchive(BlobArchive):
         if not folder.is_dir():
             folder.mkdir(parents=True, exist_ok=True)
             batch.folders.add(folder.parent)
-        # A name unique to this process and write (O_EXCL guards against anything else):
-        # cheaper than mkstemp's random names, which matter at thousands of blobs a second.
-        tmp = f"{folder}/.tmp-{os.getpid()}-{next(_TMP_COUNTER)}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
-                     0o644)
+        tmp = temp_name(folder)
+        write_new(tmp, data)
         batch.pending[target.name] = (tmp, target)
         batch.folders.add(folder)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-        finally:
-            os.close(fd)
 
     def _settle(self, batch: _Batch) -> None:
         """Make the batch durable: fsync its files, rename each to its digest, then fsync the
