@@ -318,9 +318,9 @@ class Mailbox:
                                   daemon=True)
         thread.start()
         self._announced = 0
+        ahead = contextlib.ExitStack()  # the worker processes, once the run proves big
         try:
             waiting: list[int] = []
-            ahead = contextlib.ExitStack()
             parsing_ahead = False
             while True:
                 item = ready.get()

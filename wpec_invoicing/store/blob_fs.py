@@ -120,6 +120,14 @@ class FilesystemArchive(BlobArchive):
     # -- writing -----------------------------------------------------------------------------
     def put_many(self, blobs: list[bytes]) -> list[str]:
         """Store several blobs durably (in one batch: see the module docstring)."""
+        return self._store(blobs, rewrite=False)
+
+    def repair(self, data: bytes) -> str:
+        return self._store([data], rewrite=True)[0]
+
+    def _store(self, blobs: list[bytes], *, rewrite: bool) -> list[str]:
+        """Write the blobs in the thread's open batch (a `deferred_sync` block) or in one of
+        their own, settled here; `rewrite`: even those already stored (found corrupt)."""
         outer = getattr(self._local, "batch", None)
         batch = outer if outer is not None else _Batch()
         digests: list[str] = []
@@ -130,7 +138,7 @@ class FilesystemArchive(BlobArchive):
                 if digest in batch.pending:
                     continue
                 target = self.path(digest)
-                if target.is_file() and target.stat().st_size == len(data):
+                if not rewrite and target.is_file() and target.stat().st_size == len(data):
                     continue
                 self._write(target, data, batch)
         except BaseException:
@@ -140,17 +148,6 @@ class FilesystemArchive(BlobArchive):
         if outer is None:
             self._settle(batch)
         return digests
-
-    def repair(self, data: bytes) -> str:
-        digest = sha256_hex(data)
-        batch = _Batch()
-        try:
-            self._write(self.path(digest), data, batch)
-        except BaseException:
-            self._discard(batch)
-            raise
-        self._settle(batch)
-        return digest
 
     def _write(self, target: Path, data: bytes, batch: _Batch) -> None:
         """Write `data` under a temporary name in the target's folder; the batch's settling
@@ -165,8 +162,8 @@ class FilesystemArchive(BlobArchive):
         batch.folders.add(folder)
 
     def _settle(self, batch: _Batch) -> None:
-        """Make the batch durable: fsync its files, rename each to its digest, then fsync the
-        folders whose entries changed (the new names, new folders in their parents)."""
+        """Make the batch durable: its files made durable, each renamed to its digest, then
+        the folders whose entries changed (the new names, new folders in their parents)."""
         if not batch.pending:
             return
         try:
