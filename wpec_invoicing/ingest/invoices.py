@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from wpec_invoicing.rules.passive import register_invoice
+from wpec_invoicing.rules.passive import InvoiceFile, register_invoice
+from wpec_invoicing.rules.passive import register_invoices as register_files
 
 
 @dataclass(frozen=True)
@@ -32,23 +33,38 @@ def register_invoices(ctx: Any, session: Any, msg: Any, pec: Any,
                       reports: dict[str, Any] | None = None) -> list[Registered]:
     """The message's invoice files registered; `reports`: their verdicts already read (by
     file name), when the message was parsed ahead."""
-    sdi = pec.sdi
-    files = dict(sdi.files or {})
-    metadata = None
-    if sdi.metadata_file and sdi.metadata_file in files:
-        metadata = (sdi.metadata_file, files[sdi.metadata_file])
-    found = []
-    for name in sdi.invoice_files:
-        data = files.get(name)
-        if data is None:
-            continue
-        inv, created = register_invoice(
-            session, ctx.config, ctx.archive, data, file_name=name, source="pec",
-            message_id=msg.id, metadata=metadata, identificativo_sdi=sdi.identificativo_sdi,
-            envelope_signature=envelope, trust=ctx.trust,
-            report=(reports or {}).get(name))
-        found.append(Registered(inv.id, inv.status, created, inv))
-    return found
+    return register_messages(ctx, session, [(msg, pec, envelope, reports)])[msg.id]
+
+
+def register_messages(ctx: Any, session: Any,
+                      items: list[tuple[Any, Any, dict[str, Any] | None,
+                                        dict[str, Any] | None]]
+                      ) -> dict[int, list[Registered]]:
+    """The invoice files of several messages (message, parse, envelope verdict, reports),
+    registered together (one batch: see `rules.passive.register_invoices`), in the order
+    one after the other would give; by message id."""
+    files: list[InvoiceFile] = []
+    owners: list[int] = []
+    for msg, pec, envelope, reports in items:
+        sdi = pec.sdi
+        found = dict(sdi.files or {})
+        metadata = None
+        if sdi.metadata_file and sdi.metadata_file in found:
+            metadata = (sdi.metadata_file, found[sdi.metadata_file])
+        for name in sdi.invoice_files:
+            data = found.get(name)
+            if data is None:
+                continue
+            files.append(InvoiceFile(
+                data, name, "pec", message_id=msg.id, metadata=metadata,
+                identificativo_sdi=sdi.identificativo_sdi, envelope_signature=envelope,
+                report=(reports or {}).get(name)))
+            owners.append(msg.id)
+    out: dict[int, list[Registered]] = {msg.id: [] for msg, *_ in items}
+    results = register_files(session, ctx.config, ctx.archive, files, trust=ctx.trust)
+    for owner, (inv, created) in zip(owners, results, strict=True):
+        out[owner].append(Registered(inv.id, inv.status, created, inv))
+    return out
 
 
 def register_file(ctx: Any, session: Any, data: bytes, *, file_name: str, source: str,

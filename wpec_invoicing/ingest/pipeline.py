@@ -30,7 +30,12 @@ from sqlalchemy.orm import Session, selectinload
 from wpec_invoicing.ingest.act import carry_out
 from wpec_invoicing.ingest.context import IngestContext
 from wpec_invoicing.ingest.events import events_of, invoice_events, record_events
-from wpec_invoicing.ingest.invoices import Registered, register_file, register_invoices
+from wpec_invoicing.ingest.invoices import (
+    Registered,
+    register_file,
+    register_invoices,
+    register_messages,
+)
 from wpec_invoicing.ingest.observers import prepare_group
 from wpec_invoicing.ingest.recognise import Recognised, describe, recognise
 from wpec_invoicing.ingest.store_raw import store_raw_message
@@ -232,10 +237,9 @@ class Pipeline:
             # writes is something an observer looks up), then calls only where they match.
             filters = prepare_group(session, [seen.pec for _m, _r, seen in run],
                                     self.ctx.observers)
-            invoices = {msg.id: register_invoices(self.ctx, session, msg, seen.pec,
-                                                  envelope_verdict(seen.pec),
-                                                  _reports(seen))
-                        for msg, _raw, seen in run if seen.kind == SDI_INVOICE}
+            invoices = register_messages(self.ctx, session, [
+                (msg, seen.pec, envelope_verdict(seen.pec), _reports(seen))
+                for msg, _raw, seen in run if seen.kind == SDI_INVOICE])
             outcomes = [self.process(session, msg, raw, account=account, seen=seen,
                                      isolated=False, filters=filters,
                                      registered=invoices.get(msg.id))

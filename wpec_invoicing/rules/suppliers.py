@@ -122,14 +122,28 @@ def load_suppliers_text(session: Session, text: str, *, source: str = "csv") -> 
 
 
 def find_supplier(session: Session, vat: str | None, fiscal_code: str | None) -> Supplier | None:
+    return find_suppliers(session, [(vat, fiscal_code)]).get((vat, fiscal_code))
+
+
+def find_suppliers(session: Session, keys: list[tuple[str | None, str | None]]
+                   ) -> dict[tuple[str | None, str | None], Supplier]:
+    """The registry's entry for each (VAT number, fiscal code), in one query (absent: no
+    entry). A VAT match wins over a fiscal-code match; a blocked entry over a known one."""
+    vats = {vat for vat, _cf in keys if vat}
+    codes = {cf for _vat, cf in keys if cf}
+    if not vats and not codes:
+        return {}
     conditions = []
-    if vat:
-        conditions.append(Supplier.vat == vat)
-    if fiscal_code:
-        conditions.append(Supplier.fiscal_code == fiscal_code)
-    if not conditions:
-        return None
+    if vats:
+        conditions.append(Supplier.vat.in_(vats))
+    if codes:
+        conditions.append(Supplier.fiscal_code.in_(codes))
     rows = list(session.scalars(select(Supplier).where(or_(*conditions)).order_by(Supplier.id)))
-    # A VAT match wins over a fiscal-code match; a blocked entry wins over a known one.
-    rows.sort(key=lambda s: (s.vat != vat if vat else True, s.status != "blocked"))
-    return rows[0] if rows else None
+    found: dict[tuple[str | None, str | None], Supplier] = {}
+    for vat, cf in set(keys):
+        matches = [s for s in rows if (vat and s.vat == vat) or (cf and s.fiscal_code == cf)]
+        matches.sort(key=lambda s, vat=vat: (s.vat != vat if vat else True,
+                                             s.status != "blocked"))
+        if matches:
+            found[(vat, cf)] = matches[0]
+    return found

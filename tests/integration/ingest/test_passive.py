@@ -195,3 +195,54 @@ def test_any_supplier_csv_gives_a_result_or_a_clear_error(tmp_path: Path, text: 
         assert "header row" in str(exc)
     finally:
         store.close()
+
+
+def test_a_batch_gets_the_verdicts_of_one_file_after_the_other(env, factory) -> None:
+    """A sync registers a run's invoices together (`register_invoices`): duplicates within
+    the batch, of an invoice kept before it, and the same bytes twice are judged as they
+    are registered one by one."""
+    from wpec_invoicing.rules.passive import InvoiceFile, register_invoices
+
+    config, store = env
+    with store.session() as s:
+        load_suppliers_text(s, SUPPLIERS)
+    kept, _ = _register(env, factory.invoice_xml("B-0"))
+    a = factory.invoice_xml("B-1")
+    with store.session() as s:
+        def file(data: bytes, code: str, ident: str | None = None) -> InvoiceFile:
+            return InvoiceFile(data, f"{SUPPLIER_VAT}_{code}.xml", "pec",
+                               identificativo_sdi=ident)
+
+        results = register_invoices(s, config, store.archive, [
+            file(a, "0A1", "555"),
+            file(factory.invoice_xml("B-1"), "0B1"),  # the same number as a
+            file(factory.invoice_xml("B-2"), "0C1", "555"),  # the same SdI id as a
+            file(a, "0A2"),  # the same bytes as a
+            file(factory.invoice_xml("B-0"), "0D1"),  # the same number as the one kept
+            file(factory.invoice_xml("B-3"), "0E1"),
+        ])
+        (first, c1), (same_number, c2), (same_sdi, c3), (again, c4), (old, c5), (fine, c6) = \
+            results
+        assert [c1, c2, c3, c4, c5, c6] == [True, True, True, False, True, True]
+        assert first.status == "verified" and fine.status == "verified", (first.reasons,
+                                                                          fine.reasons)
+        assert again is first and first.file_name == f"{SUPPLIER_VAT}_0A1.xml"
+        assert same_number.duplicate_of == first.id and "number B-1" in \
+            same_number.reasons[0]["message"]
+        assert same_sdi.duplicate_of == first.id and "IdentificativoSdI 555" in \
+            same_sdi.reasons[0]["message"]
+        assert old.duplicate_of == kept.id and old.status == "refused"
+
+
+def test_the_first_received_stays_the_original_when_verified_again(env, factory) -> None:
+    """Re-verifying the first of two duplicates (after the registry changed) must not make
+    it a duplicate of the second: only an earlier invoice can be the original."""
+    config, store = env
+    first, _ = _register(env, factory.invoice_xml("R-1"))
+    second, _ = _register(env, factory.invoice_xml("R-1"))
+    assert first.status == "needs-review" and second.duplicate_of == first.id
+    with store.session() as s:
+        load_suppliers_text(s, SUPPLIERS)
+        again = s.get(ReceivedInvoice, first.id)
+        reverify(s, config, again, archive=store.archive)
+        assert again.status == "verified" and again.duplicate_of is None, again.reasons
