@@ -27,12 +27,28 @@ class Done:
     pending_server_actions: int = 0
 
 
+def log_rule_action(session: Any, message_id: int, action: str, *, status: str = "done",
+                    target: str | None = None, detail: str | None = None,
+                    location_id: int | None = None) -> None:
+    """Write one row of the rule-action log now, in the caller's transaction.
+
+    A plain INSERT rather than an ORM object: nothing reads these rows back as objects
+    while the message is processed, and the unit of work cost four times the statement
+    (≈ 80 µs a row against 20: a first sync writes one or two a message). Written at once,
+    so it is undone with the caller's savepoint like any other row."""
+    session.connection().execute(_INSERT_RULE_ACTION, {
+        "message_id": message_id, "action": action, "status": status, "target": target,
+        "detail": detail, "location_id": location_id})
+
+
+_INSERT_RULE_ACTION = RuleAction.__table__.insert()
+
+
 def queue_server_actions(session: Any, message_id: int, actions: Any) -> int:
     """Log each planned flag/move as pending for the sync (done after commit)."""
     for action in actions:
-        session.add(RuleAction(message_id=message_id, action=action.action,
-                               target=action.target, status="pending",
-                               location_id=action.location_id))
+        log_rule_action(session, message_id, action.action, target=action.target,
+                        status="pending", location_id=action.location_id)
     return len(actions)
 
 
@@ -54,8 +70,8 @@ def carry_out(ctx: Any, session: Any, msg: Any, pec: Any, raw: bytes, plan: Any,
         run_action(ctx, session, msg, pec, raw, plan.kind, account, index, spec)
     done.pending_server_actions = queue_server_actions(session, msg.id, plan.server_actions)
     if plan.export is not None:
-        session.add(RuleAction(message_id=msg.id, action="export", status="pending",
-                               target=",".join(plan.export) or None))
+        log_rule_action(session, msg.id, "export", status="pending",
+                        target=",".join(plan.export) or None)
     return done
 
 

@@ -52,6 +52,8 @@ MAX_PROCESS_BYTES = 200 * 1024 * 1024
 # Messages recognised ahead of their database work are held in memory (bytes and parse) for
 # the group: a group stops at this many bytes (a bigger message makes a group of its own).
 GROUP_BYTES = 32 * 1024 * 1024
+# Bytes read for the parse ahead and kept for the message's turn (see `Pipeline._raw`).
+HELD_BYTES = 32 * 1024 * 1024
 
 
 @dataclass
@@ -81,6 +83,10 @@ class Pipeline:
         self.invoices = 0
         self.ahead: Any = None  # ingest.ahead.Ahead while a big run parses ahead
         self.parsed_ahead = 0  # messages whose parse came from a worker process
+        # The bytes read to be parsed ahead, kept for the message's turn (read once, not
+        # twice), up to HELD_BYTES: beyond, a message is read again when its turn comes.
+        self._held: dict[int, bytes] = {}
+        self._held_bytes = 0
 
     @contextlib.contextmanager
     def parsing_ahead(self, expected: int) -> Iterator[bool]:
@@ -100,13 +106,27 @@ class Pipeline:
             yield True
         finally:
             pool, self.ahead = self.ahead, None
+            self._held, self._held_bytes = {}, 0
             pool.close()
 
     def parse_ahead(self, messages: list[tuple[int, str]]) -> None:
         """Hand recorded messages (id, sha256) to the workers, if parsing ahead."""
         if self.ahead is not None and messages:
             archive = self.ctx.archive
-            self.ahead.submit([(mid, archive.get(sha)) for mid, sha in messages])
+            raws = [(mid, archive.get(sha)) for mid, sha in messages]
+            self.ahead.submit(raws)
+            for mid, raw in raws:
+                if self._held_bytes + len(raw) <= HELD_BYTES:
+                    self._held[mid] = raw
+                    self._held_bytes += len(raw)
+
+    def _raw(self, msg: Message) -> bytes:
+        """The message's bytes: held since it was submitted to be parsed ahead, or read."""
+        raw = self._held.pop(msg.id, None)
+        if raw is None:
+            return self.ctx.archive.get(msg.sha256)
+        self._held_bytes -= len(raw)
+        return raw
 
     @classmethod
     def for_config(cls, config: Any, store: Any, **kw: Any) -> Pipeline:
@@ -195,7 +215,7 @@ class Pipeline:
                 failed.add(msg.id)
                 continue
             try:
-                raw = self.ctx.archive.get(msg.sha256)
+                raw = self._raw(msg)
                 parsed, prepared = self.ahead.take(msg.id) if self.ahead is not None \
                     else (None, None)
                 self.parsed_ahead += parsed is not None

@@ -18,8 +18,9 @@ from typing import Any
 
 import orjson
 
+from wpec_invoicing.ingest.act import log_rule_action
 from wpec_invoicing.rules.files import write_file
-from wpec_invoicing.store.models import QuarantinedAttachment, RuleAction
+from wpec_invoicing.store.models import QuarantinedAttachment
 
 log = logging.getLogger(__name__)
 
@@ -133,9 +134,9 @@ def save_files(ctx: Any, session: Any, msg: Any, pec: Any, raw: bytes,
             continue
         quarantine(ctx, session, msg, att, verdict)
         quarantined += 1
-    session.add(RuleAction(message_id=msg.id, action="save", target=str(folder),
-                           detail=f"{len(saved)} file(s)"
-                           + (f", {quarantined} quarantined" if quarantined else "")))
+    log_rule_action(session, msg.id, "save", target=str(folder),
+                    detail=f"{len(saved)} file(s)"
+                    + (f", {quarantined} quarantined" if quarantined else ""))
     return saved, quarantined
 
 

@@ -61,8 +61,11 @@ log = logging.getLogger(__name__)
 # Largest total of bodies fetched in one FETCH command (a big message is fetched alone).
 MAX_BATCH_BYTES = 16 * 1024 * 1024
 # Messages classified per transaction (one savepoint for the lot, one per message only when
-# the lot fails: see `ingest.pipeline`); a commit costs an fsync, so not one per message.
-PROCESS_CHUNK = 50
+# the lot fails: see `ingest.pipeline`). A transaction costs two waits on the disk (its
+# extracted invoice files made durable, then its commit) and a few look-ups (the claim, the
+# outbox's and the invoices' checks), whatever its size: 200 a chunk against 50 made a first
+# sync of 2,000 messages 10 % faster; the write lock is held about a quarter of a second.
+PROCESS_CHUNK = 200
 # Messages above this size are fetched in ranges, straight to the archive.
 STREAM_ABOVE_BYTES = 8 * 1024 * 1024
 STREAM_CHUNK_BYTES = 4 * 1024 * 1024
