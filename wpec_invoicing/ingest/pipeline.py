@@ -83,6 +83,7 @@ class Pipeline:
         self.invoices = 0
         self.ahead: Any = None  # ingest.ahead.Ahead while a big run parses ahead
         self.parsed_ahead = 0  # messages whose parse came from a worker process
+        self.saved_ahead = 0  # messages whose saved files a worker process wrote
         # The bytes read to be parsed ahead, kept for the message's turn (read once, not
         # twice), up to HELD_BYTES: beyond, a message is read again when its turn comes.
         self._held: dict[int, bytes] = {}
@@ -101,7 +102,7 @@ class Pipeline:
         if not workers:
             yield False
             return
-        self.ahead = ahead.Ahead(self.ctx.config, workers)
+        self.ahead = ahead.Ahead(self.ctx.config, workers, self.ctx.trust)
         try:
             yield True
         finally:
@@ -113,9 +114,9 @@ class Pipeline:
         """Hand recorded messages (id, sha256) to the workers, if parsing ahead."""
         if self.ahead is not None and messages:
             archive = self.ctx.archive
-            raws = [(mid, archive.get(sha)) for mid, sha in messages]
+            raws = [(mid, sha, archive.get(sha)) for mid, sha in messages]
             self.ahead.submit(raws)
-            for mid, raw in raws:
+            for mid, _sha, raw in raws:
                 if self._held_bytes + len(raw) <= HELD_BYTES:
                     self._held[mid] = raw
                     self._held_bytes += len(raw)
@@ -325,7 +326,9 @@ class Pipeline:
             locations=tuple(Location(loc.id, loc.account, loc.folder, loc.gone)
                             for loc in msg.locations),
             doctype=seen.doctype)
-        plan = decide(facts, ctx.config)
+        plan = decide(facts, ctx.config,
+                      seen.prepared.saved if seen.prepared is not None else None)
+        self.saved_ahead += plan.saved is not None
         done = carry_out(ctx, session, msg, pec, raw, plan, account=account,
                          doctype=seen.doctype, prepared=seen.prepared)
         errors = record_events(ctx, session, events_of(msg, seen.kind, registered),

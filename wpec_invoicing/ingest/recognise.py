@@ -32,17 +32,27 @@ class Prepared:
     headers: list[list[str]] | None  # save: header.json's fields
     bodies: dict[str, bytes] | None  # save: the readable bodies
     reports: dict[str, Any]  # invoice file name -> `rules.passive.read_report`'s verdict
+    saved: Any = None  # save: `rules.plan.SavedAhead`, the files already written (or None)
 
 
-def prepare(pec: Any, raw: bytes, trust: Any) -> Prepared:
-    """The pure work of later stages for one parsed message (in a worker process)."""
-    from wpec_invoicing.ingest.save import bodies, headers
+def prepare(pec: Any, raw: bytes, trust: Any, *, config: Any = None,
+            message_id: int | None = None, sha256: str | None = None) -> Prepared:
+    """The later stages' work for one parsed message, in a worker process: pure, and with
+    `config` (and the message's id and digest) the files its rule saves written too
+    (`ingest.save.save_ahead`); a failure there leaves them to the classifying thread."""
+    from wpec_invoicing.ingest.save import bodies, headers, save_ahead
     from wpec_invoicing.rules.passive import read_report
 
     try:
         details = _details(pec)
     except Exception:  # describe will meet the same problem and record it
         details = None
+    saved = None
+    if config is not None and message_id is not None and sha256 is not None:
+        try:
+            saved = save_ahead(config, message_id, sha256, pec, raw, details)
+        except Exception:  # the same failure, met again by the classifying thread, recorded
+            saved = None
     reports: dict[str, Any] = {}
     sdi = getattr(pec, "sdi", None)
     if sdi is not None and sdi.invoice_files:
@@ -50,6 +60,9 @@ def prepare(pec: Any, raw: bytes, trust: Any) -> Prepared:
         for name in sdi.invoice_files:
             if files.get(name) is not None:
                 reports[name] = read_report(files[name], name, trust)
+    if saved is not None:  # what the files needed is not needed again
+        return Prepared(details=details, headers=None, bodies=None, reports=reports,
+                        saved=saved)
     return Prepared(details=details, headers=headers(raw),
                     bodies=bodies(pec.original or raw), reports=reports)
 

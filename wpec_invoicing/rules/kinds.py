@@ -8,6 +8,7 @@ plugin's default rule, else the defaults below.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -79,6 +80,15 @@ def effective_rule(config: Any, kind: str, doctype: Any = None) -> Any:
         return kinds[kind]
     if doctype is not None and getattr(doctype, "default_rule", None):
         return KindRule.model_validate(doctype.default_rule)
+    return _default_rule(kind)
+
+
+@functools.lru_cache(maxsize=64)
+def _default_rule(kind: str) -> Any:
+    """Our default rule of `kind`, validated once (twice a message otherwise, in a sync).
+    Shared: callers only read a rule."""
+    from wpec_invoicing.config import KindRule
+
     return KindRule.model_validate(DEFAULT_RULES.get(kind, {}))
 
 

@@ -54,6 +54,20 @@ class ServerAction:
 
 
 @dataclass(frozen=True)
+class SavedAhead:
+    """The files a worker process saved for a message while parsing it ahead
+    (`ingest.ahead`): the plan's folder and attachment verdicts it decided, for `kind` and
+    the date `when`, and the paths written, in the order `ingest.save` writes them. Valid
+    only while the message's own facts agree (`decide` checks)."""
+
+    kind: str
+    when: datetime
+    folder: Path
+    verdicts: tuple[FormatVerdict, ...]
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Plan:
     """What to do with one message, in the order it is done."""
 
@@ -68,6 +82,7 @@ class Plan:
     actions: tuple[tuple[int, dict[str, Any]], ...] = ()  # (index in the rule, spec)
     server_actions: tuple[ServerAction, ...] = ()
     export: tuple[str, ...] | None = None  # None: no export; (): every exporter
+    saved: tuple[str, ...] | None = None  # the accepted files, already written ahead
 
 
 def server_actions(rule: Any, locations: tuple[Location, ...] | list[Location],
@@ -87,17 +102,28 @@ def server_actions(rule: Any, locations: tuple[Location, ...] | list[Location],
     return tuple(planned)
 
 
-def decide(facts: MessageFacts, config: Any) -> Plan:
-    """The plan of the kind's rule for this message (see the module docstring)."""
+def decide(facts: MessageFacts, config: Any, ahead: SavedAhead | None = None) -> Plan:
+    """The plan of the kind's rule for this message (see the module docstring). `ahead`:
+    what a worker saved while parsing the message ahead; its folder and verdicts are the
+    ones this would compute (same rule, same facts), so they are taken as they are, and the
+    plan says the accepted files are written. Ignored when the facts differ."""
     rule = effective_rule(config, facts.kind, facts.doctype)
+    if ahead is not None and not (rule.save and ahead.kind == facts.kind
+                                  and facts.doctype is None and ahead.when == facts.when
+                                  and len(ahead.verdicts) == len(facts.attachments)):
+        ahead = None
     folder = None
-    if rule.save:
+    if ahead is not None:
+        folder = ahead.folder
+    elif rule.save:
         folder = render_path(rule.path or config.rules.path, root=Path(config.rules.save_dir),
                              kind=facts.kind, date=facts.when, sender=facts.sender,
                              subject=facts.subject, message_id=facts.id, sha256=facts.sha256)
     save_attachments = "attachments" in rule.save
     attachments: tuple[tuple[Any, FormatVerdict], ...] = ()
-    if save_attachments:
+    if save_attachments and ahead is not None:
+        attachments = tuple(zip(facts.attachments, ahead.verdicts, strict=True))
+    elif save_attachments:
         allowed = config.rules.accepted_extensions
         attachments = tuple((att, check_format(att.name, att.data, allowed))
                             for att in facts.attachments)
@@ -115,4 +141,5 @@ def decide(facts: MessageFacts, config: Any) -> Plan:
         actions=tuple(enumerate(spec.model_dump() for spec in rule.actions)),
         server_actions=server_actions(rule, facts.locations, facts.account),
         export=export,
+        saved=ahead.paths if ahead is not None else None,
     )

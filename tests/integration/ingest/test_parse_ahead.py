@@ -5,6 +5,7 @@ message the worker cannot parse is handled as before (archived, its error record
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -73,12 +74,16 @@ def test_a_big_sync_gives_the_same_results_with_and_without_workers(
                 (re.sub(r"\d{8}-\d{6}", "(time)", str(f.relative_to(saved))),
                  re.sub(rb'"checked_at": "[^"]*"', b"", f.read_bytes()))
                 for f in saved.rglob("*") if f.is_file())
-            results[workers] = (snapshot, box.pipeline.parsed_ahead, result.errors)
+            results[workers] = (snapshot, box.pipeline.parsed_ahead, result.errors,
+                                box.pipeline.saved_ahead)
         finally:
             store.close()
-    (plain, none_ahead, plain_errors), (pooled, some_ahead, pooled_errors) = \
-        results["0"], results["1"]
-    assert none_ahead == 0
+    (plain, none_ahead, plain_errors, none_saved), \
+        (pooled, some_ahead, pooled_errors, some_saved) = results["0"], results["1"]
+    assert none_ahead == 0 and none_saved == 0
+    # The worker also wrote the saved files of most messages (those with a date of their
+    # own and a rule that saves something): what follows compares them with this process's.
+    assert some_saved > len(raws) // 3, some_saved
     # The worker parsed every message recorded once it was started (the first batch is
     # recorded before the size of the run is known).
     assert some_ahead >= len(raws) + 2 - 2 * ahead.TASK_MESSAGES - 100
@@ -127,3 +132,47 @@ def test_workers_are_off_where_the_program_is_not_wpec(monkeypatch) -> None:
     assert ahead.workers_wanted() == 0  # pytest's main module is not ours
     monkeypatch.setenv(ahead.ENV_WORKERS, "lots")
     assert ahead.workers_wanted() == 0  # a bad value turns them off, with a warning
+
+
+def test_tasks_taken_back_from_a_slow_worker_give_what_the_worker_gives(
+        factory, tmp_path: Path, monkeypatch) -> None:
+    """When the worker is behind, the classifying thread does the newest queued tasks
+    itself (`Ahead._take_back`): every message still gets exactly one result, the one the
+    worker would have given, and the files its rule saves."""
+    from wpec_invoicing.ingest.context import load_trust
+
+    monkeypatch.setattr(ahead, "STEAL_WHILE_STARTING", True)
+    config = make_config(tmp_path, ca_pem=factory.ca_pem)
+    raws = factory.mixed(6 * ahead.TASK_MESSAGES)
+    messages = [(n + 1, f"{n + 1:064x}", raw) for n, raw in enumerate(raws)]
+    trust = load_trust(config)
+    expected = ahead._inspect_many(messages, trust, config)  # in this process, for reference
+    saved = Path(config.rules.save_dir)
+    def saved_files() -> dict[Path, bytes]:  # header.json says when a signature was checked
+        return {f: re.sub(rb'"checked_at": "[^"]*"', b"", f.read_bytes())
+                for f in saved.rglob("*") if f.is_file()}
+
+    files = saved_files()
+    assert files
+    for f in files:
+        f.unlink()
+    pool = ahead.Ahead(config, 1, trust)
+    try:
+        pool.submit(messages[:ahead.TASK_MESSAGES])
+        pool._queued[0][0].result(timeout=120)  # the worker is up (its first task done)
+        deadline = time.monotonic() + 60
+        while not pool._started and time.monotonic() < deadline:
+            time.sleep(0.01)  # the task's done-callback runs just after its result is set
+        pool.submit(messages[ahead.TASK_MESSAGES:])  # five more tasks, queued at once
+        got = {mid: pool.take(mid) for mid, _s, _r in messages}
+        assert pool.taken_back > 0  # the newest ones were done here, not waited for
+    finally:
+        pool.close()
+    for (mid, _sha, _raw), (pec, prepared) in zip(messages, expected, strict=True):
+        mine, theirs = got[mid]
+        assert mine is not None, mid
+        assert _timeless(mine.to_json()) == _timeless(pec.to_json()), mid
+        assert (theirs.saved is None) == (prepared.saved is None), mid
+        if prepared.saved is not None:
+            assert theirs.saved.paths == prepared.saved.paths
+    assert saved_files() == files
