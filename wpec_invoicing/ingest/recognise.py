@@ -60,11 +60,24 @@ def prepare(pec: Any, raw: bytes, trust: Any, *, config: Any = None,
         for name in sdi.invoice_files:
             if files.get(name) is not None:
                 reports[name] = read_report(files[name], name, trust)
-    if saved is not None:  # what the files needed is not needed again
+    if saved is not None or (config is not None and not _saves_text(config, pec, raw)):
+        # What the files needed is not needed again (or by no rule): the classifying
+        # thread computes it itself if its own decision differs.
         return Prepared(details=details, headers=None, bodies=None, reports=reports,
                         saved=saved)
     return Prepared(details=details, headers=headers(raw),
                     bodies=bodies(pec.original or raw), reports=reports)
+
+
+def _saves_text(config: Any, pec: Any, raw: bytes) -> bool:
+    """Whether the message's rule saves its headers or bodies (a plugin's type: maybe)."""
+    from wpec_invoicing.rules.kinds import effective_rule
+
+    kind, doctype = rule_kind(pec, raw)
+    if doctype is not None:
+        return True
+    save = effective_rule(config, kind).save
+    return "header" in save or "body" in save
 
 
 def _details(pec: Any) -> Any:
