@@ -145,7 +145,9 @@ class AccountConfig(_Strict):
     smtp: ServerConfig | None = None
     limits: LimitsConfig = LimitsConfig()
     folders: list[str] = Field(default_factory=lambda: ["INBOX"], min_length=1)
-    batch_size: int = Field(default=100, ge=1, le=5000)
+    # Messages fetched per FETCH (and archived, made durable and recorded together): each
+    # batch costs a round trip, a wait on the disk and a commit, so not too few.
+    batch_size: int = Field(default=500, ge=1, le=5000)
 
     _address = field_validator("address")(classmethod(lambda cls, v: check_address(v)))
 
