@@ -163,31 +163,6 @@ def test_the_direct_path_answers_as_fastapi_does(both):
     assert fast.served == served
 
 
-def test_the_direct_path_steps_aside_for_middleware_it_does_not_know(tmp_path, db_url,
-                                                                    monkeypatch):
-    """The direct path sits on top of the middleware stack, over layers that only pass its
-    requests on; a middleware that may act on a GET (here CORS, added by an embedding
-    program) keeps every list page on the whole stack, so its headers are not lost."""
-    from starlette.middleware.cors import CORSMiddleware
-
-    monkeypatch.setattr(tokens, "CACHE_SECONDS", 3600.0)
-    with AppContext(company_config(tmp_path, db_url)) as ctx:
-        _seed(ctx)
-        viewer = tokens.create_token(ctx, "viewer", "viewer").secret
-        app = create_app(ctx)
-        app.add_middleware(CORSMiddleware, allow_origins=["https://erp.example.it"])
-        with running(app) as url:
-            headers = {"Authorization": f"Bearer {viewer}", "Origin": "https://erp.example.it"}
-            for _ in range(2):  # the second time the token is remembered
-                response = httpx.get(f"{url}/api/v1{RECEIVED}", headers=headers, timeout=60)
-                assert response.status_code == 200
-                assert len(response.json()["items"]) == 4
-                assert response.headers["access-control-allow-origin"] == \
-                    "https://erp.example.it"
-            assert isinstance(app.middleware_stack, FastRoutes)
-            assert app.middleware_stack.served == 0
-
-
 def test_a_revoked_token_is_refused_at_once_on_the_direct_path(company_api):
     """Revoking through this process forgets the remembered token: the next list page is
     401, not served from the direct path's memory."""

@@ -20,26 +20,13 @@ ROUTERS = ("received", "sent", "mailings", "messages", "suppliers", "accounts", 
            "admin")
 
 
-class _Api(FastAPI):
-    """FastAPI with the list pages' direct path (`fast.FastRoutes`) on top of its
-    middleware stack, which Starlette builds at the first request."""
-
-    fast_included: list[tuple[str, APIRouter]] | None = None  # None: no direct path
-
-    def build_middleware_stack(self) -> Any:
-        stack = super().build_middleware_stack()
-        if self.fast_included is None:
-            return stack
-        return FastRoutes(stack, api=self, included=self.fast_included)
-
-
 def create_app(ctx: AppContext, *, body_limit: int = DEFAULT_BODY_LIMIT,
                extra_routers: list[tuple[str, APIRouter]] | None = None,
                fast_paths: bool = True) -> FastAPI:
     """The API over `ctx`. `extra_routers`: (prefix, router) pairs another interface adds
     (the console mounts its pages at "/"). `fast_paths=False` answers the list pages
     through FastAPI's own request handling too (`fast.py`; the tests compare the two)."""
-    api = _Api(
+    api = FastAPI(
         title="wpec_invoicing API", version=__version__,
         description="The company's PEC mailbox for Italian e-invoicing: received and sent "
                     "invoices, mailings, the message archive, suppliers, accounts, alerts "
@@ -67,11 +54,10 @@ def create_app(ctx: AppContext, *, body_limit: int = DEFAULT_BODY_LIMIT,
 
     for prefix, router in extra_routers or []:
         api.include_router(router, prefix=prefix)
-    # Added innermost first: the body limit guards everything, audit sees every outcome;
-    # the list pages' direct path (`fast.py`) goes on top of the whole stack, over layers
-    # that only pass its requests on.
+    # Added innermost first: the body limit guards everything, audit sees every outcome,
+    # and the list pages' direct path (`fast.py`) runs inside all of them.
     if fast_paths:
-        api.fast_included = included
+        api.add_middleware(FastRoutes, api=api, included=included)
     api.add_middleware(Idempotency, ctx=ctx)
     api.add_middleware(Audit, ctx=ctx)
     api.add_middleware(BodyLimit, limit=body_limit)
