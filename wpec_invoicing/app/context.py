@@ -3,7 +3,7 @@ every use-case function, so a CLI run, an API request and a worker job share one
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -30,6 +30,8 @@ class AppContext:
         self._reader = None
         # (event loop, idle connections, semaphore of open ones)
         self._async_pool: tuple[Any, list[Any], Any] | None = None
+        # The cursors kept per pooled connection (`read_cursor`), by id(connection).
+        self._async_cursors: dict[int, dict[Any, Any]] = {}
 
     @classmethod
     def load(cls, config_path: Path | str | None = None) -> AppContext:
@@ -109,16 +111,39 @@ class AppContext:
             try:
                 yield conn
             except BaseException:
+                self._async_cursors.pop(id(conn), None)
                 await conn.close()
                 raise
             if conn.closed:
+                self._async_cursors.pop(id(conn), None)
                 await conn.close()
             else:
                 idle.append(conn)
 
+    def read_cursor(self, conn: Any, kind: Hashable, make: Callable[[Any], Any]) -> Any:
+        """A cursor of this pooled connection (`async_read_connection`), made by `make` the
+        first time this `kind` of cursor is asked for, then kept while the connection stays
+        in the pool.
+
+        Why: a cursor that runs the same query object again keeps what it set up to read
+        the last result (psycopg's transformer: a loader per column), where a new cursor
+        per request sets it all up afresh; a list polled page after page runs the same
+        statement each time. Measured against a new cursor per request (two servers, order
+        balanced): page 500 of received invoices 2-3 % faster end to end. One cursor per
+        kind (not per statement): a connection holds at most that many results (the last
+        page's rows), and alternating statements cost what a new cursor did. A connection
+        serves one request at a time, so do its cursors; after an error the connection is
+        closed and its cursors forgotten."""
+        cursors = self._async_cursors.setdefault(id(conn), {})
+        cursor = cursors.get(kind)
+        if cursor is None or cursor.closed:
+            cursor = cursors[kind] = make(conn)
+        return cursor
+
     def _drop_async_pool(self) -> None:
         """Close the idle async connections (of a loop that is gone, or at the end): libpq's
         own close, which needs no event loop."""
+        self._async_cursors.clear()
         if self._async_pool is not None:
             for conn in self._async_pool[1]:
                 conn.pgconn.finish()
