@@ -4,6 +4,7 @@ pages of the CLI's sync read, byte for byte as JSON."""
 
 import asyncio
 from datetime import date
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -122,3 +123,25 @@ def test_pages_on_one_event_loop_stay_right_with_the_kept_cursor(ctx):
         return got
 
     assert run(pages()) == expected * 2
+
+
+@pytest.mark.parametrize("zone", ["Etc/UTC", "GMT", "UTC", "Europe/Rome", "Asia/Kolkata"])
+def test_times_are_written_in_the_servers_zone_on_both_reads(ctx, zone):
+    """The API's read sets its session to `UTC` when the server's zone is UTC under another
+    name (psycopg's cheaper time zone); the times keep the same JSON as the sync read in
+    every zone, UTC or not."""
+    if not ctx.reads_async:
+        pytest.skip("PostgreSQL's time zone")
+    from sqlalchemy import text
+
+    from wpec_invoicing.app.context import AppContext
+
+    _import(ctx, [3, 9])
+    with ctx.store.engine.begin() as conn:
+        name = conn.execute(text("SELECT current_database()")).scalar_one()
+        conn.execute(text(f"ALTER DATABASE \"{name}\" SET TimeZone TO '{zone}'"))
+    with AppContext(ctx.config) as fresh:  # new connections: the database's new zone
+        page = _both(fresh)
+        at = page.items[0].received_at
+        assert at.utcoffset() == ZoneInfo(zone).utcoffset(at.replace(tzinfo=None))
+        assert len(page.items) == 2
