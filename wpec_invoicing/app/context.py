@@ -155,7 +155,7 @@ class AppContext:
         the last result (psycopg's transformer: a loader per column), where a new cursor
         per request sets it all up afresh; a list polled page after page runs the same
         statement each time. Measured against a new cursor per request (two servers, order
-        balanced): page 500 of received invoices 2-3 % faster end to end. One cursor per
+        balanced): page 500 of received invoices 1-4 % faster end to end. One cursor per
         kind (not per statement): a connection holds at most that many results (the last
         page's rows), and alternating statements cost what a new cursor did. A connection
         serves one request at a time, so do its cursors; after an error the connection is
