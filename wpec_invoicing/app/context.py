@@ -162,7 +162,9 @@ class AppContext:
         closed and its cursors forgotten."""
         cursors = self._async_cursors.setdefault(id(conn), {})
         cursor = cursors.get(kind)
-        if cursor is None or cursor.closed:
+        # By id: a connection of a pool dropped mid-request (another event loop took the
+        # context) may have left its cursors under an id a new connection now has.
+        if cursor is None or cursor.closed or cursor.connection is not conn:
             cursor = cursors[kind] = make(conn)
         return cursor
 
