@@ -174,19 +174,30 @@ async def fetch_rows_async(ctx: Any, query: Any, params: dict[str, Any] | None, 
     writes them (see `_money_as_text`)."""
     sql = _postgresql_sql(query)
     async with ctx.async_read_connection() as conn:
-        if numeric_as_text:
-            from psycopg.types.string import TextLoader
-
-            cursor = conn.cursor()
-            cursor.adapters.register_loader("numeric", TextLoader)
-            await cursor.execute(sql, params or {})
-        else:
-            cursor = await conn.execute(sql, params or {})
+        # The connection's kept cursor (`AppContext.read_cursor`), given the same `sql`
+        # object for a statement each time (`_postgresql_sql` is cached): what lets psycopg
+        # keep its loaders from the last run of the statement.
+        cursor = ctx.read_cursor(conn, numeric_as_text,
+                                 _money_cursor if numeric_as_text else _plain_cursor)
+        await cursor.execute(sql, params or {})
         keys = _COLUMN_NAMES.get(sql)
         if keys is None:  # built once per statement: psycopg builds them on every ask
             keys = _COLUMN_NAMES[sql] = [c.name for c in cursor.description or ()]
         rows = await cursor.fetchall()
     return keys, rows
+
+
+def _plain_cursor(conn: Any) -> Any:
+    return conn.cursor()
+
+
+def _money_cursor(conn: Any) -> Any:
+    """A cursor reading NUMERIC values as PostgreSQL writes them (see `_money_as_text`)."""
+    from psycopg.types.string import TextLoader
+
+    cursor = conn.cursor()
+    cursor.adapters.register_loader("numeric", TextLoader)
+    return cursor
 
 
 @cache

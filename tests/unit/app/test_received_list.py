@@ -4,6 +4,7 @@ pages of the CLI's sync read, byte for byte as JSON."""
 
 import asyncio
 from datetime import date
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -95,3 +96,52 @@ def test_amounts_are_written_the_same_way_on_both_reads(ctx):
     assert [i.total for i in page.items] == [Decimal("0.00"), Decimal("-5.50"),
                                              Decimal("1000000000000.00"), Decimal("0.01"),
                                              None]
+
+
+def test_pages_on_one_event_loop_stay_right_with_the_kept_cursor(ctx):
+    """On one event loop, as in a server, a pooled connection keeps its cursor from one
+    request to the next (`AppContext.read_cursor`): statements that follow each other on
+    it, the same one again and another, still give the sync read's pages; a read cancelled
+    mid-query closes its connection, and the reads after it are right too."""
+    _import(ctx, [3, 9, 15, 21])
+    first = received.list_received(ctx, limit=3)
+    asks = [{}, {"limit": 3}, {"limit": 3, "cursor": first.next_cursor}, {"limit": 3},
+            {"since": date(2026, 3, 9)}, {}, {"text": "Fornitore"}, {}]
+    expected = [list_adapter(received.ReceivedSummary).dump_json(
+        received.list_received(ctx, **ask).items) for ask in asks]
+
+    async def pages() -> list[bytes]:
+        got = [(await received.list_received_json(ctx, **ask)).items for ask in asks]
+        cancelled = asyncio.ensure_future(received.list_received_json(ctx))
+        await asyncio.sleep(0)  # under way: waiting for the database
+        cancelled.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        got += [(await received.list_received_json(ctx, **ask)).items for ask in asks]
+        if ctx.reads_async:  # kept cursors only for connections still in the pool
+            assert set(ctx._async_cursors) <= {id(c) for c in ctx._async_pool[1]}
+        return got
+
+    assert run(pages()) == expected * 2
+
+
+@pytest.mark.parametrize("zone", ["Etc/UTC", "GMT", "UTC", "Europe/Rome", "Asia/Kolkata"])
+def test_times_are_written_in_the_servers_zone_on_both_reads(ctx, zone):
+    """The API's read sets its session to `UTC` when the server's zone is UTC under another
+    name (psycopg's cheaper time zone); the times keep the same JSON as the sync read in
+    every zone, UTC or not."""
+    if not ctx.reads_async:
+        pytest.skip("PostgreSQL's time zone")
+    from sqlalchemy import text
+
+    from wpec_invoicing.app.context import AppContext
+
+    _import(ctx, [3, 9])
+    with ctx.store.engine.begin() as conn:
+        name = conn.execute(text("SELECT current_database()")).scalar_one()
+        conn.execute(text(f"ALTER DATABASE \"{name}\" SET TimeZone TO '{zone}'"))
+    with AppContext(ctx.config) as fresh:  # new connections: the database's new zone
+        page = _both(fresh)
+        at = page.items[0].received_at
+        assert at.utcoffset() == ZoneInfo(zone).utcoffset(at.replace(tzinfo=None))
+        assert len(page.items) == 2
