@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from wpec_invoicing.ingest.act import log_rule_action
+from wpec_invoicing.ingest.rule_log import log_rule_action
 from wpec_invoicing.rules.files import write_file
 from wpec_invoicing.store.models import QuarantinedAttachment
 
