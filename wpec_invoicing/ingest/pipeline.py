@@ -110,11 +110,14 @@ class Pipeline:
             self._held, self._held_bytes = {}, 0
             pool.close()
 
-    def parse_ahead(self, messages: list[tuple[int, str]]) -> None:
-        """Hand recorded messages (id, sha256) to the workers, if parsing ahead."""
+    def parse_ahead(self, messages: list[tuple[int, str]],
+                    known: dict[str, bytes] | None = None) -> None:
+        """Hand recorded messages (id, sha256) to the workers, if parsing ahead; `known`:
+        their bytes by sha256 where the caller has them (else read from the archive)."""
         if self.ahead is not None and messages:
             archive = self.ctx.archive
-            raws = [(mid, sha, archive.get(sha)) for mid, sha in messages]
+            known = known or {}
+            raws = [(mid, sha, known.get(sha) or archive.get(sha)) for mid, sha in messages]
             self.ahead.submit(raws)
             for mid, _sha, raw in raws:
                 if self._held_bytes + len(raw) <= HELD_BYTES:
