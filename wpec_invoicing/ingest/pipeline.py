@@ -42,6 +42,7 @@ from wpec_invoicing.ingest.store_raw import store_raw_message
 from wpec_invoicing.ingest.verify import envelope_verdict, message_problems
 from wpec_invoicing.rules.kinds import SDI_INVOICE, effective_rule
 from wpec_invoicing.rules.plan import Location, MessageFacts, decide
+from wpec_invoicing.store.batch import deferred_inserts
 from wpec_invoicing.store.models import Message, utcnow
 
 log = logging.getLogger(__name__)
@@ -264,10 +265,12 @@ class Pipeline:
             invoices = register_messages(self.ctx, session, [
                 (msg, seen.pec, envelope_verdict(seen.pec), _reports(seen))
                 for msg, _raw, seen in run if seen.kind == SDI_INVOICE])
-            outcomes = [self.process(session, msg, raw, account=account, seen=seen,
-                                     isolated=False, filters=filters,
-                                     registered=invoices.get(msg.id))
-                        for msg, raw, seen in run]
+            # The run's log rows (rule actions, events) written together at its end.
+            with deferred_inserts(session):
+                outcomes = [self.process(session, msg, raw, account=account, seen=seen,
+                                         isolated=False, filters=filters,
+                                         registered=invoices.get(msg.id))
+                            for msg, raw, seen in run]
             savepoint.commit()
         except Exception as exc:
             savepoint.rollback()

@@ -22,6 +22,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from wpec_invoicing.store.batch import insert_row
+
 EVENT_LOCK_ID = 0x77_70_65_65  # "wpee"
 MAX_TEXT = 500
 
@@ -31,19 +33,19 @@ def record_event(session: Session, type_: str, subject_type: str, subject_id: An
     """Write one event in the caller's transaction (see the module docstring)."""
     from wpec_invoicing.store.app_models import Event, utcnow
 
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.execute(_LOCK, {"k": EVENT_LOCK_ID})
-    # A plain INSERT, now (its id drawn under the lock, which is held to the commit), not
-    # an ORM object: nobody reads an event back as an object in the transaction that wrote
-    # it, and the unit of work cost four times the statement. Written at once, so events
-    # get their ids in the order they were recorded and a savepoint's rollback undoes them.
-    connection.execute(Event.__table__.insert(), {
+    # A plain INSERT (its id drawn under the lock, which is held to the commit), not an ORM
+    # object: nobody reads an event back as an object in the transaction that wrote it, and
+    # the unit of work cost four times the statement. Written now, or with the other rows
+    # of the caller's `store.batch.deferred_inserts` block, in the order they were recorded:
+    # events get their ids in that order, and a savepoint's rollback undoes them.
+    insert_row(session, Event.__table__, {
         "type": type_[:60], "at": utcnow(), "subject_type": subject_type,
-        "subject_id": str(subject_id), "payload": _small(payload)})
+        "subject_id": str(subject_id), "payload": _small(payload)},
+        before=_LOCKED if session.get_bind().dialect.name == "postgresql" else None)
 
 
 _LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+_LOCKED = (_LOCK, {"k": EVENT_LOCK_ID})
 
 
 def _small(payload: dict[str, Any] | None) -> dict[str, Any] | None:
