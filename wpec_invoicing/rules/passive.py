@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from wpec_invoicing.rules.suppliers import find_suppliers
 from wpec_invoicing.store.events import invoice_event
+from wpec_invoicing.store.ids import reserve_ids
 from wpec_invoicing.store.models import InvoiceLine, ReceivedInvoice
 
 log = logging.getLogger(__name__)
@@ -177,7 +178,17 @@ def register_invoices(session: Session, config: Any, archive: Any,
         new.append((inv, doc, report, read_error))
         out.append((inv, True))
     if new:
-        session.add_all([inv for inv, *_ in new])
+        # Ids drawn first: then the flush inserts the invoices, then their lines, in one
+        # statement each (`store.ids`).
+        records = [inv for inv, *_ in new]
+        lines = [line for inv in records for line in inv.lines]
+        for inv, id_ in zip(records, reserve_ids(session, ReceivedInvoice.__table__,
+                                                 len(records)), strict=True):
+            inv.id = id_
+        for line, id_ in zip(lines, reserve_ids(session, InvoiceLine.__table__, len(lines)),
+                             strict=True):
+            line.id = id_
+        session.add_all(records)
         session.flush()
         lookups = Lookups.load(session, [inv for inv, *_ in new])
         for inv, doc, report, read_error in new:
