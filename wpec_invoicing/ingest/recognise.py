@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wpec_invoicing.rules.kinds import rule_kind
+from wpec_invoicing.store.json_doc import JsonDoc
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Prepared:
     process parses ahead (`ingest.ahead`), so the classifying thread only uses it. Each is
     exactly what the stage would compute itself (a test compares whole syncs)."""
 
-    details: Any  # describe: the JSON of the PEC view (or None: describe computes it)
+    details: str | None  # describe: the PEC view as JSON text (None: describe computes it)
     headers: list[list[str]] | None  # save: header.json's fields
     bodies: dict[str, bytes] | None  # save: the readable bodies
     reports: dict[str, Any]  # invoice file name -> `rules.passive.read_report`'s verdict
@@ -44,7 +45,7 @@ def prepare(pec: Any, raw: bytes, trust: Any, *, config: Any = None,
     from wpec_invoicing.rules.passive import read_report
 
     try:
-        details = _details(pec)
+        details: JsonDoc | None = _details(pec)
     except Exception:  # describe will meet the same problem and record it
         details = None
     saved = None
@@ -63,9 +64,9 @@ def prepare(pec: Any, raw: bytes, trust: Any, *, config: Any = None,
     if saved is not None or (config is not None and not _saves_text(config, pec, raw)):
         # What the files needed is not needed again (or by no rule): the classifying
         # thread computes it itself if its own decision differs.
-        return Prepared(details=details, headers=None, bodies=None, reports=reports,
+        return Prepared(details=_text(details), headers=None, bodies=None, reports=reports,
                         saved=saved)
-    return Prepared(details=details, headers=headers(raw),
+    return Prepared(details=_text(details), headers=headers(raw),
                     bodies=bodies(pec.original or raw), reports=reports)
 
 
@@ -80,8 +81,15 @@ def _saves_text(config: Any, pec: Any, raw: bytes) -> bool:
     return "header" in save or "body" in save
 
 
-def _details(pec: Any) -> Any:
-    return json.loads(json.dumps(pec.to_json(), default=str))
+def _details(pec: Any) -> JsonDoc:
+    """The record's JSON view of the message (what is stored is exactly its text)."""
+    return JsonDoc(json.dumps(pec.to_json(), default=str))
+
+
+def _text(details: JsonDoc | None) -> str | None:
+    """Handed back from a worker as text: pickling the dict, then serialising it again for
+    the column, cost the classifying thread three passes over it (`store.json_doc`)."""
+    return details.text if details is not None else None
 
 
 def recognise(raw: bytes, trust: Any, *, parsed: Any = None,
@@ -107,6 +115,6 @@ def describe(msg: Any, seen: Recognised) -> None:
     msg.sent_at = pec.timestamp
     ready = seen.prepared.details if seen.prepared is not None else None
     try:
-        msg.details = ready if ready is not None else _details(pec)
+        msg.details = JsonDoc(ready) if ready is not None else _details(pec)
     except Exception as exc:
         msg.details = {"error": f"cannot describe: {exc}"}

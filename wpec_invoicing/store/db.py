@@ -21,6 +21,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from wpec_invoicing.errors import WpecError
+from wpec_invoicing.store import json_doc
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -98,6 +99,7 @@ def _sqlite_begin(conn) -> None:
 def make_engine(url: str, **kwargs) -> Engine:
     """An engine for `url` (SQLite file or PostgreSQL), with the pragmas above for SQLite."""
     url = normalize_url(url)
+    kwargs.setdefault("json_serializer", json_doc.dumps)  # see store.json_doc
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
