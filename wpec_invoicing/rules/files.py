@@ -140,10 +140,32 @@ def render_path(template: str, *, root: Path, kind: str, date: datetime, sender:
     parts = [safe_name(p, "_") for p in rendered.replace("\\", "/").split("/") if p not in ("",
                                                                                           ".")]
     folder = root.joinpath(*parts) if parts else root
-    resolved = folder.resolve()
-    if not resolved.is_relative_to(_resolved(root)):
+    if not _no_link_below(root, parts) and \
+            not folder.resolve().is_relative_to(_resolved(root)):
         raise ValueError(f"path template {template!r} escapes {root}")
     return folder
+
+
+def _no_link_below(root: Path, parts: list[str]) -> bool:
+    """True when no folder of `parts` under `root` is a symbolic link (the ones that exist:
+    below the first missing one nothing does); False when one is, or when it cannot tell.
+
+    Why: the parts are safe names (no separator, no `..`), so only a link can lead out of
+    `root`, and resolving the whole path (every component from `/`, in Python) cost more
+    than writing the files: a look at the few folders below `root` says the same. When a
+    link is there, the full check decides (a link that stays inside is fine)."""
+    path = os.fspath(root)
+    for part in parts:
+        path = os.path.join(path, part)
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False
+        if stat.S_ISLNK(mode):
+            return False
+    return True
 
 
 @functools.lru_cache(maxsize=64)

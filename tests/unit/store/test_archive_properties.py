@@ -49,3 +49,31 @@ def test_check_format_always_gives_a_verdict(name: str, data: bytes) -> None:
     assert verdict.accepted in (True, False)
     if not verdict.accepted:
         assert verdict.reason
+
+
+def test_a_link_below_the_root_that_leads_out_is_refused(tmp_path: Path) -> None:
+    """Only a symbolic link can take a rendered path (safe names) out of the root: one
+    that leads out is refused, one that stays inside is followed, whatever its depth."""
+    from datetime import UTC, datetime
+
+    import pytest
+
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "sdi" / "inside").mkdir(parents=True)
+    outside.mkdir()
+    (root / "sdi" / "out").symlink_to(outside)
+    (root / "sdi" / "here").symlink_to(root / "sdi" / "inside")
+
+    def render(sender: str) -> Path:
+        return render_path("{kind}/{sender}/{date:%Y}", root=root, kind="sdi",
+                           date=datetime(2026, 1, 1, tzinfo=UTC), sender=sender,
+                           subject=None, message_id=1, sha256="0" * 64)
+
+    with pytest.raises(ValueError, match="escapes"):
+        render("out")
+    assert render("here") == root / "sdi" / "here" / "2026"
+    assert render("new-sender") == root / "sdi" / "new-sender" / "2026"
+    (root / "sdi" / "new-sender").mkdir()
+    (root / "sdi" / "new-sender" / "2026").symlink_to(outside)
+    with pytest.raises(ValueError, match="escapes"):
+        render("new-sender")
