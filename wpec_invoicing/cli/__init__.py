@@ -305,9 +305,11 @@ def run(args: list[str]) -> int:
     only = FORMATS_ONLY.get(tuple(args[:2]))
     _only[:] = [only] if only else []
     if only is None:
+        from wpec_invoicing.collector import tune_for_batch
         from wpec_invoicing.startup import start
 
         start()  # the services wired together (ingestion's observers, rule actions)
+        tune_for_batch()  # our own process: the collector set for big runs (`collector`)
     try:
         import typer
         import typer.main

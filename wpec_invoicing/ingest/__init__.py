@@ -15,8 +15,8 @@ Stages, each a module with one job, run in this order by `pipeline.Pipeline`:
 The store is passed once, in the `IngestContext`.
 
 May import: formats (`pec`, `sdi`, `fatturapa`, `cms`), `store`, `rules`, `config`, `inputs`,
-`errors`; never `mailbox`, `outbox`, `app` or the interfaces (other services hear from
-ingestion through `observers`).
+`errors`, `collector` (in its own worker processes); never `mailbox`, `outbox`, `app` or the
+interfaces (other services hear from ingestion through `observers`).
 """
 
 from typing import Any

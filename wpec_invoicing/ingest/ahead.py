@@ -92,6 +92,9 @@ def _init_worker(config: Any) -> None:
     import wpec_invoicing.ingest.save
     import wpec_invoicing.pec
     import wpec_invoicing.rules.passive  # noqa: F401
+    from wpec_invoicing.collector import tune_for_batch
+
+    tune_for_batch()  # a process of ours: the collector set for its big run (`collector`)
 
 
 def _inspect_many(messages: list[tuple[int, str, bytes]], trust: Any = None,
