@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import stat
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator
@@ -138,7 +139,7 @@ class FilesystemArchive(BlobArchive):
                 if digest in batch.pending:
                     continue
                 target = self.path(digest)
-                if not rewrite and target.is_file() and target.stat().st_size == len(data):
+                if not rewrite and _stored(target, len(data)):
                     continue
                 self._write(target, data, batch)
         except BaseException:
@@ -315,3 +316,13 @@ class FilesystemArchive(BlobArchive):
             for (sha, _size), problem in zip(chunk, problems, strict=True):
                 out[sha] = problem
         return out
+
+
+def _stored(target: Path, size: int) -> bool:
+    """Whether a regular file of `size` bytes is at `target` (one `stat`: a first sync asks
+    for every message it fetches)."""
+    try:
+        st = os.stat(target)
+    except OSError:  # missing, or not reachable: written again (as `Path.is_file` said)
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_size == size
