@@ -178,16 +178,15 @@ def register_invoices(session: Session, config: Any, archive: Any,
         new.append((inv, doc, report, read_error))
         out.append((inv, True))
     if new:
-        # Ids drawn first: then the flush inserts the invoices, then their lines, in one
-        # statement each (`store.ids`).
+        # Ids drawn first (for more than one row: one is one statement anyway): then the
+        # flush inserts the invoices, then their lines, in one statement each (`store.ids`).
         records = [inv for inv, *_ in new]
         lines = [line for inv in records for line in inv.lines]
-        for inv, id_ in zip(records, reserve_ids(session, ReceivedInvoice.__table__,
-                                                 len(records)), strict=True):
-            inv.id = id_
-        for line, id_ in zip(lines, reserve_ids(session, InvoiceLine.__table__, len(lines)),
-                             strict=True):
-            line.id = id_
+        for rows, table in ((records, ReceivedInvoice.__table__),
+                            (lines, InvoiceLine.__table__)):
+            if len(rows) > 1:
+                for row, id_ in zip(rows, reserve_ids(session, table, len(rows)), strict=True):
+                    row.id = id_
         session.add_all(records)
         session.flush()
         lookups = Lookups.load(session, [inv for inv, *_ in new])
