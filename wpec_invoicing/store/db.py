@@ -93,7 +93,14 @@ def _enable_wal(cursor, timeout_s: float = SQLITE_BUSY_TIMEOUT_MS / 1000) -> Non
 def _sqlite_begin(conn) -> None:
     # IMMEDIATE: take the write lock up front, so concurrent processes (sync, outbox, import)
     # queue on the busy timeout instead of failing on a lock upgrade (SQLITE_BUSY_SNAPSHOT).
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A `Store.read_session` only reads: a plain BEGIN, which in WAL mode never waits.
+    if conn.get_execution_options().get(READ_ONLY_OPTION):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+READ_ONLY_OPTION = "wpec_read_only"
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -208,6 +215,9 @@ class Store:
         except Exception as exc:
             raise StoreError(f"cannot open the store {_hide(url)}: {_reason(exc)}") from exc
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessionmaker = sessionmaker(
+            self.engine.execution_options(**{READ_ONLY_OPTION: True}),
+            expire_on_commit=False)
         # The blob archive: files under `archive_dir` (default) or this database's
         # archive tables ([archive] backend = "postgresql"); see store/archive.py.
         self.archive = None
@@ -235,6 +245,23 @@ class Store:
             session.rollback()
             raise
         finally:
+            session.close()
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A session that only reads (rolled back at the end). On SQLite it does not take
+        the write lock: a thread that only looks something up never waits for a writer.
+
+        Why: every session takes SQLite's write lock when it begins (see `_sqlite_begin`),
+        and a big sync's classifying thread holds it almost without a break; the fetcher
+        thread's look-up of the UIDs already known waited 2-3 s for it at every window of
+        UIDs, and the whole pipeline with it. A session that writes here fails (on SQLite,
+        when another writer committed meanwhile): use `session()` to write."""
+        session = self.read_sessionmaker()
+        try:
+            yield session
+        finally:
+            session.rollback()
             session.close()
 
     def close(self) -> None:

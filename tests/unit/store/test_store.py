@@ -251,3 +251,25 @@ def test_0006_moves_open_housekeeping_alerts_to_outbox_alerts(db_url: str) -> No
         assert [tuple(r) for r in rows] == [("main", "quota-warning", "open one", None)]
     finally:
         engine.dispose()
+
+
+def test_a_read_session_reads_while_a_writer_holds_the_lock(db_url: str) -> None:
+    """The fetcher's look-ups must not wait for the classifying thread's transaction: a
+    read session sees what is committed while another session holds the write lock."""
+    import time
+
+    store = Store(db_url)
+    try:
+        with store.session() as s:
+            s.add(FolderState(account="a", folder="committed", uidvalidity=1))
+        with store.session() as writer:
+            writer.add(FolderState(account="a", folder="in flight", uidvalidity=1))
+            writer.flush()  # the writer holds the lock (SQLite: since its BEGIN IMMEDIATE)
+            started = time.monotonic()
+            with store.read_session() as reader:
+                seen = set(reader.scalars(select(FolderState.folder)))
+            waited = time.monotonic() - started
+        assert seen == {"committed"}
+        assert waited < 5  # the busy timeout is 30 s: a read that waited would show it
+    finally:
+        store.close()
