@@ -14,7 +14,7 @@ software looks (`ingest.save.save_ahead`: the classifying thread then only recor
 Balance: which side is slower depends on the box and the machine (the classifying thread
 in a big first sync; the worker in a smaller one, or when the other core is busy). So when
 the classifying thread reaches a message whose task the worker has not finished, it does
-not wait: it takes back the newest tasks the worker has not started and does them itself
+not wait: it takes back the next tasks the worker has not started and does them itself
 (the same function, the same trust and config), until that message's is done.
 
 Why processes: the parse is Python code, and threads would only take turns at the
@@ -131,8 +131,8 @@ class Ahead:
             initializer=_init_worker, initargs=(config,))
         self._config, self._trust = config, trust
         self._futures: dict[int, tuple[Future, int]] = {}  # message id -> (task, index)
-        # Tasks not known to be finished, oldest first, with their messages: the newest
-        # ones the worker has not started can be taken back (`_take_back`).
+        # Tasks not known to be finished, oldest first, with their messages: the ones the
+        # worker has not started can be taken back (`_take_back`).
         self._queued: collections.deque[tuple[Future, list[tuple[int, str, bytes]]]] = \
             collections.deque()
         self._done_here: dict[int, tuple[Any, Any]] = {}  # taken back and done here
@@ -174,8 +174,8 @@ class Ahead:
             # While the worker is still starting (≈ 0.5 s of imports), this thread parses
             # the messages itself rather than wait for it.
             return None, None
-        # The worker is behind: rather than wait for it, this thread does the newest tasks
-        # it has not started, until this message's is done (or none is left to take).
+        # The worker is behind: rather than wait for it, this thread does the next tasks it
+        # has not started, until this message's is done (or none is left to take).
         while not task.done() and self._take_back():
             pass
         if message_id in self._done_here:  # its own task was the one taken back
@@ -187,21 +187,23 @@ class Ahead:
             return None, None
 
     def _take_back(self) -> bool:
-        """Do here the newest task the worker has not started; False when there is none.
+        """Do here the oldest task the worker has not started; False when there is none.
 
         Why: when the worker is the slower of the two (small runs, a machine whose other
-        core is busy), the classifying thread would wait for it; doing the newest queued
-        task itself (the same function, the same trust and config) keeps both busy, and
-        the worker goes on with the older ones. A task already started, or already handed
-        to the worker's queue, cannot be cancelled: then neither can the older ones."""
+        core is busy), the classifying thread would wait for it; doing the next queued
+        task itself (the same function, the same trust and config) keeps both busy, while
+        the worker finishes the ones it has. The oldest, not the newest: the two then go
+        through the queue together and run out of parsing when the classification does.
+        Taking the newest made this thread parse messages it would only classify seconds
+        later; at the end the worker sat idle while this thread classified those alone
+        (2 s of a 20,000-message sync). A task already started, or already handed to the
+        worker's queue, cannot be cancelled: the next one can."""
         if not STEAL_WHILE_STARTING or self._broken:
             return False
-        while self._queued:
-            task, part = self._queued.pop()
-            if task.done():
-                continue
-            if not task.cancel():
-                return False
+        for index, (task, part) in enumerate(self._queued):
+            if task.done() or not task.cancel():
+                continue  # finished, or the worker's already
+            del self._queued[index]
             for (message_id, _sha, _raw), result in zip(
                     part, _inspect_many(part, self._trust, self._config), strict=True):
                 self._done_here[message_id] = result

@@ -136,7 +136,7 @@ def test_workers_are_off_where_the_program_is_not_wpec(monkeypatch) -> None:
 
 def test_tasks_taken_back_from_a_slow_worker_give_what_the_worker_gives(
         factory, tmp_path: Path, monkeypatch) -> None:
-    """When the worker is behind, the classifying thread does the newest queued tasks
+    """When the worker is behind, the classifying thread does the next queued tasks
     itself (`Ahead._take_back`): every message still gets exactly one result, the one the
     worker would have given, and the files its rule saves."""
     from wpec_invoicing.ingest.context import load_trust
@@ -165,7 +165,7 @@ def test_tasks_taken_back_from_a_slow_worker_give_what_the_worker_gives(
             time.sleep(0.01)  # the task's done-callback runs just after its result is set
         pool.submit(messages[ahead.TASK_MESSAGES:])  # five more tasks, queued at once
         got = {mid: pool.take(mid) for mid, _s, _r in messages}
-        assert pool.taken_back > 0  # the newest ones were done here, not waited for
+        assert pool.taken_back > 0  # queued ones were done here, not waited for
     finally:
         pool.close()
     for (mid, _sha, _raw), (pec, prepared) in zip(messages, expected, strict=True):
