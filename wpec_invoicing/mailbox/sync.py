@@ -71,8 +71,9 @@ STREAM_ABOVE_BYTES = 8 * 1024 * 1024
 STREAM_CHUNK_BYTES = 4 * 1024 * 1024
 # Archived batches the fetcher may be ahead of the classification (UIDs, digests and sizes,
 # and the bytes of a batch of at most HANDED_BYTES: memory stays bounded, whatever the size
-# of the box).
-AHEAD_BATCHES = 8
+# of the box). 4 (2,000 messages of the usual size) covers the fetcher's pauses (listing the
+# next window of UIDs); 8 added 12 MB to a big sync's peak for nothing.
+AHEAD_BATCHES = 4
 # A batch whose bodies total at most this is handed over with its bytes, so that the
 # classifying thread does not read back from the archive what the fetcher just wrote (in a
 # big first sync that read was 5 % of the classifying thread's time); a bigger one is read
@@ -81,6 +82,10 @@ HANDED_BYTES = 4 * 1024 * 1024
 # Recorded messages kept ahead of the classification while a worker parses them (see
 # `_fetch_and_process`).
 PARSE_AHEAD = 200
+# Parsing ahead, archived batches are recorded (and handed to the worker) as soon as they
+# arrive while fewer than this many messages wait to be classified: enough for the worker
+# never to run dry, few enough for memory to stay flat (their bytes are held meanwhile).
+RECORD_AHEAD = 1500
 # New UIDs are listed a window of this many UID numbers at a time (memory flat in the folder).
 UID_WINDOW = 5000
 
@@ -352,11 +357,12 @@ class Mailbox:
                     finished = True
 
             def take_ready() -> None:
-                """Parsing ahead: record (and hand to the worker) every batch the fetcher
-                has already archived, before the next chunk. Recorded only when this thread
-                came back for the next one, the worker's queue ran dry once a batch (0.1 s
-                each time: 3 s of a 20,000-message sync) while this thread classified."""
-                while parsing_ahead and not finished:
+                """Parsing ahead: record (and hand to the worker) the batches the fetcher
+                has already archived, up to RECORD_AHEAD messages waiting, before the next
+                chunk. Recorded only when this thread came back for the next one, the
+                worker's queue ran dry once a batch (0.1 s each time: 3 s of a
+                20,000-message sync) while this thread classified."""
+                while parsing_ahead and not finished and len(waiting) < RECORD_AHEAD:
                     try:
                         take(ready.get_nowait())
                     except queue.Empty:
