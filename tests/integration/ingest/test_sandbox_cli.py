@@ -113,9 +113,13 @@ def test_sync_watch_picks_up_new_mail_and_stops_cleanly(sandbox, tmp_path: Path)
     work = tmp_path / "watch"
     sandbox.write_config(work / "wpec.toml")
     env = {k: v for k, v in os.environ.items() if k != "WPEC_CONFIG"}
+    # Ctrl-C as a terminal delivers it: a test run started in the background by a shell
+    # without job control inherits SIGINT ignored, and so would the watch (Python keeps an
+    # ignored SIGINT ignored), which then never stops.
     proc = subprocess.Popen([sys.executable, "-m", "wpec_invoicing", "sync", "--watch"],
                             cwd=work, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         factory = Factory()
         xml = factory.invoice_xml("W-1", supplier=SELLER, customer=SUPPLIER)
