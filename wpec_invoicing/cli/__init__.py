@@ -305,11 +305,9 @@ def run(args: list[str]) -> int:
     only = FORMATS_ONLY.get(tuple(args[:2]))
     _only[:] = [only] if only else []
     if only is None:
-        from wpec_invoicing.collector import tune_for_batch
         from wpec_invoicing.startup import start
 
         start()  # the services wired together (ingestion's observers, rule actions)
-        tune_for_batch()  # our own process: the collector set for big runs (`collector`)
     try:
         import typer
         import typer.main
@@ -363,5 +361,9 @@ def _quiet_stdout() -> None:
 
 
 def main() -> None:
-    """Console entry point."""
+    """Console entry point: our own process, so the collector is set for big runs
+    (`collector`; not in `run`, which tests and tools call inside their own process)."""
+    from wpec_invoicing.collector import tune_for_batch
+
+    tune_for_batch()
     sys.exit(run(sys.argv[1:]))
